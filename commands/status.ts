@@ -1,0 +1,29 @@
+import { defineCommand } from "citty";
+import { configArg, jsonArg } from "../src/cli/args.ts";
+import { formatTime, printJson, printTable } from "../src/cli/output.ts";
+import { collectStatus } from "../src/stages/status.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show services, migration version, and each dataset's live generation and last job" },
+  args: { config: configArg, json: jsonArg },
+  async run({ args }) {
+    const report = await collectStatus(args.config);
+    if (args.json) return printJson(report);
+    const db = report.database;
+    const schema = db.pending || db.drifted
+      ? `migration ${db.migration}/${db.expected}: ${db.pending} pending, ${db.drifted} drifted (run \`sluice migrate up\`)`
+      : `migration ${db.migration}/${db.expected}, up to date`;
+    process.stdout.write(`database       ${db.url}  ${schema}\n`);
+    process.stdout.write(`elasticsearch  ${report.elasticsearch.url ?? "-"}  ${report.elasticsearch.status}\n\n`);
+    printTable(
+      report.datasets.map((d) => ({
+        dataset: d.name,
+        source: d.source,
+        live: d.liveGeneration === null ? null : `g${d.liveGeneration}`,
+        last_job: d.lastJob ? `${d.lastJob.id} ${d.lastJob.stage} ${d.lastJob.state}` : null,
+        finished: formatTime(d.lastJob?.finishedAt ?? null),
+      })),
+      ["dataset", "source", "live", "last_job", "finished"],
+    );
+  },
+});

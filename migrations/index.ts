@@ -1,0 +1,9 @@
+/**
+ * The migrations this binary ships, embedded at compile time. A test checks that every .sql file
+ * in this folder is listed here, so a new file cannot be forgotten.
+ */
+import m0001 from "./0001_jobs_and_generations.sql" with { type: "text" };
+
+export const migrationSources: readonly { file: string; text: string }[] = [
+  { file: "0001_jobs_and_generations.sql", text: m0001 },
+];

@@ -1,0 +1,76 @@
+/**
+ * The one place that opens PostgreSQL connections (postgres.js). Connection failures become one
+ * line naming the variable, the masked URL and the likely fix.
+ */
+import postgres from "postgres";
+import { SluiceError } from "../errors.ts";
+import { maskUrl } from "../redact.ts";
+
+export type Sql = postgres.Sql<{}>;
+export type ReservedSql = postgres.ReservedSql<{}>;
+export type { PostgresError } from "postgres";
+
+export interface OpenDatabaseOptions {
+  /** The variable the URL came from, named in errors. */
+  variable: "DATABASE_URL" | "UPSTREAM_DATABASE_URL";
+  /** @default 4 */
+  maxConnections?: number;
+}
+
+/** Opens a pool and proves it works, so that a bad URL fails here with a clear line. */
+export async function openDatabase(url: string, options: OpenDatabaseOptions): Promise<Sql> {
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 4,
+    connect_timeout: 10,
+    idle_timeout: 30,
+    onnotice: () => {},
+    connection: { application_name: "sluice" },
+  });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw connectionError(error, url, options.variable);
+  }
+  return sql;
+}
+
+export function connectionError(error: unknown, url: string, variable: string): SluiceError {
+  const code = (error as { code?: string }).code;
+  const where = `${variable} (${maskUrl(url)})`;
+  const reason = describeConnectionFailure(code, error);
+  return new SluiceError(`cannot connect to ${where}: ${reason.problem}`, { hint: reason.fix, cause: error });
+}
+
+function describeConnectionFailure(code: string | undefined, error: unknown): { problem: string; fix: string } {
+  switch (code) {
+    case "ECONNREFUSED":
+      return { problem: "connection refused", fix: "is PostgreSQL running? `scripts/services up` starts a local one" };
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return { problem: "host not found", fix: "check the host name in the URL" };
+    case "CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return { problem: "timed out", fix: "check the host, port and firewall" };
+    case "28P01":
+    case "28000":
+      return { problem: "authentication failed", fix: "check the user and password in the URL" };
+    case "3D000":
+      return { problem: "database does not exist", fix: "create it (createdb) or fix the database name in the URL" };
+    default:
+      return {
+        problem: (error as Error)?.message ?? String(error),
+        fix: "check the URL and that the server accepts connections",
+      };
+  }
+}
+
+/** Quotes an identifier for SQL built from config (table and column names). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes a literal for the rare statements that take no parameters (DDL). */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bun
+/** The sluice executable: `bun build --compile src/cli.ts` turns this into dist/sluice. */
+import { defineCommand } from "citty";
+import { runCli } from "./cli/main.ts";
+import { VERSION } from "./version.ts";
+
+export const main = defineCommand({
+  meta: { name: "sluice", version: VERSION, description: "Keep a search-backed API fed with fresh data" },
+  subCommands: {
+    migrate: () => import("../commands/migrate.ts").then((m) => m.default),
+    refresh: () => import("../commands/refresh.ts").then((m) => m.default),
+    reload: () => import("../commands/reload.ts").then((m) => m.default),
+    validate: () => import("../commands/validate.ts").then((m) => m.default),
+    index: () => import("../commands/index.ts").then((m) => m.default),
+    swap: () => import("../commands/swap.ts").then((m) => m.default),
+    run: () => import("../commands/run.ts").then((m) => m.default),
+    ingest: () => import("../commands/ingest.ts").then((m) => m.default),
+    job: () => import("../commands/job.ts").then((m) => m.default),
+    status: () => import("../commands/status.ts").then((m) => m.default),
+  },
+});
+
+if (import.meta.main) {
+  process.exit(await runCli(main, process.argv.slice(2)));
+}

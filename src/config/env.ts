@@ -1,0 +1,86 @@
+/**
+ * The environment sluice reads, checked once. Bun loads `.env` from the working directory before
+ * this runs, so a `.env` file and exported variables behave the same; exported values win.
+ */
+import { ConfigError } from "../errors.ts";
+import { registerSecretsOf } from "../redact.ts";
+
+export interface Env {
+  /** The API database: staging, live tables and sluice's own schema. */
+  databaseUrl: string | undefined;
+  /** The catalog that `postgres` sources copy from. */
+  upstreamDatabaseUrl: string | undefined;
+  elasticsearchUrl: string | undefined;
+  slackWebhook: string | undefined;
+  /** Rows a refresh copies at most; null means no limit. */
+  dataRefreshLimit: number | null;
+  /** `local`, `staging`, `prod`, `production`, … */
+  environment: string;
+}
+
+/** The limit a non-production refresh applies when DATA_REFRESH_LIMIT is not set. */
+export const DEFAULT_REFRESH_LIMIT = 100_000;
+
+export function readEnv(source: Record<string, string | undefined> = process.env): Env {
+  const env: Env = {
+    databaseUrl: urlVariable(source, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    upstreamDatabaseUrl: urlVariable(source, "UPSTREAM_DATABASE_URL", ["postgres:", "postgresql:"]),
+    elasticsearchUrl: urlVariable(source, "ELASTICSEARCH_URL", ["http:", "https:"]),
+    slackWebhook: urlVariable(source, "SLACK_WEBHOOK", ["http:", "https:"]),
+    environment: (nonEmpty(source.ENVIRONMENT) ?? "local").toLowerCase(),
+    dataRefreshLimit: null,
+  };
+  env.dataRefreshLimit = refreshLimit(nonEmpty(source.DATA_REFRESH_LIMIT), env.environment);
+  for (const url of [env.databaseUrl, env.upstreamDatabaseUrl, env.elasticsearchUrl, env.slackWebhook]) {
+    registerSecretsOf(url);
+  }
+  return env;
+}
+
+/** Production refreshes everything; elsewhere a limit keeps a laptop refresh small. */
+function refreshLimit(raw: string | undefined, environment: string): number | null {
+  if (raw === undefined) {
+    return environment === "prod" || environment === "production" ? null : DEFAULT_REFRESH_LIMIT;
+  }
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigError(
+      `DATA_REFRESH_LIMIT must be a whole number of rows, got "${raw}"`,
+      "set it to e.g. 100000, or 0 for no limit",
+    );
+  }
+  const limit = Number(raw);
+  return limit === 0 ? null : limit;
+}
+
+/** The value of a variable a command cannot do without. */
+export function requireEnv<K extends keyof Env>(env: Env, key: K, variable: string): NonNullable<Env[K]> {
+  const value = env[key];
+  if (value === undefined || value === null) {
+    throw new ConfigError(
+      `${variable} is not set`,
+      `export it or put it in .env; \`scripts/services up\` prints local values`,
+    );
+  }
+  return value as NonNullable<Env[K]>;
+}
+
+function urlVariable(source: Record<string, string | undefined>, name: string, protocols: string[]) {
+  const raw = nonEmpty(source[name]);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`, `expected e.g. ${protocols[0]}//host:port/…`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(
+      `${name} must start with ${protocols.map((p) => `${p}//`).join(" or ")}, not ${parsed.protocol}//`,
+    );
+  }
+  return raw;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}

@@ -1,0 +1,111 @@
+/**
+ * Checks a user's dataset config and fills every default, once. After this, stages never test for
+ * undefined. Each problem is one line naming the key: `datasets.photos.table.key is required`.
+ */
+import { ConfigError } from "../errors.ts";
+import type { Dataset, DatasetConfig, SluiceConfig } from "./types.ts";
+
+const identifierPattern = /^[a-z_][a-z0-9_]*$/;
+const datasetNamePattern = /^[a-z][a-z0-9_-]*$/;
+
+export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 3, maxFailures: 0 };
+export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1 };
+
+export function resolveDataset(name: string, config: DatasetConfig, where = `datasets.${name}`): Dataset {
+  const fail = (key: string, problem: string, hint?: string): never => {
+    throw new ConfigError(`${where}.${key} ${problem}`, hint);
+  };
+  if (!datasetNamePattern.test(name)) {
+    throw new ConfigError(`dataset name "${name}" must be lowercase letters, digits, - or _`);
+  }
+  if (!config || typeof config !== "object") throw new ConfigError(`${where} must be an object`);
+  const source = config.source;
+  if (!source || typeof source !== "object") fail("source", "is required", 'e.g. { kind: "postgres", table: "image" }');
+  switch (source.kind) {
+    case "postgres":
+      if (!source.table === !source.query) fail("source", "needs exactly one of `table` or `query`");
+      break;
+    case "registry":
+      if (typeof source.url !== "string" || !/^https?:\/\//.test(source.url)) fail("source.url", "must be an http(s) URL");
+      break;
+    default:
+      fail("source.kind", `"${(source as { kind?: string }).kind}" is not a known kind`, "use postgres or registry");
+  }
+  const table = config.table;
+  if (!table || typeof table !== "object") fail("table", "is required", 'e.g. { key: "identifier" }');
+  if (typeof table.key !== "string" || !identifierPattern.test(table.key)) {
+    fail("table.key", "is required: the column that identifies a row (lowercase identifier)");
+  }
+  const tableName = table.name ?? name.replace(/-/g, "_");
+  if (!identifierPattern.test(tableName)) fail("table.name", `"${tableName}" is not a plain lowercase identifier`);
+  if (table.columns) {
+    for (const [column, type] of Object.entries(table.columns)) {
+      if (!identifierPattern.test(column)) fail(`table.columns.${column}`, "is not a plain lowercase identifier");
+      if (typeof type !== "string" || !type.trim()) fail(`table.columns.${column}`, "needs a Postgres type");
+    }
+    if (!(table.key in table.columns)) fail("table.key", `"${table.key}" is not one of table.columns`);
+  }
+  for (const [i, index] of (table.indexes ?? []).entries()) {
+    if (typeof index !== "string" || !index.includes("{table}")) fail(`table.indexes[${i}]`, 'must be SQL containing "{table}"');
+  }
+  const clean = config.clean ?? {};
+  const tags = clean.tags === false || clean.tags === undefined ? null : clean.tags;
+  if (tags?.minAccuracy !== undefined && !(tags.minAccuracy >= 0 && tags.minAccuracy <= 1)) {
+    fail("clean.tags.minAccuracy", "must be between 0 and 1");
+  }
+  const index = config.index === false || config.index === undefined ? null : config.index;
+  const indexOptions = { ...INDEX_DEFAULTS, ...definedOnly(index ?? {}) };
+  for (const key of ["batchDocuments", "batchBytes", "concurrency"] as const) {
+    if (!Number.isInteger(indexOptions[key]) || indexOptions[key] < 1) fail(`index.${key}`, "must be a whole number ≥ 1");
+  }
+  if (!Number.isInteger(indexOptions.maxFailures) || indexOptions.maxFailures < 0) fail("index.maxFailures", "must be a whole number ≥ 0");
+  const swap = { ...SWAP_DEFAULTS, ...definedOnly(config.swap ?? {}) };
+  if (!(swap.maxShrink >= 0 && swap.maxShrink <= 1)) fail("swap.maxShrink", "must be a fraction between 0 and 1");
+  if (!Number.isInteger(swap.keep) || swap.keep < 0) fail("swap.keep", "must be a whole number ≥ 0");
+
+  return {
+    name,
+    source,
+    table: {
+      name: tableName,
+      key: table.key,
+      columns: table.columns ?? null,
+      indexes: table.indexes ?? [],
+      deletedTable: table.deletedTable ?? null,
+    },
+    clean: {
+      tags: tags && {
+        column: tags.column ?? "tags",
+        denylist: (tags.denylist ?? []).map((t) => t.toLowerCase()),
+        denylistFragments: (tags.denylistFragments ?? []).map((t) => t.toLowerCase()),
+        minAccuracy: tags.minAccuracy ?? 0.9,
+      },
+      urlColumns: clean.urlColumns ?? [],
+      urlScheme: clean.urlScheme ?? "https",
+    },
+    index: index && {
+      alias: index.alias ?? name,
+      body: index.body ?? {},
+      toDocument: index.toDocument ?? ((row) => ({ ...row, id: String(row[table.key]) })),
+      children: index.children ?? [],
+      batchDocuments: indexOptions.batchDocuments,
+      batchBytes: indexOptions.batchBytes,
+      concurrency: indexOptions.concurrency,
+      maxFailures: indexOptions.maxFailures,
+    },
+    swap,
+  };
+}
+
+export function resolveConfig(config: SluiceConfig, file: string): Map<string, Dataset> {
+  if (!config || typeof config !== "object") throw new ConfigError(`${file}: the default export must be defineConfig({...})`);
+  const datasets = new Map<string, Dataset>();
+  for (const [name, dataset] of Object.entries(config.datasets ?? {})) {
+    datasets.set(name, resolveDataset(name, dataset, `${file}: datasets.${name}`));
+  }
+  return datasets;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

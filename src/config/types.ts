@@ -1,0 +1,140 @@
+/**
+ * The dataset model. `DatasetConfig` is what users write in sluice.config.ts (loose, most fields
+ * optional); `Dataset` is what stages receive, every default filled in by `resolveDataset`.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------------------------
+
+/** Rows come from a table or query in UPSTREAM_DATABASE_URL, copied with COPY TO STDOUT. */
+export interface PostgresSourceConfig {
+  kind: "postgres";
+  /** Upstream table, e.g. "image" or "public.image". One of `table` or `query`. */
+  table?: string;
+  /** Upstream query; its columns must match the dataset's table columns. */
+  query?: string;
+  /** Boolean upstream column meaning "deleted upstream"; such rows are left out. */
+  removedColumn?: string;
+}
+
+/** A CKAN-style registry (`package_search` with `rows` and `start`), as the IATI registry serves it. */
+export interface RegistrySourceConfig {
+  kind: "registry";
+  /** Base URL of the API, e.g. https://registry.example/api/3/action */
+  url: string;
+  /** @default 1000 */
+  pageSize?: number;
+  /** Refuse a refresh that lists fewer than this fraction of the documents already known. @default 0.5 */
+  minListedFraction?: number;
+}
+
+export type SourceConfig = PostgresSourceConfig | RegistrySourceConfig;
+
+// ---------------------------------------------------------------------------------------------
+// Table, cleaning, index
+// ---------------------------------------------------------------------------------------------
+
+export interface TableConfig {
+  /** Live table name in the API database. @default the dataset name */
+  name?: string;
+  /** Column that identifies a row. */
+  key: string;
+  /** Column name → Postgres type. @default taken from the upstream table */
+  columns?: Record<string, string>;
+  /** Index definitions, `{table}` standing for the table: "CREATE UNIQUE INDEX ON {table} (url)". */
+  indexes?: string[];
+  /** API-database table whose `key` column lists rows deleted by moderators; they are left out. */
+  deletedTable?: string;
+}
+
+export interface TagCleanConfig {
+  /** @default "tags" */
+  column?: string;
+  denylist?: string[];
+  denylistFragments?: string[];
+  /** Machine tags with an accuracy below this are dropped. @default 0.9 */
+  minAccuracy?: number;
+}
+
+export interface CleanConfig {
+  tags?: TagCleanConfig | false;
+  /** Columns holding URLs that get a scheme when they lack one. */
+  urlColumns?: string[];
+  /** @default "https" */
+  urlScheme?: string;
+}
+
+export type Document = Record<string, unknown> & { id?: string };
+
+export interface ChildIndexConfig {
+  /** `<alias>-<suffix>`, e.g. "budget" → "iati-budget". */
+  suffix: string;
+  body: IndexBody;
+  /** Documents of this child index derived from one parent row. */
+  toDocuments(row: Record<string, unknown>): Document[];
+}
+
+export interface IndexBody {
+  settings?: Record<string, unknown>;
+  mappings?: Record<string, unknown>;
+}
+
+export interface IndexConfig {
+  /** @default the dataset name */
+  alias?: string;
+  body?: IndexBody;
+  /** Turns one staging row (as `row_to_json` gives it) into one document; return null to skip it. */
+  toDocument?(row: Record<string, unknown>): Document | null;
+  children?: ChildIndexConfig[];
+  /** @default 2000 documents per bulk request */
+  batchDocuments?: number;
+  /** @default 5 MiB per bulk request */
+  batchBytes?: number;
+  /** @default 3 bulk requests in flight */
+  concurrency?: number;
+  /** Failed documents tolerated before the job fails. @default 0 */
+  maxFailures?: number;
+}
+
+export interface SwapConfig {
+  /** Refuse a swap when staging or the index is smaller than live by more than this. @default 0.1 */
+  maxShrink?: number;
+  /** Generations kept besides live (for rollback). @default 1 */
+  keep?: number;
+}
+
+export interface DatasetConfig {
+  source: SourceConfig;
+  table: TableConfig;
+  clean?: CleanConfig;
+  index?: IndexConfig | false;
+  swap?: SwapConfig;
+}
+
+export interface SluiceConfig {
+  datasets?: Record<string, DatasetConfig>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolved
+// ---------------------------------------------------------------------------------------------
+
+export interface Dataset {
+  name: string;
+  source: SourceConfig;
+  table: Required<Omit<TableConfig, "columns" | "deletedTable">> & {
+    columns: Record<string, string> | null;
+    deletedTable: string | null;
+  };
+  clean: {
+    tags: Required<TagCleanConfig> | null;
+    urlColumns: string[];
+    urlScheme: string;
+  };
+  index: (Required<Omit<IndexConfig, "toDocument" | "children">> & {
+    toDocument(row: Record<string, unknown>): Document | null;
+    children: ChildIndexConfig[];
+  }) | null;
+  swap: Required<SwapConfig>;
+}

@@ -1,0 +1,6 @@
+/** The datasets sluice knows without a config file. */
+import type { DatasetConfig } from "../config/types.ts";
+
+export function builtinDatasets(): Record<string, DatasetConfig> {
+  return {};
+}

@@ -1,0 +1,78 @@
+/**
+ * Runs one stage as one job: creates the row, keeps its heartbeat and progress fresh, and records
+ * the outcome. An administrator ending the job (`job set-state`) aborts the work at the next beat.
+ */
+import { SluiceError } from "../errors.ts";
+import { type Counters, emptyCounters, summarizeCounters } from "../jobs/counters.ts";
+import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "../jobs/jobs.ts";
+import { redact } from "../redact.ts";
+import type { Session } from "./session.ts";
+
+export interface JobHandle {
+  job: Job;
+  counters: Counters;
+  /** Names the current step; shown by `job show` and in the next heartbeat. */
+  setTask(task: string, percent?: number): void;
+  setPercent(percent: number): void;
+  setGeneration(generation: number): void;
+}
+
+export interface JobSpec {
+  stage: string;
+  generation?: number | null;
+  parentId?: number | null;
+}
+
+export class CancelledByAdminError extends SluiceError {
+  constructor(id: number) {
+    super(`job ${id} was ended by an administrator (sluice job set-state)`, { hint: "production was left untouched" });
+  }
+}
+
+export async function runAsJob<T>(session: Session, spec: JobSpec, work: (handle: JobHandle) => Promise<T>): Promise<T> {
+  const { sql, dataset, log } = session;
+  const job = await createRunningJob(sql, {
+    dataset: dataset.name,
+    stage: spec.stage,
+    generation: spec.generation ?? null,
+    parentId: spec.parentId ?? null,
+  });
+  const counters = emptyCounters();
+  let task: string | null = null;
+  let percent: number | null = null;
+  let generation: number | null = spec.generation ?? null;
+  const beat = async () => {
+    const stillRunning = await beatJob(sql, job.id, { task, percent, counters, generation }).catch(() => true);
+    if (!stillRunning && !session.signal.aborted) session.abort(new CancelledByAdminError(job.id));
+  };
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  const handle: JobHandle = {
+    job,
+    counters,
+    setTask(t, p) {
+      task = t;
+      if (p !== undefined) percent = p;
+      log.info(t);
+    },
+    setPercent(p) {
+      percent = Math.max(0, Math.min(100, p));
+    },
+    setGeneration(g) {
+      generation = g;
+    },
+  };
+  log.debug(`job ${job.id} started`);
+  try {
+    const result = await work(handle);
+    clearInterval(timer);
+    await finishJob(sql, job.id, { state: "succeeded", counters, generation });
+    log.success(`job ${job.id} ${spec.stage} succeeded: ${summarizeCounters(counters)}`);
+    return result;
+  } catch (error) {
+    clearInterval(timer);
+    const message = error instanceof SluiceError ? error.line : (error as Error)?.message ?? String(error);
+    const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
+    await finishJob(sql, job.id, { state, counters, error: redact(message), generation }).catch(() => {});
+    throw error;
+  }
+}

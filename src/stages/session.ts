@@ -1,0 +1,94 @@
+/**
+ * A session is what every dataset command opens first: environment, dataset, database (checked to
+ * be at the expected migration), the dataset's lock, and signal handling. Jobs run inside it.
+ *
+ *   env → dataset → database → schema check → lock → reap dead jobs → jobs… → close
+ */
+import { openDatabase, type Sql } from "../adapters/postgres.ts";
+import { flushNotifications, type Notifier, slackNotifier } from "../adapters/slack.ts";
+import { type Env, readEnv, requireEnv } from "../config/env.ts";
+import { loadDataset } from "../config/load.ts";
+import type { Dataset } from "../config/types.ts";
+import { DatasetLockedError, InterruptedError, SluiceError } from "../errors.ts";
+import { type DatasetLock, tryLockDataset } from "../jobs/lock.ts";
+import { listJobs, reapDeadJobs } from "../jobs/jobs.ts";
+import { type Logger, stageLogger } from "../log/logger.ts";
+import { assertSchemaCurrent } from "../migrate/migrator.ts";
+
+export interface Session {
+  env: Env;
+  dataset: Dataset;
+  sql: Sql;
+  log: Logger;
+  slack: Notifier;
+  /** Aborted by SIGINT, SIGTERM, or an administrator ending the job. */
+  signal: AbortSignal;
+  abort(reason: SluiceError): void;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  config?: string | undefined;
+}
+
+/** Opens the API database from DATABASE_URL; used by commands that need no dataset. */
+export async function openApiDatabase(env: Env = readEnv()): Promise<Sql> {
+  return openDatabase(requireEnv(env, "databaseUrl", "DATABASE_URL"), { variable: "DATABASE_URL" });
+}
+
+export async function openSession(command: string, datasetName: string | undefined, options: SessionOptions = {}): Promise<Session> {
+  const env = readEnv();
+  const dataset = await loadDataset(datasetName, options.config);
+  const sql = await openApiDatabase(env);
+  let lock: DatasetLock | null = null;
+  try {
+    await assertSchemaCurrent(sql);
+    lock = await tryLockDataset(sql, dataset.name);
+    if (!lock) throw new DatasetLockedError(dataset.name, await describeHolder(sql, dataset.name));
+  } catch (error) {
+    await sql.end({ timeout: 2 });
+    throw error;
+  }
+  const log = stageLogger(command, dataset.name);
+  for (const dead of await reapDeadJobs(sql, dataset.name)) {
+    log.warn(`job ${dead.id} (${dead.stage}) had no live process; marked it failed`);
+  }
+  const controller = new AbortController();
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (controller.signal.aborted) return;
+    log.warn(`${signal} received: stopping and rolling back`);
+    controller.abort(new InterruptedError(signal));
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return {
+    env,
+    dataset,
+    sql,
+    log,
+    slack: slackNotifier(env.slackWebhook, env.environment),
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    async close() {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      await lock?.release();
+      await flushNotifications();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+async function describeHolder(sql: Sql, dataset: string): Promise<string> {
+  const [job] = await listJobs(sql, { dataset, state: "running", limit: 1 });
+  if (!job) return "another sluice process (no job recorded yet)";
+  const since = job.startedAt ? ` since ${job.startedAt.toISOString()}` : "";
+  return `job ${job.id} (${job.stage}, pid ${job.pid ?? "?"} on ${job.host ?? "?"}${since})`;
+}
+
+/** Throws the abort reason if the session was interrupted; call between steps. */
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new InterruptedError("SIGTERM");
+}
