@@ -37,8 +37,8 @@ export class SluiceError extends Error {
     this.exitCode = options.exitCode ?? ExitCode.failure;
     this.hint = options.hint;
   }
-  /** The single line printed for this error: message, then the fix. */
-  get line(): string {
+  /** The single line printed for this error: message, then the fix. (Not `line`: JSC sets that on errors.) */
+  toLine(): string {
     return this.hint ? `${this.message} (${this.hint})` : this.message;
   }
 }

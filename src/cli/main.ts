@@ -37,13 +37,12 @@ export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<
 
 function reportError(error: unknown): number {
   if (error instanceof SluiceError) {
-    logger.error(redact(error.line));
+    logger.error(redact(error.toLine()));
     if (process.env.SLUICE_DEBUG && error.cause) logger.error(redact(String((error.cause as Error).stack ?? error.cause)));
     return error.exitCode;
   }
-  const code = (error as { code?: string })?.code;
   // citty's own argument errors (unknown command, missing positional) are usage errors.
-  if (typeof code === "string" && code.startsWith("E_")) {
+  if ((error as Error)?.name === "CLIError") {
     logger.error(`${(error as Error).message} (run \`sluice --help\`)`);
     return ExitCode.usage;
   }

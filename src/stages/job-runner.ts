@@ -70,7 +70,7 @@ export async function runAsJob<T>(session: Session, spec: JobSpec, work: (handle
     return result;
   } catch (error) {
     clearInterval(timer);
-    const message = error instanceof SluiceError ? error.line : (error as Error)?.message ?? String(error);
+    const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
     const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
     await finishJob(sql, job.id, { state, counters, error: redact(message), generation }).catch(() => {});
     throw error;
