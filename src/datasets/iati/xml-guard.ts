@@ -130,12 +130,10 @@ export function scanXml(xml: string, limits: XmlLimits): XmlScan {
       if (selfClosing) scan.activitySpans.push({ start: lt, end: tagEnd + 1 });
       else activityStart = lt;
     }
-    if (!selfClosing) {
-      depth += 1;
-      if (depth > limits.maxDepth) {
-        return reject(lt, `Elements are nested more than ${limits.maxDepth} levels deep`);
-      }
+    if (depth + 1 > limits.maxDepth) {
+      return reject(lt, `Elements are nested more than ${limits.maxDepth} levels deep`);
     }
+    if (!selfClosing) depth += 1;
     pos = tagEnd + 1;
   }
   return scan;
