@@ -1,0 +1,3 @@
+/** Pure, dataset-independent transforms used by the copy and clean stages. */
+export * from "./copy-text.ts";
+export * from "./pg-types.ts";
