@@ -1,0 +1,40 @@
+/**
+ * The built-in `image` and `audio` datasets: Openverse's catalog tables copied from the upstream
+ * database, cleaned with Openverse's rules, and indexed with its computed fields.
+ */
+import type { DatasetConfig } from "../../config/types.ts";
+import { defaultTagRules, URL_FIELDS } from "./clean.ts";
+import { audioDocument, audioIndexBody, imageDocument, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
+
+const tagCleaning = {
+  column: "tags",
+  denylist: [...defaultTagRules.denylist],
+  denylistFragments: [...defaultTagRules.denylistFragments],
+  minAccuracy: defaultTagRules.minAccuracy,
+  deniedProviders: [...(defaultTagRules.deniedProviders ?? [])],
+};
+
+/** The unique indexes Openverse's catalog has on both media tables, plus lookups the API does. */
+const mediaIndexes = [
+  "CREATE UNIQUE INDEX ON {table} (provider, md5(foreign_identifier))",
+  "CREATE UNIQUE INDEX ON {table} (url)",
+  "CREATE INDEX ON {table} (provider)",
+];
+
+function openverseMedia(table: "image" | "audio"): DatasetConfig {
+  return {
+    source: { kind: "postgres", table, removedColumn: "removed_from_source" },
+    table: { name: table, key: "identifier", indexes: mediaIndexes },
+    clean: { tags: tagCleaning, urlColumns: [...URL_FIELDS], urlScheme: "https" },
+    index: {
+      alias: table,
+      body: table === "image" ? imageIndexBody() : audioIndexBody(),
+      toDocument: (row) => (table === "image" ? imageDocument(row as unknown as OpenverseImageRow) : audioDocument(row as unknown as OpenverseAudioRow)) as never,
+    },
+  };
+}
+
+export const openverseDatasets = {
+  image: openverseMedia("image"),
+  audio: openverseMedia("audio"),
+};
