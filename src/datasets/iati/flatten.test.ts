@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { flattenActivities, flattenActivity, IatiFlattenError } from "./flatten.ts";
+import { flattenActivities, flattenActivity, IatiFlattenError, iterateFlatActivities } from "./flatten.ts";
 
 const FIXTURES = join(import.meta.dir, "../../../test/fixtures/iati");
 const FLATTEN_DIR = join(FIXTURES, "flatten");
@@ -158,5 +158,28 @@ describe("flattenActivity", () => {
 
   test("rejects anything but an iati-activity root", () => {
     expect(() => flattenActivity(`<iati-activities/>`)).toThrow(IatiFlattenError);
+  });
+});
+
+describe("iterateFlatActivities", () => {
+  const xml = read(join(FLATTEN_DIR, "historic_multiple_activity.input.xml"));
+
+  test("yields the same activities as flattenActivities, one at a time", () => {
+    const iterator = iterateFlatActivities(xml);
+    expect(iterator.next().value).toMatchObject({ iati_identifier: "ACT-1" });
+    expect(iterator.next().value).toMatchObject({ iati_identifier: "ACT-2" });
+    expect(iterator.next().done).toBe(true);
+  });
+
+  test("can be abandoned early", () => {
+    for (const activity of iterateFlatActivities(xml)) {
+      expect(activity.iati_identifier).toBe("ACT-1");
+      break;
+    }
+  });
+
+  test("throws on the first next() for non-IATI XML", () => {
+    const iterator = iterateFlatActivities(read(join(FLATTEN_DIR, "not-iati.input.xml")));
+    expect(() => iterator.next()).toThrow(IatiFlattenError);
   });
 });

@@ -1,4 +1,12 @@
-import { XmlCData, XmlComment, XmlElement, XmlText, type XmlAttribute, type XmlTreeNode } from "libxml2-wasm";
+import {
+  XmlCData,
+  XmlComment,
+  XmlElement,
+  XmlText,
+  type XmlAttribute,
+  type XmlDocument,
+  type XmlTreeNode,
+} from "libxml2-wasm";
 import { normaliseIatiDate } from "./dates.ts";
 import { resolveLimits, type XmlLimits } from "./xml-guard.ts";
 import type { XmlIssue } from "./xml-issue.ts";
@@ -73,7 +81,21 @@ const XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace";
  *   `unreadable-xml` when the text is not well-formed or breaks the safety limits.
  */
 export function flattenActivities(xml: string, options: FlattenOptions = {}): FlatActivity[] {
-  return withParsedRoot(xml, options, (root) => {
+  return Array.from(iterateFlatActivities(xml, options));
+}
+
+/**
+ * Like {@link flattenActivities}, one activity at a time, so a large file's output need
+ * not be held in memory all at once (a 40 MB file flattens to about 1 GB of JS objects).
+ * Parsing and the root check happen on the first `next()`; the parsed document is freed
+ * when the iteration ends or is abandoned with `return()` (as `for…of` + `break` does).
+ *
+ * @throws {IatiFlattenError} as {@link flattenActivities}, from the first `next()`.
+ */
+export function* iterateFlatActivities(xml: string, options: FlattenOptions = {}): Generator<FlatActivity, void, undefined> {
+  const doc = parseOrThrow(xml, options);
+  try {
+    const root = doc.root;
     if (!isPlainElement(root, "iati-activities")) {
       throw new IatiFlattenError(
         `Non-IATI XML: the root element is <${qualifiedName(root)}>, not <iati-activities>, so this is not an IATI activities document`,
@@ -85,10 +107,12 @@ export function flattenActivities(xml: string, options: FlattenOptions = {}): Fl
       ...optional("generatedDatetime", root.attr("generated-datetime")?.value),
       ...optional("linkedDataDefault", root.attr("linked-data-default")?.value),
     };
-    return childElements(root)
-      .filter((child) => isPlainElement(child, "iati-activity"))
-      .map((activity) => flattenActivityElement(activity, dataset, options));
-  });
+    for (const child of childElements(root)) {
+      if (isPlainElement(child, "iati-activity")) yield flattenActivityElement(child, dataset, options);
+    }
+  } finally {
+    doc.dispose();
+  }
 }
 
 /**
@@ -104,7 +128,9 @@ export function flattenActivity(
   dataset: DatasetAttributes = {},
   options: FlattenOptions = {},
 ): FlatActivity {
-  return withParsedRoot(activityXml, options, (root) => {
+  const doc = parseOrThrow(activityXml, options);
+  try {
+    const root = doc.root;
     if (!isPlainElement(root, "iati-activity")) {
       throw new IatiFlattenError(
         `Non-IATI XML: the root element is <${qualifiedName(root)}>, not <iati-activity>`,
@@ -112,25 +138,21 @@ export function flattenActivity(
       );
     }
     return flattenActivityElement(root, { version: "", ...dataset }, options);
-  });
+  } finally {
+    doc.dispose();
+  }
 }
 
-function withParsedRoot<T>(xml: string, options: FlattenOptions, use: (root: XmlElement) => T): T {
+function parseOrThrow(xml: string, options: FlattenOptions): XmlDocument {
   const parsed = parseXmlSafely(xml, resolveLimits(options.limits));
-  if (!parsed.ok) {
-    const first = parsed.issues[0];
-    const where = first && first.line > 0 ? ` (line ${first.line})` : "";
-    throw new IatiFlattenError(
-      `XML could not be read${where}: ${first?.message ?? "unknown error"}`,
-      "unreadable-xml",
-      parsed.issues,
-    );
-  }
-  try {
-    return use(parsed.doc.root);
-  } finally {
-    parsed.doc.dispose();
-  }
+  if (parsed.ok) return parsed.doc;
+  const first = parsed.issues[0];
+  const where = first && first.line > 0 ? ` (line ${first.line})` : "";
+  throw new IatiFlattenError(
+    `XML could not be read${where}: ${first?.message ?? "unknown error"}`,
+    "unreadable-xml",
+    parsed.issues,
+  );
 }
 
 /** What every element of one activity needs to know about the activity. */

@@ -11,7 +11,13 @@ export { normaliseIatiDate } from "./dates.ts";
 export { explodeActivity } from "./explode.ts";
 export type { ChildDocument, ExplodeOptions, ExplodedActivity } from "./explode.ts";
 
-export { DEFAULT_SUB_LIST_ELEMENTS, IatiFlattenError, flattenActivities, flattenActivity } from "./flatten.ts";
+export {
+  DEFAULT_SUB_LIST_ELEMENTS,
+  IatiFlattenError,
+  flattenActivities,
+  flattenActivity,
+  iterateFlatActivities,
+} from "./flatten.ts";
 export type {
   DatasetAttributes,
   FlatActivity,
