@@ -63,7 +63,7 @@ export class IatiFlattenError extends Error {
   }
 }
 
-/** The refresher's default exploded elements (its SOLRIZE EXPLODE_ELEMENTS). */
+/** Flattened one by one by default: the two sub-lists the refresher's fixtures show (its EXPLODE_ELEMENTS setting). */
 export const DEFAULT_SUB_LIST_ELEMENTS: readonly string[] = Object.freeze(["transaction", "budget"]);
 
 /** Values under these keys fall back to the activity's default-currency, as in the refresher. */

@@ -7,7 +7,7 @@ import {
 } from "libxml2-wasm";
 // Text imports are inlined by `bun build --compile`, so the binary needs no schema files
 // on disk. (libxml2-wasm itself needs nothing extra either: its .wasm is inlined in
-// lib/libxml2raw.mjs, which the compile check in xml-validate.test.ts relies on.)
+// lib/libxml2raw.mjs; compiled-binary.test.ts checks both.)
 import activitiesXsd from "./schema/iati-activities-schema.xsd" with { type: "text" };
 import commonXsd from "./schema/iati-common.xsd" with { type: "text" };
 import xmlNamespaceXsd from "./schema/xml.xsd" with { type: "text" };
