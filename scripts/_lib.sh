@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/services and scripts/test. Source it; do not run it.
+# Everything here writes to stderr so that stdout stays free for machine-readable output.
+
+SLUICE_BUN_VERSION="${SLUICE_BUN_VERSION:-1.4.5}"
+
+log()  { printf '[%s] %s\n' "${SLUICE_LOG_TAG:-sluice}" "$*" >&2; }
+warn() { printf '[%s] WARNING: %s\n' "${SLUICE_LOG_TAG:-sluice}" "$*" >&2; }
+die()  { printf '[%s] ERROR: %s\n' "${SLUICE_LOG_TAG:-sluice}" "$*" >&2; exit 1; }
+
+# Run as root, or through sudo when we are not root.
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    die "need root to run: $*"
+  fi
+}
+
+_SLUICE_APT_UPDATED=0
+# apt_install PKG... : apt-get update (once per process), then install the packages.
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: $*"
+  if [[ $_SLUICE_APT_UPDATED -eq 0 ]]; then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    _SLUICE_APT_UPDATED=1
+  fi
+  log "apt-get install -y $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    </dev/null || die "apt-get install $* failed"
+}
+
+# need_cmd CMD [APT_PACKAGE] : make sure CMD is on PATH, installing the package if it is not.
+need_cmd() {
+  local cmd=$1 pkg=${2:-$1}
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  apt_install "$pkg"
+  command -v "$cmd" >/dev/null 2>&1 || die "$cmd still missing after installing $pkg"
+}
+
+# ensure_bun : bun on PATH, installed with npm (pinned version) when missing.
+ensure_bun() {
+  command -v bun >/dev/null 2>&1 && return 0
+  need_cmd npm npm
+  log "bun not found; npm install -g bun@$SLUICE_BUN_VERSION"
+  as_root npm install -g "bun@$SLUICE_BUN_VERSION" >&2 </dev/null || die "npm install -g bun@$SLUICE_BUN_VERSION failed"
+  hash -r
+  if ! command -v bun >/dev/null 2>&1; then
+    local prefix
+    prefix=$(npm prefix -g 2>/dev/null || true)
+    [[ -n $prefix && -x $prefix/bin/bun ]] && export PATH="$prefix/bin:$PATH"
+  fi
+  command -v bun >/dev/null 2>&1 || die "bun still missing after npm install"
+}
