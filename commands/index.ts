@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
-import { configArg, datasetArg } from "../src/cli/args.ts";
-import { refuseUnbuiltStage } from "../src/stages/not-built.ts";
+import { configArg, datasetArg, jsonArg } from "../src/cli/args.ts";
+import { printStageReport } from "../src/cli/report.ts";
+import { indexDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "index", description: "Build a new Elasticsearch index generation from staging" },
-  args: { dataset: datasetArg, config: configArg },
+  args: { dataset: datasetArg, config: configArg, json: jsonArg},
   async run({ args }) {
-    await refuseUnbuiltStage("index", args.dataset, args.config);
+    printStageReport(await indexDataset(args.dataset, { config: args.config}), args.json);
   },
 });

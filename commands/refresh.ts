@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
-import { configArg, datasetArg } from "../src/cli/args.ts";
-import { refuseUnbuiltStage } from "../src/stages/not-built.ts";
+import { configArg, datasetArg, jsonArg } from "../src/cli/args.ts";
+import { printStageReport } from "../src/cli/report.ts";
+import { refreshDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "refresh", description: "Copy the upstream into a new staging table (filter, limit, clean, build indexes)" },
-  args: { dataset: datasetArg, config: configArg },
+  args: { dataset: datasetArg, config: configArg, json: jsonArg},
   async run({ args }) {
-    await refuseUnbuiltStage("refresh", args.dataset, args.config);
+    printStageReport(await refreshDataset(args.dataset, { config: args.config}), args.json);
   },
 });

@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
-import { configArg, datasetArg } from "../src/cli/args.ts";
-import { refuseUnbuiltStage } from "../src/stages/not-built.ts";
+import { configArg, datasetArg, jsonArg } from "../src/cli/args.ts";
+import { printStageReport } from "../src/cli/report.ts";
+import { runDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Refresh, index and swap as one chain; any failure or signal rolls back" },
-  args: { dataset: datasetArg, config: configArg },
+  args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false } },
   async run({ args }) {
-    await refuseUnbuiltStage("run", args.dataset, args.config);
+    printStageReport(await runDataset(args.dataset, { config: args.config, force: args.force }), args.json);
   },
 });

@@ -74,3 +74,4 @@ export function ident(name: string): string {
 export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+

@@ -79,6 +79,7 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
         denylist: (tags.denylist ?? []).map((t) => t.toLowerCase()),
         denylistFragments: (tags.denylistFragments ?? []).map((t) => t.toLowerCase()),
         minAccuracy: tags.minAccuracy ?? 0.9,
+        deniedProviders: tags.deniedProviders ?? [],
       },
       urlColumns: clean.urlColumns ?? [],
       urlScheme: clean.urlScheme ?? "https",

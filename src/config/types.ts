@@ -55,6 +55,8 @@ export interface TagCleanConfig {
   denylistFragments?: string[];
   /** Machine tags with an accuracy below this are dropped. @default 0.9 */
   minAccuracy?: number;
+  /** Tags from these providers (unvetted taggers) are dropped. @default [] */
+  deniedProviders?: string[];
 }
 
 export interface CleanConfig {

@@ -1,6 +1,7 @@
 /** The datasets sluice knows without a config file. */
 import type { DatasetConfig } from "../config/types.ts";
+import { openverseDatasets } from "./openverse/datasets.ts";
 
 export function builtinDatasets(): Record<string, DatasetConfig> {
-  return {};
+  return { ...openverseDatasets };
 }

@@ -1,0 +1,122 @@
+/**
+ * Elasticsearch, through the official client (major 8, like the server). Index administration
+ * uses the typed API; bulk requests take a prebuilt NDJSON string so that no document is
+ * serialized twice, and are retried on 429, 5xx and dropped connections with backoff and jitter.
+ */
+import { Client, errors, HttpConnection } from "@elastic/elasticsearch";
+import { SluiceError } from "../errors.ts";
+import { maskUrl } from "../redact.ts";
+
+export type SearchClient = Client;
+
+export async function openSearch(url: string): Promise<Client> {
+  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
+  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+  try {
+    await client.cluster.health({ timeout: "10s" });
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw searchError(error, url, "reach");
+  }
+  return client;
+}
+
+export function searchError(error: unknown, url: string, doing: string): SluiceError {
+  const where = `ELASTICSEARCH_URL (${maskUrl(url)})`;
+  if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError) {
+    return new SluiceError(`cannot ${doing} ${where}: ${error.message}`, {
+      hint: "is Elasticsearch running? `scripts/services up` starts a local one",
+      cause: error,
+    });
+  }
+  if (error instanceof errors.ResponseError) {
+    const reason = (error.body as { error?: { reason?: string } })?.error?.reason ?? error.message;
+    return new SluiceError(`Elasticsearch refused to ${doing}: ${reason} (HTTP ${error.statusCode})`, { cause: error });
+  }
+  return new SluiceError(`cannot ${doing} ${where}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+export async function indexExists(client: Client, name: string): Promise<boolean> {
+  return client.indices.exists({ index: name });
+}
+
+export async function deleteIndexIfExists(client: Client, name: string): Promise<boolean> {
+  if (!(await client.indices.exists({ index: name }))) return false;
+  await client.indices.delete({ index: name });
+  return true;
+}
+
+/** Indices an alias points at; [] when the alias does not exist. */
+export async function aliasTargets(client: Client, alias: string): Promise<string[]> {
+  if (!(await client.indices.existsAlias({ name: alias }))) {
+    if (await client.indices.exists({ index: alias })) {
+      throw new SluiceError(`"${alias}" is a concrete index, not an alias, so it cannot be swapped`, {
+        hint: `reindex it or delete it, then let sluice create the alias "${alias}"`,
+      });
+    }
+    return [];
+  }
+  const res = await client.indices.getAlias({ name: alias });
+  return Object.keys(res);
+}
+
+export async function countDocuments(client: Client, index: string): Promise<number> {
+  return (await client.count({ index })).count;
+}
+
+export type AliasAction = { add: { index: string; alias: string } } | { remove: { index: string; alias: string } };
+
+/** One `_aliases` call: Elasticsearch applies all its actions atomically. */
+export async function updateAliases(client: Client, actions: AliasAction[]): Promise<void> {
+  if (actions.length) await client.indices.updateAliases({ actions });
+}
+
+export interface BulkItemResult {
+  status: number;
+  id: string;
+  index: string;
+  error?: { type: string; reason: string };
+}
+
+export interface BulkRetryOptions {
+  /** @default 6 */
+  attempts?: number;
+  /** @default 250 ms, doubled each attempt, with full jitter */
+  baseDelayMs?: number;
+  /** @default 15 s */
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (attempt: number, reason: string, delayMs: number) => void;
+}
+
+/**
+ * Sends one `_bulk` body. Whole-request failures (429, 5xx, connection) are retried; per-item
+ * 429s are returned for the caller to resend. Throws once attempts are used up.
+ */
+export async function sendBulk(client: Client, ndjson: string, options: BulkRetryOptions = {}): Promise<BulkItemResult[]> {
+  const attempts = options.attempts ?? 6;
+  const base = options.baseDelayMs ?? 250;
+  const cap = options.maxDelayMs ?? 15_000;
+  for (let attempt = 1; ; attempt++) {
+    let reason: string;
+    try {
+      const res = (await client.transport.request(
+        { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: "errors,items.*.status,items.*._id,items.*._index,items.*.error.type,items.*.error.reason" } },
+        { signal: options.signal } as never,
+      )) as { errors: boolean; items: Record<string, { status: number; _id: string; _index: string; error?: { type: string; reason: string } }>[] };
+      return res.items.map((item) => {
+        const op = Object.values(item)[0]!;
+        return { status: op.status, id: op._id, index: op._index, ...(op.error ? { error: op.error } : {}) };
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      const status = error instanceof errors.ResponseError ? error.statusCode ?? 0 : 0;
+      const retryable = error instanceof errors.ConnectionError || error instanceof errors.TimeoutError || status === 429 || status >= 500;
+      if (!retryable || attempt >= attempts) throw error;
+      reason = status ? `HTTP ${status}` : (error as Error).message;
+    }
+    const delay = Math.random() * Math.min(cap, base * 2 ** (attempt - 1));
+    options.onRetry?.(attempt, reason, delay);
+    await Bun.sleep(delay);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Builds generation N's Elasticsearch indices from its staging table:
+ *
+ *   staging __gN --COPY row_to_json--> toDocument (+ children) --> BulkSink --> <alias>-gN
+ *
+ * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
+ * index is refreshed, and its document count must equal what was sent minus what failed.
+ */
+import { countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
+import type { Dataset } from "../../config/types.ts";
+import { SluiceError } from "../../errors.ts";
+import { countReason } from "../../jobs/counters.ts";
+import { RowFailureLog } from "../../jobs/row-failures.ts";
+import { startProgress } from "../../log/progress.ts";
+import { generationIndices } from "../../generations/names.ts";
+import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
+import type { JobHandle } from "../job-runner.ts";
+import { throwIfAborted, type Session } from "../session.ts";
+import { countRows } from "../refresh/staging-sql.ts";
+import { BulkSink } from "./bulk-sink.ts";
+import { stagingRows } from "./staging-rows.ts";
+
+export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation): Promise<void> {
+  const { dataset, sql, signal, log } = session;
+  const config = requireIndexConfig(dataset);
+  const targets = generationIndices(dataset, generation.number);
+  const bodies = [config.body, ...config.children.map((c) => c.body)];
+  const counters = job.counters;
+  const failures = new RowFailureLog(sql, job.job.id);
+
+  job.setTask(`creating ${targets.map((t) => t.index).join(", ")}`, 0);
+  for (const [i, target] of targets.entries()) {
+    // A crashed earlier attempt may have left a half-filled index of this generation.
+    await deleteIndexIfExists(es, target.index);
+    const body = bodies[i]!;
+    await es.indices.create({
+      index: target.index,
+      settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
+      ...(body.mappings ? { mappings: body.mappings } : {}),
+    });
+  }
+
+  const total = await countRows(sql, generation.tableName);
+  const progress = startProgress({ label: `index ${dataset.name}`, unit: "docs", total });
+  let acknowledged = 0;
+  const sink = new BulkSink(es, {
+    batchDocuments: config.batchDocuments,
+    batchBytes: config.batchBytes,
+    concurrency: config.concurrency,
+    signal,
+    onRetry: (reason) => log.warn(`bulk request retried: ${reason}`),
+    onItemFailed: (item) => failures.add({ key: item.id, reason: item.error?.type ?? `http_${item.status}`, detail: item.error?.reason }),
+    onBatchDone: (n) => {
+      acknowledged += n;
+      job.setPercent(5 + (acknowledged / Math.max(1, total)) * 85);
+    },
+  });
+
+  job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
+  const [parent, ...children] = targets;
+  for await (const rows of stagingRows(session.env.databaseUrl!, generation.tableName, signal)) {
+    for (const row of rows) {
+      counters.read++;
+      const document = config.toDocument(row);
+      if (document === null) {
+        countReason(counters, "skipped", "not_indexable");
+        continue;
+      }
+      const id = String(document.id ?? row[dataset.table.key]);
+      await sink.add(parent!.index, id, document);
+      for (const [i, child] of config.children.entries()) {
+        for (const childDoc of child.toDocuments(row)) {
+          await sink.add(children[i]!.index, String(childDoc.id), childDoc);
+        }
+      }
+    }
+    progress.tick(rows.length);
+    throwIfAborted(signal);
+  }
+  await sink.close();
+  progress.stop();
+  await failures.flush();
+  for (const [type, n] of Object.entries(sink.failuresByType)) countReason(counters, "failed", type, n);
+  const parentTally = sink.tallies.get(parent!.index) ?? { sent: 0, indexed: 0, failed: 0 };
+  counters.written = parentTally.indexed;
+
+  job.setTask("restoring settings and refreshing", 92);
+  for (const [i, target] of targets.entries()) {
+    const settings = bodies[i]!.settings ?? {};
+    await es.indices.putSettings({
+      index: target.index,
+      // null puts Elasticsearch's default back; the typings do not allow it.
+      settings: {
+        number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0,
+        refresh_interval: (settings as { refresh_interval?: string }).refresh_interval ?? null,
+      } as Record<string, unknown>,
+    });
+    await es.indices.refresh({ index: target.index });
+  }
+
+  job.setTask("checking document counts", 96);
+  const documents: Record<string, number> = {};
+  for (const target of targets) {
+    const tally = sink.tallies.get(target.index) ?? { sent: 0, indexed: 0, failed: 0 };
+    const expected = tally.sent - tally.failed;
+    const actual = await countDocuments(es, target.index);
+    documents[target.index] = actual;
+    if (actual !== expected) {
+      throw new SluiceError(
+        `index ${target.index} holds ${actual} documents but ${tally.sent} were sent and ${tally.failed} reported failed (expected ${expected})`,
+        { hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again" },
+      );
+    }
+  }
+  counters.documents = documents;
+  const failed = sink.failed;
+  await mergeGenerationStats(sql, dataset.name, generation.number, {
+    documents,
+    indexFailures: failed,
+    indexedByJob: job.job.id,
+  });
+  if (failed > config.maxFailures) {
+    throw new SluiceError(
+      `${failed} documents failed to index, more than the ${config.maxFailures} tolerated (${Object.entries(sink.failuresByType).map(([k, v]) => `${k} ${v}`).join(", ")})`,
+      { hint: `see \`sluice job show ${job.job.id}\` and sluice.row_failures; raise index.maxFailures only if that loss is acceptable` },
+    );
+  }
+}
+
+export function requireIndexConfig(dataset: Dataset): NonNullable<Dataset["index"]> {
+  if (!dataset.index) {
+    throw new SluiceError(`dataset ${dataset.name} has no index`, { hint: "declare `index` in its config to use the index stage" });
+  }
+  return dataset.index;
+}

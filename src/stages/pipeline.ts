@@ -1,0 +1,172 @@
+/**
+ * What the dataset commands call: `refresh`, `index`, `swap` (and `--rollback`), and `run`, which
+ * chains them. Each opens a session (lock, schema check), does its steps, and on failure or a
+ * signal throws away what it built, so production is exactly as before.
+ *
+ *   run:  [resume?] refresh → index → swap      failure anywhere → discard generation, rethrow
+ */
+import type { SearchClient } from "../adapters/elasticsearch.ts";
+import { SluiceError } from "../errors.ts";
+import { generationIndices, generationTable } from "../generations/names.ts";
+import { type Generation, generationsIn, pendingGeneration, stageSucceeded, tableExists } from "../generations/store.ts";
+import { discardGeneration } from "./discard.ts";
+import { runAsJob } from "./job-runner.ts";
+import { openSession, type Session, type SessionOptions } from "./session.ts";
+import { indexStep, openSearchFor, refreshStep, type StepResult, swapStep } from "./steps.ts";
+import { pruneGenerations, rollbackToPrevious } from "./swap/swap-stage.ts";
+
+export interface StageReport {
+  dataset: string;
+  generation: number | null;
+  steps: StepResult[];
+}
+
+async function withSession<T>(command: string, dataset: string | undefined, options: SessionOptions, work: (s: Session, es: SearchClient | null) => Promise<T>): Promise<T> {
+  const session = await openSession(command, dataset, options);
+  let es: SearchClient | null = null;
+  try {
+    es = await openSearchFor(session);
+    return await work(session, es);
+  } finally {
+    await es?.close().catch(() => {});
+    await session.close();
+  }
+}
+
+export function refreshDataset(dataset: string | undefined, options: SessionOptions): Promise<StageReport> {
+  return withSession("refresh", dataset, options, async (session, es) => {
+    // A new refresh replaces any generation that was built but never promoted.
+    for (const stale of await generationsIn(session.sql, session.dataset.name, ["building", "ready"])) {
+      await discardGeneration(session.sql, es, session.dataset, stale.number, session.log);
+    }
+    let generation: Generation | null = null;
+    try {
+      const { result } = await refreshStep(session, null, (g) => (generation = g));
+      return { dataset: session.dataset.name, generation: result.generation, steps: [result] };
+    } catch (error) {
+      if (generation) await discardGeneration(session.sql, es, session.dataset, (generation as Generation).number, session.log);
+      throw error;
+    }
+  });
+}
+
+export function indexDataset(dataset: string | undefined, options: SessionOptions): Promise<StageReport> {
+  return withSession("index", dataset, options, async (session, es) => {
+    const generation = await refreshedGeneration(session);
+    try {
+      const result = await indexStep(session, es!, generation, null);
+      return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
+    } catch (error) {
+      // Keep staging so that the index stage can be retried on its own.
+      await discardGeneration(session.sql, es, session.dataset, generation.number, session.log, { keepTable: true });
+      throw error;
+    }
+  });
+}
+
+export interface SwapCommandOptions extends SessionOptions {
+  force: boolean;
+  keep?: number | undefined;
+  rollback: boolean;
+}
+
+export function swapDataset(dataset: string | undefined, options: SwapCommandOptions): Promise<StageReport> {
+  return withSession(options.rollback ? "rollback" : "swap", dataset, options, async (session, es) => {
+    const keep = options.keep ?? session.dataset.swap.keep;
+    if (options.rollback) {
+      let generation = 0;
+      const steps: StepResult[] = [];
+      await runAsJob(session, { stage: "rollback" }, async (job) => {
+        generation = (await rollbackToPrevious(session, job, es)).number;
+        steps.push({ job: job.job.id, stage: "rollback", generation, counters: job.counters });
+      });
+      return { dataset: session.dataset.name, generation, steps };
+    }
+    const generation = await readyGeneration(session);
+    const result = await swapStep(session, es, generation, null, { force: options.force, keep });
+    return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
+  });
+}
+
+export function pruneDataset(dataset: string | undefined, keep: number, options: SessionOptions): Promise<number[]> {
+  return withSession("swap", dataset, options, (session, es) => pruneGenerations(session, es, keep));
+}
+
+export interface RunOptions extends SessionOptions {
+  force?: boolean;
+}
+
+export function runDataset(dataset: string | undefined, options: RunOptions): Promise<StageReport> {
+  return withSession("run", dataset, options, async (session, es) => {
+    const { sql, dataset: ds, log, slack } = session;
+    const steps: StepResult[] = [];
+    let generation: Generation | null = await resumableGeneration(session, es);
+    slack.notify(`run ${ds.name} started${generation ? ` (resuming generation ${generation.number})` : ""}`);
+    let stage = "refresh";
+    try {
+      await runAsJob(session, { stage: "run", generation: generation?.number ?? null }, async (run) => {
+        if (generation) log.info(`resuming generation ${generation.number}: refresh already succeeded`);
+        else {
+          const refreshed = await refreshStep(session, run.job.id, (g) => {
+            generation = g;
+            run.setGeneration(g.number);
+          });
+          steps.push(refreshed.result);
+        }
+        const gen = generation!;
+        run.setGeneration(gen.number);
+        run.counters.read = steps[0]?.counters.read ?? 0;
+        if (es) {
+          stage = "index";
+          if (await indexedAlready(session, es, gen)) log.info(`generation ${gen.number} is already indexed`);
+          else steps.push(await indexStep(session, es, gen, run.job.id));
+        }
+        stage = "swap";
+        const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;
+        steps.push(await swapStep(session, es, fresh, run.job.id, { force: Boolean(options.force), keep: ds.swap.keep }));
+        run.counters.written = steps.at(-1)!.counters.written;
+      });
+      return { dataset: ds.name, generation: generation ? (generation as Generation).number : null, steps };
+    } catch (error) {
+      const message = error instanceof SluiceError ? error.toLine() : (error as Error).message;
+      slack.notify(`run ${ds.name} FAILED at ${stage}: ${message}. Production untouched.`);
+      if (generation) await discardGeneration(sql, es, ds, (generation as Generation).number, log).catch((e) => log.error(`clean-up failed: ${(e as Error).message}`));
+      throw error;
+    }
+  });
+}
+
+/** A generation left by a crashed run whose refresh had finished: the run picks it up there. */
+async function resumableGeneration(session: Session, es: SearchClient | null): Promise<Generation | null> {
+  const { sql, dataset, log } = session;
+  const pending = await pendingGeneration(sql, dataset.name);
+  if (!pending) return null;
+  const refreshed = await stageSucceeded(sql, dataset.name, pending.number, "refresh");
+  if (refreshed && (await tableExists(sql, generationTable(dataset, pending.number)))) return pending;
+  log.warn(`generation ${pending.number} was left half-built by an earlier run; discarding it`);
+  await discardGeneration(sql, es, dataset, pending.number, log);
+  return null;
+}
+
+async function indexedAlready(session: Session, es: SearchClient, generation: Generation): Promise<boolean> {
+  if (!(await stageSucceeded(session.sql, session.dataset.name, generation.number, "index"))) return false;
+  for (const t of generationIndices(session.dataset, generation.number)) {
+    if (!(await es.indices.exists({ index: t.index }))) return false;
+  }
+  return true;
+}
+
+async function refreshedGeneration(session: Session): Promise<Generation> {
+  const { sql, dataset } = session;
+  const pending = await pendingGeneration(sql, dataset.name);
+  if (pending && (await stageSucceeded(sql, dataset.name, pending.number, "refresh")) && (await tableExists(sql, pending.tableName))) return pending;
+  throw new SluiceError(`dataset ${dataset.name} has no refreshed generation waiting to be indexed`, { hint: `run \`sluice refresh ${dataset.name}\` first` });
+}
+
+async function readyGeneration(session: Session): Promise<Generation> {
+  const { sql, dataset } = session;
+  const [ready] = await generationsIn(sql, dataset.name, ["ready"]);
+  if (ready && (await tableExists(sql, ready.tableName))) return ready;
+  const next = dataset.index ? `sluice index ${dataset.name}` : `sluice refresh ${dataset.name}`;
+  throw new SluiceError(`dataset ${dataset.name} has no generation ready to swap`, { hint: `run \`${next}\` first` });
+}

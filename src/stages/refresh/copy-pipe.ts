@@ -1,0 +1,142 @@
+/**
+ * Streams rows from the upstream database into the staging table: COPY TO STDOUT on one end,
+ * COPY FROM STDIN on the other, with the row transform in between. Memory stays bounded: one
+ * upstream chunk and one output buffer at a time, and writes wait for the socket to drain.
+ *
+ *   upstream COPY → line splitter → transformCopyLine → buffer (256 KiB) → staging COPY
+ */
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { ident, type Sql } from "../../adapters/postgres.ts";
+import { CopyLineBuffer } from "../../transforms/copy-text.ts";
+import { isValidUtf8 } from "../../transforms/pg-types.ts";
+import { planIsPassThrough, type RowOutcome, type RowPlan, transformCopyLine } from "./row-transform.ts";
+
+const FLUSH_BYTES = 256 * 1024;
+const LF = 0x0a;
+
+export interface CopyPipeOptions {
+  upstream: Sql;
+  api: Sql;
+  /** The SELECT whose rows are copied; its columns are in staging order. */
+  select: string;
+  staging: string;
+  columns: string[];
+  plan: RowPlan;
+  /** The upstream may hold bytes that are not UTF-8 (SQL_ASCII); check each row. */
+  checkUtf8: boolean;
+  signal: AbortSignal;
+  onProgress(rows: number): void;
+  onFailure(outcome: Extract<RowOutcome, { kind: "failed" }>): void;
+}
+
+export interface CopyPipeResult {
+  read: number;
+  written: number;
+  failed: Record<string, number>;
+  cleaned: Record<string, number>;
+}
+
+export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<CopyPipeResult> {
+  const { upstream, api, plan, signal } = options;
+  const result: CopyPipeResult = { read: 0, written: 0, failed: {}, cleaned: {} };
+  const columnList = options.columns.map(ident).join(", ");
+  const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN`).writable()) as Writable;
+  const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT`).readable();
+  let writeError: Error | null = null;
+  writable.on("error", (error) => {
+    writeError = error;
+  });
+  const write = async (bytes: Uint8Array) => {
+    if (writeError) throw writeError;
+    if (!writable.write(bytes)) await Promise.race([once(writable, "drain"), once(writable, "error")]);
+    if (writeError) throw writeError;
+  };
+  const onAbort = () => readable.destroy(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    if (planIsPassThrough(plan) && !options.checkUtf8) {
+      for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+        const rows = countLines(chunk);
+        result.read += rows;
+        result.written += rows;
+        options.onProgress(rows);
+        await write(chunk);
+      }
+    } else {
+      await transformStream(readable as AsyncIterable<Uint8Array>, write, options, result);
+    }
+    if (signal.aborted) throw signal.reason;
+    writable.end();
+    await Promise.race([once(writable, "finish"), once(writable, "error").then(([e]) => Promise.reject(e))]);
+    if (writeError) throw writeError;
+    return result;
+  } catch (error) {
+    readable.destroy();
+    // Destroying the writable sends CopyFail, so the server drops the half-written COPY.
+    writable.destroy(error instanceof Error ? error : new Error(String(error)));
+    throw signal.aborted ? signal.reason : error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function transformStream(
+  source: AsyncIterable<Uint8Array>,
+  write: (bytes: Uint8Array) => Promise<void>,
+  options: CopyPipeOptions,
+  result: CopyPipeResult,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const lines = new CopyLineBuffer();
+  let out: string[] = [];
+  let outLength = 0;
+  const handle = (bytes: Uint8Array) => {
+    result.read++;
+    if (options.checkUtf8 && !isValidUtf8(bytes)) {
+      const text = decoder.decode(bytes);
+      const failure = { kind: "failed" as const, reason: "invalid_utf8", key: text.split("\t")[options.plan.keyIndex] ?? null };
+      result.failed.invalid_utf8 = (result.failed.invalid_utf8 ?? 0) + 1;
+      options.onFailure(failure);
+      return;
+    }
+    const outcome = transformCopyLine(decoder.decode(bytes), options.plan);
+    if (outcome.kind === "failed") {
+      result.failed[outcome.reason] = (result.failed[outcome.reason] ?? 0) + 1;
+      options.onFailure(outcome);
+      return;
+    }
+    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
+    result.written++;
+    out.push(outcome.line);
+    outLength += outcome.line.length + 1;
+  };
+  const flush = async () => {
+    if (out.length === 0) return;
+    const text = `${out.join("\n")}\n`;
+    out = [];
+    outLength = 0;
+    await write(encoder.encode(text));
+  };
+  for await (const chunk of source) {
+    const batch = lines.push(chunk);
+    for (const line of batch) handle(line);
+    options.onProgress(batch.length);
+    if (outLength >= FLUSH_BYTES) await flush();
+  }
+  const last = lines.end();
+  if (last) handle(last);
+  await flush();
+}
+
+/** COPY text output escapes LF inside values, so every LF byte ends a row. */
+function countLines(chunk: Uint8Array): number {
+  let n = 0;
+  let at = chunk.indexOf(LF);
+  while (at !== -1) {
+    n++;
+    at = chunk.indexOf(LF, at + 1);
+  }
+  return n;
+}

@@ -1,0 +1,102 @@
+/**
+ * Full refresh from a Postgres upstream, as Openverse does it:
+ *
+ *   upstream table --COPY + clean--> staging __gN --deleted, duplicates--> indexes --> diff vs live
+ *
+ * Staging starts empty each time; live is never touched.
+ */
+import { openDatabase } from "../../adapters/postgres.ts";
+import { requireEnv } from "../../config/env.ts";
+import type { PostgresSourceConfig } from "../../config/types.ts";
+import { countReason } from "../../jobs/counters.ts";
+import { RowFailureLog } from "../../jobs/row-failures.ts";
+import { startProgress } from "../../log/progress.ts";
+import type { Generation } from "../../generations/store.ts";
+import { mergeGenerationStats } from "../../generations/store.ts";
+import type { JobHandle } from "../job-runner.ts";
+import { throwIfAborted, type Session } from "../session.ts";
+import { copyUpstreamToStaging } from "./copy-pipe.ts";
+import { planRows } from "./row-transform.ts";
+import {
+  buildStagingIndexes,
+  countRows,
+  createStagingTable,
+  diffAgainstLive,
+  removeDeletedRows,
+  removeDuplicateKeys,
+} from "./staging-sql.ts";
+import { countUpstream, stagingColumns, upstreamColumnTypes, upstreamNeedsUtf8Check, upstreamSelect } from "./upstream.ts";
+
+export async function refreshFromPostgres(session: Session, job: JobHandle, generation: Generation): Promise<void> {
+  const { dataset, env, sql, signal } = session;
+  const source = dataset.source as PostgresSourceConfig;
+  const counters = job.counters;
+  const staging = generation.tableName;
+  const upstream = await openDatabase(requireEnv(env, "upstreamDatabaseUrl", "UPSTREAM_DATABASE_URL"), {
+    variable: "UPSTREAM_DATABASE_URL",
+    maxConnections: 2,
+  });
+  const failures = new RowFailureLog(sql, job.job.id);
+  try {
+    job.setTask(`reading the upstream schema of ${source.table ?? "the source query"}`, 0);
+    const columns = stagingColumns(dataset, await upstreamColumnTypes(upstream, source));
+    const limit = env.dataRefreshLimit;
+    const { total, removed } = await countUpstream(upstream, source);
+    const eligible = total - removed;
+    const toCopy = limit === null ? eligible : Math.min(limit, eligible);
+    counters.read = total;
+    if (removed) countReason(counters, "skipped", "removed_from_source", removed);
+    if (eligible > toCopy) countReason(counters, "skipped", "over_refresh_limit", eligible - toCopy);
+
+    throwIfAborted(signal);
+    await createStagingTable(sql, staging, columns);
+    job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging}${limit === null ? "" : ` (limit ${limit})`}`, 1);
+    const progress = startProgress({ label: `refresh ${dataset.name}`, unit: "rows", total: toCopy });
+    const copied = await copyUpstreamToStaging({
+      upstream,
+      api: sql,
+      select: upstreamSelect(dataset, source, columns, limit),
+      staging,
+      columns: columns.map((c) => c.name),
+      plan: planRows(dataset, columns),
+      checkUtf8: await upstreamNeedsUtf8Check(upstream),
+      signal,
+      onProgress(rows) {
+        progress.tick(rows);
+        job.setPercent(1 + (progress.done / Math.max(1, toCopy)) * 79);
+      },
+      onFailure(f) {
+        failures.add({ key: f.key, reason: f.reason, detail: f.detail });
+      },
+    });
+    progress.stop();
+    for (const [reason, n] of Object.entries(copied.failed)) countReason(counters, "failed", reason, n);
+    for (const [rule, n] of Object.entries(copied.cleaned)) countReason(counters, "cleaned", rule, n);
+    await failures.flush();
+
+    throwIfAborted(signal);
+    job.setTask("removing moderated and duplicate rows", 80);
+    const deleted = await removeDeletedRows(sql, dataset, staging);
+    if (deleted) countReason(counters, "skipped", "deleted_by_moderator", deleted);
+    const duplicates = await removeDuplicateKeys(sql, dataset, staging);
+    if (duplicates.length) {
+      countReason(counters, "failed", "duplicate_key", duplicates.length);
+      for (const key of duplicates) failures.add({ key, reason: "duplicate_key" });
+      await failures.flush();
+    }
+
+    throwIfAborted(signal);
+    job.setTask(`building indexes on ${staging}`, 85);
+    await buildStagingIndexes(sql, dataset, staging);
+    counters.written = await countRows(sql, staging);
+
+    job.setTask("comparing with live", 95);
+    const diff = await diffAgainstLive(sql, dataset, staging);
+    if (diff) counters.changes = { new: diff.new, changed: diff.changed, removed: diff.removed };
+    await mergeGenerationStats(sql, dataset.name, generation.number, { rows: counters.written, refreshedByJob: job.job.id });
+  } finally {
+    await failures.flush().catch(() => {});
+    // No grace period: a connection that streamed COPY TO never becomes idle again under Bun.
+    await upstream.end({ timeout: 0 });
+  }
+}

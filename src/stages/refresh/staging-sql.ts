@@ -1,0 +1,83 @@
+/**
+ * The set-based SQL of a refresh, run in the API database: create staging, drop moderated and
+ * duplicate rows, build indexes, and compare with live. One statement per step, never a round
+ * trip per row.
+ */
+import { ident, type Sql } from "../../adapters/postgres.ts";
+import type { Dataset } from "../../config/types.ts";
+import { indexStatement } from "../../generations/names.ts";
+import type { StagingColumn } from "./row-transform.ts";
+
+export async function createStagingTable(sql: Sql, staging: string, columns: StagingColumn[]): Promise<void> {
+  const definitions = columns.map((c) => `${ident(c.name)} ${c.type}`).join(",\n  ");
+  await sql.unsafe(`DROP TABLE IF EXISTS ${ident(staging)}; CREATE TABLE ${ident(staging)} (\n  ${definitions}\n)`);
+}
+
+/** Removes rows whose key a moderator listed as deleted. Returns how many went. */
+export async function removeDeletedRows(sql: Sql, dataset: Dataset, staging: string): Promise<number> {
+  if (!dataset.table.deletedTable) return 0;
+  const key = ident(dataset.table.key);
+  const res = await sql.unsafe(
+    `DELETE FROM ${ident(staging)} s USING ${ident(dataset.table.deletedTable)} d WHERE s.${key}::text = d.${key}::text`,
+  );
+  return res.count;
+}
+
+/** Keeps the first row of each key; the others are failures, listed by key. */
+export async function removeDuplicateKeys(sql: Sql, dataset: Dataset, staging: string): Promise<string[]> {
+  const key = ident(dataset.table.key);
+  const rows = await sql.unsafe(`
+    DELETE FROM ${ident(staging)} s
+    WHERE s.ctid IN (
+      SELECT ctid FROM (
+        SELECT ctid, row_number() OVER (PARTITION BY ${key} ORDER BY ctid) AS n FROM ${ident(staging)}
+      ) ranked WHERE n > 1)
+    RETURNING s.${key}::text AS key`);
+  return rows.map((r) => r.key as string);
+}
+
+/** The primary key on the dataset's key, then every configured index, then fresh statistics. */
+export async function buildStagingIndexes(sql: Sql, dataset: Dataset, staging: string): Promise<void> {
+  await sql.unsafe(`ALTER TABLE ${ident(staging)} ADD CONSTRAINT ${ident(`${staging}_pkey`)} PRIMARY KEY (${ident(dataset.table.key)})`);
+  for (const [i, definition] of dataset.table.indexes.entries()) {
+    await sql.unsafe(indexStatement(definition, staging, i));
+  }
+  await sql.unsafe(`ANALYZE ${ident(staging)}`);
+}
+
+export async function countRows(sql: Sql, table: string): Promise<number> {
+  const [row] = await sql.unsafe(`SELECT count(*)::bigint AS n FROM ${ident(table)}`);
+  return Number(row?.n ?? 0);
+}
+
+export interface LiveDiff {
+  new: number;
+  changed: number;
+  removed: number;
+}
+
+/** New, changed and removed keys of staging against the live table (null when there is none). */
+export async function diffAgainstLive(sql: Sql, dataset: Dataset, staging: string): Promise<LiveDiff | null> {
+  const live = dataset.table.name;
+  const [exists] = await sql`select to_regclass(${`public."${live}"`}) is not null as ok`;
+  if (!exists?.ok) return null;
+  const key = ident(dataset.table.key);
+  const sameColumns = await sameColumnList(sql, live, staging);
+  const changed = sameColumns
+    ? `(SELECT count(*) FROM ${ident(staging)} s JOIN ${ident(live)} l USING (${key}) WHERE s.* IS DISTINCT FROM l.*)`
+    : "NULL";
+  const [row] = await sql.unsafe(`
+    SELECT
+      (SELECT count(*) FROM ${ident(staging)} s WHERE NOT EXISTS (SELECT 1 FROM ${ident(live)} l WHERE l.${key} = s.${key})) AS new,
+      (SELECT count(*) FROM ${ident(live)} l WHERE NOT EXISTS (SELECT 1 FROM ${ident(staging)} s WHERE s.${key} = l.${key})) AS removed,
+      ${changed} AS changed`);
+  return { new: Number(row?.new ?? 0), changed: Number(row?.changed ?? 0), removed: Number(row?.removed ?? 0) };
+}
+
+async function sameColumnList(sql: Sql, a: string, b: string): Promise<boolean> {
+  const rows = await sql`
+    select attrelid::regclass::text as t, string_agg(attname || ' ' || format_type(atttypid, atttypmod), ',' order by attnum) as cols
+    from pg_attribute where attrelid in (to_regclass(${`public."${a}"`}), to_regclass(${`public."${b}"`}))
+      and attnum > 0 and not attisdropped group by attrelid`;
+  return rows.length === 2 && rows[0]!.cols === rows[1]!.cols;
+}

@@ -1,0 +1,65 @@
+/**
+ * The three steps of a table refresh, each run as one job of its own. `run` chains them and the
+ * standalone commands call one each; both get the same jobs, counters and generation bookkeeping.
+ */
+import { openSearch, type SearchClient } from "../adapters/elasticsearch.ts";
+import { requireEnv } from "../config/env.ts";
+import { NotBuiltError } from "../errors.ts";
+import { summarizeCounters } from "../jobs/counters.ts";
+import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
+import { buildIndexGeneration } from "./index/build-index.ts";
+import { type JobHandle, runAsJob } from "./job-runner.ts";
+import { refreshFromPostgres } from "./refresh/postgres-refresh.ts";
+import type { Session } from "./session.ts";
+import { type SwapOptions, swapToGeneration } from "./swap/swap-stage.ts";
+
+export interface StepResult {
+  job: number;
+  stage: string;
+  generation: number;
+  counters: JobHandle["counters"];
+}
+
+export async function openSearchFor(session: Session): Promise<SearchClient | null> {
+  if (!session.dataset.index) return null;
+  return openSearch(requireEnv(session.env, "elasticsearchUrl", "ELASTICSEARCH_URL"));
+}
+
+/** Starts a new generation and fills its staging table from the source. */
+export async function refreshStep(session: Session, parentId: number | null, onGeneration?: (g: Generation) => void): Promise<{ generation: Generation; result: StepResult }> {
+  const generation = await startGeneration(session.sql, session.dataset);
+  onGeneration?.(generation);
+  const result = await stepJob(session, "refresh", generation, parentId, async (job) => {
+    switch (session.dataset.source.kind) {
+      case "postgres":
+        return refreshFromPostgres(session, job, generation);
+      case "registry":
+        throw new NotBuiltError("refresh from a registry source");
+    }
+  });
+  if (!session.dataset.index) await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
+  return { generation, result };
+}
+
+export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {
+  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation));
+  await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
+  return result;
+}
+
+export async function swapStep(session: Session, es: SearchClient | null, generation: Generation, parentId: number | null, options: SwapOptions): Promise<StepResult> {
+  return stepJob(session, "swap", generation, parentId, (job) => swapToGeneration(session, job, es, generation, options));
+}
+
+async function stepJob(session: Session, stage: string, generation: Generation, parentId: number | null, work: (job: JobHandle) => Promise<void>): Promise<StepResult> {
+  const { dataset, slack } = session;
+  let counters: JobHandle["counters"] | undefined;
+  let jobId = 0;
+  await runAsJob(session, { stage, generation: generation.number, parentId }, async (job) => {
+    counters = job.counters;
+    jobId = job.job.id;
+    await work(job);
+  });
+  slack.notify(`${stage} ${dataset.name} generation ${generation.number} succeeded: ${summarizeCounters(counters!)}`);
+  return { job: jobId, stage, generation: generation.number, counters: counters! };
+}

@@ -1,0 +1,102 @@
+/**
+ * The swap and rollback steps, and pruning of old generations.
+ *
+ *   ready generation --gates--> promote (tables, then aliases) --> prune beyond --keep
+ *   previous generation <--rollback-- live
+ */
+import { aliasTargets, countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { ident } from "../../adapters/postgres.ts";
+import { SluiceError, UsageError } from "../../errors.ts";
+import { generationIndices, generationTable } from "../../generations/names.ts";
+import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
+import type { JobHandle } from "../job-runner.ts";
+import { countRows } from "../refresh/staging-sql.ts";
+import type { Session } from "../session.ts";
+import { swapRefusals } from "./gates.ts";
+import { promoteGeneration } from "./promote.ts";
+
+export interface SwapOptions {
+  force: boolean;
+  /** Previous generations to keep; older ones are dropped. */
+  keep: number;
+}
+
+export async function swapToGeneration(session: Session, job: JobHandle, es: SearchClient | null, incoming: Generation, options: SwapOptions): Promise<void> {
+  const { sql, dataset, log } = session;
+  const outgoing = await liveGeneration(sql, dataset.name);
+  job.setTask(`checking generation ${incoming.number} against live`, 10);
+  const liveTable = (await tableExists(sql, dataset.table.name)) ? dataset.table.name : null;
+  const parent = generationIndices(dataset, incoming.number)[0];
+  const liveIndices = es && parent ? await aliasTargets(es, parent.alias) : [];
+  const figures = {
+    stagingRows: await countRows(sql, generationTable(dataset, incoming.number)),
+    liveRows: liveTable ? await countRows(sql, liveTable) : null,
+    indexDocuments: es && parent ? await countDocuments(es, parent.index) : null,
+    liveDocuments: es && liveIndices.length ? await countDocuments(es, liveIndices[0]!) : null,
+    indexFailures: Number(incoming.stats.indexFailures ?? 0),
+  };
+  job.counters.read = figures.stagingRows;
+  const refusals = swapRefusals(dataset, figures);
+  if (refusals.length && !options.force) {
+    throw new SluiceError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
+      hint: `inspect generation ${incoming.number}, then \`sluice swap ${dataset.name} --force\` if it is right`,
+    });
+  }
+  for (const r of refusals) log.warn(`forced past: ${r}`);
+  job.setTask(`promoting generation ${incoming.number}${outgoing ? ` over ${outgoing.number}` : ""}`, 50);
+  await promoteGeneration(sql, es, { dataset, incoming, outgoing, outgoingState: "previous" }, session.env.elasticsearchUrl ?? "");
+  job.counters.written = figures.stagingRows;
+  log.success(`generation ${incoming.number} of ${dataset.name} is live`);
+  job.setTask("pruning old generations", 90);
+  await pruneGenerations(session, es, options.keep);
+}
+
+export async function rollbackToPrevious(session: Session, job: JobHandle, es: SearchClient | null): Promise<Generation> {
+  const { sql, dataset, log } = session;
+  const live = await liveGeneration(sql, dataset.name);
+  if (!live) throw new SluiceError(`dataset ${dataset.name} has no live generation to roll back`);
+  let previous: Generation | undefined;
+  for (const candidate of await generationsIn(sql, dataset.name, ["previous"])) {
+    if (await tableExists(sql, generationTable(dataset, candidate.number))) {
+      previous = candidate;
+      break;
+    }
+  }
+  if (!previous) {
+    throw new SluiceError(`dataset ${dataset.name} has no previous generation kept to roll back to`, {
+      hint: "a generation is kept for rollback when swap runs with --keep 1 or more (the default)",
+    });
+  }
+  if (es) {
+    for (const target of generationIndices(dataset, previous.number)) {
+      if (!(await es.indices.exists({ index: target.index }))) {
+        throw new SluiceError(`index ${target.index} of generation ${previous.number} is gone, so it cannot be restored`);
+      }
+    }
+  }
+  job.setGeneration(previous.number);
+  job.setTask(`rolling back ${dataset.name} from generation ${live.number} to ${previous.number}`, 30);
+  await promoteGeneration(sql, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded" }, session.env.elasticsearchUrl ?? "");
+  job.counters.written = await countRows(sql, dataset.table.name);
+  log.success(`generation ${previous.number} of ${dataset.name} is live again; generation ${live.number} is kept as discarded until pruned`);
+  return previous;
+}
+
+/** Drops generations beyond the newest `keep` previous ones, and leftovers of discarded ones. */
+export async function pruneGenerations(session: Session, es: SearchClient | null, keep: number): Promise<number[]> {
+  if (!Number.isInteger(keep) || keep < 0) throw new UsageError(`--keep must be a whole number ≥ 0, got ${keep}`);
+  const { sql, dataset, log } = session;
+  const previous = await generationsIn(sql, dataset.name, ["previous"]);
+  const discarded = await generationsIn(sql, dataset.name, ["discarded"]);
+  const pruned: number[] = [];
+  for (const gen of [...previous.slice(keep), ...discarded]) {
+    await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, gen.number))}`);
+    if (es) for (const t of generationIndices(dataset, gen.number)) await deleteIndexIfExists(es, t.index);
+    if (gen.state === "previous") {
+      await setGenerationState(sql, dataset.name, gen.number, "retired");
+      pruned.push(gen.number);
+    }
+  }
+  if (pruned.length) log.info(`pruned generation${pruned.length > 1 ? "s" : ""} ${pruned.join(", ")}`);
+  return pruned;
+}
