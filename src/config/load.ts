@@ -29,11 +29,15 @@ function registerSluiceModule(): void {
 }
 
 export async function loadDatasets(configPath?: string): Promise<Map<string, Dataset>> {
+  const options = { indexPrefix: process.env.SLUICE_INDEX_PREFIX ?? "" };
+  if (!/^[a-z0-9_-]*$/.test(options.indexPrefix)) {
+    throw new ConfigError(`SLUICE_INDEX_PREFIX "${options.indexPrefix}" may hold only lowercase letters, digits, - and _`);
+  }
   const datasets = new Map<string, Dataset>();
-  for (const [name, config] of Object.entries(builtinDatasets())) datasets.set(name, resolveDataset(name, config));
+  for (const [name, config] of Object.entries(builtinDatasets())) datasets.set(name, resolveDataset(name, config, `datasets.${name}`, options));
   const file = configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (!file) return datasets;
-  for (const [name, dataset] of resolveConfig(await importConfig(file), file)) datasets.set(name, dataset);
+  for (const [name, dataset] of resolveConfig(await importConfig(file), file, options)) datasets.set(name, dataset);
   return datasets;
 }
 

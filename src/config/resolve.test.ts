@@ -16,7 +16,12 @@ describe("resolveDataset", () => {
   test("index defaults and the default document", () => {
     const d = resolveDataset("photos", { ...minimal, index: {} });
     expect(d.index).toMatchObject({ alias: "photos", batchDocuments: 2000, concurrency: 3, maxFailures: 0 });
-    expect(d.index!.toDocument({ id: 7, title: "x" })).toEqual({ id: "7", title: "x" });
+    const context = { readBlob: async () => new Uint8Array() };
+    expect(d.index!.toDocument({ id: 7, title: "x" }, context)).toEqual({ id: "7", title: "x" });
+  });
+  test("an index prefix goes in front of the alias", () => {
+    const d = resolveDataset("photos", { ...minimal, index: { alias: "pics" } }, "datasets.photos", { indexPrefix: "ci1-" });
+    expect(d.index!.alias).toBe("ci1-pics");
   });
   test.each<[string, DatasetConfig, RegExp]>([
     ["no key", { source: minimal.source, table: {} as never }, /datasets.x.table.key is required/],

@@ -11,7 +11,12 @@ const datasetNamePattern = /^[a-z][a-z0-9_-]*$/;
 export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 3, maxFailures: 0 };
 export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1 };
 
-export function resolveDataset(name: string, config: DatasetConfig, where = `datasets.${name}`): Dataset {
+export interface ResolveOptions {
+  /** Put in front of every alias (SLUICE_INDEX_PREFIX), so environments can share a cluster. @default "" */
+  indexPrefix?: string;
+}
+
+export function resolveDataset(name: string, config: DatasetConfig, where = `datasets.${name}`, options: ResolveOptions = {}): Dataset {
   const fail = (key: string, problem: string, hint?: string): never => {
     throw new ConfigError(`${where}.${key} ${problem}`, hint);
   };
@@ -85,7 +90,7 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
       urlScheme: clean.urlScheme ?? "https",
     },
     index: index && {
-      alias: index.alias ?? name,
+      alias: `${options.indexPrefix ?? ""}${index.alias ?? name}`,
       body: index.body ?? {},
       toDocument: index.toDocument ?? ((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
@@ -98,11 +103,11 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
   };
 }
 
-export function resolveConfig(config: SluiceConfig, file: string): Map<string, Dataset> {
+export function resolveConfig(config: SluiceConfig, file: string, options: ResolveOptions = {}): Map<string, Dataset> {
   if (!config || typeof config !== "object") throw new ConfigError(`${file}: the default export must be defineConfig({...})`);
   const datasets = new Map<string, Dataset>();
   for (const [name, dataset] of Object.entries(config.datasets ?? {})) {
-    datasets.set(name, resolveDataset(name, dataset, `${file}: datasets.${name}`));
+    datasets.set(name, resolveDataset(name, dataset, `${file}: datasets.${name}`, options));
   }
   return datasets;
 }

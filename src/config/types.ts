@@ -74,7 +74,15 @@ export interface ChildIndexConfig {
   suffix: string;
   body: IndexBody;
   /** Documents of this child index derived from one parent row. */
-  toDocuments(row: Record<string, unknown>): Document[];
+  toDocuments(row: Record<string, unknown>, context: IndexContext): Document[] | Promise<Document[]>;
+}
+
+export type DocumentsOfRow = Document | Document[] | null;
+
+/** What document builders may use besides the row. */
+export interface IndexContext {
+  /** The bytes of a stored payload, by its sha256 (registry datasets). */
+  readBlob(sha256: string): Promise<Uint8Array>;
 }
 
 export interface IndexBody {
@@ -86,8 +94,11 @@ export interface IndexConfig {
   /** @default the dataset name */
   alias?: string;
   body?: IndexBody;
-  /** Turns one staging row (as `row_to_json` gives it) into one document; return null to skip it. */
-  toDocument?(row: Record<string, unknown>): Document | null;
+  /**
+   * Turns one staging row (as `row_to_json` gives it) into its document, or several (one IATI
+   * document holds many activities); null or [] skips the row.
+   */
+  toDocument?(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
   children?: ChildIndexConfig[];
   /** @default 2000 documents per bulk request */
   batchDocuments?: number;
@@ -135,7 +146,7 @@ export interface Dataset {
     urlScheme: string;
   };
   index: (Required<Omit<IndexConfig, "toDocument" | "children">> & {
-    toDocument(row: Record<string, unknown>): Document | null;
+    toDocument(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
     children: ChildIndexConfig[];
   }) | null;
   swap: Required<SwapConfig>;

@@ -4,6 +4,7 @@
  */
 import { openSearch, type SearchClient } from "../adapters/elasticsearch.ts";
 import { requireEnv } from "../config/env.ts";
+import type { IndexContext } from "../config/types.ts";
 import { NotBuiltError } from "../errors.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
@@ -18,6 +19,15 @@ export interface StepResult {
   stage: string;
   generation: number;
   counters: JobHandle["counters"];
+}
+
+/** Table datasets read no payloads; registry datasets replace this with their blob store. */
+function indexContext(): IndexContext {
+  return {
+    readBlob: async (sha256) => {
+      throw new Error(`this dataset has no blob store to read payload ${sha256} from`);
+    },
+  };
 }
 
 export async function openSearchFor(session: Session): Promise<SearchClient | null> {
@@ -42,7 +52,7 @@ export async function refreshStep(session: Session, parentId: number | null, onG
 }
 
 export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {
-  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation));
+  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext()));
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   return result;
 }

@@ -7,7 +7,7 @@
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
 import { countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
-import type { Dataset } from "../../config/types.ts";
+import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
@@ -20,7 +20,7 @@ import { countRows } from "../refresh/staging-sql.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
 
-export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation): Promise<void> {
+export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
   const { dataset, sql, signal, log } = session;
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
@@ -61,15 +61,17 @@ export async function buildIndexGeneration(session: Session, job: JobHandle, es:
   for await (const rows of stagingRows(session.env.databaseUrl!, generation.tableName, signal)) {
     for (const row of rows) {
       counters.read++;
-      const document = config.toDocument(row);
-      if (document === null) {
+      const produced = await config.toDocument(row, context);
+      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced];
+      if (documents.length === 0) {
         countReason(counters, "skipped", "not_indexable");
         continue;
       }
-      const id = String(document.id ?? row[dataset.table.key]);
-      await sink.add(parent!.index, id, document);
+      for (const document of documents) {
+        await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+      }
       for (const [i, child] of config.children.entries()) {
-        for (const childDoc of child.toDocuments(row)) {
+        for (const childDoc of await child.toDocuments(row, context)) {
           await sink.add(children[i]!.index, String(childDoc.id), childDoc);
         }
       }
