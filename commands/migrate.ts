@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { intFlag, jsonArg } from "../src/cli/args.ts";
 import { formatTime, printJson, printTable } from "../src/cli/output.ts";
+import { ExitCode, ExitStatusError } from "../src/errors.ts";
 import { logger } from "../src/log/logger.ts";
 import { applyMigrations, reportMigrations, revertMigrations } from "../src/stages/migrate.ts";
 
@@ -43,7 +44,14 @@ const status = defineCommand({
         })),
         ["version", "name", "state", "checksum", "recorded", "applied_at"],
       );
-    return args["exit-code"] ? report.exitCode : 0;
+    if (args["exit-code"] && report.exitCode !== 0) {
+      const notApplied = report.migrations.filter((m) => m.state !== "applied");
+      throw new ExitStatusError(
+        `${notApplied.length} migration(s) not applied: ${notApplied.map((m) => `${String(m.version).padStart(4, "0")}_${m.name} ${m.state}`).join(", ")}`,
+        ExitCode.schema,
+        notApplied.some((m) => m.state === "drifted") ? "restore the drifted file or repair sluice.schema_migrations" : "run `sluice migrate up`",
+      );
+    }
   },
 });
 

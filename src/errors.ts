@@ -101,3 +101,10 @@ export class InterruptedError extends SluiceError {
     });
   }
 }
+
+/** Ends a command that already printed its result with a non-zero status, e.g. `migrate status --exit-code`. */
+export class ExitStatusError extends SluiceError {
+  constructor(message: string, exitCode: ExitCodeValue, hint?: string) {
+    super(message, { exitCode, hint });
+  }
+}

@@ -32,13 +32,17 @@ export function maskUrl(url: string): string {
   }
 }
 
+/** Bare secrets shorter than this are masked only inside URLs. */
+const MIN_BARE_SECRET = 8;
+
 const userinfoPattern = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+):[^@\s]*@/gi;
 
 /** Removes every known secret and every URL password from a text. */
 export function redact(text: string): string {
   let out = text.replace(userinfoPattern, "$1:***@");
   for (const secret of secrets) {
-    if (secret.length >= 3) out = out.split(secret).join("***");
+    // Short secrets are ordinary words too often (a dev password "sluice" would mask the name).
+    if (secret.length >= MIN_BARE_SECRET) out = out.split(secret).join("***");
   }
   return out;
 }

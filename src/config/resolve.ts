@@ -10,6 +10,42 @@ const datasetNamePattern = /^[a-z][a-z0-9_-]*$/;
 
 export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 3, maxFailures: 0 };
 export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1 };
+export const PAYLOAD_DEFAULTS = {
+  column: "url",
+  format: "xml" as "xml" | "json",
+  concurrency: 8,
+  perHost: 2,
+  timeoutMs: 30_000,
+  maxRedirects: 5,
+  maxBytes: 50 * 1024 * 1024,
+};
+export const VALIDATE_DEFAULTS = { flagThreshold: 100, flagWindowHours: 2, maxBytes: 50 * 1024 * 1024, maxDepth: 256 };
+export const REGISTRY_DEFAULTS = { pageSize: 1000, minListedFraction: 0.5 };
+
+/**
+ * The columns of every registry dataset's table: what the registry lists, then the state each
+ * stage keeps per row (carried from live into staging, so unchanged documents are not redone).
+ */
+export const REGISTRY_COLUMNS: Record<string, string> = {
+  id: "text",
+  name: "text",
+  publisher: "text",
+  url: "text",
+  hash: "text",
+  modified: "timestamptz",
+  blob_sha256: "text",
+  charset: "text",
+  payload_bytes: "bigint",
+  downloaded_at: "timestamptz",
+  download_error: "integer",
+  download_detail: "text",
+  validated_at: "timestamptz",
+  valid: "boolean",
+  report_id: "bigint",
+  activities: "integer",
+  activities_invalid: "integer",
+  cleaned_sha256: "text",
+};
 
 export interface ResolveOptions {
   /** Put in front of every alias (SLUICE_INDEX_PREFIX), so environments can share a cluster. @default "" */
@@ -30,9 +66,16 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
     case "postgres":
       if (!source.table === !source.query) fail("source", "needs exactly one of `table` or `query`");
       break;
-    case "registry":
+    case "registry": {
       if (typeof source.url !== "string" || !/^https?:\/\//.test(source.url)) fail("source.url", "must be an http(s) URL");
+      const pageSize = source.pageSize ?? REGISTRY_DEFAULTS.pageSize;
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) fail("source.pageSize", "must be a whole number from 1 to 10000");
+      const fraction = source.minListedFraction ?? REGISTRY_DEFAULTS.minListedFraction;
+      if (!(fraction >= 0 && fraction <= 1)) fail("source.minListedFraction", "must be a fraction between 0 and 1");
+      if (config.table?.columns) fail("table.columns", "cannot be set for a registry source", "registry tables have fixed columns (id, name, publisher, url, hash, modified and stage state)");
+      if (config.table && config.table.key !== "id") fail("table.key", 'must be "id" for a registry source');
       break;
+    }
     default:
       fail("source.kind", `"${(source as { kind?: string }).kind}" is not a known kind`, "use postgres or registry");
   }
@@ -65,16 +108,34 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
   }
   if (!Number.isInteger(indexOptions.maxFailures) || indexOptions.maxFailures < 0) fail("index.maxFailures", "must be a whole number ≥ 0");
   const swap = { ...SWAP_DEFAULTS, ...definedOnly(config.swap ?? {}) };
+  const registry = source.kind === "registry";
+  const payload = registry ? { ...PAYLOAD_DEFAULTS, ...definedOnly(config.payload ?? {}) } : null;
+  const validate = registry ? { ...VALIDATE_DEFAULTS, jsonSchema: null, ...definedOnly(config.validate ?? {}) } : null;
+  if (payload) {
+    for (const key of ["concurrency", "perHost", "timeoutMs", "maxBytes"] as const) {
+      if (!Number.isInteger(payload[key]) || payload[key] < 1) fail(`payload.${key}`, "must be a whole number ≥ 1");
+    }
+    if (!Number.isInteger(payload.maxRedirects) || payload.maxRedirects < 0) fail("payload.maxRedirects", "must be a whole number ≥ 0");
+    if (payload.format !== "xml" && payload.format !== "json") fail("payload.format", 'must be "xml" or "json"');
+    if (!(payload.column in REGISTRY_COLUMNS)) fail("payload.column", `"${payload.column}" is not a column of the registry table`);
+  }
+  if (validate) {
+    for (const key of ["flagThreshold", "maxBytes", "maxDepth"] as const) {
+      if (!Number.isInteger(validate[key]) || validate[key] < 1) fail(`validate.${key}`, "must be a whole number ≥ 1");
+    }
+    if (!(validate.flagWindowHours > 0)) fail("validate.flagWindowHours", "must be a number of hours > 0");
+    if (payload?.format === "json" && !validate.jsonSchema) fail("validate.jsonSchema", 'is required when payload.format is "json"');
+  }
   if (!(swap.maxShrink >= 0 && swap.maxShrink <= 1)) fail("swap.maxShrink", "must be a fraction between 0 and 1");
   if (!Number.isInteger(swap.keep) || swap.keep < 0) fail("swap.keep", "must be a whole number ≥ 0");
 
   return {
     name,
-    source,
+    source: source.kind === "registry" ? { ...REGISTRY_DEFAULTS, ...definedOnly(source) } : source,
     table: {
       name: tableName,
       key: table.key,
-      columns: table.columns ?? null,
+      columns: registry ? { ...REGISTRY_COLUMNS } : (table.columns ?? null),
       indexes: table.indexes ?? [],
       deletedTable: table.deletedTable ?? null,
     },
@@ -100,6 +161,8 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
       maxFailures: indexOptions.maxFailures,
     },
     swap,
+    payload,
+    validate,
   };
 }
 

@@ -32,6 +32,42 @@ export interface RegistrySourceConfig {
 export type SourceConfig = PostgresSourceConfig | RegistrySourceConfig;
 
 // ---------------------------------------------------------------------------------------------
+// Payloads and validation (registry datasets)
+// ---------------------------------------------------------------------------------------------
+
+/** How `reload` downloads the payload each row points at into the blob store. */
+export interface PayloadConfig {
+  /** Column holding the payload URL. @default "url" */
+  column?: string;
+  /** What the payloads are; decides how `validate` checks them. @default "xml" */
+  format?: "xml" | "json";
+  /** Downloads at once. @default 8 */
+  concurrency?: number;
+  /** Downloads at once from one host. @default 2 */
+  perHost?: number;
+  /** Whole-download timeout (connect, headers and body). @default 30000 */
+  timeoutMs?: number;
+  /** Redirects followed before giving up. @default 5 */
+  maxRedirects?: number;
+  /** Largest payload accepted. @default 50 MiB */
+  maxBytes?: number;
+}
+
+/** How `validate` checks payloads and when it stops wasting work on a publisher. */
+export interface ValidateConfig {
+  /** A publisher with more than this many schema-invalid documents within the window is flagged. @default 100 */
+  flagThreshold?: number;
+  /** The window for `flagThreshold`, in hours. @default 2 */
+  flagWindowHours?: number;
+  /** Largest document parsed. @default 50 MiB */
+  maxBytes?: number;
+  /** Deepest element nesting accepted in XML. @default 256 */
+  maxDepth?: number;
+  /** JSON Schema (for ajv) that JSON payloads must satisfy; required when payload.format is "json". */
+  jsonSchema?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Table, cleaning, index
 // ---------------------------------------------------------------------------------------------
 
@@ -123,6 +159,10 @@ export interface DatasetConfig {
   clean?: CleanConfig;
   index?: IndexConfig | false;
   swap?: SwapConfig;
+  /** Registry datasets: how payloads are downloaded. @default {} for registry sources */
+  payload?: PayloadConfig;
+  /** Registry datasets: how payloads are validated. @default {} for registry sources */
+  validate?: ValidateConfig;
 }
 
 export interface SluiceConfig {
@@ -150,4 +190,7 @@ export interface Dataset {
     children: ChildIndexConfig[];
   }) | null;
   swap: Required<SwapConfig>;
+  /** Set for registry datasets, null otherwise. */
+  payload: Required<PayloadConfig> | null;
+  validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;
 }

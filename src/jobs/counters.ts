@@ -28,7 +28,9 @@ export function total(bucket: Record<string, number> | number | undefined): numb
 }
 
 /** "read 1,899 · written 1,850 · skipped 49 (removed_from_source 49) · failed 0" */
-export function summarizeCounters(c: Counters): string {
+export function summarizeCounters(stored: Partial<Counters>): string {
+  // Rows written by hand or by an older binary may lack sections.
+  const c = { ...emptyCounters(), ...stored } as Counters;
   const n = (x: number) => x.toLocaleString("en-US");
   const withReasons = (bucket: Record<string, number>) => {
     const parts = Object.entries(bucket).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${n(v)}`);

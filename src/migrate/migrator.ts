@@ -3,10 +3,10 @@
  * for each other instead of racing; each migration runs in its own transaction together with the
  * row that records it, so a failed migration leaves nothing half-applied.
  */
-import { createConsola } from "consola";
 import { migrationSources } from "../../migrations/index.ts";
 import { ExitCode, SchemaAheadError, SchemaBehindError, SluiceError, UsageError } from "../errors.ts";
 import type { ReservedSql, Sql } from "../adapters/postgres.ts";
+import { logger } from "../log/logger.ts";
 import { VERSION } from "../version.ts";
 import { type Migration, parseMigrations } from "./parse.ts";
 
@@ -35,7 +35,7 @@ export interface MigrationStatus {
   appliedAt: Date | null;
 }
 
-const log = createConsola({ stdout: process.stderr }).withTag("migrate");
+const log = logger.withTag("migrate");
 
 async function ensureBookkeeping(sql: Sql | ReservedSql): Promise<void> {
   await sql.unsafe(`

@@ -1,0 +1,120 @@
+/**
+ * Integration-test harness: each test file gets databases and index names of its own on the real
+ * Postgres and Elasticsearch (`scripts/services up`), and runs sluice in-process through runCli,
+ * as an operator would run the binary.
+ */
+import postgres from "postgres";
+import { main } from "../../src/cli.ts";
+import { runCli } from "../../src/cli/main.ts";
+import { logger } from "../../src/log/logger.ts";
+
+export const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:sluice@127.0.0.1:5432/sluice";
+export const elasticsearchUrl = process.env.ELASTICSEARCH_URL ?? "http://127.0.0.1:9200";
+
+// Tests read results, not logs; SLUICE_TEST_LOGS=1 shows them.
+if (!process.env.SLUICE_TEST_LOGS) logger.level = 0;
+
+export interface TestEnvironment {
+  name: string;
+  apiUrl: string;
+  upstreamUrl: string;
+  indexPrefix: string;
+  api: postgres.Sql;
+  upstream: postgres.Sql;
+  /** Runs `sluice …` in-process; returns the exit code and what went to stdout. */
+  sluice(...args: string[]): Promise<{ code: number; stdout: string }>;
+  /** Environment for running sluice as a child process. */
+  childEnv(): Record<string, string>;
+  drop(): Promise<void>;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function createTestEnvironment(label: string): Promise<TestEnvironment> {
+  const name = `sluice_t_${label}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.unsafe(`CREATE DATABASE ${name}_up`);
+  await admin.end();
+  const apiUrl = databaseUrl(name);
+  const upstreamUrl = databaseUrl(`${name}_up`);
+  const indexPrefix = `${name.replace(/_/g, "-")}-`;
+  const vars = {
+    DATABASE_URL: apiUrl,
+    UPSTREAM_DATABASE_URL: upstreamUrl,
+    ELASTICSEARCH_URL: elasticsearchUrl,
+    SLUICE_INDEX_PREFIX: indexPrefix,
+    DATA_REFRESH_LIMIT: "",
+    ENVIRONMENT: "test",
+    SLACK_WEBHOOK: "",
+  };
+  const applyEnv = () => Object.assign(process.env, vars);
+  const env: TestEnvironment = {
+    name,
+    apiUrl,
+    upstreamUrl,
+    indexPrefix,
+    api: postgres(apiUrl, { max: 2, onnotice: () => {} }),
+    upstream: postgres(upstreamUrl, { max: 2, onnotice: () => {} }),
+    async sluice(...args) {
+      applyEnv();
+      return captureStdout(() => runCli(main, args));
+    },
+    childEnv: () => ({ ...(process.env as Record<string, string>), ...vars }),
+    async drop() {
+      await env.api.end({ timeout: 1 });
+      await env.upstream.end({ timeout: 1 });
+      await fetch(`${elasticsearchUrl}/${indexPrefix}*?expand_wildcards=all`, { method: "DELETE" }).catch(() => {});
+      const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+      for (const db of [name, `${name}_up`]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+  applyEnv();
+  return env;
+}
+
+export async function captureStdout(work: () => Promise<number>): Promise<{ code: number; stdout: string }> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const log = console.log;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  console.log = (...args: unknown[]) => chunks.push(`${args.join(" ")}\n`);
+  try {
+    const code = await work();
+    return { code, stdout: chunks.join("") };
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+}
+
+/** Runs `bun src/cli.ts …` as a child process, for what must be a separate process (locks, signals). */
+export function spawnSluice(args: string[], env: Record<string, string>): Bun.Subprocess<"ignore", "pipe", "pipe"> {
+  return Bun.spawn(["bun", "src/cli.ts", ...args], {
+    cwd: new URL("../../", import.meta.url).pathname,
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+export async function searchCount(index: string): Promise<number | null> {
+  const res = await fetch(`${elasticsearchUrl}/${index}/_count`);
+  if (res.status === 404) return null;
+  return ((await res.json()) as { count: number }).count;
+}
+
+export async function aliasIndices(alias: string): Promise<string[]> {
+  const res = await fetch(`${elasticsearchUrl}/_alias/${alias}`);
+  if (res.status === 404) return [];
+  return Object.keys((await res.json()) as object);
+}
