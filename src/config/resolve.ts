@@ -131,7 +131,7 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
 
   return {
     name,
-    source: source.kind === "registry" ? { ...REGISTRY_DEFAULTS, ...definedOnly(source) } : source,
+    source: source.kind === "registry" ? { ...source, pageSize: source.pageSize ?? REGISTRY_DEFAULTS.pageSize, minListedFraction: source.minListedFraction ?? REGISTRY_DEFAULTS.minListedFraction } : source,
     table: {
       name: tableName,
       key: table.key,
