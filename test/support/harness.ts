@@ -48,7 +48,6 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
     UPSTREAM_DATABASE_URL: upstreamUrl,
     ELASTICSEARCH_URL: elasticsearchUrl,
     SLUICE_INDEX_PREFIX: indexPrefix,
-    DATA_REFRESH_LIMIT: "",
     ENVIRONMENT: "test",
     SLACK_WEBHOOK: "",
   };
@@ -75,6 +74,8 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
     },
   };
   applyEnv();
+  // No limit unless a test sets one (and sets "0" back).
+  process.env.DATA_REFRESH_LIMIT = "0";
   return env;
 }
 
