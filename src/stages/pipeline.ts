@@ -4,6 +4,8 @@
  * signal throws away what it built, so production is exactly as before.
  *
  *   run:  [resume?] refresh → index → swap      failure anywhere → discard generation, rethrow
+ *   registry datasets: refresh → reload → validate → index → swap; a resumed run skips the stages
+ *   that already succeeded for the generation
  */
 import type { SearchClient } from "../adapters/elasticsearch.ts";
 import { SluiceError } from "../errors.ts";
@@ -12,7 +14,8 @@ import { type Generation, generationsIn, pendingGeneration, stageSucceeded, tabl
 import { discardGeneration } from "./discard.ts";
 import { runAsJob } from "./job-runner.ts";
 import { openSession, type Session, type SessionOptions } from "./session.ts";
-import { indexStep, openSearchFor, refreshStep, type StepResult, swapStep } from "./steps.ts";
+import type { ReloadOptions } from "./reload/reload.ts";
+import { indexStep, openSearchFor, refreshStep, reloadStep, type StepResult, swapStep, validateStep } from "./steps.ts";
 import { pruneGenerations, rollbackToPrevious } from "./swap/swap-stage.ts";
 
 export interface StageReport {
@@ -64,6 +67,33 @@ export function indexDataset(dataset: string | undefined, options: SessionOption
   });
 }
 
+export function reloadDataset(dataset: string | undefined, options: SessionOptions & ReloadOptions): Promise<StageReport> {
+  return withSession("reload", dataset, options, async (session) => {
+    requirePayloads(session);
+    const generation = await refreshedGeneration(session);
+    // On failure staging is kept: what was downloaded stays recorded, and reload picks up the rest.
+    const result = await reloadStep(session, generation, null, { retryErrors: options.retryErrors });
+    return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
+  });
+}
+
+export function validateDataset(dataset: string | undefined, options: SessionOptions): Promise<StageReport> {
+  return withSession("validate", dataset, options, async (session) => {
+    requirePayloads(session);
+    const generation = await refreshedGeneration(session);
+    const result = await validateStep(session, generation, null);
+    return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
+  });
+}
+
+function requirePayloads(session: Session): void {
+  if (session.dataset.source.kind !== "registry") {
+    throw new SluiceError(`dataset ${session.dataset.name} has no payloads to download or validate`, {
+      hint: "reload and validate are for registry datasets (source kind registry), such as iati",
+    });
+  }
+}
+
 export interface SwapCommandOptions extends SessionOptions {
   force: boolean;
   keep?: number | undefined;
@@ -94,6 +124,8 @@ export function pruneDataset(dataset: string | undefined, keep: number, options:
 
 export interface RunOptions extends SessionOptions {
   force?: boolean;
+  /** Registry datasets: retry rows whose download failed before. */
+  retryErrors?: boolean;
 }
 
 export function runDataset(dataset: string | undefined, options: RunOptions): Promise<StageReport> {
@@ -116,6 +148,14 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         const gen = generation!;
         run.setGeneration(gen.number);
         run.counters.read = steps[0]?.counters.read ?? 0;
+        if (ds.source.kind === "registry") {
+          for (const payloadStage of ["reload", "validate"] as const) {
+            stage = payloadStage;
+            if (await stageSucceeded(sql, ds.name, gen.number, payloadStage)) log.info(`generation ${gen.number}: ${payloadStage} already succeeded`);
+            else if (payloadStage === "reload") steps.push(await reloadStep(session, gen, run.job.id, { retryErrors: Boolean(options.retryErrors) }));
+            else steps.push(await validateStep(session, gen, run.job.id));
+          }
+        }
         if (es) {
           stage = "index";
           if (await indexedAlready(session, es, gen)) log.info(`generation ${gen.number} is already indexed`);

@@ -1,16 +1,20 @@
 /**
- * The three steps of a table refresh, each run as one job of its own. `run` chains them and the
- * standalone commands call one each; both get the same jobs, counters and generation bookkeeping.
+ * The steps of a refresh cycle, each run as one job of its own: refresh → index → swap for a table,
+ * refresh → reload → validate → index → swap for a registry. `run` chains them and the standalone
+ * commands call one each; both get the same jobs, counters and generation bookkeeping.
  */
 import { openSearch, type SearchClient } from "../adapters/elasticsearch.ts";
 import { requireEnv } from "../config/env.ts";
-import type { IndexContext } from "../config/types.ts";
-import { NotBuiltError } from "../errors.ts";
+import type { Dataset, IndexContext } from "../config/types.ts";
+import { blobStoreFromEnv } from "../adapters/blob-store.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
 import { buildIndexGeneration } from "./index/build-index.ts";
 import { type JobHandle, runAsJob } from "./job-runner.ts";
 import { refreshFromPostgres } from "./refresh/postgres-refresh.ts";
+import { refreshFromRegistry } from "./registry/refresh.ts";
+import { type ReloadOptions, reloadPayloads } from "./reload/reload.ts";
+import { validatePayloads } from "./validate/validate.ts";
 import type { Session } from "./session.ts";
 import { type SwapOptions, swapToGeneration } from "./swap/swap-stage.ts";
 
@@ -21,8 +25,12 @@ export interface StepResult {
   counters: JobHandle["counters"];
 }
 
-/** Table datasets read no payloads; registry datasets replace this with their blob store. */
-function indexContext(): IndexContext {
+/** Registry datasets read their payloads from the blob store; table datasets read none. */
+function indexContext(dataset: Dataset): IndexContext {
+  if (dataset.source.kind === "registry") {
+    const store = blobStoreFromEnv();
+    return { readBlob: (sha256) => store.read(sha256) };
+  }
   return {
     readBlob: async (sha256) => {
       throw new Error(`this dataset has no blob store to read payload ${sha256} from`);
@@ -44,16 +52,32 @@ export async function refreshStep(session: Session, parentId: number | null, onG
       case "postgres":
         return refreshFromPostgres(session, job, generation);
       case "registry":
-        throw new NotBuiltError("refresh from a registry source");
+        await refreshFromRegistry(session, job, generation);
+        return;
     }
   });
-  if (!session.dataset.index) await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
+  // A registry generation is ready only once validated (see validateStep).
+  if (!session.dataset.index && session.dataset.source.kind !== "registry") await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   return { generation, result };
 }
 
 export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {
-  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext()));
+  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext(session.dataset)));
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
+  return result;
+}
+
+/** Downloads the payloads of a registry generation. Staging changes, so the generation must be indexed again. */
+export async function reloadStep(session: Session, generation: Generation, parentId: number | null, options: ReloadOptions): Promise<StepResult> {
+  await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
+  return stepJob(session, "reload", generation, parentId, (job) => reloadPayloads(session, job, generation, blobStoreFromEnv(), options));
+}
+
+/** Validates the downloaded payloads of a registry generation; without an index, it is then ready to swap. */
+export async function validateStep(session: Session, generation: Generation, parentId: number | null): Promise<StepResult> {
+  await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
+  const result = await stepJob(session, "validate", generation, parentId, (job) => validatePayloads(session, job, generation, blobStoreFromEnv()));
+  if (!session.dataset.index) await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   return result;
 }
 

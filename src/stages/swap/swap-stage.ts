@@ -11,6 +11,7 @@ import { generationIndices, generationTable } from "../../generations/names.ts";
 import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
+import { releaseVanishedPayloads } from "../registry/after-swap.ts";
 import type { Session } from "../session.ts";
 import { swapRefusals } from "./gates.ts";
 import { promoteGeneration } from "./promote.ts";
@@ -47,6 +48,7 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   await promoteGeneration(sql, es, { dataset, incoming, outgoing, outgoingState: "previous" }, session.env.elasticsearchUrl ?? "");
   job.counters.written = figures.stagingRows;
   log.success(`generation ${incoming.number} of ${dataset.name} is live`);
+  await releaseVanishedPayloads(session, job, outgoing);
   job.setTask("pruning old generations", 90);
   await pruneGenerations(session, es, options.keep);
 }
