@@ -1,0 +1,127 @@
+/**
+ * Content-addressed payload storage: a blob's name is the sha256 of its bytes, so the same payload
+ * is stored once however many rows point at it, and a write is idempotent.
+ *
+ *   directory (default): $SLUICE_BLOB_DIR/ab/cd/abcd… (temp file, then rename: never half-written)
+ *   S3: s3://$SLUICE_BLOB_S3_BUCKET/$SLUICE_BLOB_S3_PREFIX/ab/cd/abcd… through Bun.S3Client, which
+ *       reads the standard S3_* / AWS_* credentials, region and endpoint from the environment
+ */
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { SluiceError } from "../errors.ts";
+
+export interface BlobStore {
+  /** Stores the bytes; returns their sha256 (hex). */
+  put(bytes: Uint8Array): Promise<string>;
+  read(sha256: string): Promise<Uint8Array>;
+  has(sha256: string): Promise<boolean>;
+  /** Removes the blob; a missing blob is not an error. */
+  delete(sha256: string): Promise<void>;
+  /** Where blobs live, for logs. */
+  readonly location: string;
+}
+
+export const DEFAULT_BLOB_DIR = "./.sluice/blobs";
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+}
+
+const SHA = /^[0-9a-f]{64}$/;
+
+function shardedPath(sha256: string): string {
+  if (!SHA.test(sha256)) throw new SluiceError(`"${sha256.slice(0, 80)}" is not a sha256 blob name`);
+  return `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+}
+
+export class DirectoryBlobStore implements BlobStore {
+  readonly location: string;
+  #made = new Set<string>();
+  #counter = 0;
+  constructor(dir: string) {
+    this.location = resolve(dir);
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha = sha256Hex(bytes);
+    const path = join(this.location, shardedPath(sha));
+    if (await this.has(sha)) return sha;
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (!this.#made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.#made.add(dir);
+    }
+    const temp = `${path}.tmp-${process.pid}-${++this.#counter}`;
+    await Bun.write(temp, bytes);
+    await rename(temp, path);
+    return sha;
+  }
+
+  async read(sha256: string): Promise<Uint8Array> {
+    const file = Bun.file(join(this.location, shardedPath(sha256)));
+    if (!(await file.exists())) throw missingBlob(sha256, this.location);
+    return file.bytes();
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return stat(join(this.location, shardedPath(sha256))).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await rm(join(this.location, shardedPath(sha256)), { force: true });
+  }
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly location: string;
+  readonly #client: Bun.S3Client;
+  readonly #prefix: string;
+  constructor(bucket: string, prefix = "") {
+    this.#client = new Bun.S3Client({ bucket });
+    this.#prefix = prefix && !prefix.endsWith("/") ? `${prefix}/` : prefix;
+    this.location = `s3://${bucket}/${this.#prefix}`;
+  }
+
+  #key(sha256: string): string {
+    return `${this.#prefix}${shardedPath(sha256)}`;
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha = sha256Hex(bytes);
+    if (!(await this.has(sha))) await this.#client.write(this.#key(sha), bytes);
+    return sha;
+  }
+
+  async read(sha256: string): Promise<Uint8Array> {
+    try {
+      return await this.#client.file(this.#key(sha256)).bytes();
+    } catch (error) {
+      throw missingBlob(sha256, this.location, error);
+    }
+  }
+
+  has(sha256: string): Promise<boolean> {
+    return this.#client.exists(this.#key(sha256));
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await this.#client.delete(this.#key(sha256));
+  }
+}
+
+function missingBlob(sha256: string, location: string, cause?: unknown): SluiceError {
+  return new SluiceError(`payload ${sha256} is not in the blob store at ${location}`, {
+    hint: "the store was emptied or moved; run `sluice reload` for the dataset again",
+    cause,
+  });
+}
+
+/** The store the environment asks for: S3 when SLUICE_BLOB_S3_BUCKET is set, else a directory. */
+export function blobStoreFromEnv(env: Record<string, string | undefined> = process.env): BlobStore {
+  const bucket = env.SLUICE_BLOB_S3_BUCKET?.trim();
+  if (bucket) return new S3BlobStore(bucket, env.SLUICE_BLOB_S3_PREFIX?.trim() ?? "");
+  return new DirectoryBlobStore(env.SLUICE_BLOB_DIR?.trim() || DEFAULT_BLOB_DIR);
+}

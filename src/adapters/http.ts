@@ -1,0 +1,202 @@
+/**
+ * Downloads payloads: one GET with a whole-download timeout, redirects followed by hand up to a
+ * cap, a size cap enforced while streaming, and every failure classified the way IATI's refresher
+ * stores it, so the number can live in a row's `download_error` column:
+ *
+ *   an HTTP status (404, 500, …) · 0 connection failed (refused, reset, DNS, timeout)
+ *   1 TLS failed · 2 charset could not be determined (set by the caller after decoding)
+ *   3 not an HTTP(S) URL (never retried) · 4 larger than the size cap · 5 too many redirects
+ *
+ * Codes 4 and 5 are sluice's own: the refresher folds them into 0.
+ */
+
+export const DownloadError = {
+  connection: 0,
+  tls: 1,
+  charset: 2,
+  notHttp: 3,
+  tooLarge: 4,
+  tooManyRedirects: 5,
+} as const;
+
+/** The reason a failure is counted under in the job's counters. */
+export function downloadErrorReason(code: number): string {
+  switch (code) {
+    case DownloadError.connection:
+      return "connection_failed";
+    case DownloadError.tls:
+      return "tls_failed";
+    case DownloadError.charset:
+      return "charset_unknown";
+    case DownloadError.notHttp:
+      return "not_http_url";
+    case DownloadError.tooLarge:
+      return "too_large";
+    case DownloadError.tooManyRedirects:
+      return "too_many_redirects";
+    default:
+      return `http_${code}`;
+  }
+}
+
+export interface DownloadOptions {
+  timeoutMs: number;
+  maxRedirects: number;
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+export type DownloadResult =
+  | { ok: true; bytes: Uint8Array; contentType: string | null; finalUrl: string }
+  | { ok: false; code: number; detail: string };
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Downloads `url`; never throws for a failed download, only when `options.signal` aborts. */
+export async function download(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
+  let current = httpUrl(url);
+  if (!current) return { ok: false, code: DownloadError.notHttp, detail: `not an HTTP(S) URL: ${String(url).slice(0, 200)}` };
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const res = await fetch(current, { redirect: "manual", signal, headers: { "accept-encoding": "gzip, deflate" } });
+      if (REDIRECTS.has(res.status)) {
+        await res.body?.cancel().catch(() => {});
+        const location = res.headers.get("location");
+        if (!location) return { ok: false, code: res.status, detail: `HTTP ${res.status} without a Location header` };
+        if (redirects >= options.maxRedirects) {
+          return { ok: false, code: DownloadError.tooManyRedirects, detail: `more than ${options.maxRedirects} redirects (last to ${location.slice(0, 200)})` };
+        }
+        const next = httpUrl(new URL(location, current).toString());
+        if (!next) return { ok: false, code: DownloadError.notHttp, detail: `redirected to a non-HTTP URL: ${location.slice(0, 200)}` };
+        current = next;
+        continue;
+      }
+      if (res.status < 200 || res.status > 299) {
+        await res.body?.cancel().catch(() => {});
+        return { ok: false, code: res.status, detail: `HTTP ${res.status} ${res.statusText}`.trim() };
+      }
+      const declared = Number(res.headers.get("content-length"));
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        await res.body?.cancel().catch(() => {});
+        return { ok: false, code: DownloadError.tooLarge, detail: `Content-Length ${declared} is over the ${options.maxBytes}-byte cap` };
+      }
+      const bytes = await readCapped(res, options.maxBytes);
+      if (!bytes) return { ok: false, code: DownloadError.tooLarge, detail: `body is over the ${options.maxBytes}-byte cap` };
+      return { ok: true, bytes, contentType: res.headers.get("content-type"), finalUrl: current };
+    }
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (timeout.aborted) return { ok: false, code: DownloadError.connection, detail: `timed out after ${options.timeoutMs} ms` };
+    return classifyFetchError(error);
+  }
+}
+
+function httpUrl(raw: string | null): string | null {
+  if (!raw) return null;
+  try {
+    const url = new URL(raw.trim());
+    return url.protocol === "http:" || url.protocol === "https:" ? url.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array | null> {
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const TLS_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH/i;
+
+/** Bun's fetch errors carry a `code` (ECONNREFUSED, CERT_HAS_EXPIRED, …); TLS ones are 1, the rest 0. */
+export function classifyFetchError(error: unknown): { ok: false; code: number; detail: string } {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = (error as Error)?.message ?? String(error);
+  if (TLS_CODE.test(code) || /certificate|tls|ssl/i.test(message)) return { ok: false, code: DownloadError.tls, detail: `${code || "TLS"}: ${message}`.slice(0, 500) };
+  return { ok: false, code: DownloadError.connection, detail: `${code ? `${code}: ` : ""}${message}`.slice(0, 500) };
+}
+
+/**
+ * Runs tasks with at most `concurrency` at once and at most `perHost` per host, picking hosts in
+ * turn so that one slow host with many documents cannot hold every slot.
+ */
+export class HostScheduler {
+  #active = 0;
+  #perHost = new Map<string, number>();
+  #queues = new Map<string, (() => void)[]>();
+  #waiting = 0;
+  constructor(
+    private readonly concurrency: number,
+    private readonly perHost: number,
+  ) {}
+
+  /** Tasks queued or running. */
+  get pending(): number {
+    return this.#waiting + this.#active;
+  }
+
+  run<T>(host: string, task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        this.#active++;
+        this.#perHost.set(host, (this.#perHost.get(host) ?? 0) + 1);
+        task().then(resolve, reject).finally(() => {
+          this.#active--;
+          const n = this.#perHost.get(host)! - 1;
+          if (n === 0) this.#perHost.delete(host);
+          else this.#perHost.set(host, n);
+          this.#dispatch();
+        });
+      };
+      const queue = this.#queues.get(host);
+      if (queue) queue.push(start);
+      else this.#queues.set(host, [start]);
+      this.#waiting++;
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    // Map iteration order is insertion order; a host that gets a slot moves to the back.
+    for (const [host, queue] of this.#queues) {
+      if (this.#active >= this.concurrency) return;
+      if ((this.#perHost.get(host) ?? 0) >= this.perHost) continue;
+      const start = queue.shift()!;
+      this.#queues.delete(host);
+      if (queue.length) this.#queues.set(host, queue);
+      this.#waiting--;
+      start();
+    }
+  }
+}
+
+/** The host a URL's downloads are limited by; "" for URLs that are not HTTP. */
+export function hostOf(url: string | null): string {
+  try {
+    return url ? new URL(url).host : "";
+  } catch {
+    return "";
+  }
+}
