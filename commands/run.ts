@@ -5,8 +5,8 @@ import { runDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Refresh, index and swap as one chain; any failure or signal rolls back" },
-  args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false } },
+  args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false }, "retry-errors": { type: "boolean", description: "registry datasets: retry rows whose download failed before", default: false } },
   async run({ args }) {
-    printStageReport(await runDataset(args.dataset, { config: args.config, force: args.force }), args.json);
+    printStageReport(await runDataset(args.dataset, { config: args.config, force: args.force, retryErrors: args["retry-errors"] }), args.json);
   },
 });

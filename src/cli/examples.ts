@@ -10,7 +10,7 @@ export const examples: Record<string, string[]> = {
   validate: ["sluice validate iati", "sluice validate iati --report 42"],
   index: ["sluice index image"],
   swap: ["sluice swap image", "sluice swap image --rollback", "sluice swap image --keep 2"],
-  run: ["sluice run image", "sluice run audio --json"],
+  run: ["sluice run image", "sluice run audio --json", "sluice run iati --retry-errors"],
   ingest: ["sluice ingest bundle.tar"],
   job: ["sluice job list --dataset image", "sluice job show 42"],
   "job list": ["sluice job list --dataset image --state failed --limit 5", "sluice job list --json"],
@@ -21,4 +21,6 @@ export const examples: Record<string, string[]> = {
   ],
   status: ["sluice status", "sluice status --json"],
   publisher: ["sluice publisher list iati", "sluice publisher unflag iati some-publisher"],
+  "publisher list": ["sluice publisher list iati", "sluice publisher list iati --flagged --json"],
+  "publisher unflag": ["sluice publisher unflag iati some-publisher"],
 };
