@@ -109,7 +109,7 @@ async function insertListing(sql: Sql, listing: string, documents: RegistryDocum
   // parameter-count limit.
   await sql.unsafe(
     `INSERT INTO ${ident(listing)} (id, name, publisher, url, hash, modified)
-     SELECT id, name, publisher, url, hash, modified FROM json_to_recordset($1::json)
+     SELECT id, name, publisher, url, hash, modified FROM json_to_recordset($1::text::json)
        AS x(id text, name text, publisher text, url text, hash text, modified timestamptz)`,
     [JSON.stringify(documents)],
   );

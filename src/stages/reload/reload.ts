@@ -156,7 +156,7 @@ class OutcomeWriter {
       `UPDATE ${ident(this.table)} t SET blob_sha256 = x.blob_sha256, charset = x.charset, payload_bytes = x.payload_bytes,
          downloaded_at = now(), download_error = x.download_error, download_detail = x.download_detail,
          validated_at = NULL, valid = NULL, report_id = NULL, activities = NULL, activities_invalid = NULL, cleaned_sha256 = NULL
-       FROM json_to_recordset($1::json) AS x(id text, blob_sha256 text, charset text, payload_bytes bigint, download_error integer, download_detail text)
+       FROM json_to_recordset($1::text::json) AS x(id text, blob_sha256 text, charset text, payload_bytes bigint, download_error integer, download_detail text)
        WHERE t.id = x.id`,
       [JSON.stringify(batch)],
     );

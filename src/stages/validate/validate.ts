@@ -143,7 +143,7 @@ async function storeReports(sql: Sql, dataset: string, table: string, jobId: num
   const ids = await sql.unsafe(
     `INSERT INTO sluice.validation_reports (dataset, item_key, publisher, job_id, blob_sha256, valid, activities_total, activities_valid, errors, error_count)
      SELECT dataset, item_key, publisher, job_id, blob_sha256, valid, activities_total, activities_valid, errors, error_count
-     FROM json_to_recordset($1::json) AS x(dataset text, item_key text, publisher text, job_id bigint, blob_sha256 text, valid boolean,
+     FROM json_to_recordset($1::text::json) AS x(dataset text, item_key text, publisher text, job_id bigint, blob_sha256 text, valid boolean,
        activities_total integer, activities_valid integer, errors jsonb, error_count integer)
      RETURNING id, item_key`,
     [JSON.stringify(reports)],
@@ -160,7 +160,7 @@ async function storeReports(sql: Sql, dataset: string, table: string, jobId: num
   await sql.unsafe(
     `UPDATE ${ident(table)} t SET validated_at = now(), valid = x.valid, report_id = x.report_id, activities = x.activities,
        activities_invalid = x.activities_invalid, cleaned_sha256 = x.cleaned_sha256
-     FROM json_to_recordset($1::json) AS x(id text, valid boolean, report_id bigint, activities integer, activities_invalid integer, cleaned_sha256 text)
+     FROM json_to_recordset($1::text::json) AS x(id text, valid boolean, report_id bigint, activities integer, activities_invalid integer, cleaned_sha256 text)
      WHERE t.id = x.id`,
     [JSON.stringify(states)],
   );
