@@ -117,7 +117,7 @@ describe("generations", () => {
     expect((await t.sluice("swap", "image", "--rollback")).code).toBe(0);
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g1`]);
     const gens = await t.api`select number, state from sluice.generations where dataset = 'image' order by number`;
-    expect(gens).toEqual([{ number: 1, state: "live" }, { number: 2, state: "discarded" }]);
+    expect([...gens]).toEqual([{ number: 1, state: "live" }, { number: 2, state: "discarded" }]);
     expect(await searchCount(`${t.indexPrefix}image`)).toBe(1374);
     // Nothing left to roll back to.
     expect((await t.sluice("swap", "image", "--rollback")).code).toBe(1);

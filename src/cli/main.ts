@@ -47,6 +47,12 @@ function reportError(error: unknown): number {
     return ExitCode.usage;
   }
   const message = (error as Error)?.message ?? String(error);
+  const pg = error as { severity?: string; code?: string };
+  if (pg?.severity && pg.code) {
+    // A PostgreSQL error the stage did not anticipate: say so plainly, with the SQLSTATE.
+    logger.error(redact(`PostgreSQL error ${pg.code}: ${message} (production is untouched unless a swap said otherwise; see \`sluice job list\`)`));
+    return ExitCode.failure;
+  }
   logger.error(redact(`unexpected error: ${message}`));
   if (process.env.SLUICE_DEBUG) logger.error(redact(String((error as Error)?.stack ?? "")));
   else logger.error("set SLUICE_DEBUG=1 for the stack trace, and report it as a bug");

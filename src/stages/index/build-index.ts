@@ -6,7 +6,7 @@
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
-import { countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { countDocuments, deleteIndexIfExists, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
@@ -21,6 +21,16 @@ import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
 
 export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
+  try {
+    await fillIndices(session, job, es, generation, context);
+  } catch (error) {
+    if (error instanceof SluiceError || session.signal.aborted) throw error;
+    // Driver errors (connection refused after every retry, a rejected request) become one line.
+    throw searchError(error, session.env.elasticsearchUrl ?? "", `index ${session.dataset.name} into`);
+  }
+}
+
+async function fillIndices(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
   const { dataset, sql, signal, log } = session;
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
@@ -58,7 +68,7 @@ export async function buildIndexGeneration(session: Session, job: JobHandle, es:
 
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
-  for await (const rows of stagingRows(session.env.databaseUrl!, generation.tableName, signal)) {
+  for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal)) {
     for (const row of rows) {
       counters.read++;
       const produced = await config.toDocument(row, context);

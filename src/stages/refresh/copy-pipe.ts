@@ -8,6 +8,7 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ident, type Sql } from "../../adapters/postgres.ts";
+import { SluiceError } from "../../errors.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 import { isValidUtf8 } from "../../transforms/pg-types.ts";
 import { planIsPassThrough, type RowOutcome, type RowPlan, transformCopyLine } from "./row-transform.ts";
@@ -44,13 +45,16 @@ export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<C
   const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN`).writable()) as Writable;
   const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT`).readable();
   let writeError: Error | null = null;
-  writable.on("error", (error) => {
-    writeError = error;
+  const failed = new Promise<never>((_, reject) => {
+    writable.on("error", (error) => {
+      writeError = error;
+      reject(error);
+    });
   });
+  failed.catch(() => {});
   const write = async (bytes: Uint8Array) => {
     if (writeError) throw writeError;
-    if (!writable.write(bytes)) await Promise.race([once(writable, "drain"), once(writable, "error")]);
-    if (writeError) throw writeError;
+    if (!writable.write(bytes)) await Promise.race([once(writable, "drain"), failed]);
   };
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -68,14 +72,14 @@ export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<C
     }
     if (signal.aborted) throw signal.reason;
     writable.end();
-    await Promise.race([once(writable, "finish"), once(writable, "error").then(([e]) => Promise.reject(e))]);
-    if (writeError) throw writeError;
+    await Promise.race([once(writable, "finish"), failed]);
     return result;
   } catch (error) {
     readable.destroy();
     // Destroying the writable sends CopyFail, so the server drops the half-written COPY.
     writable.destroy(error instanceof Error ? error : new Error(String(error)));
-    throw signal.aborted ? signal.reason : error;
+    if (signal.aborted) throw signal.reason;
+    throw copyError(error, writeError !== null && error === writeError);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
@@ -128,6 +132,19 @@ async function transformStream(
   const last = lines.end();
   if (last) handle(last);
   await flush();
+}
+
+function copyError(error: unknown, onWriteSide: boolean): SluiceError {
+  const message = (error as Error)?.message ?? String(error);
+  return onWriteSide
+    ? new SluiceError(`writing to the staging table failed: ${message}`, {
+        hint: "check DATABASE_URL's server and its log; production is untouched, run again",
+        cause: error,
+      })
+    : new SluiceError(`the upstream connection was lost during COPY: ${message}`, {
+        hint: "check UPSTREAM_DATABASE_URL's server; production is untouched, run again",
+        cause: error,
+      });
 }
 
 /** COPY text output escapes LF inside values, so every LF byte ends a row. */
