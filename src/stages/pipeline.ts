@@ -70,7 +70,7 @@ export function indexDataset(dataset: string | undefined, options: SessionOption
 export function reloadDataset(dataset: string | undefined, options: SessionOptions & ReloadOptions): Promise<StageReport> {
   return withSession("reload", dataset, options, async (session) => {
     requirePayloads(session);
-    const generation = await refreshedGeneration(session);
+    const generation = await refreshedGeneration(session, "reloaded");
     // On failure staging is kept: what was downloaded stays recorded, and reload picks up the rest.
     const result = await reloadStep(session, generation, null, { retryErrors: options.retryErrors });
     return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
@@ -80,7 +80,7 @@ export function reloadDataset(dataset: string | undefined, options: SessionOptio
 export function validateDataset(dataset: string | undefined, options: SessionOptions): Promise<StageReport> {
   return withSession("validate", dataset, options, async (session) => {
     requirePayloads(session);
-    const generation = await refreshedGeneration(session);
+    const generation = await refreshedGeneration(session, "validated");
     const result = await validateStep(session, generation, null);
     return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
   });
@@ -196,11 +196,11 @@ async function indexedAlready(session: Session, es: SearchClient, generation: Ge
   return true;
 }
 
-async function refreshedGeneration(session: Session): Promise<Generation> {
+async function refreshedGeneration(session: Session, next = "indexed"): Promise<Generation> {
   const { sql, dataset } = session;
   const pending = await pendingGeneration(sql, dataset.name);
   if (pending && (await stageSucceeded(sql, dataset.name, pending.number, "refresh")) && (await tableExists(sql, pending.tableName))) return pending;
-  throw new SluiceError(`dataset ${dataset.name} has no refreshed generation waiting to be indexed`, { hint: `run \`sluice refresh ${dataset.name}\` first` });
+  throw new SluiceError(`dataset ${dataset.name} has no refreshed generation waiting to be ${next}`, { hint: `run \`sluice refresh ${dataset.name}\` first` });
 }
 
 async function readyGeneration(session: Session): Promise<Generation> {
