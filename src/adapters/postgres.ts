@@ -15,6 +15,8 @@ export interface OpenDatabaseOptions {
   variable: "DATABASE_URL" | "UPSTREAM_DATABASE_URL";
   /** @default 4 */
   maxConnections?: number;
+  /** Set for a SQL_ASCII server, whose bytes must arrive unconverted so that each row can be checked. */
+  clientEncoding?: string;
 }
 
 /** Opens a pool and proves it works, so that a bad URL fails here with a clear line. */
@@ -24,7 +26,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions): P
     connect_timeout: 10,
     idle_timeout: 30,
     onnotice: () => {},
-    connection: { application_name: "sluice" },
+    connection: { application_name: "sluice", ...(options.clientEncoding ? { client_encoding: options.clientEncoding } : {}) },
   });
   try {
     await sql`select 1`;

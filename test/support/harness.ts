@@ -23,6 +23,8 @@ export interface TestEnvironment {
   upstream: postgres.Sql;
   /** Runs `sluice …` in-process; returns the exit code and what went to stdout. */
   sluice(...args: string[]): Promise<{ code: number; stdout: string }>;
+  /** The same, with some environment variables changed for this call. */
+  sluiceWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string }>;
   /** Environment for running sluice as a child process. */
   childEnv(): Record<string, string>;
   drop(): Promise<void>;
@@ -62,6 +64,19 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
     async sluice(...args) {
       applyEnv();
       return captureStdout(() => runCli(main, args));
+    },
+    async sluiceWith(overrides, ...args) {
+      applyEnv();
+      const saved = Object.fromEntries(Object.keys(overrides).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, overrides);
+      try {
+        return await captureStdout(() => runCli(main, args));
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
     },
     childEnv: () => ({ ...(process.env as Record<string, string>), ...vars }),
     async drop() {

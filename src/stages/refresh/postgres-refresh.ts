@@ -52,14 +52,21 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     await createStagingTable(sql, staging, columns);
     job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging}${limit === null ? "" : ` (limit ${limit})`}`, 1);
     const progress = startProgress({ label: `refresh ${dataset.name}`, unit: "rows", total: toCopy });
+    const checkUtf8 = await upstreamNeedsUtf8Check(upstream);
+    // A connection of its own for COPY TO: under Bun, postgres.js cannot reuse one afterwards.
+    const copyConnection = await openDatabase(requireEnv(env, "upstreamDatabaseUrl", "UPSTREAM_DATABASE_URL"), {
+      variable: "UPSTREAM_DATABASE_URL",
+      maxConnections: 1,
+      ...(checkUtf8 ? { clientEncoding: "SQL_ASCII" } : {}),
+    });
     const copied = await copyUpstreamToStaging({
-      upstream,
+      upstream: copyConnection,
       api: sql,
       select: upstreamSelect(dataset, source, columns, limit),
       staging,
       columns: columns.map((c) => c.name),
       plan: planRows(dataset, columns),
-      checkUtf8: await upstreamNeedsUtf8Check(upstream),
+      checkUtf8,
       signal,
       onProgress(rows) {
         progress.tick(rows);
@@ -68,7 +75,7 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
       onFailure(f) {
         failures.add({ key: f.key, reason: f.reason, detail: f.detail });
       },
-    });
+    }).finally(() => copyConnection.end({ timeout: 0 }));
     progress.stop();
     for (const [reason, n] of Object.entries(copied.failed)) countReason(counters, "failed", reason, n);
     for (const [rule, n] of Object.entries(copied.cleaned)) countReason(counters, "cleaned", rule, n);

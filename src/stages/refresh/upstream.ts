@@ -63,8 +63,11 @@ export async function countUpstream(upstream: Sql, source: PostgresSourceConfig)
   return { total: Number(row?.total ?? 0), removed: Number(row?.removed ?? 0) };
 }
 
-/** SQL_ASCII and other non-UTF-8 upstreams can hold bytes that UTF-8 staging would reject. */
+/**
+ * A SQL_ASCII upstream stores any bytes, which UTF-8 staging would reject; its rows are read raw
+ * and checked one by one. Other encodings are converted by the server, so they need no check.
+ */
 export async function upstreamNeedsUtf8Check(upstream: Sql): Promise<boolean> {
   const [row] = await upstream`show server_encoding`;
-  return (row?.server_encoding as string | undefined)?.toUpperCase() !== "UTF8";
+  return (row?.server_encoding as string | undefined)?.toUpperCase() === "SQL_ASCII";
 }

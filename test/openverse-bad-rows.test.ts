@@ -1,0 +1,134 @@
+/**
+ * Bad rows are counted and reported, never crash a run: invalid JSON, integers out of range, null
+ * and duplicate keys, invalid UTF-8 (a SQL_ASCII upstream allows it), bad UUIDs, values too long.
+ * Also: Slack hears about starts, stage ends and failures, and Slack down or slow blocks nothing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { createTestEnvironment, searchCount, serverUrl, type TestEnvironment } from "./support/harness.ts";
+import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
+
+let t: TestEnvironment;
+let asciiUrl: string;
+let config: string;
+
+beforeAll(async () => {
+  t = await createTestEnvironment("badrows");
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${t.name}_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+  await admin.end();
+  const url = new URL(t.upstreamUrl);
+  url.pathname = `/${t.name}_ascii`;
+  asciiUrl = url.toString();
+  const ascii = postgres(asciiUrl, { max: 1, onnotice: () => {} });
+  await ascii.unsafe(`
+    CREATE TABLE raw_photos (identifier text, title text, width text, meta_data text, tags text);
+    INSERT INTO raw_photos VALUES
+      ('6f1c2b9e-0000-4000-8000-000000000001', 'good one', '640', '{"description": "ok"}', '[{"name": "cat", "accuracy": 0.95}, {"name": "squareformat"}]'),
+      ('6f1c2b9e-0000-4000-8000-000000000002', 'bad json', '640', '{"description": ', '[]'),
+      ('6f1c2b9e-0000-4000-8000-000000000003', 'too wide', '99999999999', '{}', '[]'),
+      (NULL, 'no key', '1', '{}', '[]'),
+      ('6f1c2b9e-0000-4000-8000-000000000001', 'duplicate key', '640', '{}', '[]'),
+      ('6f1c2b9e-0000-4000-8000-000000000006', E'caf\\xe9 latin-1 bytes', '640', '{}', '[]'),
+      ('not-a-uuid', 'bad key', '640', '{}', '[]'),
+      ('6f1c2b9e-0000-4000-8000-000000000008', repeat('x', 201), '640', '{}', '[]'),
+      ('6f1c2b9e-0000-4000-8000-000000000009', 'good two', NULL, NULL, '{}');`);
+  await ascii.end();
+  config = `/tmp/${t.name}.config.ts`;
+  await Bun.write(config, `import { defineConfig } from "sluice";
+export default defineConfig({
+  datasets: {
+    photos: {
+      source: { kind: "postgres", table: "raw_photos" },
+      table: {
+        key: "identifier",
+        columns: { identifier: "uuid", title: "character varying(200)", width: "integer", meta_data: "jsonb", tags: "jsonb" },
+      },
+      clean: { tags: { denylist: ["squareformat"] } },
+      index: { alias: "photos" },
+    },
+  },
+});
+`);
+  await loadOpenverseSample(t, ["audio"]);
+  expect((await t.sluice("migrate", "up")).code).toBe(0);
+});
+afterAll(async () => {
+  await t.drop();
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${t.name}_ascii WITH (FORCE)`);
+  await admin.end();
+});
+
+describe("bad rows", () => {
+  test("are counted by reason and listed, and the run succeeds with the good rows", async () => {
+    expect((await t.sluiceWith({ UPSTREAM_DATABASE_URL: asciiUrl }, "run", "photos", "--config", config)).code).toBe(0);
+    const refresh = await lastJob(t, "photos", "refresh");
+    expect(refresh.counters).toMatchObject({
+      read: 9,
+      written: 2,
+      failed: {
+        invalid_json: 1,
+        integer_out_of_range: 1,
+        null_key: 1,
+        duplicate_key: 1,
+        invalid_utf8: 1,
+        invalid_uuid: 1,
+        value_too_long: 1,
+      },
+      cleaned: { tags_denylisted: 1, tags_not_a_list: 1 },
+    });
+    const listed = await t.api`select item_key, reason from sluice.row_failures where job_id = ${refresh.id} order by reason`;
+    expect(listed.map((r) => r.reason)).toEqual([
+      "duplicate_key", "integer_out_of_range", "invalid_json", "invalid_utf8", "invalid_uuid", "null_key", "value_too_long",
+    ]);
+    expect(listed.find((r) => r.reason === "invalid_json")!.item_key).toBe("6f1c2b9e-0000-4000-8000-000000000002");
+    const live = await t.api`select identifier::text, tags from photos order by identifier`;
+    expect(live.map((r) => r.identifier)).toEqual(["6f1c2b9e-0000-4000-8000-000000000001", "6f1c2b9e-0000-4000-8000-000000000009"]);
+    expect(live[0]!.tags).toEqual([{ name: "cat", accuracy: 0.95 }]);
+    expect(await searchCount(`${t.indexPrefix}photos`)).toBe(2);
+    const shown = await t.sluice("job", "show", String(refresh.id));
+    expect(shown.stdout).toContain("invalid_utf8 1");
+  });
+});
+
+describe("slack", () => {
+  test("hears the start, each stage's counts, and a failure", async () => {
+    const messages: string[] = [];
+    const slack = Bun.serve({
+      port: 0,
+      async fetch(req) {
+        messages.push(((await req.json()) as { text: string }).text);
+        return new Response("ok");
+      },
+    });
+    const webhook = `http://127.0.0.1:${slack.port}/services/T000/B000/secret-token`;
+    expect((await t.sluiceWith({ SLACK_WEBHOOK: webhook }, "run", "audio")).code).toBe(0);
+    await t.api`update audio set title = title where false`;
+    expect(messages[0]).toMatch(/^\[sluice test\] run audio started/);
+    expect(messages.some((m) => /refresh audio generation \d+ succeeded: read 100 · written 100/.test(m))).toBe(true);
+    expect(messages.some((m) => /swap audio generation \d+ succeeded/.test(m))).toBe(true);
+    // A failure: the shrink gate refuses, and Slack is told why.
+    messages.length = 0;
+    expect((await t.sluiceWith({ SLACK_WEBHOOK: webhook, DATA_REFRESH_LIMIT: "10" }, "run", "audio")).code).toBe(1);
+    expect(messages.some((m) => m.includes("run audio FAILED at swap") && m.includes("Production untouched"))).toBe(true);
+    expect(messages.join("\n")).not.toContain("secret-token");
+    slack.stop(true);
+  });
+
+  test("Slack down or slow never blocks or fails the pipeline", async () => {
+    const slow = Bun.serve({
+      port: 0,
+      async fetch() {
+        await Bun.sleep(30_000);
+        return new Response("too late");
+      },
+    });
+    const started = performance.now();
+    expect((await t.sluiceWith({ SLACK_WEBHOOK: `http://127.0.0.1:${slow.port}/hook` }, "run", "audio")).code).toBe(0);
+    // Each message waits at most 3 s, and only once at the end: far from the 30 s Slack takes.
+    expect(performance.now() - started).toBeLessThan(20_000);
+    slow.stop(true);
+    expect((await t.sluiceWith({ SLACK_WEBHOOK: "http://127.0.0.1:1/hook" }, "run", "audio")).code).toBe(0);
+  }, 60_000);
+});
