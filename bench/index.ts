@@ -1,0 +1,526 @@
+/**
+ * `bun run bench [--rows N] [--only refresh|index|reload] [--growth-rows M] [--reuse-upstream] [--keep]`
+ *
+ * Times sluice's refresh and index of the Openverse `image` dataset on N generated rows and prints
+ * rows/s beside the limits measured in the same run on the same data:
+ *
+ *   refresh  ←→  psql "COPY (SELECT … WHERE removed_from_source IS NOT TRUE) TO STDOUT" | psql "COPY bench_pipe FROM STDIN"
+ *   index    ←→  the same documents as prebuilt NDJSON, one file per _bulk request (same batch rule),
+ *                sent with `xargs -P <concurrency> curl --data-binary @file …/_bulk`
+ *
+ * plus the peak RSS of each sluice process (VmHWM), at N and at --growth-rows (default N/4) to show
+ * whether memory grows with N. Goals (issue #3, item 9): refresh ≥ 0.8× the pipe, index ≥ 0.85× the
+ * raw bulk, peak RSS < 300 MB at 1M rows and flat in N. The bench reports; it always exits 0 unless
+ * it could not run.
+ *
+ * Isolation: databases sluice_bench (API), sluice_bench_upstream (N rows) and
+ * sluice_bench_upstream_growth (the growth run's rows) on the DATABASE_URL server; Elasticsearch
+ * names prefixed "bench-" (SLUICE_INDEX_PREFIX); bench-* indices are deleted at start and end.
+ * sluice_bench's schemas are dropped and recreated (then `migrate up`) before each measured run. Upstream
+ * tables are regenerated every run unless --reuse-upstream finds one made by this generator at N.
+ *
+ * The `reload` row comes from bench/reload.ts (owned elsewhere): when it exists, its
+ * `benchReload(context: BenchContext)` is called and may return BenchRow[] to print.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import postgres from "postgres";
+import { INDEX_DEFAULTS } from "../src/config/resolve.ts";
+import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
+import { insertSql, upstreamDdl } from "./generate.ts";
+import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { buildNdjson } from "./ndjson.ts";
+
+export interface BenchRow {
+  stage: string;
+  ours: number | null;
+  limit: number | null;
+  goal: number | null;
+  peakRss: number | null;
+  note?: string;
+}
+
+export interface BenchContext {
+  rows: number;
+  apiUrl: string;
+  upstreamUrl: string;
+  elasticsearchUrl: string;
+  /** Environment for sluice child processes (DATABASE_URL etc. pointing at the bench databases). */
+  env: Record<string, string>;
+  runSluice: typeof runSluice;
+  log: typeof log;
+}
+
+// ------------------------------------------------------------------ arguments
+
+function parseArgs(argv: string[]) {
+  const out = { rows: 1_000_000, only: null as null | "refresh" | "index" | "reload", growthRows: -1, reuse: false, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const count = (v: string) => {
+      const n = Number(v.replace(/[_,]/g, ""));
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${a}: expected a whole number, got ${v}`);
+      return n;
+    };
+    if (a === "--rows" || a.startsWith("--rows=")) out.rows = count(value());
+    else if (a === "--growth-rows" || a.startsWith("--growth-rows=")) out.growthRows = count(value());
+    else if (a === "--only" || a.startsWith("--only=")) {
+      const v = value();
+      if (v !== "refresh" && v !== "index" && v !== "reload") throw new Error(`--only: refresh, index or reload, got ${v}`);
+      out.only = v;
+    } else if (a === "--reuse-upstream") out.reuse = true;
+    else if (a === "--keep") out.keep = true;
+    else if (a === "-h" || a === "--help") {
+      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload] [--growth-rows M (N/4, 0 = skip)] [--reuse-upstream] [--keep]");
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (out.rows < 1) throw new Error("--rows must be ≥ 1");
+  if (out.growthRows < 0) out.growthRows = Math.floor(out.rows / 4);
+  return out;
+}
+
+// ------------------------------------------------------------------ services
+
+async function serviceUrls(): Promise<{ database: string; elasticsearch: string }> {
+  let database = process.env.DATABASE_URL;
+  let elasticsearch = process.env.ELASTICSEARCH_URL;
+  if (!database || !elasticsearch) {
+    const proc = Bun.spawn([`${ROOT}/scripts/services`, "up"], { stdout: "pipe", stderr: "inherit" });
+    const text = await new Response(proc.stdout).text();
+    if ((await proc.exited) !== 0) throw new Error("scripts/services up failed");
+    const get = (name: string) => new RegExp(`export ${name}=['"]?([^'"\\n]+)`).exec(text)?.[1];
+    database ??= get("DATABASE_URL");
+    elasticsearch ??= get("ELASTICSEARCH_URL");
+  }
+  if (!database || !elasticsearch) throw new Error("DATABASE_URL and ELASTICSEARCH_URL are needed (eval \"$(scripts/services up)\")");
+  return { database, elasticsearch: elasticsearch.replace(/\/$/, "") };
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function withSql<T>(url: string, work: (sql: postgres.Sql) => Promise<T>, max = 1): Promise<T> {
+  const sql = postgres(url, { max, onnotice: () => {}, idle_timeout: 5, connection: { application_name: "sluice-bench" } });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function es(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok && !(method === "DELETE" && res.status === 404)) throw new Error(`ES ${method} ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Wildcard deletes are refused by default (action.destructive_requires_name), so list first. */
+async function deleteBenchIndices(base: string): Promise<void> {
+  const list = (await es(base, "GET", "/_cat/indices/bench-*?format=json&h=index&expand_wildcards=all")) as { index: string }[];
+  for (const { index } of list) await es(base, "DELETE", `/${encodeURIComponent(index)}`);
+}
+
+// ------------------------------------------------------------------ data
+
+const GENERATOR_VERSION = createHash("sha256").update(insertSql(1, 2)).digest("hex").slice(0, 16);
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  await withSql(adminUrl, async (sql) => {
+    // An interrupted DROP DATABASE leaves it unusable (datconnlimit -2); finish the drop.
+    const [invalid] = await sql`select 1 from pg_database where datname = ${name} and datconnlimit = -2`;
+    if (invalid) {
+      log(`${name} was left invalid by an interrupted DROP DATABASE; dropping it (waits for every backend to answer a barrier)`);
+      await sql.unsafe(`DROP DATABASE ${name}`);
+    }
+    const [row] = await sql`select 1 from pg_database where datname = ${name}`;
+    if (!row) await sql.unsafe(`CREATE DATABASE ${name}`);
+  });
+}
+
+/** Fills `image` upstream with rows 1..n (two INSERT … SELECT generate_series in parallel). */
+async function ensureUpstream(adminUrl: string, name: string, rows: number, reuse: boolean): Promise<void> {
+  await ensureDatabase(adminUrl, name);
+  const url = withDatabase(adminUrl, name);
+  await withSql(
+    url,
+    async (sql) => {
+      if (reuse) {
+        const [meta] = await sql`select to_regclass('bench_meta') is not null as ok`;
+        if (meta?.ok) {
+          const [m] = await sql`select rows, version from bench_meta`;
+          if (m && Number(m.rows) === rows && m.version === GENERATOR_VERSION) {
+            log(`${name}: reusing ${rows.toLocaleString("en-US")} generated rows`);
+            return;
+          }
+        }
+      }
+      const start = performance.now();
+      log(`${name}: generating ${rows.toLocaleString("en-US")} Openverse-shaped image rows`);
+      await sql.unsafe("DROP TABLE IF EXISTS image; DROP TABLE IF EXISTS bench_meta");
+      const statements = upstreamDdl(ROOT)
+        .replace(/^--.*$/gm, "")
+        .split(";")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const s of statements.filter((s) => /^CREATE TABLE/i.test(s))) await sql.unsafe(s);
+      const parts = 2;
+      const step = Math.ceil(rows / parts);
+      const ranges: [number, number][] = [];
+      for (let lo = 1; lo <= rows; lo += step) ranges.push([lo, Math.min(rows, lo + step - 1)]);
+      await Promise.all(ranges.map(([lo, hi]) => sql.unsafe(insertSql(lo, hi))));
+      for (const s of statements.filter((s) => !/^CREATE TABLE/i.test(s))) await sql.unsafe(s);
+      await sql.unsafe("VACUUM (FREEZE, ANALYZE) image");
+      await sql.unsafe("CREATE TABLE bench_meta (rows bigint, version text)");
+      await sql`insert into bench_meta values (${rows}, ${GENERATOR_VERSION})`;
+      const [size] = await sql`select pg_size_pretty(pg_total_relation_size('image')) as total, (pg_relation_size('image') / greatest(1, ${rows}))::int as per_row`;
+      log(`${name}: generated in ${secs(performance.now() - start)} (${size?.total}, ~${size?.per_row} B/row on disk)`);
+    },
+    2,
+  );
+}
+
+/**
+ * Empties sluice_bench by dropping its schemas rather than the database: DROP DATABASE waits for
+ * every backend on the server to answer a ProcSignalBarrier, which a session stuck elsewhere
+ * (e.g. another test's COPY TO blocked in ClientWrite) can hold up indefinitely.
+ */
+async function resetApi(adminUrl: string, esUrl: string, env: Record<string, string>): Promise<void> {
+  await ensureDatabase(adminUrl, "sluice_bench");
+  await withSql(withDatabase(adminUrl, "sluice_bench"), async (sql) => {
+    await sql.unsafe("SET lock_timeout = '60s'");
+    for (const r of await sql`select nspname from pg_namespace where nspname not like 'pg\_%' and nspname <> 'information_schema'`) {
+      await sql.unsafe(`DROP SCHEMA "${r.nspname}" CASCADE`);
+    }
+    await sql.unsafe("CREATE SCHEMA public");
+  });
+  await deleteBenchIndices(esUrl);
+  const run = await runSluice(["migrate", "up"], env, false);
+  if (run.code !== 0) throw new Error(`migrate up failed:\n${run.lines.map((l) => l.text).join("\n")}`);
+}
+
+async function checkpoint(...urls: string[]): Promise<void> {
+  for (const url of urls) await withSql(url, (sql) => sql.unsafe("CHECKPOINT"));
+}
+
+// ------------------------------------------------------------------ measurements
+
+interface Measured {
+  ms: number;
+  rows: number;
+  /** Whole-machine busy CPU seconds (all cores) while it ran. */
+  busy: number;
+}
+
+/** The refresh limit: psql COPY TO STDOUT piped into psql COPY FROM STDIN, into a bare table. */
+async function copyPipe(apiUrl: string, upstreamUrl: string): Promise<Measured> {
+  const columns = await withSql(upstreamUrl, async (sql) =>
+    (await sql`select attname from pg_attribute where attrelid = 'image'::regclass and attnum > 0 and not attisdropped order by attnum`).map(
+      (r) => `"${r.attname}"`,
+    ),
+  );
+  // The staging table sluice creates: same names and types, no constraints, no indexes.
+  const ddl = upstreamDdl(ROOT)
+    .replace(/^--.*$/gm, "")
+    .split(";")
+    .find((s) => /CREATE TABLE/i.test(s))!
+    .replace(/CREATE TABLE IF NOT EXISTS image/i, "CREATE TABLE bench_pipe")
+    .replace(/ PRIMARY KEY| NOT NULL/g, "");
+  await withSql(apiUrl, (sql) => sql.unsafe(`DROP TABLE IF EXISTS bench_pipe; ${ddl}`));
+  await checkpoint(apiUrl, upstreamUrl);
+  const select = `SELECT ${columns.join(", ")} FROM image WHERE removed_from_source IS NOT TRUE`;
+  const ms = await bash(
+    `psql "$UP" -X -q -v ON_ERROR_STOP=1 -c 'COPY (${select.replace(/'/g, "'\\''")}) TO STDOUT' | psql "$API" -X -q -v ON_ERROR_STOP=1 -c 'COPY bench_pipe FROM STDIN'`,
+    { UP: upstreamUrl, API: apiUrl },
+  );
+  const busy = lastBashBusySeconds;
+  const rows = await withSql(apiUrl, async (sql) => {
+    const [r] = await sql`select count(*)::bigint as n from bench_pipe`;
+    await sql.unsafe("DROP TABLE bench_pipe");
+    return Number(r!.n);
+  });
+  await checkpoint(apiUrl);
+  return { ms, rows, busy };
+}
+
+interface StageRun {
+  run: ChildRun;
+  rows: number;
+  phaseMs: number | null;
+}
+
+function mustSucceed(what: string, run: ChildRun): void {
+  if (run.code !== 0) throw new Error(`${what} exited ${run.code}:\n${run.lines.slice(-20).map((l) => l.text).join("\n")}`);
+}
+
+async function oursRefresh(apiUrl: string, env: Record<string, string>): Promise<StageRun> {
+  await checkpoint(apiUrl, env.UPSTREAM_DATABASE_URL!);
+  const run = await runSluice(["refresh", "image"], env);
+  mustSucceed("sluice refresh image", run);
+  const { table, rows } = await stagingTable(apiUrl);
+  log(`refresh wrote ${rows.toLocaleString("en-US")} rows into ${table}`);
+  const phaseMs = between(run, /copying [\d,]+ rows into/, /removing moderated and duplicate rows/);
+  return { run, rows, phaseMs };
+}
+
+async function stagingTable(apiUrl: string): Promise<{ table: string; rows: number }> {
+  return withSql(apiUrl, async (sql) => {
+    const [g] = await sql`select table_name from sluice.generations where dataset = 'image' order by number desc limit 1`;
+    if (!g) throw new Error("no generation of image after refresh");
+    const [c] = await sql.unsafe(`select count(*)::bigint as n from "${g.table_name}"`);
+    return { table: g.table_name as string, rows: Number(c!.n) };
+  });
+}
+
+async function oursIndex(apiUrl: string, env: Record<string, string>): Promise<StageRun> {
+  await checkpoint(apiUrl);
+  const run = await runSluice(["index", "image"], env);
+  mustSucceed("sluice index image", run);
+  const { rows } = await stagingTable(apiUrl);
+  const phaseMs = between(run, /indexing [\d,]+ rows from/, /restoring settings and refreshing/);
+  return { run, rows, phaseMs };
+}
+
+/** The index limit: prebuilt NDJSON of the same documents, sent by curl at the same batch size and concurrency. */
+async function rawBulk(apiUrl: string, esUrl: string): Promise<Measured & { build: number; files: number; bytes: number }> {
+  const { table } = await stagingTable(apiUrl);
+  const index = "bench-rawbulk";
+  const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
+  try {
+    log(`building NDJSON from ${table} into ${dir} (not timed)`);
+    const built = await buildNdjson({
+      databaseUrl: apiUrl,
+      table,
+      index,
+      dir,
+      batchDocuments: INDEX_DEFAULTS.batchDocuments,
+      batchBytes: INDEX_DEFAULTS.batchBytes,
+    });
+    log(`NDJSON: ${built.documents.toLocaleString("en-US")} documents in ${built.files} files, ${mb(built.bytes)}, built in ${secs(built.ms)}`);
+    await es(esUrl, "DELETE", `/${index}`);
+    const body = imageIndexBody();
+    await es(esUrl, "PUT", `/${index}`, {
+      settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
+      mappings: body.mappings,
+    });
+    // The same response filter sluice asks for, so Elasticsearch does the same work.
+    const filter = "errors,items.*.status,items.*._id,items.*._index,items.*.error.type,items.*.error.reason";
+    const bulkUrl = `${esUrl}/_bulk?filter_path=${filter}`;
+    const ms = await bash(
+      `cd "$DIR" && ls | xargs -P ${INDEX_DEFAULTS.concurrency} -I{} curl -sS -o /dev/null -H 'content-type: application/x-ndjson' --data-binary @{} "$URL"`,
+      { DIR: dir, URL: bulkUrl },
+    );
+    const busy = lastBashBusySeconds;
+    await es(esUrl, "POST", `/${index}/_refresh`);
+    const { count } = await es(esUrl, "GET", `/${index}/_count`);
+    if (count !== built.documents) log(`WARNING: raw bulk indexed ${count} of ${built.documents} documents`);
+    return { ms, rows: count, busy, build: built.ms, files: built.files, bytes: built.bytes };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await es(esUrl, "DELETE", `/${index}`).catch(() => {});
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const services = await serviceUrls();
+  const adminUrl = withDatabase(services.database, "postgres");
+  const apiUrl = withDatabase(services.database, "sluice_bench");
+  const upstreamUrl = withDatabase(services.database, "sluice_bench_upstream");
+  const growthUrl = withDatabase(services.database, "sluice_bench_upstream_growth");
+  const childEnv = (upstream: string): Record<string, string> => ({
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: apiUrl,
+    UPSTREAM_DATABASE_URL: upstream,
+    ELASTICSEARCH_URL: services.elasticsearch,
+    SLUICE_INDEX_PREFIX: "bench-",
+    DATA_REFRESH_LIMIT: "0",
+    SLUICE_LOG_LEVEL: "info",
+  });
+  const env = childEnv(upstreamUrl);
+  const table: BenchRow[] = [];
+  const notes: string[] = [];
+  const doRefresh = opts.only === null || opts.only === "refresh";
+  const doIndex = opts.only === null || opts.only === "index";
+  const doReload = opts.only === null || opts.only === "reload";
+  const benchStart = performance.now();
+
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
+  log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${opts.only}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
+  await deleteBenchIndices(services.elasticsearch);
+
+  // Growth run first, on its own upstream: sluice's peak RSS at the smaller N.
+  let growth: { rows: number; refresh: StageRun | null; index: StageRun | null } | null = null;
+  if ((doRefresh || doIndex) && opts.growthRows > 0 && opts.growthRows !== opts.rows) {
+    await ensureUpstream(adminUrl, "sluice_bench_upstream_growth", opts.growthRows, opts.reuse);
+    const genv = childEnv(growthUrl);
+    await resetApi(adminUrl, services.elasticsearch, genv);
+    log(`growth run at ${opts.growthRows.toLocaleString("en-US")} rows: refresh`);
+    const r = await oursRefresh(apiUrl, genv);
+    let i: StageRun | null = null;
+    if (doIndex) {
+      log("growth run: index");
+      i = await oursIndex(apiUrl, genv);
+    }
+    growth = { rows: opts.growthRows, refresh: r, index: i };
+  }
+
+  if (doRefresh || doIndex) {
+    await ensureUpstream(adminUrl, "sluice_bench_upstream", opts.rows, opts.reuse);
+    await resetApi(adminUrl, services.elasticsearch, env);
+
+    let pipe: Measured | null = null;
+    if (doRefresh) {
+      log("refresh limit: psql COPY TO STDOUT | psql COPY FROM STDIN");
+      pipe = await copyPipe(apiUrl, upstreamUrl);
+      log(`pipe: ${pipe.rows.toLocaleString("en-US")} rows in ${secs(pipe.ms)}`);
+    }
+    log("sluice refresh image");
+    const refresh = await oursRefresh(apiUrl, env);
+    if (doRefresh) {
+      table.push({ stage: "refresh (whole command)", ours: rate(refresh.rows, refresh.run.ms), limit: pipe && rate(pipe.rows, pipe.ms), goal: 0.8, peakRss: refresh.run.peakRss });
+      table.push({
+        stage: "refresh: copy phase only",
+        ours: rate(refresh.rows, refresh.phaseMs),
+        limit: pipe && rate(pipe.rows, pipe.ms),
+        goal: null,
+        peakRss: null,
+        note: "info: from log lines 'copying…' → 'removing…'",
+      });
+      notes.push(
+        `refresh: ${refresh.rows.toLocaleString("en-US")} rows; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
+          `after copy ${secs(refresh.phaseMs === null ? null : refresh.run.ms - refresh.phaseMs)} incl. start-up); pipe ${secs(pipe?.ms ?? null)}`,
+      );
+      notes.push(`refresh phases (s since start): ${phaseTimes(refresh.run)}`);
+      notes.push(`refresh CPU: sluice process ${refresh.run.cpuSeconds.toFixed(1)} s; machine busy ${refresh.run.machineBusySeconds.toFixed(1)} core-s (pipe: ${pipe?.busy.toFixed(1) ?? "—"} core-s)`);
+    }
+
+    if (doIndex) {
+      log(`index limit: raw _bulk with curl (batch ${INDEX_DEFAULTS.batchDocuments} docs / ${mb(INDEX_DEFAULTS.batchBytes)}, concurrency ${INDEX_DEFAULTS.concurrency})`);
+      const raw = await rawBulk(apiUrl, services.elasticsearch);
+      log(`raw bulk: ${raw.rows.toLocaleString("en-US")} documents in ${secs(raw.ms)}`);
+      log("sluice index image");
+      const index = await oursIndex(apiUrl, env);
+      table.push({ stage: "index (whole command)", ours: rate(index.rows, index.run.ms), limit: rate(raw.rows, raw.ms), goal: 0.85, peakRss: index.run.peakRss });
+      table.push({
+        stage: "index: bulk phase only",
+        ours: rate(index.rows, index.phaseMs),
+        limit: rate(raw.rows, raw.ms),
+        goal: null,
+        peakRss: null,
+        note: "info: from log lines 'indexing…' → 'restoring…'",
+      });
+      notes.push(
+        `index: ${index.rows.toLocaleString("en-US")} docs; whole command ${secs(index.run.ms)} (bulk phase ${secs(index.phaseMs)}); ` +
+          `raw bulk ${secs(raw.ms)} for ${raw.files} files, ${mb(raw.bytes)} NDJSON (built in ${secs(raw.build)}, not timed)`,
+      );
+      notes.push(`index phases (s since start): ${phaseTimes(index.run)}`);
+      notes.push(`index CPU: sluice process ${index.run.cpuSeconds.toFixed(1)} s; machine busy ${index.run.machineBusySeconds.toFixed(1)} core-s (raw bulk: ${raw.busy.toFixed(1)} core-s)`);
+
+      log("sluice swap image");
+      const swap = await runSluice(["swap", "image"], env);
+      mustSucceed("sluice swap image", swap);
+      table.push({ stage: "swap", ours: null, limit: null, goal: null, peakRss: swap.peakRss, note: `took ${secs(swap.ms)}` });
+    }
+
+    const peaks = [refresh.run.peakRss, ...(table.filter((r) => r.stage.startsWith("index (")).map((r) => r.peakRss ?? 0))];
+    const peak = Math.max(...peaks);
+    table.push({ stage: `peak RSS at ${opts.rows.toLocaleString("en-US")} rows`, ours: null, limit: null, goal: null, peakRss: peak, note: peak < 300 * 1024 * 1024 ? "goal < 300 MB: pass" : "goal < 300 MB: FAIL" });
+    if (growth) {
+      const gpeaks = [growth.refresh?.run.peakRss ?? 0, growth.index?.run.peakRss ?? 0];
+      const gpeak = Math.max(...gpeaks);
+      // "Not growing with N": at most 10 % or 25 MB above the smaller run's peak.
+      const flat = peak <= Math.max(gpeak * 1.1, gpeak + 25 * 1024 * 1024);
+      table.push({
+        stage: `peak RSS at ${growth.rows.toLocaleString("en-US")} rows`,
+        ours: null,
+        limit: null,
+        goal: null,
+        peakRss: gpeak,
+        note: `refresh ${mb(gpeaks[0]!)}, index ${mb(gpeaks[1]!)}; growth to N: ${mb(peak - gpeak)} → ${flat ? "flat: pass" : "GROWS: FAIL"}`,
+      });
+      notes.push(
+        `growth run at ${growth.rows.toLocaleString("en-US")} rows: refresh ${fmtRate(rate(growth.refresh!.rows, growth.refresh!.run.ms))} rows/s` +
+          (growth.index ? `, index ${fmtRate(rate(growth.index.rows, growth.index.run.ms))} docs/s` : ""),
+      );
+    }
+    notes.push(`peak RSS per process (VmHWM polled / rusage maxRSS): refresh ${mb(refresh.run.peakRss)} / ${mb(refresh.run.maxRss)}`);
+    notes.push(`machine load when the bench ended: ${readFileSync("/proc/loadavg", "utf8").trim()} (other work on the host skews the figures)`);
+  }
+
+  if (doReload) {
+    const path = `${ROOT}/bench/reload.ts`;
+    if (!existsSync(path)) {
+      notes.push("reload: skipped, bench/reload.ts does not exist yet");
+    } else {
+      try {
+        const mod = await import(path);
+        if (typeof mod.benchReload !== "function") notes.push("reload: skipped, bench/reload.ts exports no benchReload");
+        else {
+          log("reload (bench/reload.ts)");
+          const result = await mod.benchReload({ rows: opts.rows, apiUrl, upstreamUrl, elasticsearchUrl: services.elasticsearch, env, runSluice, log } satisfies BenchContext);
+          if (Array.isArray(result)) table.push(...(result as BenchRow[]));
+          else if (result !== undefined) notes.push(`reload: ${JSON.stringify(result)}`);
+        }
+      } catch (error) {
+        notes.push(`reload: failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  if (!opts.keep) await deleteBenchIndices(services.elasticsearch);
+
+  const printed = table.map((r) => {
+    const ratio = r.ours !== null && r.limit ? r.ours / r.limit : null;
+    const verdict = r.goal === null || ratio === null ? "" : ratio >= r.goal ? "pass" : "FAIL";
+    return {
+      stage: r.stage,
+      "ours rows/s": fmtRate(r.ours),
+      "limit rows/s": fmtRate(r.limit),
+      ratio: ratio === null ? "—" : `${ratio.toFixed(2)}×`,
+      goal: r.goal === null ? "—" : `≥ ${r.goal}×`,
+      result: verdict || (r.note?.match(/(pass|FAIL)$/)?.[1] ?? ""),
+      "peak RSS": r.peakRss === null ? "—" : mb(r.peakRss),
+      note: r.note ?? "",
+    };
+  });
+  const columns = ["stage", "ours rows/s", "limit rows/s", "ratio", "goal", "result", "peak RSS", "note"];
+  console.log("");
+  console.log(`sluice bench: ${opts.rows.toLocaleString("en-US")} rows, ${cpus().length} cores, ${mb(totalmem())} RAM, bun ${Bun.version}, ${new Date().toISOString()}`);
+  console.log(printTable(printed, columns));
+  console.log("");
+  for (const n of notes) console.log(`  ${n}`);
+  const missed = printed.filter((r) => r.result === "FAIL").map((r) => r.stage);
+  console.log("");
+  console.log(missed.length ? `GOALS MISSED: ${missed.join("; ")}` : "all goals met");
+  console.log(`(bench took ${secs(performance.now() - benchStart)})`);
+}
+
+/** "copying … @0.4  removing … @31.2 …": when each job task line was read. */
+function phaseTimes(run: ChildRun): string {
+  const tasks = run.lines.filter((l) => /copying|removing|building indexes|comparing|succeeded|creating|indexing|restoring|checking/i.test(l.text));
+  return tasks.map((l) => `${(l.at / 1000).toFixed(1)} ${l.text.replace(/^.*?\]\s*/, "").replace(/^\S+\s+/, "").slice(0, 40)}`).join(" | ");
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench failed: ${(error as Error)?.stack ?? error}`);
+  process.exit(1);
+}

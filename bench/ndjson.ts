@@ -1,0 +1,85 @@
+/**
+ * The raw-bulk limit's input: the documents sluice sends, as NDJSON files of one `_bulk` request
+ * each, cut by the same rule as BulkSink (batchDocuments documents or batchBytes bytes, whichever
+ * comes first). Rows are read from the staging table the same way the index stage reads them
+ * (COPY of row_to_json) and turned into documents with imageDocument.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import postgres from "postgres";
+import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
+import { CopyLineBuffer } from "../src/transforms/copy-text.ts";
+
+export interface NdjsonBuild {
+  files: number;
+  documents: number;
+  bytes: number;
+  ms: number;
+}
+
+export async function buildNdjson(opts: {
+  databaseUrl: string;
+  table: string;
+  index: string;
+  dir: string;
+  batchDocuments: number;
+  batchBytes: number;
+}): Promise<NdjsonBuild> {
+  const start = performance.now();
+  rmSync(opts.dir, { recursive: true, force: true });
+  mkdirSync(opts.dir, { recursive: true });
+  const indexJson = JSON.stringify(opts.index);
+  let lines: string[] = [];
+  let bytes = 0;
+  let docs = 0;
+  let files = 0;
+  let documents = 0;
+  let total = 0;
+  const pending: Promise<number>[] = [];
+  const flush = async () => {
+    if (docs === 0) return;
+    const body = `${lines.join("\n")}\n`;
+    files++;
+    pending.push(Bun.write(`${opts.dir}/batch-${String(files).padStart(6, "0")}.ndjson`, body));
+    if (pending.length >= 4) await pending.shift();
+    total += Buffer.byteLength(body);
+    lines = [];
+    bytes = 0;
+    docs = 0;
+  };
+  for await (const rows of stagingRows(opts.databaseUrl, opts.table)) {
+    for (const row of rows) {
+      const document = imageDocument(row as unknown as OpenverseImageRow);
+      const action = `{"index":{"_index":${indexJson},"_id":${JSON.stringify(String(document.id ?? row.identifier))}}}`;
+      const source = JSON.stringify(document);
+      lines.push(action, source);
+      bytes += action.length + source.length + 2;
+      docs++;
+      documents++;
+      if (docs >= opts.batchDocuments || bytes >= opts.batchBytes) await flush();
+    }
+  }
+  await flush();
+  await Promise.all(pending);
+  return { files, documents, bytes: total, ms: performance.now() - start };
+}
+
+async function* stagingRows(databaseUrl: string, table: string): AsyncGenerator<Record<string, unknown>[]> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const quoted = `"${table.replace(/"/g, '""')}"`;
+  const readable = await sql
+    .unsafe(`COPY (SELECT row_to_json(t) FROM ${quoted} t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`)
+    .readable();
+  const decoder = new TextDecoder();
+  const lines = new CopyLineBuffer();
+  try {
+    for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+      const batch = lines.push(chunk);
+      if (batch.length) yield batch.map((line) => JSON.parse(decoder.decode(line)));
+    }
+    const last = lines.end();
+    if (last) yield [JSON.parse(decoder.decode(last))];
+  } finally {
+    // A connection that streamed COPY TO is not reused under Bun: end it at once.
+    await sql.end({ timeout: 0 });
+  }
+}
