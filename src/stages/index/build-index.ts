@@ -40,11 +40,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask(`creating ${targets.map((t) => t.index).join(", ")}`, 0);
   for (const [i, target] of targets.entries()) {
-    // A crashed earlier attempt may have left a half-filled index of this generation.
-    await deleteIndexIfExists(es, target.index);
     const body = bodies[i]!;
-    await es.indices.create({
-      index: target.index,
+    await createFreshIndex(es, target.index, {
       settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
       ...(body.mappings ? { mappings: body.mappings } : {}),
     });
@@ -136,6 +133,24 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
       `${failed} documents failed to index, more than the ${config.maxFailures} tolerated (${Object.entries(sink.failuresByType).map(([k, v]) => `${k} ${v}`).join(", ")})`,
       { hint: `see \`sluice job show ${job.job.id}\` and sluice.row_failures; raise index.maxFailures only if that loss is acceptable` },
     );
+  }
+}
+
+/**
+ * Creates an index, replacing any of the same name. A crashed earlier attempt may have left a
+ * half-filled one, or its create request may still land after our delete; so retry on "exists".
+ */
+async function createFreshIndex(es: SearchClient, index: string, body: { settings: Record<string, unknown>; mappings?: Record<string, unknown> }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await deleteIndexIfExists(es, index);
+    try {
+      await es.indices.create({ index, ...body });
+      return;
+    } catch (error) {
+      const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
+      if (type !== "resource_already_exists_exception" || attempt >= 3) throw error;
+      await Bun.sleep(500 * attempt);
+    }
   }
 }
 
