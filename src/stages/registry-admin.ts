@@ -1,21 +1,9 @@
 /** Reports and publisher flags of registry datasets, behind `sluice validate --report` and `sluice publisher …`. */
-import type { Sql } from "../adapters/postgres.ts";
 import { loadDataset } from "../config/load.ts";
 import { SluiceError } from "../errors.ts";
-import { assertSchemaCurrent } from "../migrate/index.ts";
-import { openApiDatabase } from "./session.ts";
+import { withCurrentApiDatabase } from "./session.ts";
 import { listPublishers, type PublisherView, unflagPublisher } from "./validate/publishers.ts";
 import { findReport, type StoredReport } from "./validate/validate.ts";
-
-async function withApiDatabase<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = await openApiDatabase();
-  try {
-    await assertSchemaCurrent(sql);
-    return await work(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
 
 async function registryDatasetName(name: string | undefined, config?: string): Promise<string> {
   const dataset = await loadDataset(name, config);
@@ -27,7 +15,7 @@ async function registryDatasetName(name: string | undefined, config?: string): P
 
 export async function readReport(dataset: string | undefined, id: number, config?: string): Promise<StoredReport> {
   const name = await registryDatasetName(dataset, config);
-  const report = await withApiDatabase((sql) => findReport(sql, id));
+  const report = await withCurrentApiDatabase((sql) => findReport(sql, id));
   if (!report || report.dataset !== name) {
     throw new SluiceError(`validation report ${id} of dataset ${name} does not exist`, { hint: "report ids are in each row's report_id column" });
   }
@@ -36,12 +24,12 @@ export async function readReport(dataset: string | undefined, id: number, config
 
 export async function publishersOf(dataset: string | undefined, options: { flaggedOnly?: boolean; config?: string } = {}): Promise<PublisherView[]> {
   const name = await registryDatasetName(dataset, options.config);
-  return withApiDatabase((sql) => listPublishers(sql, name, options));
+  return withCurrentApiDatabase((sql) => listPublishers(sql, name, options));
 }
 
 export async function unflag(dataset: string | undefined, publisher: string, config?: string): Promise<void> {
   const name = await registryDatasetName(dataset, config);
-  const done = await withApiDatabase((sql) => unflagPublisher(sql, name, publisher));
+  const done = await withCurrentApiDatabase((sql) => unflagPublisher(sql, name, publisher));
   if (!done) {
     throw new SluiceError(`publisher ${publisher} of ${name} is not flagged`, { hint: `\`sluice publisher list ${name} --flagged\` lists the flagged ones` });
   }

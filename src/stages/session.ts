@@ -36,6 +36,17 @@ export async function openApiDatabase(env: Env = readEnv()): Promise<Sql> {
   return openDatabase(requireEnv(env, "databaseUrl", "DATABASE_URL"), { variable: "DATABASE_URL" });
 }
 
+/** Runs work against the API database once it is at the expected migration; for dataset-less commands. */
+export async function withCurrentApiDatabase<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = await openApiDatabase();
+  try {
+    await assertSchemaCurrent(sql);
+    return await work(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 export async function openSession(command: string, datasetName: string | undefined, options: SessionOptions = {}): Promise<Session> {
   const env = readEnv();
   const dataset = await loadDataset(datasetName, options.config);
