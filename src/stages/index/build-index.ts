@@ -17,6 +17,7 @@ import { type Generation, mergeGenerationStats } from "../../generations/store.t
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
+import { periodicCollector } from "../memory.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
 
@@ -65,6 +66,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
+  const collect = periodicCollector();
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal)) {
     for (const row of rows) {
       counters.read++;
@@ -84,6 +86,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
       }
     }
     progress.tick(rows.length);
+    collect();
     throwIfAborted(signal);
   }
   await sink.close();

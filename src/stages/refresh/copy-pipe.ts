@@ -9,6 +9,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ident, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
+import { periodicCollector } from "../memory.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 import { isValidUtf8 } from "../../transforms/pg-types.ts";
 import { planIsPassThrough, type RowOutcome, type RowPlan, transformCopyLine } from "./row-transform.ts";
@@ -60,7 +61,9 @@ export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<C
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     if (planIsPassThrough(plan) && !options.checkUtf8) {
+      const collect = periodicCollector();
       for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+        collect();
         const rows = countLines(chunk);
         result.read += rows;
         result.written += rows;
@@ -123,7 +126,9 @@ async function transformStream(
     outLength = 0;
     await write(encoder.encode(text));
   };
+  const collect = periodicCollector();
   for await (const chunk of source) {
+    collect();
     const batch = lines.push(chunk);
     for (const line of batch) handle(line);
     options.onProgress(batch.length);

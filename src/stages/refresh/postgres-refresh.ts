@@ -19,11 +19,9 @@ import { copyUpstreamToStaging } from "./copy-pipe.ts";
 import { planRows } from "./row-transform.ts";
 import {
   buildStagingIndexes,
-  countRows,
   createStagingTable,
   diffAgainstLive,
   removeDeletedRows,
-  removeDuplicateKeys,
 } from "./staging-sql.ts";
 import { countUpstream, stagingColumns, upstreamColumnTypes, upstreamNeedsUtf8Check, upstreamSelect } from "./upstream.ts";
 
@@ -82,20 +80,19 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     await failures.flush();
 
     throwIfAborted(signal);
-    job.setTask("removing moderated and duplicate rows", 80);
+    job.setTask("removing moderated rows", 80);
     const deleted = await removeDeletedRows(sql, dataset, staging);
     if (deleted) countReason(counters, "skipped", "deleted_by_moderator", deleted);
-    const duplicates = await removeDuplicateKeys(sql, dataset, staging);
+
+    throwIfAborted(signal);
+    job.setTask(`building indexes on ${staging}`, 85);
+    const duplicates = await buildStagingIndexes(sql, dataset, staging);
     if (duplicates.length) {
       countReason(counters, "failed", "duplicate_key", duplicates.length);
       for (const key of duplicates) failures.add({ key, reason: "duplicate_key" });
       await failures.flush();
     }
-
-    throwIfAborted(signal);
-    job.setTask(`building indexes on ${staging}`, 85);
-    await buildStagingIndexes(sql, dataset, staging);
-    counters.written = await countRows(sql, staging);
+    counters.written = copied.written - deleted - duplicates.length;
 
     job.setTask("comparing with live", 95);
     const diff = await diffAgainstLive(sql, dataset, staging);

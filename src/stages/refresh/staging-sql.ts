@@ -36,13 +36,25 @@ export async function removeDuplicateKeys(sql: Sql, dataset: Dataset, staging: s
   return rows.map((r) => r.key as string);
 }
 
-/** The primary key on the dataset's key, then every configured index, then fresh statistics. */
-export async function buildStagingIndexes(sql: Sql, dataset: Dataset, staging: string): Promise<void> {
-  await sql.unsafe(`ALTER TABLE ${ident(staging)} ADD CONSTRAINT ${ident(`${staging}_pkey`)} PRIMARY KEY (${ident(dataset.table.key)})`);
-  for (const [i, definition] of dataset.table.indexes.entries()) {
-    await sql.unsafe(indexStatement(definition, staging, i));
+/**
+ * The primary key on the dataset's key, then every configured index (built side by side on the
+ * pool's connections), then fresh statistics. Duplicate keys are looked for only when the primary
+ * key cannot be built, so a clean upstream pays nothing for the check. Returns the duplicate keys removed.
+ */
+export async function buildStagingIndexes(sql: Sql, dataset: Dataset, staging: string): Promise<string[]> {
+  const addPrimaryKey = () =>
+    sql.unsafe(`ALTER TABLE ${ident(staging)} ADD CONSTRAINT ${ident(`${staging}_pkey`)} PRIMARY KEY (${ident(dataset.table.key)})`);
+  let duplicates: string[] = [];
+  try {
+    await addPrimaryKey();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "23505") throw error;
+    duplicates = await removeDuplicateKeys(sql, dataset, staging);
+    await addPrimaryKey();
   }
+  await Promise.all(dataset.table.indexes.map((definition, i) => sql.unsafe(indexStatement(definition, staging, i))));
   await sql.unsafe(`ANALYZE ${ident(staging)}`);
+  return duplicates;
 }
 
 export async function countRows(sql: Sql, table: string): Promise<number> {
