@@ -273,7 +273,7 @@ async function oursRefresh(apiUrl: string, env: Record<string, string>): Promise
   mustSucceed("sluice refresh image", run);
   const { table, rows } = await stagingTable(apiUrl);
   log(`refresh wrote ${rows.toLocaleString("en-US")} rows into ${table}`);
-  const phaseMs = between(run, /copying [\d,]+ rows into/, /removing moderated and duplicate rows/);
+  const phaseMs = between(run, /copying [\d,]+ rows into/, /removing moderated rows/);
   return { run, rows, phaseMs };
 }
 
