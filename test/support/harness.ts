@@ -82,7 +82,11 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
     async drop() {
       await env.api.end({ timeout: 1 });
       await env.upstream.end({ timeout: 1 });
-      await fetch(`${elasticsearchUrl}/${indexPrefix}*?expand_wildcards=all`, { method: "DELETE" }).catch(() => {});
+      // Elasticsearch 8 refuses wildcard deletes, so name each index.
+      const listed = await fetch(`${elasticsearchUrl}/_cat/indices/${indexPrefix}*?h=index&expand_wildcards=all`).then((r) => r.text()).catch(() => "");
+      for (const index of listed.split("\n").map((l) => l.trim()).filter(Boolean)) {
+        await fetch(`${elasticsearchUrl}/${index}`, { method: "DELETE" }).catch(() => {});
+      }
       const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
       for (const db of [name, `${name}_up`]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       await admin.end();
