@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import postgres from "postgres";
 import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
-import { CopyLineBuffer } from "../src/transforms/copy-text.ts";
+import { stagingRows } from "../src/stages/index/staging-rows.ts";
 
 export interface NdjsonBuild {
   files: number;
@@ -46,7 +46,10 @@ export async function buildNdjson(opts: {
     bytes = 0;
     docs = 0;
   };
-  for await (const rows of stagingRows(opts.databaseUrl, opts.table)) {
+  // The index stage's own reader, so the limit is built from exactly the rows sluice reads.
+  const api = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
+  const rowBatches = stagingRows(api, opts.databaseUrl, opts.table, new AbortController().signal);
+  for await (const rows of rowBatches) {
     for (const row of rows) {
       const document = imageDocument(row as unknown as OpenverseImageRow);
       const action = `{"index":{"_index":${indexJson},"_id":${JSON.stringify(String(document.id ?? row.identifier))}}}`;
@@ -58,28 +61,8 @@ export async function buildNdjson(opts: {
       if (docs >= opts.batchDocuments || bytes >= opts.batchBytes) await flush();
     }
   }
+  await api.end();
   await flush();
   await Promise.all(pending);
   return { files, documents, bytes: total, ms: performance.now() - start };
-}
-
-async function* stagingRows(databaseUrl: string, table: string): AsyncGenerator<Record<string, unknown>[]> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  const quoted = `"${table.replace(/"/g, '""')}"`;
-  const readable = await sql
-    .unsafe(`COPY (SELECT row_to_json(t) FROM ${quoted} t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`)
-    .readable();
-  const decoder = new TextDecoder();
-  const lines = new CopyLineBuffer();
-  try {
-    for await (const chunk of readable as AsyncIterable<Uint8Array>) {
-      const batch = lines.push(chunk);
-      if (batch.length) yield batch.map((line) => JSON.parse(decoder.decode(line)));
-    }
-    const last = lines.end();
-    if (last) yield [JSON.parse(decoder.decode(last))];
-  } finally {
-    // A connection that streamed COPY TO is not reused under Bun: end it at once.
-    await sql.end({ timeout: 0 });
-  }
 }

@@ -36,10 +36,6 @@ export function searchError(error: unknown, url: string, doing: string): SluiceE
   return new SluiceError(`cannot ${doing} ${where}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-export async function indexExists(client: Client, name: string): Promise<boolean> {
-  return client.indices.exists({ index: name });
-}
-
 export async function deleteIndexIfExists(client: Client, name: string): Promise<boolean> {
   if (!(await client.indices.exists({ index: name }))) return false;
   await client.indices.delete({ index: name });

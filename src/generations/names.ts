@@ -28,11 +28,6 @@ export function generationIndices(dataset: Dataset, generation: number): IndexTa
   ];
 }
 
-/** Index names are tied to the generation, so staging never collides with live. */
-export function generationIndexName(alias: string, generation: number): string {
-  return `${alias}-g${generation}`;
-}
-
 /** Renders a configured index definition for one table: "{table}" → the table name. */
 export function indexStatement(definition: string, table: string, position: number): string {
   const named = definition.replace(/CREATE\s+(UNIQUE\s+)?INDEX\s+(IF\s+NOT\s+EXISTS\s+)?ON\s/i, (_m, unique = "") =>

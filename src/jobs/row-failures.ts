@@ -39,9 +39,3 @@ export class RowFailureLog {
     await this.sql`insert into sluice.row_failures ${this.sql(rows)}`;
   }
 }
-
-export async function listRowFailures(sql: Sql, jobId: number, limit = 50): Promise<RowFailure[]> {
-  const rows = await sql`
-    select item_key, reason, detail from sluice.row_failures where job_id = ${jobId} order by id limit ${limit}`;
-  return rows.map((r) => ({ key: r.item_key, reason: r.reason, detail: r.detail ?? undefined }));
-}

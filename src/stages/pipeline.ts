@@ -16,7 +16,7 @@ import { runAsJob } from "./job-runner.ts";
 import { openSession, type Session, type SessionOptions } from "./session.ts";
 import type { ReloadOptions } from "./reload/reload.ts";
 import { indexStep, openSearchFor, refreshStep, reloadStep, type StepResult, swapStep, validateStep } from "./steps.ts";
-import { pruneGenerations, rollbackToPrevious } from "./swap/swap-stage.ts";
+import { rollbackToPrevious } from "./swap/swap-stage.ts";
 
 export interface StageReport {
   dataset: string;
@@ -116,10 +116,6 @@ export function swapDataset(dataset: string | undefined, options: SwapCommandOpt
     const result = await swapStep(session, es, generation, null, { force: options.force, keep });
     return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
   });
-}
-
-export function pruneDataset(dataset: string | undefined, keep: number, options: SessionOptions): Promise<number[]> {
-  return withSession("swap", dataset, options, (session, es) => pruneGenerations(session, es, keep));
 }
 
 export interface RunOptions extends SessionOptions {
