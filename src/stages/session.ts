@@ -33,7 +33,8 @@ export interface SessionOptions {
 
 /** Opens the API database from DATABASE_URL; used by commands that need no dataset. */
 export async function openApiDatabase(env: Env = readEnv()): Promise<Sql> {
-  return openDatabase(requireEnv(env, "databaseUrl", "DATABASE_URL"), { variable: "DATABASE_URL" });
+  // Room for the dataset lock, a COPY, four index builds at once and the heartbeat.
+  return openDatabase(requireEnv(env, "databaseUrl", "DATABASE_URL"), { variable: "DATABASE_URL", maxConnections: 7 });
 }
 
 /** Runs work against the API database once it is at the expected migration; for dataset-less commands. */

@@ -4,6 +4,10 @@
  * upstream chunk and one output buffer at a time, and writes wait for the socket to drain.
  *
  *   upstream COPY → line splitter → transformCopyLine → buffer (256 KiB) → staging COPY
+ *
+ * Staging is created in the same transaction as its COPY, so the rows can be written frozen
+ * (COPY FREEZE): the index builds and ANALYZE that follow then read the table without first
+ * rewriting every page to set hint bits. A failed copy rolls back and leaves no table behind.
  */
 import { once } from "node:events";
 import type { Writable } from "node:stream";
@@ -20,6 +24,8 @@ const LF = 0x0a;
 export interface CopyPipeOptions {
   upstream: Sql;
   api: Sql;
+  /** Creates the (empty) staging table; runs in the COPY's transaction. */
+  createStaging: string;
   /** The SELECT whose rows are copied; its columns are in staging order. */
   select: string;
   staging: string;
@@ -40,10 +46,17 @@ export interface CopyPipeResult {
 }
 
 export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<CopyPipeResult> {
-  const { upstream, api, plan, signal } = options;
+  return (await options.api.begin(async (tx) => {
+    await tx.unsafe(options.createStaging);
+    return streamRows(tx as unknown as Sql, options);
+  })) as CopyPipeResult;
+}
+
+async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeResult> {
+  const { upstream, plan, signal } = options;
   const result: CopyPipeResult = { read: 0, written: 0, failed: {}, cleaned: {} };
   const columnList = options.columns.map(ident).join(", ");
-  const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN`).writable()) as Writable;
+  const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (FREEZE)`).writable()) as Writable;
   const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT`).readable();
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
@@ -95,10 +108,8 @@ async function transformStream(
   result: CopyPipeResult,
 ): Promise<void> {
   const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
   const lines = new CopyLineBuffer();
-  let out: string[] = [];
-  let outLength = 0;
+  const out = new CopyOutput(FLUSH_BYTES);
   const handle = (bytes: Uint8Array) => {
     result.read++;
     if (options.checkUtf8 && !isValidUtf8(bytes)) {
@@ -114,17 +125,14 @@ async function transformStream(
       options.onFailure(outcome);
       return;
     }
-    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
     result.written++;
-    out.push(outcome.line);
-    outLength += outcome.line.length + 1;
-  };
-  const flush = async () => {
-    if (out.length === 0) return;
-    const text = `${out.join("\n")}\n`;
-    out = [];
-    outLength = 0;
-    await write(encoder.encode(text));
+    if (outcome.cleaned.length === 0) {
+      // Most rows need no change: their upstream bytes go out as they came, with no re-encoding.
+      out.appendBytes(bytes);
+      return;
+    }
+    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
+    out.appendText(outcome.line);
   };
   const collect = periodicCollector();
   for await (const chunk of source) {
@@ -132,11 +140,56 @@ async function transformStream(
     const batch = lines.push(chunk);
     for (const line of batch) handle(line);
     options.onProgress(batch.length);
-    if (outLength >= FLUSH_BYTES) await flush();
+    if (out.length >= FLUSH_BYTES) await write(out.take());
   }
   const last = lines.end();
   if (last) handle(last);
-  await flush();
+  if (out.length) await write(out.take());
+}
+
+/**
+ * The next COPY FROM message, built in one buffer: row bytes are copied in (so upstream chunks can
+ * be released), changed rows encoded straight into it. A taken buffer is never written again.
+ */
+class CopyOutput {
+  private buffer: Uint8Array;
+  private used = 0;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly capacity: number) {
+    this.buffer = Buffer.allocUnsafe(capacity * 2);
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  appendBytes(line: Uint8Array): void {
+    this.reserve(line.length + 1);
+    this.buffer.set(line, this.used);
+    this.used += line.length;
+    this.buffer[this.used++] = LF;
+  }
+
+  appendText(line: string): void {
+    this.reserve(line.length * 3 + 1);
+    this.used += this.encoder.encodeInto(line, this.buffer.subarray(this.used)).written;
+    this.buffer[this.used++] = LF;
+  }
+
+  take(): Uint8Array {
+    const full = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(this.capacity * 2);
+    this.used = 0;
+    return full;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + bytes));
+    grown.set(this.buffer.subarray(0, this.used));
+    this.buffer = grown;
+  }
 }
 
 function copyError(error: unknown, onWriteSide: boolean): SluiceError {

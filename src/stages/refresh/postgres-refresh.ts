@@ -19,7 +19,7 @@ import { copyUpstreamToStaging } from "./copy-pipe.ts";
 import { planRows } from "./row-transform.ts";
 import {
   buildStagingIndexes,
-  createStagingTable,
+  createStagingTableSql,
   diffAgainstLive,
   removeDeletedRows,
 } from "./staging-sql.ts";
@@ -47,7 +47,6 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     if (eligible > toCopy) countReason(counters, "skipped", "over_refresh_limit", eligible - toCopy);
 
     throwIfAborted(signal);
-    await createStagingTable(sql, staging, columns);
     job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging}${limit === null ? "" : ` (limit ${limit})`}`, 1);
     const progress = startProgress({ label: `refresh ${dataset.name}`, unit: "rows", total: toCopy });
     const checkUtf8 = await upstreamNeedsUtf8Check(upstream);
@@ -60,6 +59,7 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     const copied = await copyUpstreamToStaging({
       upstream: copyConnection,
       api: sql,
+      createStaging: createStagingTableSql(staging, columns, dataset.table.key),
       select: upstreamSelect(dataset, source, columns, limit),
       staging,
       columns: columns.map((c) => c.name),

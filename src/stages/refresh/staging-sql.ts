@@ -3,14 +3,19 @@
  * duplicate rows, build indexes, and compare with live. One statement per step, never a round
  * trip per row.
  */
+import pLimit from "p-limit";
 import { ident, type Sql } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { indexStatement } from "../../generations/names.ts";
 import type { StagingColumn } from "./row-transform.ts";
 
-export async function createStagingTable(sql: Sql, staging: string, columns: StagingColumn[]): Promise<void> {
-  const definitions = columns.map((c) => `${ident(c.name)} ${c.type}`).join(",\n  ");
-  await sql.unsafe(`DROP TABLE IF EXISTS ${ident(staging)}; CREATE TABLE ${ident(staging)} (\n  ${definitions}\n)`);
+/**
+ * The statement that creates an empty staging table. The key column is NOT NULL from the start, so
+ * the primary key can later be attached to a unique index without another scan.
+ */
+export function createStagingTableSql(staging: string, columns: StagingColumn[], key: string): string {
+  const definitions = columns.map((c) => `${ident(c.name)} ${c.type}${c.name === key ? " NOT NULL" : ""}`).join(",\n  ");
+  return `DROP TABLE IF EXISTS ${ident(staging)}; CREATE TABLE ${ident(staging)} (\n  ${definitions}\n)`;
 }
 
 /** Removes rows whose key a moderator listed as deleted. Returns how many went. */
@@ -36,25 +41,43 @@ export async function removeDuplicateKeys(sql: Sql, dataset: Dataset, staging: s
   return rows.map((r) => r.key as string);
 }
 
+/** More builds at once only queue for CPU and memory; one pool connection stays free for heartbeats. */
+const INDEX_BUILDS_AT_ONCE = 4;
+
 /**
- * The primary key on the dataset's key, then every configured index (built side by side on the
- * pool's connections), then fresh statistics. Duplicate keys are looked for only when the primary
- * key cannot be built, so a clean upstream pays nothing for the check. Returns the duplicate keys removed.
+ * Every index at once: the key's unique index (attached afterwards as the primary key, which needs
+ * no scan of its own) beside the configured ones, so their heap scans run together. Duplicate keys
+ * are looked for only when the key's index fails, so a clean upstream pays nothing for the check;
+ * then the duplicates go and the builds that failed on them run again. Fresh statistics last.
+ * Returns the duplicate keys removed.
  */
 export async function buildStagingIndexes(sql: Sql, dataset: Dataset, staging: string): Promise<string[]> {
-  const addPrimaryKey = () =>
-    sql.unsafe(`ALTER TABLE ${ident(staging)} ADD CONSTRAINT ${ident(`${staging}_pkey`)} PRIMARY KEY (${ident(dataset.table.key)})`);
+  const primaryKey = `${staging}_pkey`;
+  const builds = [
+    `CREATE UNIQUE INDEX ${ident(primaryKey)} ON ${ident(staging)} (${ident(dataset.table.key)})`,
+    ...dataset.table.indexes.map((definition, i) => indexStatement(definition, staging, i)),
+  ];
+  const limit = pLimit(INDEX_BUILDS_AT_ONCE);
+  const runAll = (statements: string[]) => Promise.allSettled(statements.map((s) => limit(() => sql.unsafe(s))));
+  let failed = failedBuilds(builds, await runAll(builds));
   let duplicates: string[] = [];
-  try {
-    await addPrimaryKey();
-  } catch (error) {
-    if ((error as { code?: string }).code !== "23505") throw error;
+  if (failed.some((f) => f.statement === builds[0] && isUniqueViolation(f.error))) {
     duplicates = await removeDuplicateKeys(sql, dataset, staging);
-    await addPrimaryKey();
+    const retry = failed.filter((f) => isUniqueViolation(f.error)).map((f) => f.statement);
+    failed = [...failed.filter((f) => !isUniqueViolation(f.error)), ...failedBuilds(retry, await runAll(retry))];
   }
-  await Promise.all(dataset.table.indexes.map((definition, i) => sql.unsafe(indexStatement(definition, staging, i))));
+  if (failed.length) throw failed[0]!.error;
+  await sql.unsafe(`ALTER TABLE ${ident(staging)} ADD CONSTRAINT ${ident(primaryKey)} PRIMARY KEY USING INDEX ${ident(primaryKey)}`);
   await sql.unsafe(`ANALYZE ${ident(staging)}`);
   return duplicates;
+}
+
+function failedBuilds(statements: string[], results: PromiseSettledResult<unknown>[]): { statement: string; error: unknown }[] {
+  return results.flatMap((r, i) => (r.status === "rejected" ? [{ statement: statements[i]!, error: r.reason }] : []));
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === "23505";
 }
 
 export async function countRows(sql: Sql, table: string): Promise<number> {
