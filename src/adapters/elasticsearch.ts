@@ -89,7 +89,7 @@ export interface BulkRetryOptions {
  * Sends one `_bulk` body. Whole-request failures (429, 5xx, connection) are retried; per-item
  * 429s are returned for the caller to resend. Throws once attempts are used up.
  */
-export async function sendBulk(client: Client, ndjson: string, options: BulkRetryOptions = {}): Promise<BulkItemResult[]> {
+export async function sendBulk(client: Client, ndjson: string | Buffer, options: BulkRetryOptions = {}): Promise<BulkItemResult[]> {
   const attempts = options.attempts ?? 6;
   const base = options.baseDelayMs ?? 250;
   const cap = options.maxDelayMs ?? 15_000;

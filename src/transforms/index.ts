@@ -1,3 +1,4 @@
 /** Pure, dataset-independent transforms used by the copy and clean stages. */
 export * from "./copy-text.ts";
 export * from "./pg-types.ts";
+export * from "./byte-builder.ts";

@@ -8,6 +8,7 @@
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { type BulkItemResult, sendBulk } from "../../adapters/elasticsearch.ts";
+import { ByteBuilder } from "../../transforms/byte-builder.ts";
 
 export interface BulkSinkOptions {
   batchDocuments: number;
@@ -21,10 +22,26 @@ export interface BulkSinkOptions {
   onBatchDone?: (documents: number) => void;
 }
 
-interface Pending {
-  lines: string[];
-  bytes: number;
-  documents: number;
+/** A batch being filled: the NDJSON body as bytes, and where each document's two lines start. */
+class PendingBatch {
+  readonly body = new ByteBuilder(256 * 1024);
+  readonly starts: number[] = [];
+
+  get documents(): number {
+    return this.starts.length;
+  }
+
+  add(lines: Uint8Array | string): void {
+    this.starts.push(this.body.length);
+    if (typeof lines === "string") this.body.appendText(lines);
+    else this.body.appendBytes(lines);
+  }
+}
+
+/** A batch handed to Elasticsearch; a document's lines can be cut out again for a resend. */
+interface SentBatch {
+  body: Buffer;
+  starts: number[];
 }
 
 export interface IndexTally {
@@ -36,7 +53,7 @@ export interface IndexTally {
 export class BulkSink {
   readonly failuresByType: Record<string, number> = {};
   readonly tallies = new Map<string, IndexTally>();
-  #batch: Pending = { lines: [], bytes: 0, documents: 0 };
+  #batch = new PendingBatch();
   #inFlight = new Set<Promise<void>>();
   #fatal: unknown = null;
 
@@ -48,13 +65,10 @@ export class BulkSink {
   /** Queues one document; resolves when there is room for more. */
   async add(index: string, id: string, document: unknown): Promise<void> {
     if (this.#fatal) throw this.#fatal;
-    const action = `{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}`;
-    const source = JSON.stringify(document);
+    // Encoded into the batch's buffer at once: no per-document strings stay alive until the send.
+    this.#batch.add(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`);
     this.#tally(index).sent++;
-    this.#batch.lines.push(action, source);
-    this.#batch.bytes += action.length + source.length + 2;
-    this.#batch.documents++;
-    if (this.#batch.documents >= this.options.batchDocuments || this.#batch.bytes >= this.options.batchBytes) {
+    if (this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes) {
       await this.#dispatch();
     }
   }
@@ -78,8 +92,8 @@ export class BulkSink {
 
   async #dispatch(): Promise<void> {
     if (this.#batch.documents === 0) return;
-    const batch = this.#batch;
-    this.#batch = { lines: [], bytes: 0, documents: 0 };
+    const batch: SentBatch = { body: this.#batch.body.take(), starts: this.#batch.starts };
+    this.#batch = new PendingBatch();
     while (this.#inFlight.size >= this.options.concurrency) await Promise.race(this.#inFlight);
     if (this.#fatal) throw this.#fatal;
     const request = this.#send(batch, 0)
@@ -90,20 +104,19 @@ export class BulkSink {
     this.#inFlight.add(request);
   }
 
-  async #send(batch: Pending, resend: number): Promise<void> {
-    const items = await sendBulk(this.client, `${batch.lines.join("\n")}\n`, {
+  async #send(batch: SentBatch, resend: number): Promise<void> {
+    const items = await sendBulk(this.client, batch.body, {
       signal: this.options.signal,
       onRetry: (_attempt, reason) => this.options.onRetry?.(reason),
     });
-    const retry: Pending = { lines: [], bytes: 0, documents: 0 };
+    const retry = new PendingBatch();
     items.forEach((item, i) => {
       if (item.status < 300) {
         this.#tally(item.index).indexed++;
         return;
       }
       if (item.status === 429 && resend < (this.options.itemRetries ?? 5)) {
-        retry.lines.push(batch.lines[2 * i]!, batch.lines[2 * i + 1]!);
-        retry.documents++;
+        retry.add(batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length));
         return;
       }
       const type = item.error?.type ?? `http_${item.status}`;
@@ -111,11 +124,11 @@ export class BulkSink {
       this.#tally(item.index).failed++;
       this.options.onItemFailed?.(item);
     });
-    this.options.onBatchDone?.(batch.documents - retry.documents);
+    this.options.onBatchDone?.(batch.starts.length - retry.documents);
     if (retry.documents) {
       this.options.onRetry?.(`${retry.documents} documents rejected with 429`);
       await Bun.sleep(Math.random() * Math.min(10_000, 500 * 2 ** resend));
-      await this.#send(retry, resend + 1);
+      await this.#send({ body: retry.body.take(), starts: retry.starts }, resend + 1);
     }
   }
 }

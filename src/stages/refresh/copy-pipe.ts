@@ -14,6 +14,7 @@ import type { Writable } from "node:stream";
 import { ident, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { periodicCollector } from "../memory.ts";
+import { ByteBuilder } from "../../transforms/byte-builder.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 import { isValidUtf8 } from "../../transforms/pg-types.ts";
 import { planIsPassThrough, type RowOutcome, type RowPlan, transformCopyLine } from "./row-transform.ts";
@@ -109,7 +110,7 @@ async function transformStream(
 ): Promise<void> {
   const decoder = new TextDecoder();
   const lines = new CopyLineBuffer();
-  const out = new CopyOutput(FLUSH_BYTES);
+  const out = new ByteBuilder(FLUSH_BYTES * 2);
   const handle = (bytes: Uint8Array) => {
     result.read++;
     if (options.checkUtf8 && !isValidUtf8(bytes)) {
@@ -128,11 +129,11 @@ async function transformStream(
     result.written++;
     if (outcome.cleaned.length === 0) {
       // Most rows need no change: their upstream bytes go out as they came, with no re-encoding.
-      out.appendBytes(bytes);
+      out.appendLine(bytes);
       return;
     }
     for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
-    out.appendText(outcome.line);
+    out.appendLine(outcome.line);
   };
   const collect = periodicCollector();
   for await (const chunk of source) {
@@ -145,51 +146,6 @@ async function transformStream(
   const last = lines.end();
   if (last) handle(last);
   if (out.length) await write(out.take());
-}
-
-/**
- * The next COPY FROM message, built in one buffer: row bytes are copied in (so upstream chunks can
- * be released), changed rows encoded straight into it. A taken buffer is never written again.
- */
-class CopyOutput {
-  private buffer: Uint8Array;
-  private used = 0;
-  private readonly encoder = new TextEncoder();
-
-  constructor(private readonly capacity: number) {
-    this.buffer = Buffer.allocUnsafe(capacity * 2);
-  }
-
-  get length(): number {
-    return this.used;
-  }
-
-  appendBytes(line: Uint8Array): void {
-    this.reserve(line.length + 1);
-    this.buffer.set(line, this.used);
-    this.used += line.length;
-    this.buffer[this.used++] = LF;
-  }
-
-  appendText(line: string): void {
-    this.reserve(line.length * 3 + 1);
-    this.used += this.encoder.encodeInto(line, this.buffer.subarray(this.used)).written;
-    this.buffer[this.used++] = LF;
-  }
-
-  take(): Uint8Array {
-    const full = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(this.capacity * 2);
-    this.used = 0;
-    return full;
-  }
-
-  private reserve(bytes: number): void {
-    if (this.used + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + bytes));
-    grown.set(this.buffer.subarray(0, this.used));
-    this.buffer = grown;
-  }
 }
 
 function copyError(error: unknown, onWriteSide: boolean): SluiceError {

@@ -1,0 +1,34 @@
+import { describe, expect, test } from "bun:test";
+import { ByteBuilder } from "./byte-builder.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe("ByteBuilder", () => {
+  test("lines of bytes and text come out as UTF-8, each ended by LF", () => {
+    const b = new ByteBuilder(4);
+    b.appendLine(new TextEncoder().encode("a\tb")).appendLine("é✓😀").appendText("x");
+    expect(text(b.take())).toBe("a\tb\né✓😀\nx");
+  });
+
+  test("grows past its initial capacity without losing bytes", () => {
+    const b = new ByteBuilder(8);
+    const lines = Array.from({ length: 1000 }, (_, i) => `line ${i} ${"ü".repeat(i % 7)}`);
+    for (const l of lines) b.appendLine(l);
+    expect(text(b.take())).toBe(`${lines.join("\n")}\n`);
+  });
+
+  test("a taken buffer is not overwritten by later appends", () => {
+    const b = new ByteBuilder(16);
+    b.appendLine("first");
+    const first = b.take();
+    b.appendLine("second, longer than the first");
+    expect(text(first)).toBe("first\n");
+    expect(b.length).toBe(30);
+  });
+
+  test("view returns a range of what was written", () => {
+    const b = new ByteBuilder();
+    b.appendLine("ab").appendLine("cd");
+    expect(text(b.view(3, 6))).toBe("cd\n");
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * Builds one outgoing message (a COPY FROM chunk, a `_bulk` body) in a single buffer: bytes are
+ * copied in and text is UTF-8 encoded straight into it, so no intermediate string or array of
+ * parts is kept alive. `take` hands the buffer over and starts a new one; a taken buffer is never
+ * written again, so the socket may hold it as long as it needs.
+ */
+const LF = 0x0a;
+
+export class ByteBuilder {
+  private buffer: Buffer;
+  private used = 0;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly initialCapacity = 64 * 1024) {
+    // Unzeroed: every byte handed out by `take` was written first.
+    this.buffer = Buffer.allocUnsafe(initialCapacity);
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  /** The bytes written so far, as a view (valid until the next append or take). */
+  view(start = 0, end = this.used): Uint8Array {
+    return this.buffer.subarray(start, end);
+  }
+
+  appendBytes(bytes: Uint8Array): this {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
+    return this;
+  }
+
+  appendText(text: string): this {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    this.reserve(text.length * 3);
+    this.used += this.encoder.encodeInto(text, this.buffer.subarray(this.used)).written;
+    return this;
+  }
+
+  appendLine(line: Uint8Array | string): this {
+    if (typeof line === "string") this.appendText(line);
+    else this.appendBytes(line);
+    this.reserve(1);
+    this.buffer[this.used++] = LF;
+    return this;
+  }
+
+  take(): Buffer {
+    const full = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(Math.max(this.initialCapacity, this.used));
+    this.used = 0;
+    return full;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + bytes));
+    grown.set(this.buffer.subarray(0, this.used));
+    this.buffer = grown;
+  }
+}
