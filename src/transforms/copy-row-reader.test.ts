@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { copyRowReader } from "./copy-row-reader.ts";
+
+const quote = (n: string) => `"${n}"`;
+
+describe("copyRowReader", () => {
+  const reader = copyRowReader(
+    [
+      { name: "id", type: "uuid" },
+      { name: "title", type: "character varying(200)" },
+      { name: "width", type: "integer" },
+      { name: "score", type: "double precision" },
+      { name: "ok", type: "boolean" },
+      { name: "tags", type: "jsonb" },
+      { name: "created_on", type: "timestamp with time zone" },
+      { name: "names", type: "text[]" },
+    ],
+    quote,
+  );
+
+  test("sends only the types without a plain JSON form through to_json", () => {
+    expect(reader.selectList).toBe(`"id", "title", "width", "score", "ok", "tags", to_json("created_on") AS "created_on", to_json("names") AS "names"`);
+  });
+
+  test("decodes each field by its type, with COPY escapes undone", () => {
+    const line = [
+      "6f1c2b9e-0000-4000-8000-000000000001",
+      "tab\\there\\nnew line \\\\ café",
+      "640",
+      "NaN",
+      "t",
+      '[{"name": "a\\\\"b"}]',
+      '"2020-01-01T00:00:00+00:00"',
+      '["x","y"]',
+    ].join("\t");
+    expect(reader.decode(line)).toEqual({
+      id: "6f1c2b9e-0000-4000-8000-000000000001",
+      title: "tab\there\nnew line \\ café",
+      width: 640,
+      score: "NaN",
+      ok: true,
+      tags: [{ name: 'a"b' }],
+      created_on: "2020-01-01T00:00:00+00:00",
+      names: ["x", "y"],
+    });
+  });
+
+  test("\\N is null in every type", () => {
+    expect(Object.values(reader.decode(Array(8).fill("\\N").join("\t")))).toEqual(Array(8).fill(null));
+  });
+
+  test("a line with the wrong number of fields is an error, not a shifted row", () => {
+    expect(() => reader.decode("a\tb")).toThrow("2 fields, expected 8");
+  });
+});

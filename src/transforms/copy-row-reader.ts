@@ -1,0 +1,71 @@
+/**
+ * Reads a table's COPY text rows as the objects `row_to_json` would give, for about half the
+ * server's work: columns whose text form maps straight onto JSON (text, uuid, numbers, booleans,
+ * json) are copied as they are and converted here; every other type (timestamps, arrays, enums,
+ * domains…) is sent through the server's own `to_json`, so its JSON form is exactly PostgreSQL's.
+ *
+ *   columns [{identifier, uuid}, {created_on, timestamptz}, {tags, jsonb}]
+ *     select  identifier, to_json(created_on), tags
+ *     "6f1c…\t\"2020-01-01T00:00:00+00:00\"\t[{…}]"  →  {identifier: "6f1c…", created_on: "2020-01-01T00:00:00+00:00", tags: [{…}]}
+ */
+import { COPY_NULL, splitCopyLineRaw, unescapeCopyText } from "./copy-text.ts";
+
+export interface TableColumn {
+  name: string;
+  /** As `format_type` spells it. */
+  type: string;
+}
+
+export interface CopyRowReader {
+  /** The select list to COPY out, in column order. */
+  selectList: string;
+  /** One COPY text line (without its LF) to the row's object. */
+  decode(line: string): Record<string, unknown>;
+}
+
+type FieldDecoder = (raw: string) => unknown;
+
+const TEXT_TYPES = /^(?:text|character varying(?:\(\d+\))?|character(?:\(\d+\))?|bpchar|name|uuid|citext)$/;
+const NUMBER_TYPES = /^(?:smallint|integer|bigint|real|double precision|numeric(?:\(\d+(?:,\s*-?\d+)?\))?|oid)$/;
+const JSON_TYPES = /^(?:json|jsonb)$/;
+
+const asText: FieldDecoder = (raw) => unescapeCopyText(raw);
+const asBoolean: FieldDecoder = (raw) => raw === "t";
+const asJson: FieldDecoder = (raw) => JSON.parse(unescapeCopyText(raw));
+// to_json writes NaN and ±Infinity as strings, since JSON has no such numbers.
+const asNumber: FieldDecoder = (raw) => {
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : raw;
+};
+
+export function copyRowReader(columns: readonly TableColumn[], quote: (name: string) => string): CopyRowReader {
+  const decoders: FieldDecoder[] = [];
+  const select: string[] = [];
+  for (const { name, type } of columns) {
+    const t = type.toLowerCase();
+    if (TEXT_TYPES.test(t)) decoders.push(asText);
+    else if (t === "boolean") decoders.push(asBoolean);
+    else if (NUMBER_TYPES.test(t)) decoders.push(asNumber);
+    else if (JSON_TYPES.test(t)) decoders.push(asJson);
+    else {
+      decoders.push(asJson);
+      select.push(`to_json(${quote(name)}) AS ${quote(name)}`);
+      continue;
+    }
+    select.push(quote(name));
+  }
+  const names = columns.map((c) => c.name);
+  return {
+    selectList: select.join(", "),
+    decode(line) {
+      const fields = splitCopyLineRaw(line);
+      if (fields.length !== names.length) throw new Error(`COPY row has ${fields.length} fields, expected ${names.length}`);
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) {
+        const raw = fields[i]!;
+        row[names[i]!] = raw === COPY_NULL ? null : decoders[i]!(raw);
+      }
+      return row;
+    },
+  };
+}
