@@ -176,6 +176,11 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
     expect(dead!.error).toContain("process died");
     const refreshesAfter = await t.api`select count(*)::int as n from sluice.jobs where dataset = 'image' and stage = 'refresh'`;
     expect(refreshesAfter[0]!.n).toBe(refreshesBefore[0]!.n);
+    // The resumed run reports the rows its generation's refresh read, not 0.
+    const [resumed] = await t.api`select counters from sluice.jobs where dataset = 'image' and stage = 'run' order by id desc limit 1`;
+    const [refreshed] = await t.api`select counters from sluice.jobs where dataset = 'image' and stage = 'refresh' and state = 'succeeded' order by id desc limit 1`;
+    expect(resumed!.counters.read).toBeGreaterThan(0);
+    expect(resumed!.counters.read).toBe(refreshed!.counters.read);
     const live = await liveState();
     expect(live.rows).toBe(liveCount);
     expect(live.docs).toBe(liveCount);

@@ -84,6 +84,15 @@ export async function stageSucceeded(sql: Sql, dataset: string, number: number, 
   return Boolean(row?.ok);
 }
 
+/** Rows read by the stage's job that succeeded for this generation (0 when none did). */
+export async function rowsReadBySucceededStage(sql: Sql, dataset: string, number: number, stage: string): Promise<number> {
+  const [row] = await sql`
+    select (counters->>'read')::bigint as read from sluice.jobs
+    where dataset = ${dataset} and generation = ${number} and stage = ${stage} and state = 'succeeded'
+    order by id desc limit 1`;
+  return Number(row?.read ?? 0);
+}
+
 export async function tableExists(sql: Sql, table: string): Promise<boolean> {
   const [row] = await sql`select to_regclass(${`public."${table}"`}) is not null as ok`;
   return Boolean(row?.ok);

@@ -10,7 +10,7 @@
 import type { SearchClient } from "../adapters/elasticsearch.ts";
 import { SluiceError } from "../errors.ts";
 import { generationIndices, generationTable } from "../generations/names.ts";
-import { type Generation, generationsIn, pendingGeneration, stageSucceeded, tableExists } from "../generations/store.ts";
+import { type Generation, generationsIn, pendingGeneration, rowsReadBySucceededStage, stageSucceeded, tableExists } from "../generations/store.ts";
 import { discardGeneration } from "./discard.ts";
 import { runAsJob } from "./job-runner.ts";
 import { openSession, type Session, type SessionOptions } from "./session.ts";
@@ -143,7 +143,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         }
         const gen = generation!;
         run.setGeneration(gen.number);
-        run.counters.read = steps[0]?.counters.read ?? 0;
+        run.counters.read = steps[0]?.counters.read ?? (await rowsReadBySucceededStage(sql, ds.name, gen.number, "refresh"));
         if (ds.source.kind === "registry") {
           for (const payloadStage of ["reload", "validate"] as const) {
             stage = payloadStage;
