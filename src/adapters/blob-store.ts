@@ -6,8 +6,9 @@
  *   S3: s3://$SLUICE_BLOB_S3_BUCKET/$SLUICE_BLOB_S3_PREFIX/ab/cd/abcd… through Bun.S3Client, which
  *       reads the standard S3_* / AWS_* credentials, region and endpoint from the environment
  */
-import { rename, rm, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { SluiceError } from "../errors.ts";
 
 export interface BlobStore {
@@ -17,8 +18,15 @@ export interface BlobStore {
   has(sha256: string): Promise<boolean>;
   /** Removes the blob; a missing blob is not an error. */
   delete(sha256: string): Promise<void>;
+  /**
+   * Moves a local file whose sha256 the caller computed while writing it into the store, without
+   * reading it into memory. Returns false when the blob was already there. The file is gone after.
+   */
+  putFile(path: string, sha256: string): Promise<boolean>;
   /** Where blobs live, for logs. */
   readonly location: string;
+  /** A local directory for files on their way in: on the store's filesystem when it is a directory, so putFile renames. */
+  readonly stagingDir: string;
 }
 
 export const DEFAULT_BLOB_DIR = "./.sluice/blobs";
@@ -36,9 +44,11 @@ function shardedPath(sha256: string): string {
 
 export class DirectoryBlobStore implements BlobStore {
   readonly location: string;
+  readonly stagingDir: string;
   #counter = 0;
   constructor(dir: string) {
     this.location = resolve(dir);
+    this.stagingDir = join(this.location, ".staging");
   }
 
   async put(bytes: Uint8Array): Promise<string> {
@@ -51,6 +61,24 @@ export class DirectoryBlobStore implements BlobStore {
     await Bun.write(temp, bytes);
     await rename(temp, path);
     return sha;
+  }
+
+  async putFile(path: string, sha256: string): Promise<boolean> {
+    const target = join(this.location, shardedPath(sha256));
+    if (await this.has(sha256)) {
+      await rm(path, { force: true });
+      return false;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    // One rename when the file is on the store's filesystem (stagingDir is); otherwise a copy to a
+    // temp name first, so the blob is never seen half-written.
+    await rename(path, target).catch(async () => {
+      const temp = `${target}.tmp-${process.pid}-${++this.#counter}`;
+      await copyFile(path, temp);
+      await rename(temp, target);
+      await rm(path, { force: true });
+    });
+    return true;
   }
 
   async read(sha256: string): Promise<Uint8Array> {
@@ -73,6 +101,7 @@ export class DirectoryBlobStore implements BlobStore {
 
 export class S3BlobStore implements BlobStore {
   readonly location: string;
+  readonly stagingDir = join(tmpdir(), "sluice-staging");
   readonly #client: Bun.S3Client;
   readonly #prefix: string;
   constructor(bucket: string, prefix = "") {
@@ -89,6 +118,16 @@ export class S3BlobStore implements BlobStore {
     const sha = sha256Hex(bytes);
     if (!(await this.has(sha))) await this.#client.write(this.#key(sha), bytes);
     return sha;
+  }
+
+  async putFile(path: string, sha256: string): Promise<boolean> {
+    try {
+      if (await this.has(sha256)) return false;
+      await this.#client.write(this.#key(sha256), Bun.file(path));
+      return true;
+    } finally {
+      await rm(path, { force: true });
+    }
   }
 
   async read(sha256: string): Promise<Uint8Array> {

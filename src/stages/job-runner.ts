@@ -6,7 +6,7 @@ import { SluiceError } from "../errors.ts";
 import { type Counters, emptyCounters, summarizeCounters } from "../jobs/counters.ts";
 import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "../jobs/jobs.ts";
 import { redact } from "../redact.ts";
-import type { Session } from "./session.ts";
+import type { LockedSession } from "./session.ts";
 
 export interface JobHandle {
   job: Job;
@@ -29,7 +29,7 @@ export class CancelledByAdminError extends SluiceError {
   }
 }
 
-export async function runAsJob<T>(session: Session, spec: JobSpec, work: (handle: JobHandle) => Promise<T>): Promise<T> {
+export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (handle: JobHandle) => Promise<T>): Promise<T> {
   const { sql, dataset, log } = session;
   const job = await createRunningJob(sql, {
     dataset: dataset.name,

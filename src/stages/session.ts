@@ -15,9 +15,13 @@ import { listJobs, reapDeadJobs } from "../jobs/jobs.ts";
 import { type Logger, stageLogger } from "../log/logger.ts";
 import { assertSchemaCurrent } from "../migrate/migrator.ts";
 
-export interface Session {
+/**
+ * A session on one lock name: a dataset's, or a flow that is not a table dataset (`bundles`, for
+ * `sluice ingest`). Jobs are recorded under `dataset.name`.
+ */
+export interface LockedSession<D extends { name: string } = { name: string }> {
   env: Env;
-  dataset: Dataset;
+  dataset: D;
   sql: Sql;
   log: Logger;
   slack: Notifier;
@@ -26,6 +30,8 @@ export interface Session {
   abort(reason: SluiceError): void;
   close(): Promise<void>;
 }
+
+export type Session = LockedSession<Dataset>;
 
 export interface SessionOptions {
   config?: string | undefined;
@@ -49,8 +55,12 @@ export async function withCurrentApiDatabase<T>(work: (sql: Sql) => Promise<T>):
 }
 
 export async function openSession(command: string, datasetName: string | undefined, options: SessionOptions = {}): Promise<Session> {
+  return openLockedSession(command, await loadDataset(datasetName, options.config));
+}
+
+/** Opens the database, checks the schema, takes the lock named `dataset.name` and reaps its dead jobs. */
+export async function openLockedSession<D extends { name: string }>(command: string, dataset: D): Promise<LockedSession<D>> {
   const env = readEnv();
-  const dataset = await loadDataset(datasetName, options.config);
   const sql = await openApiDatabase(env);
   let lock: DatasetLock | null = null;
   try {
