@@ -98,14 +98,24 @@ export async function beatJob(
 export async function finishJob(
   sql: Sql,
   id: number,
-  outcome: { state: "succeeded" | "failed" | "cancelled"; counters: Counters; error?: string | null; generation?: number | null },
+  outcome: {
+    state: "succeeded" | "failed" | "cancelled";
+    counters: Counters;
+    error?: string | null;
+    generation?: number | null;
+    /** The last task and percent, for jobs that ended before a heartbeat wrote them. */
+    task?: string | null;
+    percent?: number | null;
+  },
 ): Promise<void> {
   await sql`
     update sluice.jobs set finished_at = coalesce(finished_at, now()), heartbeat_at = now(),
       -- An administrator's set-state stands: the process only records what it counted.
       state = case when state = 'running' then ${outcome.state} else state end,
+      task = case when state = 'running' then coalesce(${outcome.task ?? null}, task) else task end,
       counters = ${sql.json(outcome.counters as any)},
-      percent = case when ${outcome.state} = 'succeeded' then 100 else percent end,
+      percent = case when ${outcome.state} = 'succeeded' then 100
+                     when state = 'running' then coalesce(${outcome.percent ?? null}::real, percent) else percent end,
       generation = coalesce(${outcome.generation ?? null}::int, generation),
       error = coalesce(error, ${outcome.error ? redact(outcome.error) : null})
     where id = ${id}`;

@@ -65,14 +65,14 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
   try {
     const result = await work(handle);
     clearInterval(timer);
-    await finishJob(sql, job.id, { state: "succeeded", counters, generation });
+    await finishJob(sql, job.id, { state: "succeeded", counters, generation, task, percent });
     log.success(`job ${job.id} ${spec.stage} succeeded: ${summarizeCounters(counters)}`);
     return result;
   } catch (error) {
     clearInterval(timer);
     const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
     const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
-    await finishJob(sql, job.id, { state, counters, error: redact(message), generation }).catch(() => {});
+    await finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }).catch(() => {});
     throw error;
   }
 }
