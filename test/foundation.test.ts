@@ -144,7 +144,7 @@ describe("the command line", () => {
     expect(text).toContain("datasets.photos.table.key is required");
   });
 
-  test("an unbuilt stage says so and exits non-zero", async () => {
-    expect((await t.sluice("ingest", "bundle.tar")).code).toBe(1);
+  test("ingest of a bundle that is not there is a usage error", async () => {
+    expect((await t.sluice("ingest", "bundle.tar")).code).toBe(2);
   });
 });

@@ -6,9 +6,10 @@
  *   file ─ count + sha256 ─▶ [gunzip] ─▶ tar decoder ─▶ checks ─▶ ArchiveFile…
  *
  * Refused: entries that are not a tar at all, absolute or `..` paths, links, devices and fifos,
- * a path twice, files over the size cap, more entries than the entry cap.
+ * a path twice, files over the size cap (metadata.txt has its own), more entries than the entry cap.
  */
 import { createTarDecoder, type TarHeader } from "modern-tar";
+import { METADATA_FILE } from "./metadata.ts";
 import { type IngestOptions, formatBytes } from "./options.ts";
 import { normalizeBundlePath, UNSAFE_PATH_TEXT } from "./paths.ts";
 import { BundleRejectedError } from "./rejection.ts";
@@ -115,7 +116,10 @@ export class BundleReader {
     if (!Number.isSafeInteger(header.size) || header.size < 0) {
       throw new BundleRejectedError("not_a_tar", `${name} has an unreadable size in its tar header`, "rebuild the bundle with tar");
     }
-    if (header.size > this.#options.maxFileBytes) {
+    if (normalized.path === METADATA_FILE && header.size > this.#options.maxMetadataBytes) {
+      throw new BundleRejectedError("too_large", `${METADATA_FILE} is ${formatBytes(header.size)}, over its ${formatBytes(this.#options.maxMetadataBytes)} limit`, "a metadata.txt that big is almost surely not one; check how the bundle was built");
+    }
+    if (normalized.path !== METADATA_FILE && header.size > this.#options.maxFileBytes) {
       throw new BundleRejectedError("too_large", `${normalized.path} is ${formatBytes(header.size)}, over the ${formatBytes(this.#options.maxFileBytes)} limit`, "raise --max-file-size if the file is meant to be that big");
     }
     return normalized.path;

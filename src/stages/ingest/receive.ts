@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { throwIfAborted } from "../session.ts";
 import { type ArchiveSummary, BundleReader } from "./bundle-reader.ts";
 import { type BundleFile, type BundleMetadata, HASH_TYPES, type HashType, METADATA_FILE, parseMetadata } from "./metadata.ts";
-import { formatBytes, type IngestOptions } from "./options.ts";
+import type { IngestOptions } from "./options.ts";
 import { BundleRejectedError, type FileProblem } from "./rejection.ts";
 import { type StagedFile, stageFile } from "./staging.ts";
 import { type ArchivedFile, checkFiles } from "./verify.ts";
@@ -46,9 +46,6 @@ export async function receiveBundle(file: string, ctx: ReceiveContext): Promise<
   for await (const entry of reader.files()) {
     throwIfAborted(ctx.signal);
     if (entry.path === METADATA_FILE) {
-      if (entry.size > ctx.options.maxMetadataBytes) {
-        throw new BundleRejectedError("too_large", `${METADATA_FILE} is ${formatBytes(entry.size)}, over its ${formatBytes(ctx.options.maxMetadataBytes)} limit`, "a metadata.txt that big is almost surely not one; check how the bundle was built");
-      }
       metadata = parseMetadata(await readText(entry.chunks()));
       listed = new Map(metadata.files.map((f) => [f.path, f]));
       continue;
