@@ -16,6 +16,7 @@ import { type Counters, countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { type JobHandle, runAsJob } from "../job-runner.ts";
+import { periodicCollector } from "../memory.ts";
 import { type LockedSession, openLockedSession, throwIfAborted } from "../session.ts";
 import { findBundle, insertBundle, unreferencedBlobs } from "./bundle-store.ts";
 import { bundleFingerprint } from "./metadata.ts";
@@ -65,6 +66,7 @@ async function ingestInJob(session: LockedSession, job: JobHandle, file: string,
   try {
     job.setTask(`reading ${basename(file)}`, 0);
     let read = 0;
+    const collect = periodicCollector();
     const received = await receiveBundle(file, {
       stagingDir,
       options: limits,
@@ -72,6 +74,7 @@ async function ingestInJob(session: LockedSession, job: JobHandle, file: string,
       onBytes: (n) => {
         read += n;
         progress.tick(n);
+        collect();
         job.setPercent(size ? (read / size) * 90 : 90);
       },
     }).finally(() => progress.stop());
