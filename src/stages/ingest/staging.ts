@@ -36,15 +36,27 @@ export async function stageFile(chunks: AsyncIterable<Uint8Array>, tempPath: str
 }
 
 /**
- * A fresh staging directory for one ingest job. Any `ingest-*` directory already there was left
- * by a killed process: the caller holds the bundles lock, so no other ingest is using one.
+ * A fresh staging directory for one ingest job, `ingest-<pid>-<job>`. Directories left by a process
+ * that is gone (killed mid-ingest) are removed; a live process's are not, since another database's
+ * ingest may share this blob store and its staging directory.
  */
 export async function freshStagingDir(root: string, jobId: number): Promise<string> {
   await mkdir(root, { recursive: true });
   for (const name of await readdir(root)) {
-    if (name.startsWith("ingest-")) await rm(join(root, name), { recursive: true, force: true });
+    const pid = /^ingest-(\d+)-\d+$/.exec(name)?.[1];
+    if (pid && !processAlive(Number(pid))) await rm(join(root, name), { recursive: true, force: true });
   }
-  const dir = join(root, `ingest-${jobId}`);
+  const dir = join(root, `ingest-${process.pid}-${jobId}`);
   await mkdir(dir);
   return dir;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
