@@ -84,14 +84,6 @@ export class DatasetLockedError extends SluiceError {
   }
 }
 
-export class NotBuiltError extends SluiceError {
-  constructor(what: string) {
-    super(`${what} is not built yet in this version of sluice`, {
-      hint: "see the README's list of stages for what this version can do",
-    });
-  }
-}
-
 /** Raised inside a stage when SIGINT or SIGTERM arrives; the stage unwinds and rolls back. */
 export class InterruptedError extends SluiceError {
   constructor(signal: "SIGINT" | "SIGTERM") {
