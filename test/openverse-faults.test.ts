@@ -53,6 +53,17 @@ async function waitForJob(stage: string, since: number, state = "running", timeo
   throw new Error(`no ${state} ${stage} job within ${timeoutMs} ms`);
 }
 
+/** Starts `sluice run image` in a child process and sends it `signal` once its index job runs. */
+async function killRunMidIndex(signal: "SIGTERM" | "SIGKILL") {
+  const [{ number: liveGen }] = (await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`) as any;
+  const since = await newestJobId();
+  const child = spawnSluice(["run", "image"], t.childEnv());
+  const indexJob = await waitForJob("index", since);
+  await Bun.sleep(200);
+  child.kill(signal);
+  return { liveGen: liveGen as number, child, indexJob };
+}
+
 beforeAll(async () => {
   t = await createTestEnvironment("faults");
   await loadOpenverseSample(t, ["image"]);
@@ -142,12 +153,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
   }, 180_000);
 
   test("SIGTERM mid-index rolls back and exits 143", async () => {
-    const [{ number: liveGen }] = (await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`) as any;
-    const since = await newestJobId();
-    const child = spawnSluice(["run", "image"], t.childEnv());
-    const indexJob = await waitForJob("index", since);
-    await Bun.sleep(200);
-    child.kill("SIGTERM");
+    const { liveGen, child, indexJob } = await killRunMidIndex("SIGTERM");
     const [code, stderr] = await exitOf(child);
     expect(code).toBe(143);
     expect(stderr).toContain("interrupted by SIGTERM");
@@ -161,12 +167,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
   }, 180_000);
 
   test("SIGKILL mid-index: the next run needs no clean-up and does not redo the refresh", async () => {
-    const [{ number: liveGen }] = (await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`) as any;
-    const since = await newestJobId();
-    const child = spawnSluice(["run", "image"], t.childEnv());
-    const indexJob = await waitForJob("index", since);
-    await Bun.sleep(200);
-    child.kill("SIGKILL");
+    const { liveGen, child, indexJob } = await killRunMidIndex("SIGKILL");
     await child.exited;
     expectProductionUntouched(await liveState(), liveGen);
     const refreshesBefore = await t.api`select count(*)::int as n from sluice.jobs where dataset = 'image' and stage = 'refresh'`;

@@ -19,24 +19,18 @@ export const DownloadError = {
   tooManyRedirects: 5,
 } as const;
 
+const DOWNLOAD_ERROR_REASONS: Readonly<Record<number, string>> = {
+  [DownloadError.connection]: "connection_failed",
+  [DownloadError.tls]: "tls_failed",
+  [DownloadError.charset]: "charset_unknown",
+  [DownloadError.notHttp]: "not_http_url",
+  [DownloadError.tooLarge]: "too_large",
+  [DownloadError.tooManyRedirects]: "too_many_redirects",
+};
+
 /** The reason a failure is counted under in the job's counters. */
 export function downloadErrorReason(code: number): string {
-  switch (code) {
-    case DownloadError.connection:
-      return "connection_failed";
-    case DownloadError.tls:
-      return "tls_failed";
-    case DownloadError.charset:
-      return "charset_unknown";
-    case DownloadError.notHttp:
-      return "not_http_url";
-    case DownloadError.tooLarge:
-      return "too_large";
-    case DownloadError.tooManyRedirects:
-      return "too_many_redirects";
-    default:
-      return `http_${code}`;
-  }
+  return DOWNLOAD_ERROR_REASONS[code] ?? `http_${code}`;
 }
 
 export interface DownloadOptions {

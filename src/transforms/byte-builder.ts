@@ -39,9 +39,12 @@ export class ByteBuilder {
     return this;
   }
 
+  append(data: Uint8Array | string): this {
+    return typeof data === "string" ? this.appendText(data) : this.appendBytes(data);
+  }
+
   appendLine(line: Uint8Array | string): this {
-    if (typeof line === "string") this.appendText(line);
-    else this.appendBytes(line);
+    this.append(line);
     this.reserve(1);
     this.buffer[this.used++] = LF;
     return this;

@@ -33,8 +33,7 @@ class PendingBatch {
 
   add(lines: Uint8Array | string): void {
     this.starts.push(this.body.length);
-    if (typeof lines === "string") this.body.appendText(lines);
-    else this.body.appendBytes(lines);
+    this.body.append(lines);
   }
 }
 

@@ -4,6 +4,7 @@
  * machine shared with Elasticsearch that CPU goes to indexing instead.
  */
 import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
+import { SluiceError } from "../../errors.ts";
 import { copyRowReader } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
@@ -20,15 +21,25 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const decoder = new TextDecoder();
+  const decodeRow = (line: Uint8Array) => {
+    try {
+      return reader.decode(decoder.decode(line));
+    } catch (error) {
+      throw new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
+        hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
+        cause: error,
+      });
+    }
+  };
   const lines = new CopyLineBuffer();
   let finished = false;
   try {
     for await (const chunk of readable as AsyncIterable<Uint8Array>) {
       const batch = lines.push(chunk);
-      if (batch.length) yield batch.map((line) => reader.decode(decoder.decode(line)));
+      if (batch.length) yield batch.map(decodeRow);
     }
     const last = lines.end();
-    if (last) yield [reader.decode(decoder.decode(last))];
+    if (last) yield [decodeRow(last)];
     finished = true;
   } finally {
     signal.removeEventListener("abort", onAbort);

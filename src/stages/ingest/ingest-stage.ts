@@ -10,7 +10,7 @@
  */
 import { rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { blobStoreFromEnv } from "../../adapters/blob-store.ts";
+import { type BlobStore, blobStoreFromEnv } from "../../adapters/blob-store.ts";
 import { UsageError } from "../../errors.ts";
 import { type Counters, countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
@@ -46,8 +46,8 @@ export interface IngestReport {
 export async function ingestBundle(file: string, options: Partial<IngestOptions> = {}): Promise<IngestReport> {
   const info = await stat(file).catch(() => null);
   if (!info?.isFile()) throw new UsageError(`bundle ${file} ${info ? "is not a file" : "does not exist"}`, "pass the path of a .tar bundle");
-  const limits: IngestOptions = { ...INGEST_DEFAULTS };
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) limits[key as keyof IngestOptions] = value;
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const limits: IngestOptions = { ...INGEST_DEFAULTS, ...Object.fromEntries(given) };
   const session = await openLockedSession("ingest", { name: BUNDLES });
   try {
     return await runAsJob(session, { stage: "ingest" }, (job) => ingestInJob(session, job, file, info.size, limits));
@@ -89,7 +89,7 @@ async function ingestInJob(session: LockedSession, job: JobHandle, file: string,
       await failures.flush();
       throw fileProblemsError(received.problems);
     }
-    return await publish(session, job, file, received);
+    return await publish(session, job, store, file, received);
   } catch (error) {
     if (error instanceof BundleRejectedError && !counted) {
       countReason(job.counters, "failed", error.reason);
@@ -102,7 +102,7 @@ async function ingestInJob(session: LockedSession, job: JobHandle, file: string,
   }
 }
 
-async function publish(session: LockedSession, job: JobHandle, file: string, received: ReceivedBundle): Promise<IngestReport> {
+async function publish(session: LockedSession, job: JobHandle, store: BlobStore, file: string, received: ReceivedBundle): Promise<IngestReport> {
   const { sql, signal, log } = session;
   const { metadata, archive } = received;
   const fingerprint = bundleFingerprint(metadata);
@@ -124,7 +124,6 @@ async function publish(session: LockedSession, job: JobHandle, file: string, rec
     job.setTask(`already ingested as bundle ${existing.id}; nothing changed`, 100);
     return report("already_ingested", existing.id, existing.jobId);
   }
-  const store = blobStoreFromEnv();
   job.setTask(`storing ${metadata.files.length} files in ${store.location}`, 90);
   const created: string[] = [];
   const blobs = new Map<string, string>();
