@@ -31,4 +31,10 @@ describe("ByteBuilder", () => {
     b.appendLine("ab").appendLine("cd");
     expect(text(b.view(3, 6))).toBe("cd\n");
   });
+
+  test("integers are written big-endian, negative ones in two's complement", () => {
+    const b = new ByteBuilder(1);
+    b.appendInt16(-1).appendInt16(26).appendInt32(-1).appendInt32(0x01020304);
+    expect([...b.take()]).toEqual([0xff, 0xff, 0x00, 0x1a, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
+  });
 });

@@ -43,6 +43,22 @@ export class ByteBuilder {
     return typeof data === "string" ? this.appendText(data) : this.appendBytes(data);
   }
 
+  /** A big-endian 16-bit integer, as the COPY binary format and the wire protocol write them. */
+  appendInt16(value: number): this {
+    this.reserve(2);
+    this.buffer.writeInt16BE(value, this.used);
+    this.used += 2;
+    return this;
+  }
+
+  /** A big-endian 32-bit integer. */
+  appendInt32(value: number): this {
+    this.reserve(4);
+    this.buffer.writeInt32BE(value, this.used);
+    this.used += 4;
+    return this;
+  }
+
   appendLine(line: Uint8Array | string): this {
     this.append(line);
     this.reserve(1);

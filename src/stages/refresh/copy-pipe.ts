@@ -5,6 +5,10 @@
  *
  *   upstream COPY → line splitter → transformCopyLine → buffer (256 KiB) → staging COPY
  *
+ * When every column has its upstream type (RowPlan.binary), both ends speak COPY binary instead:
+ * the servers then neither print nor parse a single value, which is most of a COPY's CPU, and the
+ * tuples are cut by their length words instead of by escapes.
+ *
  * Staging is created in the same transaction as its COPY, so the rows can be written frozen
  * (COPY FREEZE): the index builds and ANALYZE that follow then read the table without first
  * rewriting every page to set hint bits. A failed copy rolls back and leaves no table behind.
@@ -15,8 +19,16 @@ import { ident, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { periodicCollector } from "../memory.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
+import {
+  type BinaryTuple,
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  CopyBinaryTupleReader,
+  writeBinaryTuple,
+} from "../../transforms/copy-binary.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 import { isValidUtf8 } from "../../transforms/pg-types.ts";
+import { transformBinaryTuple } from "./binary-row-transform.ts";
 import { planIsPassThrough, type RowOutcome, type RowPlan, transformCopyLine } from "./row-transform.ts";
 
 const FLUSH_BYTES = 256 * 1024;
@@ -57,8 +69,10 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   const { upstream, plan, signal } = options;
   const result: CopyPipeResult = { read: 0, written: 0, failed: {}, cleaned: {} };
   const columnList = options.columns.map(ident).join(", ");
-  const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (FREEZE)`).writable()) as Writable;
-  const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT`).readable();
+  const binary = plan.binary !== null && !options.checkUtf8;
+  const format = binary ? "FORMAT binary, " : "";
+  const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (${format}FREEZE)`).writable()) as Writable;
+  const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
     writable.on("error", (error) => {
@@ -74,7 +88,9 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    if (planIsPassThrough(plan) && !options.checkUtf8) {
+    if (binary) {
+      await transformBinaryStream(readable as AsyncIterable<Uint8Array>, write, options, result);
+    } else if (planIsPassThrough(plan) && !options.checkUtf8) {
       const collect = periodicCollector();
       for await (const chunk of readable as AsyncIterable<Uint8Array>) {
         collect();
@@ -115,15 +131,12 @@ async function transformStream(
     result.read++;
     if (options.checkUtf8 && !isValidUtf8(bytes)) {
       const text = decoder.decode(bytes);
-      const failure = { kind: "failed" as const, reason: "invalid_utf8", key: text.split("\t")[options.plan.keyIndex] ?? null };
-      result.failed.invalid_utf8 = (result.failed.invalid_utf8 ?? 0) + 1;
-      options.onFailure(failure);
+      countFailure(result, { kind: "failed", reason: "invalid_utf8", key: text.split("\t")[options.plan.keyIndex] ?? null }, options);
       return;
     }
     const outcome = transformCopyLine(decoder.decode(bytes), options.plan);
     if (outcome.kind === "failed") {
-      result.failed[outcome.reason] = (result.failed[outcome.reason] ?? 0) + 1;
-      options.onFailure(outcome);
+      countFailure(result, outcome, options);
       return;
     }
     result.written++;
@@ -146,6 +159,46 @@ async function transformStream(
   const last = lines.end();
   if (last) handle(last);
   if (out.length) await write(out.take());
+}
+
+async function transformBinaryStream(
+  source: AsyncIterable<Uint8Array>,
+  write: (bytes: Uint8Array) => Promise<void>,
+  options: CopyPipeOptions,
+  result: CopyPipeResult,
+): Promise<void> {
+  const tuples = new CopyBinaryTupleReader();
+  const out = new ByteBuilder(FLUSH_BYTES * 2);
+  out.appendBytes(COPY_BINARY_HEADER);
+  const handle = (tuple: BinaryTuple) => {
+    result.read++;
+    const outcome = transformBinaryTuple(tuple, options.plan);
+    if (outcome.kind === "failed") {
+      countFailure(result, outcome, options);
+      return;
+    }
+    result.written++;
+    if (outcome.replaced === null) {
+      out.appendBytes(tuple.bytes);
+      return;
+    }
+    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
+    writeBinaryTuple(out, tuple, outcome.replaced);
+  };
+  const collect = periodicCollector();
+  for await (const chunk of source) {
+    collect();
+    options.onProgress(tuples.push(chunk, handle));
+    if (out.length >= FLUSH_BYTES) await write(out.take());
+  }
+  tuples.end();
+  out.appendBytes(COPY_BINARY_TRAILER);
+  await write(out.take());
+}
+
+function countFailure(result: CopyPipeResult, failure: Extract<RowOutcome, { kind: "failed" }>, options: CopyPipeOptions): void {
+  result.failed[failure.reason] = (result.failed[failure.reason] ?? 0) + 1;
+  options.onFailure(failure);
 }
 
 function copyError(error: unknown, onWriteSide: boolean): SluiceError {
