@@ -5,6 +5,8 @@
  * rows/s beside the limits measured in the same run on the same data:
  *
  *   refresh  ←→  psql "COPY (SELECT … WHERE removed_from_source IS NOT TRUE) TO STDOUT" | psql "COPY bench_pipe FROM STDIN"
+ *                (also shown, for reference: the same pipe in COPY binary, the format refresh uses
+ *                when every column keeps its upstream type, as the image dataset's do)
  *   index    ←→  the same documents as prebuilt NDJSON, one file per _bulk request (same batch rule),
  *                sent with `xargs -P <concurrency> curl --data-binary @file …/_bulk`
  *
@@ -233,7 +235,7 @@ interface Measured {
  * timed apart, the work refresh does after its copy, done the plain way with psql: the key's
  * unique index and the dataset's indexes built side by side, then ANALYZE.
  */
-async function copyPipe(apiUrl: string, upstreamUrl: string): Promise<Measured & { indexMs: number }> {
+async function copyPipe(apiUrl: string, upstreamUrl: string, format: "text" | "binary"): Promise<Measured & { indexMs: number }> {
   const columns = await withSql(upstreamUrl, async (sql) =>
     (await sql`select attname from pg_attribute where attrelid = 'image'::regclass and attnum > 0 and not attisdropped order by attnum`).map(
       (r) => `"${r.attname}"`,
@@ -249,17 +251,13 @@ async function copyPipe(apiUrl: string, upstreamUrl: string): Promise<Measured &
   await withSql(apiUrl, (sql) => sql.unsafe(`DROP TABLE IF EXISTS bench_pipe; ${ddl}`));
   await checkpoint(apiUrl, upstreamUrl);
   const select = `SELECT ${columns.join(", ")} FROM image WHERE removed_from_source IS NOT TRUE`;
+  const options = format === "binary" ? " (FORMAT binary)" : "";
   const ms = await bash(
-    `psql "$UP" -X -q -v ON_ERROR_STOP=1 -c 'COPY (${select.replace(/'/g, "'\\''")}) TO STDOUT' | psql "$API" -X -q -v ON_ERROR_STOP=1 -c 'COPY bench_pipe FROM STDIN'`,
+    `psql "$UP" -X -q -v ON_ERROR_STOP=1 -c 'COPY (${select.replace(/'/g, "'\\''")}) TO STDOUT${options}' | psql "$API" -X -q -v ON_ERROR_STOP=1 -c 'COPY bench_pipe FROM STDIN${options}'`,
     { UP: upstreamUrl, API: apiUrl },
   );
   const busy = lastBashBusySeconds;
-  const image = await loadDataset("image");
-  const builds = [`CREATE UNIQUE INDEX ON bench_pipe (${image.table.key})`, ...image.table.indexes.map((d, i) => indexStatement(d, "bench_pipe", i))];
-  const indexMs = await bash(
-    `${builds.map((s) => `psql "$API" -X -q -v ON_ERROR_STOP=1 -c '${s.replace(/'/g, "'\\''")}' &`).join("\n")}\nfor p in $(jobs -p); do wait "$p"; done\npsql "$API" -X -q -c 'ANALYZE bench_pipe'`,
-    { API: apiUrl },
-  );
+  const indexMs = format === "text" ? await buildIndexesWithPsql(apiUrl) : 0;
   const rows = await withSql(apiUrl, async (sql) => {
     const [r] = await sql`select count(*)::bigint as n from bench_pipe`;
     await sql.unsafe("DROP TABLE bench_pipe");
@@ -267,6 +265,16 @@ async function copyPipe(apiUrl: string, upstreamUrl: string): Promise<Measured &
   });
   await checkpoint(apiUrl);
   return { ms, rows, busy, indexMs };
+}
+
+/** The key's unique index and the dataset's indexes on bench_pipe, side by side, then ANALYZE. */
+async function buildIndexesWithPsql(apiUrl: string): Promise<number> {
+  const image = await loadDataset("image");
+  const builds = [`CREATE UNIQUE INDEX ON bench_pipe (${image.table.key})`, ...image.table.indexes.map((d, i) => indexStatement(d, "bench_pipe", i))];
+  return bash(
+    `${builds.map((s) => `psql "$API" -X -q -v ON_ERROR_STOP=1 -c '${s.replace(/'/g, "'\\''")}' &`).join("\n")}\nfor p in $(jobs -p); do wait "$p"; done\npsql "$API" -X -q -c 'ANALYZE bench_pipe'`,
+    { API: apiUrl },
+  );
 }
 
 interface StageRun {
@@ -398,10 +406,14 @@ async function main() {
     await resetApi(adminUrl, services.elasticsearch, env);
 
     let pipe: (Measured & { indexMs: number }) | null = null;
+    let binaryPipe: Measured | null = null;
     if (doRefresh) {
       log("refresh limit: psql COPY TO STDOUT | psql COPY FROM STDIN");
-      pipe = await copyPipe(apiUrl, upstreamUrl);
+      pipe = await copyPipe(apiUrl, upstreamUrl, "text");
       log(`pipe: ${pipe.rows.toLocaleString("en-US")} rows in ${secs(pipe.ms)}, then indexes and ANALYZE with psql in ${secs(pipe.indexMs)}`);
+      log("reference: the same pipe in COPY binary, the format sluice copies in");
+      binaryPipe = await copyPipe(apiUrl, upstreamUrl, "binary");
+      log(`binary pipe: ${binaryPipe.rows.toLocaleString("en-US")} rows in ${secs(binaryPipe.ms)}`);
     }
     log("sluice refresh image");
     const refresh = await oursRefresh(apiUrl, env);
@@ -423,12 +435,20 @@ async function main() {
         peakRss: null,
         note: "info: the limit also builds the indexes and runs ANALYZE (psql)",
       });
+      table.push({
+        stage: "refresh: copy vs binary pipe",
+        ours: rate(refresh.rows, refresh.phaseMs),
+        limit: binaryPipe && rate(binaryPipe.rows, binaryPipe.ms),
+        goal: null,
+        peakRss: null,
+        note: "info: the pipe in COPY binary, as sluice copies when column types allow",
+      });
       notes.push(
         `refresh: ${refresh.rows.toLocaleString("en-US")} rows; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
           `after copy ${secs(refresh.phaseMs === null ? null : refresh.run.ms - refresh.phaseMs)} incl. start-up); pipe ${secs(pipe?.ms ?? null)}`,
       );
       notes.push(`refresh phases (s since start): ${phaseTimes(refresh.run)}`);
-      notes.push(`refresh CPU: sluice process ${refresh.run.cpuSeconds.toFixed(1)} s; machine busy ${refresh.run.machineBusySeconds.toFixed(1)} core-s (pipe: ${pipe?.busy.toFixed(1) ?? "—"} core-s)`);
+      notes.push(`refresh CPU: sluice process ${refresh.run.cpuSeconds.toFixed(1)} s; machine busy ${refresh.run.machineBusySeconds.toFixed(1)} core-s (pipe: ${pipe?.busy.toFixed(1) ?? "—"} core-s, binary pipe: ${binaryPipe?.busy.toFixed(1) ?? "—"} core-s)`);
     }
 
     if (doIndex) {
