@@ -114,7 +114,8 @@ export interface CleanTagsResult {
 
 interface CompiledTagRules {
   denylist: ReadonlySet<string>;
-  fragments: readonly string[];
+  /** Every fragment in one pattern: a single scan of the name instead of one per fragment. */
+  fragments: RegExp | null;
   minAccuracy: number;
   deniedProviders: ReadonlySet<string>;
 }
@@ -126,7 +127,9 @@ function compile(rules: TagRules): CompiledTagRules {
   if (!compiled) {
     compiled = {
       denylist: new Set(rules.denylist.map((t) => t.toLowerCase())),
-      fragments: rules.denylistFragments.map((t) => t.toLowerCase()),
+      fragments: rules.denylistFragments.length
+        ? new RegExp(rules.denylistFragments.map((t) => t.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"))
+        : null,
       minAccuracy: rules.minAccuracy,
       deniedProviders: new Set(rules.deniedProviders ?? []),
     };
@@ -202,7 +205,7 @@ function removalReason(tag: unknown, rules: CompiledTagRules): keyof TagRemovalC
   if (typeof tag.provider === "string" && rules.deniedProviders.has(tag.provider)) return "denied_provider";
   const name = tag.name.toLowerCase();
   if (rules.denylist.has(name)) return "denylisted";
-  for (const fragment of rules.fragments) if (name.includes(fragment)) return "denylisted_fragment";
+  if (rules.fragments?.test(name)) return "denylisted_fragment";
   return null;
 }
 
