@@ -146,21 +146,20 @@ export function binaryField(tuple: BinaryTuple, i: number): Uint8Array | null {
 
 /**
  * Writes `tuple` with some fields replaced: `replaced.get(i)` is the new value of field i (null for
- * NULL); the other fields are copied as they are.
+ * NULL). The bytes between replaced fields are copied in one piece each, not field by field.
  */
 export function writeBinaryTuple(out: ByteBuilder, tuple: BinaryTuple, replaced: ReadonlyMap<number, Uint8Array | null>): void {
-  out.appendInt16(tuple.fieldCount);
-  for (let i = 0; i < tuple.fieldCount; i++) {
-    if (replaced.has(i)) {
-      const value = replaced.get(i)!;
-      out.appendInt32(value === null ? -1 : value.length);
-      if (value !== null) out.appendBytes(value);
-      continue;
-    }
+  const indexes = [...replaced.keys()].sort((a, b) => a - b);
+  let copyFrom = 0;
+  for (const i of indexes) {
     const start = tuple.starts[i]!;
-    const length = tuple.lengths[i]!;
-    out.appendBytes(tuple.bytes.subarray(start - 4, start + Math.max(0, length)));
+    out.appendBytes(tuple.bytes.subarray(copyFrom, start - 4));
+    const value = replaced.get(i)!;
+    out.appendInt32(value === null ? -1 : value.length);
+    if (value !== null) out.appendBytes(value);
+    copyFrom = start + Math.max(0, tuple.lengths[i]!);
   }
+  out.appendBytes(tuple.bytes.subarray(copyFrom));
 }
 
 /** Builds a COPY binary stream from rows of already-encoded values (tests and tools). */

@@ -44,10 +44,10 @@ describe("cleanTags", () => {
   test("fragments match as plain text, whatever characters they hold", () => {
     const rules = { denylist: [], denylistFragments: ["a.b", "(x", "C++", "[1]"], minAccuracy: 0 };
     const names = ["axb", "a.b!", "(x)", "x", "c++ code", "c+", "tag[1]", "tag1"];
-    const result = cleanTags(names.map(flickr), rules);
+    const result = cleanTags(names.map((n) => flickr(n)), rules);
     expect(result.tags!.map((t) => t.name)).toEqual(["axb", "x", "c+", "tag1"]);
     expect(result.removed.denylisted_fragment).toBe(4);
-    expect(cleanTags(names.map(flickr), { ...rules, denylistFragments: [] }).changed).toBe(false);
+    expect(cleanTags(names.map((n) => flickr(n)), { ...rules, denylistFragments: [] }).changed).toBe(false);
   });
 
   test('"by" is exact in the default rules but a fragment in the ingestion server\'s', () => {

@@ -47,9 +47,8 @@ export function transformBinaryTuple(tuple: BinaryTuple, plan: RowPlan): BinaryR
     }
   }
   for (const { index, name } of plan.urls) {
-    const bytes = binaryField(tuple, index);
-    if (bytes === null || startsWithHttpScheme(bytes)) continue;
-    const fixed = addUrlScheme(decoder.decode(bytes), plan.urlScheme);
+    if (tuple.lengths[index]! < 0 || startsWithHttpScheme(tuple, index)) continue;
+    const fixed = addUrlScheme(decoder.decode(binaryField(tuple, index)!), plan.urlScheme);
     if (fixed.changed && fixed.url !== null) {
       replaced ??= new Map();
       replaced.set(index, encoder.encode(fixed.url));
@@ -74,9 +73,11 @@ const HTTP = [0x68, 0x74, 0x74, 0x70]; // "http"
  * "http://" or "https://": a URL that `addUrlScheme` leaves alone, recognised without decoding it.
  * Nearly every URL is one; the rest are decoded and go through `addUrlScheme` itself.
  */
-function startsWithHttpScheme(bytes: Uint8Array): boolean {
-  if (bytes.length < 8) return false;
-  for (let i = 0; i < 4; i++) if (bytes[i] !== HTTP[i]) return false;
-  const colon = bytes[4] === 0x73 ? 5 : 4;
+function startsWithHttpScheme(tuple: BinaryTuple, index: number): boolean {
+  if (tuple.lengths[index]! < 8) return false;
+  const bytes = tuple.bytes;
+  const at = tuple.starts[index]!;
+  for (let i = 0; i < 4; i++) if (bytes[at + i] !== HTTP[i]) return false;
+  const colon = at + (bytes[at + 4] === 0x73 ? 5 : 4);
   return bytes[colon] === 0x3a && bytes[colon + 1] === 0x2f && bytes[colon + 2] === 0x2f;
 }
