@@ -14,7 +14,7 @@
  * rewriting every page to set hint bits. A failed copy rolls back and leaves no table behind.
  */
 import { once } from "node:events";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { ident, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { periodicCollector } from "../memory.ts";
@@ -72,7 +72,7 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   const binary = plan.binary !== null && !options.checkUtf8;
   const format = binary ? "FORMAT binary, " : "";
   const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (${format}FREEZE)`).writable()) as Writable;
-  const readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
+  const readable: Readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
     writable.on("error", (error) => {
@@ -81,28 +81,25 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
     });
   });
   failed.catch(() => {});
-  const write = async (bytes: Uint8Array) => {
+  /** Writes; returns a promise only when the socket is full and the stream must wait for it. */
+  const write = (bytes: Uint8Array): Promise<unknown> | undefined => {
     if (writeError) throw writeError;
-    if (!writable.write(bytes)) await Promise.race([once(writable, "drain"), failed]);
+    if (!writable.write(bytes)) return Promise.race([once(writable, "drain"), failed]);
+    return undefined;
   };
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    if (binary) {
-      await transformBinaryStream(readable as AsyncIterable<Uint8Array>, write, options, result);
-    } else if (planIsPassThrough(plan) && !options.checkUtf8) {
-      const collect = periodicCollector();
-      for await (const chunk of readable as AsyncIterable<Uint8Array>) {
-        collect();
-        const rows = countLines(chunk);
-        result.read += rows;
-        result.written += rows;
-        options.onProgress(rows);
-        await write(chunk);
-      }
-    } else {
-      await transformStream(readable as AsyncIterable<Uint8Array>, write, options, result);
-    }
+    const rows = binary ? binaryRows(options, result) : planIsPassThrough(plan) && !options.checkUtf8 ? passThroughRows(result) : textRows(options, result);
+    const collect = periodicCollector();
+    await forEachChunk(readable, (chunk) => {
+      collect();
+      options.onProgress(rows.push(chunk));
+      const bytes = rows.ready(FLUSH_BYTES);
+      return bytes ? write(bytes) : undefined;
+    });
+    const last = rows.end();
+    if (last) await write(last);
     if (signal.aborted) throw signal.reason;
     writable.end();
     await Promise.race([once(writable, "finish"), failed]);
@@ -118,12 +115,75 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   }
 }
 
-async function transformStream(
-  source: AsyncIterable<Uint8Array>,
-  write: (bytes: Uint8Array) => Promise<void>,
-  options: CopyPipeOptions,
-  result: CopyPipeResult,
-): Promise<void> {
+/**
+ * Calls `handle` for each chunk, synchronously in the stream's 'data' event. postgres.js pushes one
+ * chunk per row; iterating with `for await` would cost a promise and a socket pause/resume cycle
+ * for most of them. When `handle` returns a promise (the staging socket is full), the stream
+ * pauses until it settles.
+ */
+function forEachChunk(readable: Readable, handle: (chunk: Uint8Array) => Promise<unknown> | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      readable.off("data", onData);
+      reject(error);
+    };
+    const onData = (chunk: Uint8Array) => {
+      let waiting: Promise<unknown> | undefined;
+      try {
+        waiting = handle(chunk);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (!waiting) return;
+      readable.pause();
+      waiting.then(() => settled || readable.resume(), fail);
+    };
+    readable.on("data", onData);
+    readable.once("error", fail);
+    readable.once("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    readable.once("close", () => fail(new Error("the stream closed before its end")));
+  });
+}
+
+/** Turns upstream chunks into COPY FROM bytes; counts into the result as it goes. */
+interface RowStream {
+  /** Feeds one chunk; returns how many rows it completed. */
+  push(chunk: Uint8Array): number;
+  /** The bytes built so far, once they reach `atLeast`; else null. */
+  ready(atLeast: number): Uint8Array | null;
+  /** Ends the stream; returns the last bytes to write. */
+  end(): Uint8Array | null;
+}
+
+/** Rows that need no work: the upstream bytes go out as they came. */
+function passThroughRows(result: CopyPipeResult): RowStream {
+  let pending: Uint8Array | null = null;
+  return {
+    push(chunk) {
+      const rows = countLines(chunk);
+      result.read += rows;
+      result.written += rows;
+      pending = chunk;
+      return rows;
+    },
+    ready() {
+      const bytes = pending;
+      pending = null;
+      return bytes;
+    },
+    end: () => null,
+  };
+}
+
+function textRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream {
   const decoder = new TextDecoder();
   const lines = new CopyLineBuffer();
   const out = new ByteBuilder(FLUSH_BYTES * 2);
@@ -148,25 +208,22 @@ async function transformStream(
     for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
     out.appendLine(outcome.line);
   };
-  const collect = periodicCollector();
-  for await (const chunk of source) {
-    collect();
-    const batch = lines.push(chunk);
-    for (const line of batch) handle(line);
-    options.onProgress(batch.length);
-    if (out.length >= FLUSH_BYTES) await write(out.take());
-  }
-  const last = lines.end();
-  if (last) handle(last);
-  if (out.length) await write(out.take());
+  return {
+    push(chunk) {
+      const batch = lines.push(chunk);
+      for (const line of batch) handle(line);
+      return batch.length;
+    },
+    ready: (atLeast) => (out.length >= atLeast ? out.take() : null),
+    end() {
+      const last = lines.end();
+      if (last) handle(last);
+      return out.length ? out.take() : null;
+    },
+  };
 }
 
-async function transformBinaryStream(
-  source: AsyncIterable<Uint8Array>,
-  write: (bytes: Uint8Array) => Promise<void>,
-  options: CopyPipeOptions,
-  result: CopyPipeResult,
-): Promise<void> {
+function binaryRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream {
   const tuples = new CopyBinaryTupleReader();
   const out = new ByteBuilder(FLUSH_BYTES * 2);
   out.appendBytes(COPY_BINARY_HEADER);
@@ -185,15 +242,14 @@ async function transformBinaryStream(
     for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
     writeBinaryTuple(out, tuple, outcome.replaced);
   };
-  const collect = periodicCollector();
-  for await (const chunk of source) {
-    collect();
-    options.onProgress(tuples.push(chunk, handle));
-    if (out.length >= FLUSH_BYTES) await write(out.take());
-  }
-  tuples.end();
-  out.appendBytes(COPY_BINARY_TRAILER);
-  await write(out.take());
+  return {
+    push: (chunk) => tuples.push(chunk, handle),
+    ready: (atLeast) => (out.length >= atLeast ? out.take() : null),
+    end() {
+      tuples.end();
+      return out.appendBytes(COPY_BINARY_TRAILER).take();
+    },
+  };
 }
 
 function countFailure(result: CopyPipeResult, failure: Extract<RowOutcome, { kind: "failed" }>, options: CopyPipeOptions): void {
