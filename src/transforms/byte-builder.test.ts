@@ -37,4 +37,24 @@ describe("ByteBuilder", () => {
     b.appendInt16(-1).appendInt16(26).appendInt32(-1).appendInt32(0x01020304);
     expect([...b.take()]).toEqual([0xff, 0xff, 0x00, 0x1a, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
   });
+
+  test("a recycled buffer is written again; one not given back never is", () => {
+    const b = new ByteBuilder(8);
+    b.appendText("one");
+    const first = b.take();
+    b.appendText("two");
+    const second = b.take();
+    b.recycle(first);
+    b.recycle(new Uint8Array(8)); // not one of its own: ignored
+    b.appendText("333");
+    b.take();
+    b.appendText("444");
+    const fourth = b.take();
+    expect(fourth.buffer).toBe(first.buffer);
+    expect(text(fourth)).toBe("444");
+    expect(text(second)).toBe("two");
+    b.recycle(first); // twice: ignored
+    b.appendText("a longer line than eight bytes");
+    expect(text(b.take())).toBe("a longer line than eight bytes");
+  });
 });

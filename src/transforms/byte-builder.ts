@@ -5,10 +5,14 @@
  * written again, so the socket may hold it as long as it needs.
  */
 const LF = 0x0a;
+const MAX_SPARE = 4;
 
 export class ByteBuilder {
   private buffer: Buffer;
   private used = 0;
+  private readonly spare: Buffer[] = [];
+  /** Each taken view → the whole buffer under it, for `recycle`. */
+  private readonly handedOut = new WeakMap<Uint8Array, Buffer>();
   private readonly encoder = new TextEncoder();
 
   constructor(private readonly initialCapacity = 64 * 1024) {
@@ -68,9 +72,22 @@ export class ByteBuilder {
 
   take(): Buffer {
     const full = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafe(Math.max(this.initialCapacity, this.used));
+    this.handedOut.set(full, this.buffer);
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(Math.max(this.initialCapacity, this.used));
     this.used = 0;
     return full;
+  }
+
+  /**
+   * Gives back a buffer from `take` once nothing reads it any more (say, in a socket write's
+   * callback), to be written again. A stream of hundreds of buffers then reuses two or three
+   * instead of asking the allocator, and the kernel, for fresh pages each time.
+   */
+  recycle(taken: Uint8Array): void {
+    const whole = this.handedOut.get(taken);
+    if (!whole) return;
+    this.handedOut.delete(taken);
+    if (this.spare.length < MAX_SPARE) this.spare.push(whole);
   }
 
   private reserve(bytes: number): void {

@@ -73,6 +73,7 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   const format = binary ? "FORMAT binary, " : "";
   const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (${format}FREEZE)`).writable()) as Writable;
   const readable: Readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
+  const rows = binary ? binaryRows(options, result) : planIsPassThrough(plan) && !options.checkUtf8 ? passThroughRows(result) : textRows(options, result);
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
     writable.on("error", (error) => {
@@ -84,13 +85,13 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   /** Writes; returns a promise only when the socket is full and the stream must wait for it. */
   const write = (bytes: Uint8Array): Promise<unknown> | undefined => {
     if (writeError) throw writeError;
-    if (!writable.write(bytes)) return Promise.race([once(writable, "drain"), failed]);
+    // Once written out, the buffer can take the next rows.
+    if (!writable.write(bytes, () => rows.recycle(bytes))) return Promise.race([once(writable, "drain"), failed]);
     return undefined;
   };
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const rows = binary ? binaryRows(options, result) : planIsPassThrough(plan) && !options.checkUtf8 ? passThroughRows(result) : textRows(options, result);
     const collect = periodicCollector();
     await forEachChunk(readable, (chunk) => {
       collect();
@@ -161,6 +162,8 @@ interface RowStream {
   ready(atLeast: number): Uint8Array | null;
   /** Ends the stream; returns the last bytes to write. */
   end(): Uint8Array | null;
+  /** Takes back bytes from `ready` or `end` once they are written. */
+  recycle(bytes: Uint8Array): void;
 }
 
 /** Rows that need no work: the upstream bytes go out as they came. */
@@ -180,6 +183,8 @@ function passThroughRows(result: CopyPipeResult): RowStream {
       return bytes;
     },
     end: () => null,
+    // The upstream's own chunks: nothing to reuse.
+    recycle() {},
   };
 }
 
@@ -220,6 +225,7 @@ function textRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream {
       if (last) handle(last);
       return out.length ? out.take() : null;
     },
+    recycle: (bytes) => out.recycle(bytes),
   };
 }
 
@@ -249,6 +255,7 @@ function binaryRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream
       tuples.end();
       return out.appendBytes(COPY_BINARY_TRAILER).take();
     },
+    recycle: (bytes) => out.recycle(bytes),
   };
 }
 
