@@ -135,7 +135,9 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
     const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
     let killed = 0;
     for (let i = 0; i < 200 && killed === 0; i++) {
-      const rows = await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${`${t.name}_up`} and query ilike 'copy%'`;
+      // Only a COPY still running: an idle connection shows its last query too, and killing one
+      // whose copy had finished would let the run succeed.
+      const rows = await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${`${t.name}_up`} and state = 'active' and query ilike 'copy%'`;
       killed = rows.length;
       if (!killed) await Bun.sleep(10);
     }
