@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { loadDataset } from "../src/config/load.ts";
 import { resolveDataset } from "../src/config/resolve.ts";
 import type { Dataset } from "../src/config/types.ts";
-import { copyUpstreamToStaging, type CopyPipeResult } from "../src/stages/refresh/copy-pipe.ts";
+import { copyFormat, copyUpstreamToStaging, type CopyPipeResult } from "../src/stages/refresh/copy-pipe.ts";
 import { planRows, type RowPlan } from "../src/stages/refresh/row-transform.ts";
 import { createStagingTableSql } from "../src/stages/refresh/staging-sql.ts";
 import { stagingColumns, upstreamColumnTypes, upstreamSelect } from "../src/stages/refresh/upstream.ts";
@@ -51,7 +51,7 @@ const oddDataset = (): Dataset =>
     index: { alias: "odd" },
   });
 
-/** Copies the dataset's upstream into `staging`, forcing the text path when `text` is set. */
+/** Copies the dataset's upstream into `staging`, forcing the text path when `text` is set (as for servers of different major versions). */
 async function copyWith(dataset: Dataset, staging: string, text: boolean): Promise<{ result: CopyPipeResult; plan: RowPlan; failures: string[] }> {
   const source = dataset.source as { kind: "postgres"; table: string };
   const upstream = postgres(t.upstreamUrl, { max: 1, onnotice: () => {} });
@@ -67,8 +67,9 @@ async function copyWith(dataset: Dataset, staging: string, text: boolean): Promi
       select: upstreamSelect(dataset, source as never, columns, null),
       staging,
       columns: columns.map((c) => c.name),
-      plan: text ? { ...plan, binary: null } : plan,
+      plan,
       checkUtf8: false,
+      binaryAllowed: !text,
       signal: new AbortController().signal,
       onProgress() {},
       onFailure(f) {
@@ -133,7 +134,7 @@ describe("binary and text copies agree", () => {
     });
   });
 
-  test("a column whose type differs upstream sends the table through the text path", async () => {
+  test("a column whose type differs upstream, another server major or a SQL_ASCII upstream send the rows as text", async () => {
     const dataset = resolveDataset("odd", {
       source: { kind: "postgres", table: "odd" },
       table: { key: "id", columns: { id: "bigint", t: "text", v: "text" } },
@@ -141,11 +142,17 @@ describe("binary and text copies agree", () => {
     });
     const columns = stagingColumns(dataset, await upstreamColumnTypes(t.upstream as never, { kind: "postgres", table: "odd" } as never));
     expect(planRows(dataset, columns).binary).toBeNull();
+    expect(copyFormat(planRows(dataset, columns), { checkUtf8: false, binaryAllowed: true })).toBe("text");
     const same = resolveDataset("odd", {
       source: { kind: "postgres", table: "odd" },
       table: { key: "id", columns: { id: "int8", t: "text", v: "varchar(20)" } },
       index: { alias: "odd" },
     });
-    expect(planRows(same, stagingColumns(same, await upstreamColumnTypes(t.upstream as never, { kind: "postgres", table: "odd" } as never))).binary).not.toBeNull();
+    const samePlan = planRows(same, stagingColumns(same, await upstreamColumnTypes(t.upstream as never, { kind: "postgres", table: "odd" } as never)));
+    expect(samePlan.binary).not.toBeNull();
+    expect(copyFormat(samePlan, { checkUtf8: false, binaryAllowed: true })).toBe("binary");
+    // Servers of different major versions, or a SQL_ASCII upstream whose bytes need checking: text.
+    expect(copyFormat(samePlan, { checkUtf8: false, binaryAllowed: false })).toBe("text");
+    expect(copyFormat(samePlan, { checkUtf8: true, binaryAllowed: true })).toBe("text");
   });
 });

@@ -67,6 +67,12 @@ function describeConnectionFailure(code: string | undefined, error: unknown): { 
   }
 }
 
+/** The server's major version: 15 for 15.18. */
+export async function serverMajorVersion(sql: Sql): Promise<number> {
+  const [row] = await sql`show server_version_num`;
+  return Math.floor(Number(row?.server_version_num) / 10000);
+}
+
 /** Quotes an identifier for SQL built from config (table and column names). */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -46,6 +46,11 @@ export interface CopyPipeOptions {
   plan: RowPlan;
   /** The upstream may hold bytes that are not UTF-8 (SQL_ASCII); check each row. */
   checkUtf8: boolean;
+  /**
+   * Whether the two servers may exchange COPY binary (same major version): send/receive formats
+   * are meant for "similar server versions", so across majors the rows go as text.
+   */
+  binaryAllowed: boolean;
   signal: AbortSignal;
   onProgress(rows: number): void;
   onFailure(outcome: Extract<RowOutcome, { kind: "failed" }>): void;
@@ -56,6 +61,14 @@ export interface CopyPipeResult {
   written: number;
   failed: Record<string, number>;
   cleaned: Record<string, number>;
+}
+
+/**
+ * Binary when the plan allows it (same types both ends, portable formats), the servers share a
+ * major version, and no row needs its bytes checked for UTF-8; text otherwise.
+ */
+export function copyFormat(plan: RowPlan, options: { checkUtf8: boolean; binaryAllowed: boolean }): "binary" | "text" {
+  return plan.binary !== null && options.binaryAllowed && !options.checkUtf8 ? "binary" : "text";
 }
 
 export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<CopyPipeResult> {
@@ -69,7 +82,7 @@ async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeR
   const { upstream, plan, signal } = options;
   const result: CopyPipeResult = { read: 0, written: 0, failed: {}, cleaned: {} };
   const columnList = options.columns.map(ident).join(", ");
-  const binary = plan.binary !== null && !options.checkUtf8;
+  const binary = copyFormat(plan, options) === "binary";
   const format = binary ? "FORMAT binary, " : "";
   const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (${format}FREEZE)`).writable()) as Writable;
   const readable: Readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();

@@ -5,7 +5,7 @@
  *
  * Staging starts empty each time; live is never touched.
  */
-import { openDatabase } from "../../adapters/postgres.ts";
+import { openDatabase, serverMajorVersion } from "../../adapters/postgres.ts";
 import { requireEnv } from "../../config/env.ts";
 import type { PostgresSourceConfig } from "../../config/types.ts";
 import { countReason } from "../../jobs/counters.ts";
@@ -15,7 +15,7 @@ import type { Generation } from "../../generations/store.ts";
 import { mergeGenerationStats } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
-import { copyUpstreamToStaging } from "./copy-pipe.ts";
+import { copyFormat, copyUpstreamToStaging } from "./copy-pipe.ts";
 import { planRows } from "./row-transform.ts";
 import {
   buildStagingIndexes,
@@ -47,9 +47,12 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     if (eligible > toCopy) countReason(counters, "skipped", "over_refresh_limit", eligible - toCopy);
 
     throwIfAborted(signal);
-    job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging}${limit === null ? "" : ` (limit ${limit})`}`, 1);
-    const progress = startProgress({ label: `refresh ${dataset.name}`, unit: "rows", total: toCopy });
     const checkUtf8 = await upstreamNeedsUtf8Check(upstream);
+    const binaryAllowed = (await serverMajorVersion(upstream)) === (await serverMajorVersion(sql));
+    const plan = planRows(dataset, columns);
+    const format = copyFormat(plan, { checkUtf8, binaryAllowed });
+    job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging} (COPY ${format}${limit === null ? "" : `, limit ${limit}`})`, 1);
+    const progress = startProgress({ label: `refresh ${dataset.name}`, unit: "rows", total: toCopy });
     // A connection of its own for COPY TO: under Bun, postgres.js cannot reuse one afterwards.
     const copyConnection = await openDatabase(requireEnv(env, "upstreamDatabaseUrl", "UPSTREAM_DATABASE_URL"), {
       variable: "UPSTREAM_DATABASE_URL",
@@ -63,8 +66,9 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
       select: upstreamSelect(dataset, source, columns, limit),
       staging,
       columns: columns.map((c) => c.name),
-      plan: planRows(dataset, columns),
+      plan,
       checkUtf8,
+      binaryAllowed,
       signal,
       onProgress(rows) {
         progress.tick(rows);
