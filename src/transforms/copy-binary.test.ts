@@ -5,13 +5,28 @@ import {
   binaryField,
   binaryKeyAsText,
   COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
   CopyBinaryError,
   CopyBinaryTupleReader,
-  encodeBinaryRows,
   hasPortableBinaryFormat,
   isTextType,
   writeBinaryTuple,
 } from "./copy-binary.ts";
+
+/** A COPY binary stream from rows of already-encoded values. */
+function encodeBinaryRows(rows: readonly (readonly (Uint8Array | null)[])[]): Uint8Array {
+  const out = new ByteBuilder();
+  out.appendBytes(COPY_BINARY_HEADER);
+  for (const row of rows) {
+    out.appendInt16(row.length);
+    for (const value of row) {
+      out.appendInt32(value === null ? -1 : value.length);
+      if (value !== null) out.appendBytes(value);
+    }
+  }
+  out.appendBytes(COPY_BINARY_TRAILER);
+  return out.take();
+}
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));

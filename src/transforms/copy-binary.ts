@@ -12,6 +12,7 @@
  * for types whose format does not embed a database's own OIDs (see `hasPortableBinaryFormat`).
  */
 import { ByteBuilder } from "./byte-builder.ts";
+import { canonicalTypeName } from "./pg-types.ts";
 
 const SIGNATURE = Uint8Array.of(0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00);
 const HEADER_LENGTH = SIGNATURE.length + 8;
@@ -162,21 +163,6 @@ export function writeBinaryTuple(out: ByteBuilder, tuple: BinaryTuple, replaced:
   out.appendBytes(tuple.bytes.subarray(copyFrom));
 }
 
-/** Builds a COPY binary stream from rows of already-encoded values (tests and tools). */
-export function encodeBinaryRows(rows: readonly (readonly (Uint8Array | null)[])[]): Uint8Array {
-  const out = new ByteBuilder();
-  out.appendBytes(COPY_BINARY_HEADER);
-  for (const row of rows) {
-    out.appendInt16(row.length);
-    for (const value of row) {
-      out.appendInt32(value === null ? -1 : value.length);
-      if (value !== null) out.appendBytes(value);
-    }
-  }
-  out.appendBytes(COPY_BINARY_TRAILER);
-  return out.take();
-}
-
 // Built-in types whose binary format is self-contained. Excluded: enums, composites, domains over
 // them and arrays of user types, whose bytes carry OIDs that differ between two databases.
 const PORTABLE_BINARY_TYPES = new Set([
@@ -205,26 +191,9 @@ const PORTABLE_BINARY_TYPES = new Set([
   "macaddr",
 ]);
 
-/** The type as `format_type` spells it, without its modifiers: `character varying(80)` → `character varying`. */
+/** The type as `format_type` spells it, without its modifiers: `varchar(80)` → `character varying`. */
 export function baseTypeName(type: string): string {
-  return type
-    .toLowerCase()
-    .replace(/\(\s*\d+\s*(,\s*\d+\s*)?\)/g, "")
-    .replace(/\s+/g, " ")
-    .replace(/^varchar\b/, "character varying")
-    .replace(/^(bpchar|char)\b/, "character")
-    .replace(/^timestamptz$/, "timestamp with time zone")
-    .replace(/^timestamp$/, "timestamp without time zone")
-    .replace(/^timetz$/, "time with time zone")
-    .replace(/^time$/, "time without time zone")
-    .replace(/^(int4|int)$/, "integer")
-    .replace(/^int8$/, "bigint")
-    .replace(/^int2$/, "smallint")
-    .replace(/^float8$/, "double precision")
-    .replace(/^float4$/, "real")
-    .replace(/^bool$/, "boolean")
-    .replace(/^decimal$/, "numeric")
-    .trim();
+  return canonicalTypeName(type.replace(/\(\s*\d+\s*(,\s*\d+\s*)?\)/g, ""));
 }
 
 /** Whether values of this type (or arrays of it) can travel in COPY binary between two databases. */

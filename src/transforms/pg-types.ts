@@ -84,6 +84,33 @@ function normalizeTypeName(pgType: string): string {
   return pgType.trim().toLowerCase().replace(/\s+/g, " ").replace(/\s*([()[\],])\s*/g, "$1");
 }
 
+// Short spellings → format_type's; anchored so that `int4[]` maps too but `timestamp(3) …` is left.
+const TYPE_ALIASES: readonly [RegExp, string][] = [
+  [/^varchar\b/, "character varying"],
+  [/^(bpchar|char)\b/, "character"],
+  [/^timestamptz(?=\[|$)/, "timestamp with time zone"],
+  [/^timestamp(?=\[|$)/, "timestamp without time zone"],
+  [/^timetz(?=\[|$)/, "time with time zone"],
+  [/^time(?=\[|$)/, "time without time zone"],
+  [/^(int4|int)(?=\[|$)/, "integer"],
+  [/^int8(?=\[|$)/, "bigint"],
+  [/^int2(?=\[|$)/, "smallint"],
+  [/^float8(?=\[|$)/, "double precision"],
+  [/^float4(?=\[|$)/, "real"],
+  [/^bool(?=\[|$)/, "boolean"],
+  [/^decimal\b/, "numeric"],
+];
+
+/**
+ * A type as `format_type` spells it, so that two spellings of one type compare equal:
+ * `varchar(80)` → `character varying(80)`, `INT8` → `bigint`. Modifiers stay.
+ */
+export function canonicalTypeName(pgType: string): string {
+  let name = normalizeTypeName(pgType);
+  for (const [alias, canonical] of TYPE_ALIASES) name = name.replace(alias, canonical);
+  return name;
+}
+
 const ARRAY_SUFFIX = /(\[\d*\])+$/;
 
 function buildCheck(type: string): (text: string) => FailureReason | null {

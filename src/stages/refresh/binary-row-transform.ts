@@ -20,13 +20,10 @@ const encoder = new TextEncoder();
 
 export function transformBinaryTuple(tuple: BinaryTuple, plan: RowPlan): BinaryRowOutcome {
   const binary = plan.binary!;
-  const keyBytes = plan.keyIndex < tuple.fieldCount ? binaryField(tuple, plan.keyIndex) : null;
-  // Decoded only for a failure report: formatting a million uuids would cost more than the checks.
-  const key = () => (keyBytes === null ? null : binaryKeyAsText(keyBytes, binary.keyType));
   if (tuple.fieldCount !== plan.columnCount) {
-    return { kind: "failed", reason: "wrong_field_count", key: key(), detail: `${tuple.fieldCount} fields, expected ${plan.columnCount}` };
+    return { kind: "failed", reason: "wrong_field_count", key: failedKey(tuple, plan), detail: `${tuple.fieldCount} fields, expected ${plan.columnCount}` };
   }
-  if (keyBytes === null) return { kind: "failed", reason: "null_key", key: null };
+  if (tuple.lengths[plan.keyIndex]! < 0) return { kind: "failed", reason: "null_key", key: null };
   let replaced: Map<number, Uint8Array | null> | null = null;
   const cleaned: string[] = [];
   if (plan.tags && binary.tagsType) {
@@ -34,11 +31,11 @@ export function transformBinaryTuple(tuple: BinaryTuple, plan: RowPlan): BinaryR
     if (bytes !== null) {
       const isJsonb = binary.tagsType === "jsonb";
       if (isJsonb && bytes[0] !== JSONB_VERSION) {
-        return { kind: "failed", reason: "invalid_json", key: key(), detail: `column tags: jsonb binary version ${bytes[0]} is not 1` };
+        return { kind: "failed", reason: "invalid_json", key: failedKey(tuple, plan), detail: `column tags: jsonb binary version ${bytes[0]} is not 1` };
       }
       const raw = decoder.decode(isJsonb ? bytes.subarray(1) : bytes);
       const tags = cleanTagsColumn(raw, plan.tags.rules);
-      if (tags.kind === "invalid_json") return { kind: "failed", reason: "invalid_json", key: key(), detail: `column tags: ${truncate(raw)}` };
+      if (tags.kind === "invalid_json") return { kind: "failed", reason: "invalid_json", key: failedKey(tuple, plan), detail: `column tags: ${truncate(raw)}` };
       if (tags.kind === "changed") {
         replaced = new Map();
         replaced.set(plan.tags.index, tags.json === null ? null : encodeJson(tags.json, isJsonb));
@@ -56,6 +53,12 @@ export function transformBinaryTuple(tuple: BinaryTuple, plan: RowPlan): BinaryR
     }
   }
   return { kind: "row", replaced, cleaned };
+}
+
+/** The row's key as text, for a failure report only: formatting a million uuids would cost more than the checks. */
+function failedKey(tuple: BinaryTuple, plan: RowPlan): string | null {
+  const bytes = plan.keyIndex < tuple.fieldCount ? binaryField(tuple, plan.keyIndex) : null;
+  return bytes === null ? null : binaryKeyAsText(bytes, plan.binary!.keyType);
 }
 
 function encodeJson(json: string, jsonb: boolean): Uint8Array {

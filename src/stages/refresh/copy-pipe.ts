@@ -223,7 +223,7 @@ function textRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream {
       out.appendLine(bytes);
       return;
     }
-    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
+    countCleaned(result, outcome.cleaned);
     out.appendLine(outcome.line);
   };
   return {
@@ -258,7 +258,7 @@ function binaryRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream
       out.appendBytes(tuple.bytes);
       return;
     }
-    for (const rule of outcome.cleaned) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
+    countCleaned(result, outcome.cleaned);
     writeBinaryTuple(out, tuple, outcome.replaced);
   };
   return {
@@ -275,6 +275,10 @@ function binaryRows(options: CopyPipeOptions, result: CopyPipeResult): RowStream
 function countFailure(result: CopyPipeResult, failure: Extract<RowOutcome, { kind: "failed" }>, options: CopyPipeOptions): void {
   result.failed[failure.reason] = (result.failed[failure.reason] ?? 0) + 1;
   options.onFailure(failure);
+}
+
+function countCleaned(result: CopyPipeResult, rules: readonly string[]): void {
+  for (const rule of rules) result.cleaned[rule] = (result.cleaned[rule] ?? 0) + 1;
 }
 
 function copyError(error: unknown, onWriteSide: boolean): SluiceError {

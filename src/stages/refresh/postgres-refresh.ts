@@ -47,8 +47,12 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     if (eligible > toCopy) countReason(counters, "skipped", "over_refresh_limit", eligible - toCopy);
 
     throwIfAborted(signal);
-    const checkUtf8 = await upstreamNeedsUtf8Check(upstream);
-    const binaryAllowed = (await serverMajorVersion(upstream)) === (await serverMajorVersion(sql));
+    const [checkUtf8, upstreamMajor, apiMajor] = await Promise.all([
+      upstreamNeedsUtf8Check(upstream),
+      serverMajorVersion(upstream),
+      serverMajorVersion(sql),
+    ]);
+    const binaryAllowed = upstreamMajor === apiMajor;
     const plan = planRows(dataset, columns);
     const format = copyFormat(plan, { checkUtf8, binaryAllowed });
     job.setTask(`copying ${toCopy.toLocaleString("en-US")} rows into ${staging} (COPY ${format}${limit === null ? "" : `, limit ${limit}`})`, 1);

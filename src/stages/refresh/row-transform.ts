@@ -9,7 +9,7 @@
 import { addUrlScheme, cleanTags, type TagRules } from "../../datasets/openverse/clean.ts";
 import { hasPortableBinaryFormat, isTextType } from "../../transforms/copy-binary.ts";
 import { escapeCopyText, joinCopyFields, splitCopyLineRaw, unescapeCopyField } from "../../transforms/copy-text.ts";
-import { compilePgTypeCheck, type PgValueCheck } from "../../transforms/pg-types.ts";
+import { canonicalTypeName, compilePgTypeCheck, type PgValueCheck } from "../../transforms/pg-types.ts";
 import type { Dataset } from "../../config/types.ts";
 
 export interface StagingColumn {
@@ -138,15 +138,5 @@ export function truncate(value: string): string {
 
 /** Upstream and staging types compare equal when they are the same type spelled differently. */
 function normalizeType(type: string | null): string | null {
-  if (type === null) return null;
-  return type
-    .toLowerCase()
-    .replace(/\s+/g, " ")
-    .replace(/^varchar/, "character varying")
-    .replace(/^timestamptz/, "timestamp with time zone")
-    .replace(/^int4$|^int$/, "integer")
-    .replace(/^int8$/, "bigint")
-    .replace(/^float8$/, "double precision")
-    .replace(/^bool$/, "boolean")
-    .trim();
+  return type === null ? null : canonicalTypeName(type);
 }
