@@ -10,6 +10,8 @@
  * Plain fetch on purpose: this is about the servers, not about a client library.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const opensearchUrl = (process.env.OPENSEARCH_URL ?? "http://127.0.0.1:9250").replace(/\/$/, "");
 const elasticsearchUrl = (process.env.ELASTICSEARCH_URL ?? "http://127.0.0.1:9200").replace(/\/$/, "");
@@ -54,6 +56,21 @@ async function moduleNames(base: string): Promise<string[]> {
 async function englishTokens(base: string, text: string): Promise<{ status: number; tokens: string[]; error: string }> {
   const { status, json } = await call(base, "POST", "/_analyze", { analyzer: "english", text });
   return { status, tokens: (json?.tokens ?? []).map((t: { token: string }) => t.token), error: json?.error?.reason ?? "" };
+}
+
+const openverseFixtures = join(import.meta.dir, "fixtures/openverse/api");
+
+/** Openverse's own index body (es_mapping.py as JSON), without our provenance key. */
+function openverseIndexBody(media: "image" | "audio"): Record<string, unknown> {
+  const { _source, ...body } = JSON.parse(readFileSync(join(openverseFixtures, `${media}.index.json`), "utf8"));
+  return body;
+}
+
+interface OpenverseQuery {
+  name: string;
+  media: "image" | "audio";
+  es_request: { path: string; params: Record<string, string> };
+  body: unknown;
 }
 
 const rankFeatureMapping = {
@@ -149,6 +166,45 @@ describe("OpenSearch at OPENSEARCH_URL has the standard modules", () => {
   });
 });
 
+describe("Openverse's index bodies and queries (test/fixtures/openverse/api) on OpenSearch", () => {
+  test("both index bodies are accepted, and custom_english stems and keeps its overrides", async () => {
+    for (const media of ["image", "audio"] as const) {
+      const index = indexName(opensearchUrl, `openverse-${media}`);
+      const created = await call(opensearchUrl, "PUT", `/${index}`, openverseIndexBody(media));
+      expect(created.status).toBe(200);
+      const analyzed = await call(opensearchUrl, "POST", `/${index}/_analyze`, { analyzer: "custom_english", text: "The cats' animals universe" });
+      expect(analyzed.json.tokens.map((t: { token: string }) => t.token)).toEqual(["cat", "animal", "universe"]);
+    }
+  }, 60_000);
+
+  test("every query body in queries.json is accepted", async () => {
+    const { queries } = JSON.parse(readFileSync(join(openverseFixtures, "queries.json"), "utf8")) as { queries: OpenverseQuery[] };
+    expect(queries.length).toBeGreaterThan(30);
+    // The queries name `image`, `audio` and their `-filtered` twins; map each to an index of ours.
+    const indices = new Map<string, string>();
+    for (const target of ["image", "image-filtered", "audio", "audio-filtered"]) {
+      const index = indexName(opensearchUrl, `openverse-q-${target}`);
+      const body = openverseIndexBody(target.startsWith("image") ? "image" : "audio") as { settings: { index: Record<string, unknown> } };
+      // One shard instead of Openverse's 18: the shard count does not change what a query may
+      // ask, and 4 x 18 shards take seconds on a small machine (the test above keeps the 18).
+      body.settings.index.number_of_shards = 1;
+      const created = await call(opensearchUrl, "PUT", `/${index}`, body);
+      expect(created.status).toBe(200);
+      indices.set(target, index);
+    }
+    const refused: string[] = [];
+    for (const query of queries) {
+      const [, target, endpoint] = query.es_request.path.split("/");
+      const index = indices.get(target!);
+      expect(index).toBeDefined();
+      const params = new URLSearchParams(query.es_request.params).toString();
+      const { status, text } = await call(opensearchUrl, "POST", `/${index}/${endpoint}?${params}`, query.body);
+      if (status !== 200) refused.push(`${query.name}: ${status} ${text.slice(0, 200)}`);
+    }
+    expect(refused).toEqual([]);
+  }, 60_000);
+});
+
 describe("Elasticsearch at ELASTICSEARCH_URL (the Maven Central integ-test zip) lacks them", () => {
   test("its modules are only apm, transport-netty4, x-pack-core and x-pack-security", async () => {
     expect(await moduleNames(elasticsearchUrl)).toEqual(["apm", "transport-netty4", "x-pack-core", "x-pack-security"]);
@@ -161,6 +217,12 @@ describe("Elasticsearch at ELASTICSEARCH_URL (the Maven Central integ-test zip) 
     });
     expect(status).toBe(400);
     expect(text).toContain("The mapper type [rank_feature] declared on field [standardized_popularity] does not exist");
+  });
+
+  test("Openverse's image index body is refused", async () => {
+    const index = indexName(elasticsearchUrl, "openverse-image");
+    const { status } = await call(elasticsearchUrl, "PUT", `/${index}`, openverseIndexBody("image"));
+    expect(status).toBe(400);
   });
 
   test("there is no english analyzer (no analysis-common)", async () => {
