@@ -141,7 +141,7 @@ describe("OpenSearch at OPENSEARCH_URL has the standard modules", () => {
     });
     expect(onFloat.status).toBe(400);
     expect(onFloat.text).toContain("rank_feature");
-  });
+  }, 30_000);
 
   test("painless runs a script and reindex copies an index", async () => {
     const executed = await call(opensearchUrl, "POST", "/_scripts/painless/_execute", {
@@ -163,7 +163,7 @@ describe("OpenSearch at OPENSEARCH_URL has the standard modules", () => {
     expect(reindexed.json.created).toBe(2);
     const copied = await call(opensearchUrl, "POST", `/${dest}/_search`, { sort: ["n"] });
     expect(copied.json.hits.hits.map((h: { _source: { n: number } }) => h._source.n)).toEqual([10, 20]);
-  });
+  }, 30_000);
 });
 
 describe("Openverse's index bodies and queries (test/fixtures/openverse/api) on OpenSearch", () => {
