@@ -49,10 +49,38 @@ async function importConfig(file: string): Promise<SluiceConfig> {
   try {
     mod = await import(pathToFileURL(path).href);
   } catch (error) {
-    throw new ConfigError(`config file ${file} could not be loaded: ${(error as Error).message}`, "fix the error in that file");
+    throw loadError(error, file, path);
   }
   if (!mod.default) throw new ConfigError(`config file ${file} has no default export`, "end it with `export default defineConfig({ … })`");
   return mod.default;
+}
+
+/** Where Bun's parser stopped: its BuildMessages carry the line and (1-based) column. */
+interface BuildMessageLike {
+  message: string;
+  position?: { line: number; column: number; file?: string } | null;
+}
+
+/**
+ * A syntax error names file, line and column, as a compiler would:
+ * `sluice.config.ts:12:5: Expected "}" but found "table" (fix the syntax error there)`.
+ * Other errors thrown while the file runs name the line they came from when the stack has it.
+ */
+export function loadError(error: unknown, file: string, path: string): ConfigError {
+  const messages: BuildMessageLike[] = error instanceof AggregateError ? (error.errors as BuildMessageLike[]) : [error as BuildMessageLike];
+  const syntax = messages.find((m) => m?.position && m.position.line > 0);
+  if (syntax?.position) {
+    const where = syntax.position.file && resolve(syntax.position.file) !== path ? syntax.position.file : file;
+    return new ConfigError(`${where}:${syntax.position.line}:${syntax.position.column}: ${syntax.message}`, "fix the syntax error there");
+  }
+  const message = (error as Error)?.message ?? String(error);
+  const at = String((error as Error)?.stack ?? "").match(new RegExp(`${escapeRegExp(path)}:(\\d+):(\\d+)`));
+  const location = at ? `${file}:${at[1]}:${at[2]}` : file;
+  return new ConfigError(`config file ${location} could not be loaded: ${message}`, "fix the error in that file");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 export async function loadDataset(name: string | undefined, configPath?: string): Promise<Dataset> {
