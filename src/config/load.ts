@@ -29,16 +29,36 @@ function registerSluiceModule(): void {
 }
 
 export async function loadDatasets(configPath?: string): Promise<Map<string, Dataset>> {
+  return (await loadConfiguration(configPath)).datasets;
+}
+
+export interface LoadedConfiguration {
+  /** The config file read, or null when there is none and only the built-in datasets exist. */
+  file: string | null;
+  datasets: Map<string, Dataset>;
+  /** Where each dataset was declared: "built-in", or the config file. */
+  origins: Map<string, string>;
+}
+
+/** The built-in datasets, then the config file's, each checked against the schema and resolved. */
+export async function loadConfiguration(configPath?: string): Promise<LoadedConfiguration> {
   const options = { indexPrefix: process.env.SLUICE_INDEX_PREFIX ?? "" };
   if (!/^[a-z0-9_-]*$/.test(options.indexPrefix)) {
     throw new ConfigError(`SLUICE_INDEX_PREFIX "${options.indexPrefix}" may hold only lowercase letters, digits, - and _`);
   }
   const datasets = new Map<string, Dataset>();
-  for (const [name, config] of Object.entries(builtinDatasets())) datasets.set(name, resolveDataset(name, config, `datasets.${name}`, options));
+  const origins = new Map<string, string>();
+  for (const [name, config] of Object.entries(builtinDatasets())) {
+    datasets.set(name, resolveDataset(name, config, `datasets.${name}`, options));
+    origins.set(name, "built-in");
+  }
   const file = configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
-  if (!file) return datasets;
-  for (const [name, dataset] of resolveConfig(await importConfig(file), file, options)) datasets.set(name, dataset);
-  return datasets;
+  if (!file) return { file: null, datasets, origins };
+  for (const [name, dataset] of resolveConfig(await importConfig(file), file, options)) {
+    datasets.set(name, dataset);
+    origins.set(name, file);
+  }
+  return { file, datasets, origins };
 }
 
 async function importConfig(file: string): Promise<SluiceConfig> {
