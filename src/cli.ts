@@ -19,6 +19,7 @@ export const main = defineCommand({
     publisher: () => import("../commands/publisher.ts").then((m) => m.default),
     status: () => import("../commands/status.ts").then((m) => m.default),
     config: () => import("../commands/config.ts").then((m) => m.default),
+    init: () => import("../commands/init.ts").then((m) => m.default),
   },
 });
 
