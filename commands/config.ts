@@ -7,10 +7,17 @@ import { ExitCode, ExitStatusError } from "../src/errors.ts";
 import { checkConfiguration, reportProblems } from "../src/stages/config-check.ts";
 
 const check = defineCommand({
-  meta: { name: "check", description: "Validate the config, reach every source and Elasticsearch, and print each dataset as resolved" },
-  args: { config: configArg, json: jsonArg },
+  meta: {
+    name: "check",
+    description: "Validate the config, reach every source and Elasticsearch, and print each dataset as resolved (the config file's datasets, else the built-in ones, or the one named)",
+  },
+  args: {
+    dataset: { type: "positional", description: "check only this dataset (built-in or from the config)", required: false },
+    config: configArg,
+    json: jsonArg,
+  },
   async run({ args }) {
-    const report = await checkConfiguration(args.config);
+    const report = await checkConfiguration(args.config, args.dataset);
     if (args.json) printJson(report);
     else {
       process.stdout.write(`config  ${report.config ?? "(none: built-in datasets only)"}\n`);

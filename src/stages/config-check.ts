@@ -11,7 +11,7 @@ import { openDatabase, type Sql } from "../adapters/postgres.ts";
 import { openSearch } from "../adapters/elasticsearch.ts";
 import { type Env, readEnv } from "../config/env.ts";
 import { describeDataset } from "../config/describe.ts";
-import { loadConfiguration } from "../config/load.ts";
+import { loadConfiguration, loadDataset } from "../config/load.ts";
 import type { Dataset, PostgresSourceConfig, RegistrySourceConfig } from "../config/types.ts";
 import { SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
@@ -45,13 +45,20 @@ export interface ConfigCheckReport {
 /** How long one registry request may take. */
 const REGISTRY_TIMEOUT_MS = 10_000;
 
-export async function checkConfiguration(configPath?: string): Promise<ConfigCheckReport> {
+/**
+ * Checks the named dataset, else those of the config file, else (no file) the built-in ones:
+ * a config of one's own is not failed for built-in datasets it does not use.
+ */
+export async function checkConfiguration(configPath?: string, datasetName?: string): Promise<ConfigCheckReport> {
   const env = readEnv();
   const loaded = await loadConfiguration(configPath);
+  const chosen = datasetName
+    ? [await loadDataset(datasetName, configPath)]
+    : [...loaded.datasets.values()].filter((d) => !loaded.file || loaded.origins.get(d.name) === loaded.file);
   const services = new Services(env);
   try {
     const datasets: DatasetCheck[] = [];
-    for (const dataset of loaded.datasets.values()) {
+    for (const dataset of chosen) {
       const checks = [await checkSource(dataset, services)];
       if (dataset.table.deletedTable) checks.push(await checkDeletedTable(dataset.table.deletedTable, services));
       if (dataset.index) checks.push(await services.elasticsearch());
