@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../errors.ts";
 import { closestKey, describeValue } from "./issues.ts";
 import { resolveConfig, resolveDataset } from "./resolve.ts";
-import { configJsonSchema } from "./schema.ts";
+import { configJsonSchema, datasetSchema } from "./schema.ts";
+import { builtinDatasets } from "../datasets/builtin.ts";
 
 const minimal = { source: { kind: "postgres", table: "photos" }, table: { key: "id" } };
 
@@ -87,4 +88,14 @@ test("the JSON Schema is strict and describes every key", () => {
   expect(dataset.additionalProperties).toBe(false);
   expect(Object.keys(dataset.properties)).toEqual(["source", "table", "clean", "index", "swap", "refresh", "payload", "validate"]);
   expect(dataset.properties.swap!.additionalProperties).toBe(false);
+});
+
+test("the built-in datasets pass the same schema", () => {
+  for (const [name, config] of Object.entries(builtinDatasets())) {
+    expect(datasetSchema.safeParse(config).success).toBe(true);
+    expect(resolveDataset(name, config).name).toBe(name);
+  }
+  // A built-in is not exempt: a misspelled key in one is the same error as in a user's file.
+  const image = builtinDatasets().image!;
+  expect(() => resolveDataset("image", { ...image, swap: { maxShrinkage: 1 } } as never)).toThrow("datasets.image.swap.maxShrinkage is not a known key; did you mean maxShrink?");
 });
