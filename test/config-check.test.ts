@@ -57,7 +57,7 @@ afterAll(async () => {
   registry.stop(true);
   rmSync(dir, { recursive: true, force: true });
   await t.drop();
-}, 30_000);
+}, 60_000);
 
 describe("sluice config check", () => {
   test("a good config: exit 0, every dataset as resolved, every source reached once", async () => {
