@@ -69,7 +69,7 @@ describe("sluice config check", () => {
     expect(text.stdout).toMatch(/index\.alias +sluice-t-configcheck-\w+-photos/);
     expect(text.stdout).toMatch(/index\.concurrency +2/);
     expect(text.stdout).toMatch(/refresh\.maxFailedFraction +0\.01/);
-    expect(text.stdout).toContain("ok      source: upstream table \"public\".\"photos\"");
+    expect(text.stdout).toContain("ok      source: upstream table public.photos in UPSTREAM_DATABASE_URL");
     expect(text.stdout).toContain("ok      deleted table: moderated_photos exists in DATABASE_URL");
     expect(text.stdout).toContain("ok      elasticsearch: ELASTICSEARCH_URL");
     expect(text.stdout).toContain("registry http://127.0.0.1");

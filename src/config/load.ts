@@ -104,7 +104,11 @@ function escapeRegExp(text: string): string {
 }
 
 export async function loadDataset(name: string | undefined, configPath?: string): Promise<Dataset> {
-  const datasets = await loadDatasets(configPath);
+  return datasetNamed(await loadDatasets(configPath), name);
+}
+
+/** The dataset of that name, or a usage error listing the known ones. */
+export function datasetNamed(datasets: Map<string, Dataset>, name: string | undefined): Dataset {
   const known = [...datasets.keys()].sort().join(", ");
   if (!name) throw new UsageError("which dataset? name one", `known datasets: ${known}`);
   const dataset = datasets.get(name);

@@ -11,7 +11,7 @@ import { openDatabase, type Sql } from "../adapters/postgres.ts";
 import { openSearch } from "../adapters/elasticsearch.ts";
 import { type Env, readEnv } from "../config/env.ts";
 import { describeDataset } from "../config/describe.ts";
-import { loadConfiguration, loadDataset } from "../config/load.ts";
+import { datasetNamed, loadConfiguration } from "../config/load.ts";
 import type { Dataset, PostgresSourceConfig, RegistrySourceConfig } from "../config/types.ts";
 import { SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
@@ -53,7 +53,7 @@ export async function checkConfiguration(configPath?: string, datasetName?: stri
   const env = readEnv();
   const loaded = await loadConfiguration(configPath);
   const chosen = datasetName
-    ? [await loadDataset(datasetName, configPath)]
+    ? [datasetNamed(loaded.datasets, datasetName)]
     : [...loaded.datasets.values()].filter((d) => !loaded.file || loaded.origins.get(d.name) === loaded.file);
   const services = new Services(env);
   try {
@@ -103,7 +103,7 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
       throw new SluiceError(`upstream table ${source.table} has no column ${column} (${role} of dataset ${dataset.name})`, { hint: `fix ${role}` });
     }
   }
-  return `upstream table ${qualifiedName(source.table!)} ${where}: ${columns.length} columns copied`;
+  return `upstream table ${source.table} ${where}: ${columns.length} columns copied`;
 }
 
 /** One request for the first page of the listing. */
