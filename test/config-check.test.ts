@@ -152,6 +152,14 @@ describe("sluice config check", () => {
     expect(stderr).not.toContain("unexpected error");
   });
 
+  test("an error thrown while the config runs: exit 2 naming the line", async () => {
+    const path = join(dir, "throws.config.ts");
+    await Bun.write(path, 'import { defineConfig } from "sluice";\nconst rows = undefined as unknown as string[];\nexport default defineConfig({ datasets: Object.fromEntries(rows.map((r) => [r, {}])) });\n');
+    const { code, stderr } = await run({}, "config", "check", "--config", path);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`config file ${path}:3:\\d+ could not be loaded: .*undefined`));
+  });
+
   test("config schema prints a strict JSON Schema", async () => {
     const { code, stdout } = await t.sluice("config", "schema");
     expect(code).toBe(0);

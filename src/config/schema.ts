@@ -225,7 +225,7 @@ export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
   if (src.kind === "postgres" && !src.table === !src.query) problem(["source"], "needs exactly one of `table` or `query`");
   if (src.kind === "registry") {
     if (tbl.columns) {
-      problem(["table", "columns"], "cannot be set for a registry source (registry tables have fixed columns (id, name, publisher, url, hash, modified and stage state))");
+      problem(["table", "columns"], "cannot be set for a registry source: registry tables have fixed columns (id, name, publisher, url, hash, modified and stage state)");
     }
     if (tbl.key !== "id") problem(["table", "key"], 'must be "id" for a registry source');
     if (dataset.payload?.format === "json" && !dataset.validate?.jsonSchema) problem(["validate", "jsonSchema"], 'is required when payload.format is "json"');
