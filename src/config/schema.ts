@@ -58,7 +58,7 @@ export const REGISTRY_COLUMNS: Record<string, string> = {
 // Building blocks: each carries the phrase its problems are reported with
 // ---------------------------------------------------------------------------------------------
 
-/** A strict object: unknown keys are errors. ./issues.ts adds the closest known key. */
+/** A strict object: an unknown key is an error whose message names the closest known key. */
 function strict<Shape extends z.ZodRawShape>(shape: Shape, required?: string) {
   return z.strictObject(shape, {
     error: (issue) => {
