@@ -1,6 +1,10 @@
 /**
  * The dataset model. `DatasetConfig` is what users write in sluice.config.ts (loose, most fields
  * optional); `Dataset` is what stages receive, every default filled in by `resolveDataset`.
+ *
+ * The input types are checked against the runtime schema (src/config/schema.ts) at compile time,
+ * so the two cannot drift; this file holds types only, because the declarations users get from
+ * `sluice init` are generated from it.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -153,12 +157,20 @@ export interface SwapConfig {
   keep?: number;
 }
 
+export interface RefreshConfig {
+  /** Failed rows tolerated before a refresh fails; unset, the fraction alone decides. */
+  maxFailures?: number;
+  /** Fraction of the rows read that may fail before a refresh fails. @default 0.01 */
+  maxFailedFraction?: number;
+}
+
 export interface DatasetConfig {
   source: SourceConfig;
   table: TableConfig;
   clean?: CleanConfig;
   index?: IndexConfig | false;
   swap?: SwapConfig;
+  refresh?: RefreshConfig;
   /** Registry datasets: how payloads are downloaded. @default {} for registry sources */
   payload?: PayloadConfig;
   /** Registry datasets: how payloads are validated. @default {} for registry sources */
@@ -190,6 +202,7 @@ export interface Dataset {
     children: ChildIndexConfig[];
   }) | null;
   swap: Required<SwapConfig>;
+  refresh: { maxFailures: number | null; maxFailedFraction: number };
   /** Set for registry datasets, null otherwise. */
   payload: Required<PayloadConfig> | null;
   validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;

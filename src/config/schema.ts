@@ -1,0 +1,278 @@
+/**
+ * The one schema of sluice.config.ts (zod 4): the runtime check every dataset passes, built-in or
+ * not, and the JSON Schema `sluice config schema` prints. Objects are strict, so a misspelled key
+ * is an error, not a silently ignored setting. The hand-written input types in ./types.ts are
+ * compared with this schema's inferred types at compile time (the `Same` checks at the end).
+ *
+ * Each rule's message is the phrase that follows the key path: `must be a whole number ≥ 1`.
+ * ./issues.ts turns the first problem into one line with the path and the value it got.
+ */
+import { z } from "zod";
+import { unknownKeyPhrase } from "./issues.ts";
+import type {
+  ChildIndexConfig,
+  CleanConfig,
+  DatasetConfig,
+  IndexBody,
+  IndexConfig,
+  PayloadConfig,
+  PostgresSourceConfig,
+  RefreshConfig,
+  RegistrySourceConfig,
+  SluiceConfig,
+  SwapConfig,
+  TableConfig,
+  TagCleanConfig,
+  ValidateConfig,
+} from "./types.ts";
+
+export const identifierPattern = /^[a-z_][a-z0-9_]*$/;
+export const datasetNamePattern = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * The columns of every registry dataset's table: what the registry lists, then the state each
+ * stage keeps per row (carried from live into staging, so unchanged documents are not redone).
+ */
+export const REGISTRY_COLUMNS: Record<string, string> = {
+  id: "text",
+  name: "text",
+  publisher: "text",
+  url: "text",
+  hash: "text",
+  modified: "timestamptz",
+  blob_sha256: "text",
+  charset: "text",
+  payload_bytes: "bigint",
+  downloaded_at: "timestamptz",
+  download_error: "integer",
+  download_detail: "text",
+  validated_at: "timestamptz",
+  valid: "boolean",
+  report_id: "bigint",
+  activities: "integer",
+  activities_invalid: "integer",
+  cleaned_sha256: "text",
+};
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks: each carries the phrase its problems are reported with
+// ---------------------------------------------------------------------------------------------
+
+/** A strict object: an unknown key is an error whose message names the closest known key. */
+function strict<Shape extends z.ZodRawShape>(shape: Shape, required?: string) {
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === "unrecognized_keys") return unknownKeyPhrase(issue.keys[0] ?? "", Object.keys(shape));
+      if (issue.input === undefined) return required ? `is required (${required})` : "is required";
+      return "must be an object";
+    },
+  });
+}
+
+function wholeNumber(min: number, max?: number) {
+  const phrase = max === undefined ? `must be a whole number ≥ ${min}` : `must be a whole number from ${min} to ${max}`;
+  const base = z.int({ error: phrase }).min(min, { error: phrase });
+  return max === undefined ? base : base.max(max, { error: phrase });
+}
+
+function fraction(phrase = "must be a fraction between 0 and 1") {
+  return z.number({ error: phrase }).min(0, { error: phrase }).max(1, { error: phrase });
+}
+
+const text = z.string({ error: "must be a string" });
+const textList = z.array(text, { error: "must be a list of strings" });
+const jsonObject = z.record(z.string(), z.unknown(), { error: "must be an object" });
+const identifier = z.string({ error: "must be a plain lowercase identifier" }).regex(identifierPattern, { error: "must be a plain lowercase identifier" });
+
+/** A function in the config; JSON Schema cannot describe one, so it shows as `{}` with this description. */
+function fn<F>(signature: string) {
+  return z.custom<F>((value) => typeof value === "function", { error: `must be a function ${signature}` }).meta({ description: `a function ${signature}` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------------------------
+
+const postgresSource = strict({
+  kind: z.literal("postgres"),
+  table: text.optional(),
+  query: text.optional(),
+  removedColumn: text.optional(),
+});
+
+const registrySource = strict({
+  kind: z.literal("registry"),
+  url: z.string({ error: "must be an http(s) URL" }).regex(/^https?:\/\//, { error: "must be an http(s) URL" }),
+  pageSize: wholeNumber(1, 10_000).optional(),
+  minListedFraction: fraction().optional(),
+});
+
+const SOURCE_EXAMPLE = 'e.g. { kind: "postgres", table: "image" }';
+
+const source = z.discriminatedUnion("kind", [postgresSource, registrySource], {
+  error: (issue) => {
+    if (issue.code === "invalid_union") return "is not a known kind (use postgres or registry)";
+    return issue.input === undefined ? `is required (${SOURCE_EXAMPLE})` : `must be an object (${SOURCE_EXAMPLE})`;
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Table, cleaning, index, swap, refresh
+// ---------------------------------------------------------------------------------------------
+
+const table = strict(
+  {
+    name: identifier.optional(),
+    key: z.string({
+      error: (issue) => (issue.input === undefined ? "is required: the column that identifies a row (lowercase identifier)" : "must be a lowercase identifier: the column that identifies a row"),
+    }).regex(identifierPattern, { error: "must be a lowercase identifier: the column that identifies a row" }),
+    columns: z.record(
+      z.string().regex(identifierPattern, { error: "is not a plain lowercase identifier" }),
+      z.string({ error: "needs a Postgres type" }).trim().min(1, { error: "needs a Postgres type" }),
+      { error: "must be an object of column name → Postgres type" },
+    ).optional(),
+    indexes: z.array(z.string({ error: 'must be SQL containing "{table}"' }).includes("{table}", { error: 'must be SQL containing "{table}"' }), { error: "must be a list of SQL strings" }).optional(),
+    deletedTable: text.optional(),
+  },
+  'e.g. { key: "identifier" }',
+);
+
+const tagClean = strict({
+  column: text.optional(),
+  denylist: textList.optional(),
+  denylistFragments: textList.optional(),
+  minAccuracy: fraction("must be between 0 and 1").optional(),
+  deniedProviders: textList.optional(),
+});
+
+const clean = strict({
+  tags: z.union([z.literal(false), tagClean]).optional(),
+  urlColumns: textList.optional(),
+  urlScheme: text.optional(),
+});
+
+const indexBody = strict({ settings: jsonObject.optional(), mappings: jsonObject.optional() });
+
+const child = strict({
+  suffix: z.string({ error: "must be a string: `<alias>-<suffix>`" }).regex(/^[a-z0-9_-]+$/, { error: "must be lowercase letters, digits, - or _" }),
+  body: indexBody,
+  toDocuments: fn<ChildIndexConfig["toDocuments"]>("(row, context) => documents"),
+});
+
+const index = strict({
+  alias: z.string({ error: "must be a string" }).regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: "must be a lowercase Elasticsearch name (letters, digits, -, _ or .)" }).optional(),
+  body: indexBody.optional(),
+  toDocument: fn<NonNullable<IndexConfig["toDocument"]>>("(row, context) => document").optional(),
+  children: z.array(child, { error: "must be a list of child indices" }).optional(),
+  batchDocuments: wholeNumber(1).optional(),
+  batchBytes: wholeNumber(1).optional(),
+  concurrency: wholeNumber(1).optional(),
+  maxFailures: wholeNumber(0).optional(),
+});
+
+const swap = strict({
+  maxShrink: fraction().optional(),
+  keep: wholeNumber(0).optional(),
+});
+
+const refresh = strict({
+  maxFailures: wholeNumber(0).optional(),
+  maxFailedFraction: fraction().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Payloads and validation (registry datasets)
+// ---------------------------------------------------------------------------------------------
+
+const payload = strict({
+  column: z.string({ error: "must be a string" }).refine((column) => column in REGISTRY_COLUMNS, {
+    error: `must be a column of the registry table (${Object.keys(REGISTRY_COLUMNS).join(", ")})`,
+  }).optional(),
+  format: z.enum(["xml", "json"], { error: 'must be "xml" or "json"' }).optional(),
+  concurrency: wholeNumber(1).optional(),
+  perHost: wholeNumber(1).optional(),
+  timeoutMs: wholeNumber(1).optional(),
+  maxRedirects: wholeNumber(0).optional(),
+  maxBytes: wholeNumber(1).optional(),
+});
+
+const validate = strict({
+  flagThreshold: wholeNumber(1).optional(),
+  flagWindowHours: z.number({ error: "must be a number of hours > 0" }).gt(0, { error: "must be a number of hours > 0" }).optional(),
+  maxBytes: wholeNumber(1).optional(),
+  maxDepth: wholeNumber(1).optional(),
+  jsonSchema: jsonObject.optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// A dataset, and the rules that span its parts
+// ---------------------------------------------------------------------------------------------
+
+const datasetShape = strict({
+  source,
+  table,
+  clean: clean.optional(),
+  index: z.union([z.literal(false), index]).optional(),
+  swap: swap.optional(),
+  refresh: refresh.optional(),
+  payload: payload.optional(),
+  validate: validate.optional(),
+});
+
+export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
+  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message, input: undefined });
+  const { source: src, table: tbl } = dataset;
+  if (src.kind === "postgres" && !src.table === !src.query) problem(["source"], "needs exactly one of `table` or `query`");
+  if (src.kind === "registry") {
+    if (tbl.columns) {
+      problem(["table", "columns"], "cannot be set for a registry source: registry tables have fixed columns (id, name, publisher, url, hash, modified and stage state)");
+    }
+    if (tbl.key !== "id") problem(["table", "key"], 'must be "id" for a registry source');
+    if (dataset.payload?.format === "json" && !dataset.validate?.jsonSchema) problem(["validate", "jsonSchema"], 'is required when payload.format is "json"');
+  }
+  if (tbl.columns && !(tbl.key in tbl.columns)) problem(["table", "key"], `"${tbl.key}" is not one of table.columns`);
+});
+
+export const sluiceConfigSchema = strict({
+  datasets: z.record(
+    z.string().regex(datasetNamePattern, { error: "is not a valid dataset name: use lowercase letters, digits, - or _, starting with a letter" }),
+    datasetSchema,
+    { error: "must be an object of dataset name → dataset" },
+  ).optional(),
+});
+
+/** The JSON Schema of sluice.config.ts's default export, for editors and other tools. */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(sluiceConfigSchema, { io: "input", unrepresentable: "any" }),
+    title: "sluice.config.ts",
+    description: "The default export of sluice.config.ts: defineConfig({ datasets: { name: { source, table, … } } })",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input types of ./types.ts are exactly what this schema accepts
+// ---------------------------------------------------------------------------------------------
+
+/** True only when A and B are the same type (not merely assignable either way). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Fails to compile unless its argument is `true`. */
+type Check<T extends true> = T;
+
+type In<S extends z.ZodType> = z.input<S>;
+export type SchemaMatchesTypes = [
+  Check<Same<In<typeof postgresSource>, PostgresSourceConfig>>,
+  Check<Same<In<typeof registrySource>, RegistrySourceConfig>>,
+  Check<Same<In<typeof table>, TableConfig>>,
+  Check<Same<In<typeof tagClean>, TagCleanConfig>>,
+  Check<Same<In<typeof clean>, CleanConfig>>,
+  Check<Same<In<typeof indexBody>, IndexBody>>,
+  Check<Same<In<typeof child>, ChildIndexConfig>>,
+  Check<Same<In<typeof index>, IndexConfig>>,
+  Check<Same<In<typeof swap>, SwapConfig>>,
+  Check<Same<In<typeof refresh>, RefreshConfig>>,
+  Check<Same<In<typeof payload>, PayloadConfig>>,
+  Check<Same<In<typeof validate>, ValidateConfig>>,
+  Check<Same<In<typeof datasetSchema>, DatasetConfig>>,
+  Check<Same<In<typeof sluiceConfigSchema>, SluiceConfig>>,
+];
