@@ -20,6 +20,7 @@ export const PAYLOAD_DEFAULTS = {
   maxBytes: 50 * 1024 * 1024,
 };
 export const VALIDATE_DEFAULTS = { flagThreshold: 100, flagWindowHours: 2, maxBytes: 50 * 1024 * 1024, maxDepth: 256 };
+export const REFRESH_DEFAULTS = { maxFailures: null, maxFailedFraction: 0.01 };
 export const REGISTRY_DEFAULTS = { pageSize: 1000, minListedFraction: 0.5 };
 
 /**
@@ -128,6 +129,10 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
   }
   if (!(swap.maxShrink >= 0 && swap.maxShrink <= 1)) fail("swap.maxShrink", "must be a fraction between 0 and 1");
   if (!Number.isInteger(swap.keep) || swap.keep < 0) fail("swap.keep", "must be a whole number ≥ 0");
+  // Refresh tolerance (issue 9.5); H2's schema carries the same keys.
+  const refresh = { maxFailures: config.refresh?.maxFailures ?? REFRESH_DEFAULTS.maxFailures, maxFailedFraction: config.refresh?.maxFailedFraction ?? REFRESH_DEFAULTS.maxFailedFraction };
+  if (refresh.maxFailures !== null && !(Number.isInteger(refresh.maxFailures) && refresh.maxFailures >= 0)) fail("refresh.maxFailures", "must be a whole number ≥ 0");
+  if (!(refresh.maxFailedFraction >= 0 && refresh.maxFailedFraction <= 1)) fail("refresh.maxFailedFraction", "must be a fraction between 0 and 1");
 
   return {
     name,
@@ -161,6 +166,7 @@ export function resolveDataset(name: string, config: DatasetConfig, where = `dat
       maxFailures: indexOptions.maxFailures,
     },
     swap,
+    refresh,
     payload,
     validate,
   };

@@ -153,12 +153,21 @@ export interface SwapConfig {
   keep?: number;
 }
 
+// Refresh tolerance (issue 9.5). H2's zod schema carries the same keys; reconcile at merge.
+export interface RefreshConfig {
+  /** Failed rows tolerated; when set, it decides instead of maxFailedFraction. @default unset */
+  maxFailures?: number;
+  /** Fraction of the rows read that may fail before the refresh fails. @default 0.01 */
+  maxFailedFraction?: number;
+}
+
 export interface DatasetConfig {
   source: SourceConfig;
   table: TableConfig;
   clean?: CleanConfig;
   index?: IndexConfig | false;
   swap?: SwapConfig;
+  refresh?: RefreshConfig;
   /** Registry datasets: how payloads are downloaded. @default {} for registry sources */
   payload?: PayloadConfig;
   /** Registry datasets: how payloads are validated. @default {} for registry sources */
@@ -190,6 +199,7 @@ export interface Dataset {
     children: ChildIndexConfig[];
   }) | null;
   swap: Required<SwapConfig>;
+  refresh: { maxFailures: number | null; maxFailedFraction: number };
   /** Set for registry datasets, null otherwise. */
   payload: Required<PayloadConfig> | null;
   validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;
