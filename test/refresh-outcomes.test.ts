@@ -76,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   registry?.stop(true);
   await t.drop();
-});
+}, 30_000);
 
 const config = (name: string) => ["--config", configs.get(name)!];
 const generations = async (dataset: string) =>
@@ -118,7 +118,7 @@ describe("failed rows past the tolerance", () => {
     expect((await lastJob(t, "dirty", "refresh")).error).toContain("refresh of dirty failed: 3 of 20 rows read failed, more than refresh.maxFailures 2: invalid_integer 2, integer_out_of_range 1");
     expect((await t.sluice("refresh", "dirty", ...config("count3"))).code).toBe(0);
     expect((await lastJob(t, "dirty", "refresh")).state).toBe("succeeded");
-  });
+  }, 60_000);
 
   test("a refresh that read rows and wrote none fails whatever the tolerance", async () => {
     expect((await t.sluice("run", "allbad", ...config("allbad"))).code).toBe(1);
@@ -126,7 +126,7 @@ describe("failed rows past the tolerance", () => {
     expect(refresh.error).toStartWith("refresh of allbad failed: it read 3 rows and wrote none: 3 failed (invalid_integer 3)");
     expect(await generations("allbad")).toEqual(["1 discarded"]);
     expect(await tables("allbad")).toEqual([]);
-  });
+  }, 60_000);
 
   test("a registry refresh holds its bad listings to the same tolerance", async () => {
     expect((await t.sluice("refresh", "docs", ...config("docs"))).code).toBe(1);
@@ -135,7 +135,7 @@ describe("failed rows past the tolerance", () => {
     expect(await tables("docs")).toEqual([]);
     expect((await t.sluice("refresh", "docs", ...config("docs-tolerant"))).code).toBe(0);
     expect((await lastJob(t, "docs", "refresh")).counters).toMatchObject({ read: 3, written: 2, failed: { missing_id: 1 } });
-  });
+  }, 60_000);
 });
 
 describe("the run summary", () => {
@@ -222,5 +222,5 @@ describe("a cleaning rule that does not fit its column", () => {
     expect(code).toBe(2);
     expect(stderr).toContain("datasets.arrays.clean.urlColumns names column width, which is integer; URL cleaning needs a text column (text or varchar) (remove width from clean.urlColumns)");
     expect(await generations("arrays")).toEqual([]);
-  });
+  }, 60_000);
 });
