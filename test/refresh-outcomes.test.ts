@@ -186,7 +186,7 @@ describe("the default DATA_REFRESH_LIMIT", () => {
   test("an explicit limit that cuts says so too; no limit, or production, says nothing", async () => {
     const explicit = JSON.parse((await t.sluiceWith({ DATA_REFRESH_LIMIT: "5" }, "refresh", "big", "--json", ...config("big"))).stdout);
     expect(explicit.warnings).toEqual(["DATA_REFRESH_LIMIT=5 caps this refresh: 100,005 of 100,010 rows of big left out (over_refresh_limit); set DATA_REFRESH_LIMIT=0 to copy every row"]);
-    for (const env of [{ DATA_REFRESH_LIMIT: "0" }, { DATA_REFRESH_LIMIT: "", ENVIRONMENT: "production" }]) {
+    for (const env of [{ DATA_REFRESH_LIMIT: "0" }, { DATA_REFRESH_LIMIT: "", ENVIRONMENT: "production" }] as Record<string, string>[]) {
       const { code, stdout } = await t.sluiceWith(env, "refresh", "big", ...config("big"));
       expect(code).toBe(0);
       expect(stdout).not.toContain("warning:");
