@@ -1,4 +1,4 @@
-import { type Counters, runCounters, summarizeCounters } from "../jobs/counters.ts";
+import { runCounters, summarizeCounters } from "../jobs/counters.ts";
 import type { IngestReport } from "../stages/ingest/ingest-stage.ts";
 import type { StageReport } from "../stages/pipeline.ts";
 import { printJson } from "./output.ts";
@@ -22,7 +22,7 @@ export function printStageReport(report: StageReport, json: boolean): void {
  *   image g2 run: read 1,899 · written 1,374 · skipped 525 (refresh.removed_from_source 525) · failed 0
  */
 export function printRunReport(report: StageReport, json: boolean): void {
-  const totals: Counters = runCounters(report.steps);
+  const totals = runCounters(report.steps);
   const warnings = report.steps.flatMap((s) => s.warnings ?? []);
   if (json) return printJson({ ...report, totals, warnings });
   printSteps(report);
