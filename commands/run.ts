@@ -1,12 +1,12 @@
 import { defineCommand } from "citty";
 import { configArg, datasetArg, jsonArg } from "../src/cli/args.ts";
-import { printStageReport } from "../src/cli/report.ts";
+import { printRunReport } from "../src/cli/report.ts";
 import { runDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Refresh, index and swap as one chain; any failure or signal rolls back" },
   args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false }, "retry-errors": { type: "boolean", description: "registry datasets: retry rows whose download failed before", default: false } },
   async run({ args }) {
-    printStageReport(await runDataset(args.dataset, { config: args.config, force: args.force, retryErrors: args["retry-errors"] }), args.json);
+    printRunReport(await runDataset(args.dataset, { config: args.config, force: args.force, retryErrors: args["retry-errors"] }), args.json);
   },
 });

@@ -1,14 +1,43 @@
-import { summarizeCounters } from "../jobs/counters.ts";
+import { runCounters, summarizeCounters } from "../jobs/counters.ts";
 import type { IngestReport } from "../stages/ingest/ingest-stage.ts";
 import type { StageReport } from "../stages/pipeline.ts";
 import { printJson } from "./output.ts";
 
-/** The result of a dataset command: one line per job on stdout, or the whole report as JSON. */
+/**
+ * The result of a dataset command: one line per job on stdout, then any warning a stage gave (they
+ * were logged when they arose, and are repeated here where they cannot scroll away), or the whole
+ * report as JSON with the warnings gathered at the top.
+ */
 export function printStageReport(report: StageReport, json: boolean): void {
-  if (json) return printJson(report);
+  const warnings = report.steps.flatMap((s) => s.warnings ?? []);
+  if (json) return printJson({ ...report, warnings });
+  printSteps(report);
+  printWarnings(warnings);
+}
+
+/**
+ * `run`: the steps' lines, then the run's own line, whose skipped and failed rows are every
+ * stage's, each reason named with its stage:
+ *
+ *   image g2 run: read 1,899 · written 1,374 · skipped 525 (refresh.removed_from_source 525) · failed 0
+ */
+export function printRunReport(report: StageReport, json: boolean): void {
+  const totals = runCounters(report.steps);
+  const warnings = report.steps.flatMap((s) => s.warnings ?? []);
+  if (json) return printJson({ ...report, totals, warnings });
+  printSteps(report);
+  process.stdout.write(`${report.dataset} g${report.generation} run: ${summarizeCounters(totals)}\n`);
+  printWarnings(warnings);
+}
+
+function printSteps(report: StageReport): void {
   for (const step of report.steps) {
     process.stdout.write(`${report.dataset} g${step.generation} ${step.stage} (job ${step.job}): ${summarizeCounters(step.counters)}\n`);
   }
+}
+
+function printWarnings(warnings: string[]): void {
+  for (const warning of warnings) process.stdout.write(`warning: ${warning}\n`);
 }
 
 /** "bundles ingest (job 7): bundle 3 accepted, 3 files (12 bytes): read 3 · written 3 · …" */

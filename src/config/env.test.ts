@@ -7,6 +7,9 @@ describe("readEnv", () => {
     expect(readEnv({}).dataRefreshLimit).toBe(DEFAULT_REFRESH_LIMIT);
     expect(readEnv({ ENVIRONMENT: "prod" }).dataRefreshLimit).toBeNull();
     expect(readEnv({ ENVIRONMENT: "Production" }).dataRefreshLimit).toBeNull();
+    expect(readEnv({}).dataRefreshLimitByDefault).toBe(true);
+    expect(readEnv({ ENVIRONMENT: "prod" }).dataRefreshLimitByDefault).toBe(false);
+    expect(readEnv({ DATA_REFRESH_LIMIT: "100000" }).dataRefreshLimitByDefault).toBe(false);
   });
   test("an explicit limit always wins", () => {
     expect(readEnv({ ENVIRONMENT: "production", DATA_REFRESH_LIMIT: "50" }).dataRefreshLimit).toBe(50);

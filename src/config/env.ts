@@ -14,6 +14,8 @@ export interface Env {
   slackWebhook: string | undefined;
   /** Rows a refresh copies at most; null means no limit. */
   dataRefreshLimit: number | null;
+  /** True when DATA_REFRESH_LIMIT is unset and the non-production default applies. */
+  dataRefreshLimitByDefault: boolean;
   /** `local`, `staging`, `prod`, `production`, … */
   environment: string;
 }
@@ -29,8 +31,10 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     slackWebhook: urlVariable(source, "SLACK_WEBHOOK", ["http:", "https:"]),
     environment: (nonEmpty(source.ENVIRONMENT) ?? "local").toLowerCase(),
     dataRefreshLimit: null,
+    dataRefreshLimitByDefault: false,
   };
   env.dataRefreshLimit = refreshLimit(nonEmpty(source.DATA_REFRESH_LIMIT), env.environment);
+  env.dataRefreshLimitByDefault = nonEmpty(source.DATA_REFRESH_LIMIT) === undefined && env.dataRefreshLimit !== null;
   for (const url of [env.databaseUrl, env.upstreamDatabaseUrl, env.elasticsearchUrl, env.slackWebhook]) {
     registerSecretsOf(url);
   }

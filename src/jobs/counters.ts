@@ -45,3 +45,22 @@ export function summarizeCounters(stored: Partial<Counters>): string {
   }
   return parts.join(" · ");
 }
+
+/**
+ * A run's counts from its stages': rows read by the first stage (or `read`, when a resumed run
+ * skipped the refresh), written by the last, and every stage's skipped and failed rows, each reason
+ * named with its stage: `skipped 525 (refresh.removed_from_source 525)`. A table's row counts once,
+ * in the stage that dropped it; a registry's validate also skips, as not_downloaded, what reload
+ * could not download.
+ */
+export function runCounters(steps: { stage: string; counters: Counters }[], read = steps[0]?.counters.read ?? 0): Counters {
+  const run = emptyCounters();
+  run.read = read;
+  run.written = steps.at(-1)?.counters.written ?? 0;
+  for (const { stage, counters } of steps) {
+    for (const section of ["skipped", "failed"] as const) {
+      for (const [reason, n] of Object.entries(counters[section] ?? {})) if (n > 0) countReason(run, section, `${stage}.${reason}`, n);
+    }
+  }
+  return run;
+}

@@ -9,6 +9,7 @@
  */
 import type { SearchClient } from "../adapters/elasticsearch.ts";
 import { SluiceError } from "../errors.ts";
+import { runCounters } from "../jobs/counters.ts";
 import { generationIndices, generationTable } from "../generations/names.ts";
 import { type Generation, generationsIn, pendingGeneration, rowsReadBySucceededStage, stageSucceeded, tableExists } from "../generations/store.ts";
 import { discardGeneration } from "./discard.ts";
@@ -160,7 +161,8 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;
         steps.push(await swapStep(session, es, fresh, run.job.id, { force: Boolean(options.force), keep: ds.swap.keep }));
-        run.counters.written = steps.at(-1)!.counters.written;
+        // The run's own job carries its stages' skipped and failed rows, not zeros.
+        Object.assign(run.counters, runCounters(steps, run.counters.read));
       });
       return { dataset: ds.name, generation: generation ? (generation as Generation).number : null, steps };
     } catch (error) {

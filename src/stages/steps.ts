@@ -11,7 +11,7 @@ import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
 import { buildIndexGeneration } from "./index/build-index.ts";
 import { type JobHandle, runAsJob } from "./job-runner.ts";
-import { refreshFromPostgres } from "./refresh/postgres-refresh.ts";
+import { checkPostgresRefresh, refreshFromPostgres } from "./refresh/postgres-refresh.ts";
 import { refreshFromRegistry } from "./registry/refresh.ts";
 import { type ReloadOptions, reloadPayloads } from "./reload/reload.ts";
 import { validatePayloads } from "./validate/validate.ts";
@@ -23,6 +23,8 @@ export interface StepResult {
   stage: string;
   generation: number;
   counters: JobHandle["counters"];
+  /** What the operator must not miss, repeated in the summary (e.g. rows the refresh limit left out). */
+  warnings?: string[];
 }
 
 /** Registry datasets read their payloads from the blob store; table datasets read none. */
@@ -45,12 +47,16 @@ export async function openSearchFor(session: Session): Promise<SearchClient | nu
 
 /** Starts a new generation and fills its staging table from the source. */
 export async function refreshStep(session: Session, parentId: number | null, onGeneration?: (g: Generation) => void): Promise<{ generation: Generation; result: StepResult }> {
+  // A configuration that cannot work fails here, before a generation or a job exists.
+  if (session.dataset.source.kind === "postgres") await checkPostgresRefresh(session);
   const generation = await startGeneration(session.sql, session.dataset);
   onGeneration?.(generation);
+  const warnings: string[] = [];
   const result = await stepJob(session, "refresh", generation, parentId, async (job) => {
     switch (session.dataset.source.kind) {
       case "postgres":
-        return refreshFromPostgres(session, job, generation);
+        warnings.push(...(await refreshFromPostgres(session, job, generation)).warnings);
+        return;
       case "registry":
         await refreshFromRegistry(session, job, generation);
         return;
@@ -58,7 +64,7 @@ export async function refreshStep(session: Session, parentId: number | null, onG
   });
   // A registry generation is ready only once validated (see validateStep).
   if (!session.dataset.index && session.dataset.source.kind !== "registry") await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
-  return { generation, result };
+  return { generation, result: warnings.length ? { ...result, warnings } : result };
 }
 
 export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {

@@ -3,11 +3,14 @@
  *
  *   upstream table --COPY + clean--> staging __gN --deleted, duplicates--> indexes --> diff vs live
  *
- * Staging starts empty each time; live is never touched.
+ * Staging starts empty each time; live is never touched. Before a generation is started, the
+ * upstream columns are checked against the dataset (declared columns, cleaning rules), so a
+ * configuration that cannot work fails before any row is read. Afterwards the failed rows are held
+ * to the dataset's tolerance (tolerance.ts): past it, the refresh fails and its generation goes.
  */
-import { openDatabase, serverMajorVersion } from "../../adapters/postgres.ts";
+import { openDatabase, serverMajorVersion, type Sql } from "../../adapters/postgres.ts";
 import { requireEnv } from "../../config/env.ts";
-import type { PostgresSourceConfig } from "../../config/types.ts";
+import type { Dataset, PostgresSourceConfig } from "../../config/types.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
@@ -15,8 +18,11 @@ import type { Generation } from "../../generations/store.ts";
 import { mergeGenerationStats } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
+import { checkCleaningFits } from "./cleaning-fit.ts";
 import { copyFormat, copyUpstreamToStaging } from "./copy-pipe.ts";
-import { planRows } from "./row-transform.ts";
+import { refreshLimitWarning } from "./refresh-limit.ts";
+import { planRows, type StagingColumn } from "./row-transform.ts";
+import { enforceRefreshTolerance } from "./tolerance.ts";
 import {
   buildStagingIndexes,
   createStagingTableSql,
@@ -25,8 +31,36 @@ import {
 } from "./staging-sql.ts";
 import { countUpstream, stagingColumns, upstreamColumnTypes, upstreamNeedsUtf8Check, upstreamSelect } from "./upstream.ts";
 
-export async function refreshFromPostgres(session: Session, job: JobHandle, generation: Generation): Promise<void> {
-  const { dataset, env, sql, signal } = session;
+export interface PostgresRefreshResult {
+  /** Said at the start and repeated in the command's summary: rows the refresh limit left out. */
+  warnings: string[];
+}
+
+/**
+ * The checks that need the upstream but no generation: the table exists, the declared columns are
+ * there, and the cleaning rules fit their columns' types. Run before a generation is started.
+ */
+export async function checkPostgresRefresh(session: Pick<Session, "dataset" | "env">): Promise<void> {
+  const upstream = await openDatabase(requireEnv(session.env, "upstreamDatabaseUrl", "UPSTREAM_DATABASE_URL"), {
+    variable: "UPSTREAM_DATABASE_URL",
+    maxConnections: 1,
+  });
+  try {
+    await refreshColumns(upstream, session.dataset);
+  } finally {
+    await upstream.end({ timeout: 0 });
+  }
+}
+
+/** The staging columns, with their upstream types, once they are known to fit the cleaning rules. */
+async function refreshColumns(upstream: Sql, dataset: Dataset): Promise<StagingColumn[]> {
+  const columns = stagingColumns(dataset, await upstreamColumnTypes(upstream, dataset.source as PostgresSourceConfig));
+  checkCleaningFits(dataset, columns);
+  return columns;
+}
+
+export async function refreshFromPostgres(session: Session, job: JobHandle, generation: Generation): Promise<PostgresRefreshResult> {
+  const { dataset, env, sql, signal, log } = session;
   const source = dataset.source as PostgresSourceConfig;
   const counters = job.counters;
   const staging = generation.tableName;
@@ -35,9 +69,10 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     maxConnections: 2,
   });
   const failures = new RowFailureLog(sql, job.job.id);
+  const warnings: string[] = [];
   try {
     job.setTask(`reading the upstream schema of ${source.table ?? "the source query"}`, 0);
-    const columns = stagingColumns(dataset, await upstreamColumnTypes(upstream, source));
+    const columns = await refreshColumns(upstream, dataset);
     const limit = env.dataRefreshLimit;
     const { total, removed } = await countUpstream(upstream, source);
     const eligible = total - removed;
@@ -45,6 +80,11 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
     counters.read = total;
     if (removed) countReason(counters, "skipped", "removed_from_source", removed);
     if (eligible > toCopy) countReason(counters, "skipped", "over_refresh_limit", eligible - toCopy);
+    const limitWarning = limit === null ? null : refreshLimitWarning({ dataset: dataset.name, limit, eligible, byDefault: env.dataRefreshLimitByDefault, environment: env.environment });
+    if (limitWarning) {
+      log.warn(limitWarning);
+      warnings.push(limitWarning);
+    }
 
     throwIfAborted(signal);
     const [checkUtf8, upstreamMajor, apiMajor] = await Promise.all([
@@ -101,11 +141,13 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
       await failures.flush();
     }
     counters.written = copied.written - deleted - duplicates.length;
+    enforceRefreshTolerance(dataset, counters, job.job.id);
 
     job.setTask("comparing with live", 95);
     const diff = await diffAgainstLive(sql, dataset, staging);
     if (diff) counters.changes = { new: diff.new, changed: diff.changed, removed: diff.removed };
     await mergeGenerationStats(sql, dataset.name, generation.number, { rows: counters.written, refreshedByJob: job.job.id });
+    return { warnings };
   } finally {
     await failures.flush().catch(() => {});
     // No grace period: a connection that streamed COPY TO never becomes idle again under Bun.

@@ -20,6 +20,7 @@ import { listRegistry, type RegistryDocument } from "../../sources/registry.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { buildStagingIndexes, countRows } from "../refresh/staging-sql.ts";
+import { enforceRefreshTolerance } from "../refresh/tolerance.ts";
 
 /** Columns the registry provides; the others are stage state, cleared when a document changes. */
 const LISTED = ["id", "name", "publisher", "url", "hash", "modified"] as const;
@@ -77,6 +78,8 @@ export async function refreshFromRegistry(session: Session, job: JobHandle, gene
     }
     await sql.unsafe(`CREATE UNIQUE INDEX ON ${ident(listing)} (id)`);
     const listed = await countRows(sql, listing);
+    // Listed and kept is what this refresh writes; too many bad listings and it stops here.
+    enforceRefreshTolerance(dataset, { ...counters, written: listed }, job.job.id);
     const live = (await tableExists(sql, dataset.table.name)) ? dataset.table.name : null;
     const known = live ? await countRows(sql, live) : 0;
     if (known > 0 && listed < known * source.minListedFraction) {
