@@ -29,18 +29,34 @@ function initialLevel(): number {
   }
 }
 
-/** The root logger; SLUICE_LOG_LEVEL (silent, error, warn, info, debug, trace) sets how much it says. */
+/**
+ * How much every logger says. consola copies the level into each `withTag` child when it is made, so
+ * a module-level child (`migrate`, `slack`) would keep the level of import time; instead consola lets
+ * every entry through and the shared reporter below drops what is above this level.
+ */
+let threshold = initialLevel();
+
+/** The root logger; SLUICE_LOG_LEVEL (silent, error, warn, info, debug, trace), `--quiet` or `--verbose` set how much it says. */
 export const logger: Logger = createConsola({
-  level: initialLevel(),
+  level: LOG_LEVELS.trace,
   stdout: stderr,
   stderr,
   formatOptions: { date: !process.stderr.isTTY, colors: colourAllowed(process.stderr) },
+});
+
+// `logger.level` is the level of every logger, children included.
+Object.defineProperty(logger, "level", {
+  get: () => threshold,
+  set: (level: number) => {
+    threshold = level;
+  },
 });
 
 // Nothing a reporter prints may carry a password, whatever a driver put in its message.
 logger.setReporters(
   logger.options.reporters.map((reporter) => ({
     log(entry, ctx) {
+      if (entry.level > threshold) return;
       entry.args = entry.args.map((a) => (typeof a === "string" ? redact(a) : a));
       reporter.log(entry, ctx);
     },
