@@ -33,7 +33,7 @@ afterAll(async () => {
   delete process.env.SLUICE_BLOB_DIR;
   rmSync(dir, { recursive: true, force: true });
   await t.drop();
-});
+}, 120_000); // DROP DATABASE waits for a checkpoint; on a busy machine that takes many seconds
 
 /** Everything a command that ran would leave behind: rows in sluice's tables, API tables, indices, blobs. */
 async function traces(): Promise<unknown> {
@@ -160,6 +160,44 @@ describe("help and version", () => {
       expect(code).toBe(0);
       expect(out).toContain("USAGE sluice");
       expect(out).not.toContain("\u001b[");
+    }
+  });
+});
+
+describe("logs carry colour only on a terminal, and not under NO_COLOR", () => {
+  /** Runs `sluice …` under a pseudo-terminal (util-linux `script`), as an operator's shell would. */
+  async function onTerminal(shellArgs: string, extra: Record<string, string>): Promise<{ code: number; screen: string }> {
+    const env = { ...t.childEnv(), TERM: "xterm-256color", ...extra } as Record<string, string>;
+    delete env.CI;
+    delete env.TEST;
+    delete env.NODE_ENV;
+    if (!("NO_COLOR" in extra)) delete env.NO_COLOR;
+    const child = Bun.spawn(["script", "-q", "-e", "-c", `bun src/cli.ts ${shellArgs}`, "/dev/null"], {
+      cwd: new URL("../", import.meta.url).pathname,
+      env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, screen] = await Promise.all([child.exited, new Response(child.stdout).text()]);
+    return { code, screen };
+  }
+
+  test.skipIf(!Bun.which("script"))("stderr to a file, stdout a terminal: the file is plain; NO_COLOR on a terminal is plain", async () => {
+    const file = join(dir, "stderr.log");
+    expect((await onTerminal(`job list --bogus 2>${file}`, {})).code).toBe(2);
+    const logged = await Bun.file(file).text();
+    expect(logged).toContain("unknown flag --bogus");
+    expect(logged).not.toContain("\u001b[");
+    // On the terminal itself the error is coloured (so the checks here can see colour) ...
+    const coloured = await onTerminal("job list --bogus", {});
+    expect(coloured.screen).toContain("unknown flag --bogus");
+    expect(coloured.screen).toContain("\u001b[");
+    // ... and NO_COLOR takes it away, for logs and for help alike.
+    for (const argv of ["job list --bogus", "swap --help"]) {
+      const plain = await onTerminal(argv, { NO_COLOR: "1" });
+      expect(plain.screen).toMatch(/unknown flag --bogus|USAGE sluice swap/);
+      expect(plain.screen).not.toContain("\u001b[");
     }
   });
 });
