@@ -185,18 +185,18 @@ describe("logs carry colour only on a terminal, and not under NO_COLOR", () => {
 
   test.skipIf(!Bun.which("script"))("stderr to a file, stdout a terminal: the file is plain; NO_COLOR on a terminal is plain", async () => {
     const file = join(dir, "stderr.log");
-    expect((await onTerminal(`job list --bogus 2>${file}`, {})).code).toBe(2);
+    expect((await onTerminal(`job show abc 2>${file}`, {})).code).toBe(2);
     const logged = await Bun.file(file).text();
-    expect(logged).toContain("unknown flag --bogus");
+    expect(logged).toContain("must be a whole number");
     expect(logged).not.toContain("\u001b[");
     // On the terminal itself the error is coloured (so the checks here can see colour) ...
-    const coloured = await onTerminal("job list --bogus", {});
-    expect(coloured.screen).toContain("unknown flag --bogus");
+    const coloured = await onTerminal("job show abc", {});
+    expect(coloured.screen).toContain("must be a whole number");
     expect(coloured.screen).toContain("\u001b[");
     // ... and NO_COLOR takes it away, for logs and for help alike.
-    for (const argv of ["job list --bogus", "swap --help"]) {
+    for (const argv of ["job show abc", "swap --help"]) {
       const plain = await onTerminal(argv, { NO_COLOR: "1" });
-      expect(plain.screen).toMatch(/unknown flag --bogus|USAGE sluice swap/);
+      expect(plain.screen).toMatch(/must be a whole number|USAGE sluice swap/);
       expect(plain.screen).not.toContain("\u001b[");
     }
   });
