@@ -47,7 +47,7 @@ const show = defineCommand({
   meta: { name: "show", description: "Show one job: state, task, percent, counters, error" },
   args: { id: { type: "positional", description: "job id", required: true }, json: jsonArg },
   async run({ args }) {
-    const job = await findJob(intFlag("id", args.id)!);
+    const job = await findJob(intFlag({ positional: "job id" }, args.id)!);
     if (args.json) return printJson(job);
     const rows: [string, string | number | null][] = [
       ["id", job.id],
@@ -81,11 +81,12 @@ const setState = defineCommand({
     json: jsonArg,
   },
   async run({ args }) {
-    const raw = args.id ?? args["job-id"];
-    if (!raw) throw new UsageError("which job? give its id", "sluice job set-state ID --state failed");
+    if (args.id !== undefined && args["job-id"] !== undefined) throw new UsageError("give the job id once: as ID or as --job-id, not both");
+    if (!args.id && !args["job-id"]) throw new UsageError("which job? give its id", "sluice job set-state ID --state failed");
     const percent = args.percent === undefined ? undefined : Number(args.percent);
     if (percent !== undefined && Number.isNaN(percent)) throw new UsageError(`--percent must be a number, got "${args.percent}"`);
-    const job = await overrideJobState(intFlag("job-id", raw)!, { state: args.state, task: args.task, percent, error: args.error });
+    const id = args.id !== undefined ? intFlag({ positional: "job id" }, args.id) : intFlag("job-id", args["job-id"]);
+    const job = await overrideJobState(id!, { state: args.state, task: args.task, percent, error: args.error });
     if (args.json) return printJson(job);
     process.stdout.write(`job ${job.id} is now ${job.state}\n`);
   },

@@ -11,9 +11,13 @@ export const jsonArg = { type: "boolean", description: "print the result as JSON
 
 export const datasetArg = { type: "positional", description: "dataset name (built-in or from the config)", required: true } as const;
 
-/** Parses a whole-number flag, naming the flag when it is not one. */
-export function intFlag(name: string, value: string | undefined): number | undefined {
+/**
+ * Parses a whole number given as a flag (`--keep 2`: pass "keep") or as a positional (`job show 42`:
+ * pass `{ positional: "job id" }`), naming it as the operator typed it when it is not one.
+ */
+export function intFlag(name: string | { positional: string }, value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
-  if (!/^\d+$/.test(String(value))) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  const label = typeof name === "string" ? `--${name}` : name.positional;
+  if (!/^\d+$/.test(String(value))) throw new UsageError(`${label} must be a whole number, got "${value}"`);
   return Number(value);
 }

@@ -11,7 +11,7 @@ export const examples: Record<string, string[]> = {
   index: ["sluice index image"],
   swap: ["sluice swap image", "sluice swap image --rollback", "sluice swap image --keep 2"],
   run: ["sluice run image", "sluice run audio --json", "sluice run iati --retry-errors"],
-  ingest: ["sluice ingest bundle.tar", "sluice ingest upload.tar.gz --max-file-size 50G --json", "sluice job list --dataset bundles"],
+  ingest: ["sluice ingest bundle.tar", "sluice ingest upload.tar.gz --max-file-size 50G --max-entries 50000 --json", "sluice job list --dataset bundles"],
   job: ["sluice job list --dataset image", "sluice job show 42"],
   "job list": ["sluice job list --dataset image --state failed --limit 5", "sluice job list --json"],
   "job show": ["sluice job show 42", "sluice job show 42 --json"],

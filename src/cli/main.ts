@@ -1,37 +1,57 @@
 /**
- * The top of the process: parses argv with citty, runs the command, and turns any error into one
- * redacted line on stderr and a documented exit code. Nothing below this prints errors.
+ * The top of the process: checks argv against the command's definitions (strict-args.ts), runs the
+ * command with citty, and turns any error into one redacted line on stderr and a documented exit
+ * code. Nothing below this prints errors.
  */
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { flushNotifications } from "../adapters/slack.ts";
-import { ExitCode, SluiceError } from "../errors.ts";
+import { LOG_LEVELS, readLogLevel } from "../config/env.ts";
+import { ExitCode, SluiceError, UsageError } from "../errors.ts";
+import { forStream } from "../log/colour.ts";
 import { logger } from "../log/logger.ts";
 import { EXPECTED_SCHEMA_VERSION } from "../migrate/migrator.ts";
 import { redact } from "../redact.ts";
 import { VERSION } from "../version.ts";
-import { examples } from "./examples.ts";
+import { type ResolvedCommand, resolveCommand } from "./command-tree.ts";
+import { checkArgv, GLOBAL_FLAGS, globalList } from "./strict-args.ts";
 
 export function versionLine(): string {
   return `sluice ${VERSION} (database migration ${EXPECTED_SCHEMA_VERSION})`;
 }
 
-/** Runs the CLI and returns the exit code; `bin` calls process.exit with it, tests do not. */
+/**
+ * Runs the CLI and returns the exit code; `bin` calls process.exit with it, tests do not.
+ * Bad argv is reported before anything runs: the command never sees it.
+ */
 export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<number> {
+  const savedLevel = logger.level;
   try {
-    if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+    const resolved = await resolveCommand(main, rawArgs);
+    const checked = checkArgv(resolved.shape, rawArgs, resolved.pathIndexes);
+    if (checked.globals.help) {
+      writeUsage(await usageFor(resolved));
+      return ExitCode.ok;
+    }
+    if (checked.globals.version) {
+      if (checked.hasCommandTokens) throw new UsageError("--version takes no command or flags", "run `sluice --version`");
       console.log(versionLine());
       return ExitCode.ok;
     }
-    if (rawArgs.length === 0 || rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      process.stdout.write(await usageFor(main, rawArgs.filter((a) => a !== "--help" && a !== "-h")));
-      return rawArgs.length === 0 ? ExitCode.usage : ExitCode.ok;
+    if (checked.problem) throw new UsageError(checked.problem);
+    // A group given no command (`sluice`, `sluice job`): show what it offers; nothing ran.
+    if (checked.needsCommand) {
+      writeUsage(await usageFor(resolved));
+      return ExitCode.usage;
     }
-    const { result } = await runCommand(main, { rawArgs });
+    const level = checked.globals.quiet ? LOG_LEVELS.error : checked.globals.verbose ? LOG_LEVELS.debug : readLogLevel(process.env);
+    if (level !== undefined) logger.level = level;
+    const { result } = await runCommand(main, { rawArgs: checked.commandArgv });
     return typeof result === "number" ? result : ExitCode.ok;
   } catch (error) {
     return reportError(error);
   } finally {
     await flushNotifications();
+    logger.level = savedLevel;
   }
 }
 
@@ -59,26 +79,19 @@ function reportError(error: unknown): number {
   return ExitCode.failure;
 }
 
-/** citty's usage for the deepest subcommand named in argv, followed by that command's examples. */
-async function usageFor(main: CommandDef<any>, args: string[]): Promise<string> {
-  let cmd = main;
-  let parent: CommandDef<any> | undefined;
-  const path: string[] = [];
-  for (const arg of args) {
-    if (arg.startsWith("-")) break;
-    const subs = await resolve(cmd.subCommands);
-    const next = subs?.[arg];
-    if (!next) break;
-    parent = cmd;
-    cmd = await resolve(next);
-    path.push(arg);
-  }
+/** citty's usage for the command argv named, under its full path, then its examples and the global flags. */
+async function usageFor({ cmd, parent, shape }: ResolvedCommand): Promise<string> {
   const usage = await renderUsage(cmd, parent);
-  const lines = examples[path.join(" ") || "sluice"] ?? [];
+  const lines = shape.examples;
   const exampleText = lines.length ? `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n` : "";
-  return `${usage}\n${exampleText}`;
+  const globalText =
+    shape.path.length === 1
+      ? `\nGlobal flags (before or after the command):\n${GLOBAL_FLAGS.map((g) => `  ${[...g.short.map((s) => `-${s}`), `--${g.long}`].join(", ").padEnd(18)} ${g.description}`).join("\n")}\n`
+      : `\nGlobal flags: ${globalList()} (see \`sluice --help\`)\n`;
+  return `${usage}\n${exampleText}${globalText}`;
 }
 
-async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
-  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+/** citty colours its usage; a pipe, a file or NO_COLOR gets it plain. */
+function writeUsage(text: string): void {
+  process.stdout.write(forStream(text, process.stdout));
 }

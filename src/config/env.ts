@@ -56,6 +56,22 @@ function refreshLimit(raw: string | undefined, environment: string): number | nu
   return limit === 0 ? null : limit;
 }
 
+/** How much the logger says, by name; SLUICE_LOG_LEVEL picks one, `--quiet` and `--verbose` override it. */
+export const LOG_LEVELS = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 } as const;
+export type LogLevelName = keyof typeof LOG_LEVELS;
+
+/** SLUICE_LOG_LEVEL as a consola level, or undefined when it is not set; a name it does not know is a configuration error. */
+export function readLogLevel(source: Record<string, string | undefined> = process.env): number | undefined {
+  const raw = nonEmpty(source.SLUICE_LOG_LEVEL);
+  if (raw === undefined) return undefined;
+  const name = raw.toLowerCase();
+  if (Object.hasOwn(LOG_LEVELS, name)) return LOG_LEVELS[name as LogLevelName];
+  throw new ConfigError(
+    `SLUICE_LOG_LEVEL must be one of ${Object.keys(LOG_LEVELS).join(", ")}, got "${raw}"`,
+    "or use --quiet / --verbose",
+  );
+}
+
 /** The value of a variable a command cannot do without. */
 export function requireEnv<K extends keyof Env>(env: Env, key: K, variable: string): NonNullable<Env[K]> {
   const value = env[key];

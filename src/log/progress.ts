@@ -3,6 +3,7 @@
  * line every few seconds so that cron and systemd logs stay readable.
  */
 import cliProgress from "cli-progress";
+import { LOG_LEVELS } from "../config/env.ts";
 import { logger } from "./logger.ts";
 
 export interface Progress {
@@ -25,7 +26,8 @@ export interface ProgressOptions {
 }
 
 export function startProgress(options: ProgressOptions): Progress {
-  const terminal = options.terminal ?? Boolean(process.stderr.isTTY);
+  // Under --quiet (or a level below info) a bar would be the only thing said: plain lines, which the level drops.
+  const terminal = (options.terminal ?? Boolean(process.stderr.isTTY)) && logger.level >= LOG_LEVELS.info;
   return terminal ? barProgress(options) : lineProgress(options);
 }
 
