@@ -4,15 +4,17 @@
  *   ready generation --gates--> promote (tables, then aliases) --> prune beyond --keep
  *   previous generation <--rollback-- live
  */
-import { aliasTargets, countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { aliasTargets, countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
+import { deleteOwnedIndex, indexOwner } from "../../generations/owned-indices.ts";
 import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { releaseVanishedPayloads } from "../registry/after-swap.ts";
 import type { Session } from "../session.ts";
+import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
 import { promoteGeneration } from "./promote.ts";
 
@@ -44,6 +46,7 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     });
   }
   for (const r of refusals) log.warn(`forced past: ${r}`);
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
   job.setTask(`promoting generation ${incoming.number}${outgoing ? ` over ${outgoing.number}` : ""}`, 50);
   await promoteGeneration(sql, es, { dataset, incoming, outgoing, outgoingState: "previous" }, session.env.elasticsearchUrl ?? "");
   job.counters.written = figures.stagingRows;
@@ -76,6 +79,7 @@ export async function rollbackToPrevious(session: Session, job: JobHandle, es: S
       }
     }
   }
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, previous, live);
   job.setGeneration(previous.number);
   job.setTask(`rolling back ${dataset.name} from generation ${live.number} to ${previous.number}`, 30);
   await promoteGeneration(sql, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded" }, session.env.elasticsearchUrl ?? "");
@@ -91,9 +95,14 @@ export async function pruneGenerations(session: Session, es: SearchClient | null
   const previous = await generationsIn(sql, dataset.name, ["previous"]);
   const discarded = await generationsIn(sql, dataset.name, ["discarded"]);
   const pruned: number[] = [];
+  const owner = await indexOwner(sql, dataset.name);
   for (const gen of [...previous.slice(keep), ...discarded]) {
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, gen.number))}`);
-    if (es) for (const t of generationIndices(dataset, gen.number)) await deleteIndexIfExists(es, t.index);
+    for (const t of es ? generationIndices(dataset, gen.number) : []) {
+      // Not ours (another database's, or made by hand at this name): never this generation's; leave it.
+      const outcome = await deleteOwnedIndex(es!, t.index, owner);
+      if (typeof outcome === "object") log.warn(`${outcome.message} (${outcome.hint})`);
+    }
     if (gen.state === "previous") {
       await setGenerationState(sql, dataset.name, gen.number, "retired");
       pruned.push(gen.number);
