@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.drop();
   await b?.drop();
-});
+}, 60_000);
 
 test("another database holding the same lock key does not keep this database's dead job alive", async () => {
   const holder = await b.api.reserve();
