@@ -99,9 +99,10 @@ export async function pruneGenerations(session: Session, es: SearchClient | null
   for (const gen of [...previous.slice(keep), ...discarded]) {
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, gen.number))}`);
     for (const t of es ? generationIndices(dataset, gen.number) : []) {
-      // Not ours (another database's, or made by hand at this name): never this generation's; leave it.
+      // Not ours (another database's, or made by hand at this name): never this generation's; leave
+      // it. A discarded generation was warned about when it was discarded, and stays discarded.
       const outcome = await deleteOwnedIndex(es!, t.index, owner);
-      if (typeof outcome === "object") log.warn(`${outcome.message} (${outcome.hint})`);
+      if (typeof outcome === "object") log[gen.state === "previous" ? "warn" : "debug"](`${outcome.message} (${outcome.hint})`);
     }
     if (gen.state === "previous") {
       await setGenerationState(sql, dataset.name, gen.number, "retired");
