@@ -3,11 +3,14 @@
  * the dataset's lock. Two API databases on one server; database B holds the `image` lock (the key
  * sluice uses) while database A has a `running` job whose process is gone.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 import { loadOpenverseSample } from "./support/openverse.ts";
 
 const LOCK_NAMESPACE = 0x51ce;
+
+// Each test runs sluice end to end on a shared machine; bunfig's timeout is not applied to hooks.
+setDefaultTimeout(120_000);
 
 let a: TestEnvironment;
 let b: TestEnvironment;
@@ -21,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.drop();
   await b?.drop();
-}, 60_000);
+}, 180_000);
 
 test("another database holding the same lock key does not keep this database's dead job alive", async () => {
   const holder = await b.api.reserve();

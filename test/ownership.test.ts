@@ -4,11 +4,14 @@
  * (A's), as staging and production might by mistake; indices made by hand sit at the names the
  * next generation will use. The tests run in order: each starts from the state the last one left.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 const LIVE_ROWS = 1374;
+
+// Each test runs sluice end to end on a shared machine; bunfig's timeout is not applied to hooks.
+setDefaultTimeout(120_000);
 
 let a: TestEnvironment;
 let b: TestEnvironment;
@@ -26,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.drop();
   await b?.drop();
-}, 60_000);
+}, 180_000);
 
 /** B's sluice, with A's index prefix. */
 function bSharingPrefix(...args: string[]) {
