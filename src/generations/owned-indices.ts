@@ -36,10 +36,10 @@ export async function assertOwned(es: SearchClient, name: string, owner: IndexOw
  * Deletes the index if it is ours. Returns what happened; a refusal is returned, not thrown, so
  * that clean-up of a generation can go on with the indices that are its own.
  */
-export async function deleteOwnedIndex(es: SearchClient, name: string, owner: IndexOwner): Promise<"deleted" | "absent" | OwnershipRefusal> {
+export async function deleteOwnedIndex(es: SearchClient, name: string, owner: IndexOwner, generation: number): Promise<"deleted" | "absent" | OwnershipRefusal> {
   const facts = await indexFacts(es, name);
   if (!facts) return "absent";
-  const refusal = ownershipRefusal(facts, owner, "delete");
+  const refusal = ownershipRefusal(facts, owner, "delete", { generation });
   if (refusal) return refusal;
   await es.indices.delete({ index: facts.concrete });
   return "deleted";

@@ -70,6 +70,13 @@ describe("ownershipRefusal", () => {
     expect(ownershipRefusal(aliased, ours, "unalias")).toBeNull();
   });
 
+  test("an index of ours built for another generation than the one named is refused", () => {
+    expect(ownershipRefusal(facts(), ours, "delete", { generation: 2 })).toBeNull();
+    expect(ownershipRefusal(facts(), ours, "delete", { generation: 3 })?.message).toBe(
+      "index p-image-g2 was built for generation 2 of image, not 3; refusing to delete it",
+    );
+  });
+
   test("a name that is an alias of another index is refused", () => {
     const refusal = ownershipRefusal(facts({ concrete: "hand-made" }), ours, "delete");
     expect(refusal?.message).toBe('"p-image-g2" is an alias of index hand-made, not an index sluice built; refusing to delete it');

@@ -46,6 +46,8 @@ export interface OwnershipOptions {
   movingAliases?: readonly string[];
   /** For unalias only: an index without a mark may be taken off our alias (see mayAdoptUnmarked). */
   adoptUnmarked?: boolean;
+  /** The generation the index must have been built for, when the action is about one generation. */
+  generation?: number;
 }
 
 export interface OwnershipRefusal {
@@ -99,6 +101,12 @@ export function ownershipRefusal(facts: IndexFacts, owner: IndexOwner, action: O
     return {
       message: `${index} belongs to dataset ${mark.dataset} of this database, not ${owner.dataset}; ${refusing}`,
       hint: "give each dataset its own index.alias",
+    };
+  }
+  if (options.generation !== undefined && mark.generation !== options.generation) {
+    return {
+      message: `${index} was built for generation ${mark.generation} of ${owner.dataset}, not ${options.generation}; ${refusing}`,
+      hint: "sluice.generations no longer matches the cluster; delete the index yourself if it is not needed",
     };
   }
   if (action === "delete" || action === "replace" || action === "promote") {

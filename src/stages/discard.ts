@@ -27,7 +27,7 @@ export async function discardGeneration(
     const owner = await indexOwner(sql, dataset.name);
     for (const target of generationIndices(dataset, generation)) {
       // An index at this generation's name that is not ours was never this generation's: leave it.
-      const outcome = await deleteOwnedIndex(es, target.index, owner);
+      const outcome = await deleteOwnedIndex(es, target.index, owner, generation);
       if (outcome === "deleted") log.info(`deleted index ${target.index}`);
       else if (outcome !== "absent") log.warn(`${outcome.message} (${outcome.hint})`);
     }

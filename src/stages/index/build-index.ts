@@ -46,7 +46,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const mark = markFor(owner, generation.number);
   for (const [i, target] of targets.entries()) {
     const body = bodies[i]!;
-    await createFreshIndex(es, target.index, owner, {
+    await createFreshIndex(es, target.index, owner, generation.number, {
       settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
       mappings: markedMappings(body.mappings as Record<string, unknown> | undefined, mark),
     });
@@ -148,9 +148,15 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
  * may have left a half-filled one, or its create request may still land after our delete; so
  * retry on "exists"). Anything else at that name is refused, never deleted.
  */
-async function createFreshIndex(es: SearchClient, index: string, owner: IndexOwner, body: { settings: Record<string, unknown>; mappings: Record<string, unknown> }): Promise<void> {
+async function createFreshIndex(
+  es: SearchClient,
+  index: string,
+  owner: IndexOwner,
+  generation: number,
+  body: { settings: Record<string, unknown>; mappings: Record<string, unknown> },
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    if (await assertOwned(es, index, owner, "replace")) await es.indices.delete({ index });
+    if (await assertOwned(es, index, owner, "replace", { generation })) await es.indices.delete({ index });
     try {
       await es.indices.create({ index, ...body });
       return;

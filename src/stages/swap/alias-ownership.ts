@@ -19,7 +19,7 @@ export async function assertPromotionOwned(sql: Sql, es: SearchClient, dataset: 
   const owner = { database: identity.id, dataset: dataset.name };
   const live = outgoing ? generationIndices(dataset, outgoing.number) : [];
   for (const [i, target] of generationIndices(dataset, incoming.number).entries()) {
-    await assertOwned(es, target.index, owner, "promote", { movingAliases: [target.alias] });
+    await assertOwned(es, target.index, owner, "promote", { movingAliases: [target.alias], generation: incoming.number });
     for (const index of await aliasTargets(es, target.alias)) {
       if (index === target.index) continue;
       const facts = await indexFacts(es, index);

@@ -101,7 +101,7 @@ export async function pruneGenerations(session: Session, es: SearchClient | null
     for (const t of es ? generationIndices(dataset, gen.number) : []) {
       // Not ours (another database's, or made by hand at this name): never this generation's; leave
       // it. A discarded generation was warned about when it was discarded, and stays discarded.
-      const outcome = await deleteOwnedIndex(es!, t.index, owner);
+      const outcome = await deleteOwnedIndex(es!, t.index, owner, gen.number);
       if (typeof outcome === "object") log[gen.state === "previous" ? "warn" : "debug"](`${outcome.message} (${outcome.hint})`);
     }
     if (gen.state === "previous") {
