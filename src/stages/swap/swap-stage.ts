@@ -39,6 +39,8 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     indexFailures: Number(incoming.stats.indexFailures ?? 0),
   };
   job.counters.read = figures.stagingRows;
+  // Before the gates: --force passes a gate, never another database's (or a hand-made) index.
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
   const refusals = swapRefusals(dataset, figures);
   if (refusals.length && !options.force) {
     throw new SluiceError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
@@ -46,7 +48,6 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     });
   }
   for (const r of refusals) log.warn(`forced past: ${r}`);
-  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
   job.setTask(`promoting generation ${incoming.number}${outgoing ? ` over ${outgoing.number}` : ""}`, 50);
   await promoteGeneration(sql, es, { dataset, incoming, outgoing, outgoingState: "previous" }, session.env.elasticsearchUrl ?? "");
   job.counters.written = figures.stagingRows;
