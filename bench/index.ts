@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--rows N] [--only refresh|index|reload] [--growth-rows M] [--reuse-upstream] [--keep]`
+ * `bun run bench [--rows N] [--only refresh|index|reload] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
  *
  * Times sluice's refresh and index of the Openverse `image` dataset on N generated rows and prints
  * rows/s beside the limits measured in the same run on the same data:
@@ -15,11 +15,16 @@
  * raw bulk, peak RSS < 300 MB at 1M rows and flat in N. The bench reports; it always exits 0 unless
  * it could not run.
  *
- * Isolation: databases sluice_bench (API), sluice_bench_upstream (N rows) and
- * sluice_bench_upstream_growth (the growth run's rows) on the DATABASE_URL server; Elasticsearch
- * names prefixed "bench-" (SLUICE_INDEX_PREFIX); bench-* indices are deleted at start and end.
- * sluice_bench's schemas are dropped and recreated (then `migrate up`) before each measured run. Upstream
- * tables are regenerated every run unless --reuse-upstream finds one made by this generator at N.
+ * Isolation: each run has an id (--id or SLUICE_BENCH_ID; by default unique per run, from the pid
+ * and a random tail), so two benches, or a bench and anything else, on one server never collide:
+ * databases sluice_bench_<id> (API), sluice_bench_<id>_upstream (N rows) and
+ * sluice_bench_<id>_upstream_growth (the growth run's rows) on the DATABASE_URL server, and
+ * Elasticsearch names prefixed "bench-<id>-" (SLUICE_INDEX_PREFIX). The bench deletes only what it
+ * created, by name: the indices its API database recorded as generations, and its raw-bulk index;
+ * at the end, even a failed one, it drops its databases (upstreams are kept with --reuse-upstream,
+ * everything with --keep). sluice_bench_<id>'s schemas are dropped and recreated (then `migrate up`)
+ * before each measured run. Upstream tables are regenerated every run unless --reuse-upstream (with
+ * the --id of an earlier run) finds one made by this generator at N.
  *
  * The `reload` row comes from bench/reload.ts (owned elsewhere): when it exists, its
  * `benchReload(context: BenchContext)` is called and may return BenchRow[] to print.
@@ -47,6 +52,8 @@ export interface BenchRow {
 
 export interface BenchContext {
   rows: number;
+  /** This run's id: name databases and indices after it, so that runs do not collide. */
+  id: string;
   apiUrl: string;
   upstreamUrl: string;
   elasticsearchUrl: string;
@@ -59,7 +66,14 @@ export interface BenchContext {
 // ------------------------------------------------------------------ arguments
 
 function parseArgs(argv: string[]) {
-  const out = { rows: 1_000_000, only: null as null | "refresh" | "index" | "reload", growthRows: -1, reuse: false, keep: false };
+  const out = {
+    rows: 1_000_000,
+    only: null as null | "refresh" | "index" | "reload",
+    growthRows: -1,
+    reuse: false,
+    keep: false,
+    id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -74,6 +88,7 @@ function parseArgs(argv: string[]) {
     };
     if (a === "--rows" || a.startsWith("--rows=")) out.rows = count(value());
     else if (a === "--growth-rows" || a.startsWith("--growth-rows=")) out.growthRows = count(value());
+    else if (a === "--id" || a.startsWith("--id=")) out.id = value();
     else if (a === "--only" || a.startsWith("--only=")) {
       const v = value();
       if (v !== "refresh" && v !== "index" && v !== "reload") throw new Error(`--only: refresh, index or reload, got ${v}`);
@@ -81,11 +96,13 @@ function parseArgs(argv: string[]) {
     } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload] [--growth-rows M (N/4, 0 = skip)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (out.rows < 1) throw new Error("--rows must be ≥ 1");
+  // It names databases and indices: lowercase letters, digits and _ only, short enough for both.
+  if (!/^[a-z0-9_]{1,24}$/.test(out.id)) throw new Error(`--id / SLUICE_BENCH_ID: 1 to 24 of a-z, 0-9 and _, got "${out.id}"`);
   if (out.growthRows < 0) out.growthRows = Math.floor(out.rows / 4);
   return out;
 }
@@ -133,11 +150,35 @@ async function es(base: string, method: string, path: string, body?: unknown): P
   return text ? JSON.parse(text) : null;
 }
 
-/** Wildcard deletes are refused by default (action.destructive_requires_name), so list first. */
-async function deleteBenchIndices(base: string): Promise<void> {
-  const list = (await es(base, "GET", "/_cat/indices/bench-*?format=json&h=index&expand_wildcards=all")) as { index: string }[];
-  for (const { index } of list) await es(base, "DELETE", `/${encodeURIComponent(index)}`);
+/**
+ * Deletes the indices this bench's API database recorded as its generations, by exact name: never
+ * a wildcard, so nothing another bench or anyone else made under a similar name goes.
+ */
+async function deleteRecordedIndices(adminUrl: string, apiDatabase: string, esUrl: string): Promise<void> {
+  const names = await withSql(adminUrl, async (sql) => {
+    const [exists] = await sql`select 1 from pg_database where datname = ${apiDatabase} and datconnlimit <> -2`;
+    if (!exists) return [];
+    return withSql(withDatabase(adminUrl, apiDatabase), async (api) => {
+      const [table] = await api`select to_regclass('sluice.generations') is not null as ok`;
+      if (!table?.ok) return [];
+      return (await api`select index_name from sluice.generations where index_name is not null`).map((r) => r.index_name as string);
+    });
+  });
+  for (const index of names) await es(esUrl, "DELETE", `/${encodeURIComponent(index)}`);
 }
+
+/** Drops the databases this run made; a stuck DROP is reported, not waited for forever. */
+async function dropDatabases(adminUrl: string, names: string[]): Promise<void> {
+  await withSql(adminUrl, async (sql) => {
+    await sql.unsafe("SET statement_timeout = '60s'");
+    for (const name of names) {
+      await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((error) => log(`could not drop ${name}: ${(error as Error).message}`));
+    }
+  });
+}
+
+/** Set by main once it knows the run's names; runs once, at the end or when the bench fails. */
+let cleanUp: () => Promise<void> = async () => {};
 
 // ------------------------------------------------------------------ data
 
@@ -199,20 +240,21 @@ async function ensureUpstream(adminUrl: string, name: string, rows: number, reus
 }
 
 /**
- * Empties sluice_bench by dropping its schemas rather than the database: DROP DATABASE waits for
+ * Empties the bench's API database by dropping its schemas rather than the database: DROP DATABASE waits for
  * every backend on the server to answer a ProcSignalBarrier, which a session stuck elsewhere
  * (e.g. another test's COPY TO blocked in ClientWrite) can hold up indefinitely.
  */
-async function resetApi(adminUrl: string, esUrl: string, env: Record<string, string>): Promise<void> {
-  await ensureDatabase(adminUrl, "sluice_bench");
-  await withSql(withDatabase(adminUrl, "sluice_bench"), async (sql) => {
+async function resetApi(adminUrl: string, apiDatabase: string, esUrl: string, env: Record<string, string>): Promise<void> {
+  await ensureDatabase(adminUrl, apiDatabase);
+  // The generations about to be dropped name the indices this bench built: delete those first.
+  await deleteRecordedIndices(adminUrl, apiDatabase, esUrl);
+  await withSql(withDatabase(adminUrl, apiDatabase), async (sql) => {
     await sql.unsafe("SET lock_timeout = '60s'");
     for (const r of await sql`select nspname from pg_namespace where nspname not like 'pg\_%' and nspname <> 'information_schema'`) {
       await sql.unsafe(`DROP SCHEMA "${r.nspname}" CASCADE`);
     }
     await sql.unsafe("CREATE SCHEMA public");
   });
-  await deleteBenchIndices(esUrl);
   const run = await runSluice(["migrate", "up"], env, false);
   if (run.code !== 0) throw new Error(`migrate up failed:\n${run.lines.map((l) => l.text).join("\n")}`);
 }
@@ -316,9 +358,8 @@ async function oursIndex(apiUrl: string, env: Record<string, string>): Promise<S
 }
 
 /** The index limit: prebuilt NDJSON of the same documents, sent by curl at the same batch size and concurrency. */
-async function rawBulk(apiUrl: string, esUrl: string): Promise<Measured & { build: number; files: number; bytes: number }> {
+async function rawBulk(apiUrl: string, esUrl: string, index: string): Promise<Measured & { build: number; files: number; bytes: number }> {
   const { table } = await stagingTable(apiUrl);
-  const index = "bench-rawbulk";
   const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
   try {
     log(`building NDJSON from ${table} into ${dir} (not timed)`);
@@ -361,15 +402,27 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const services = await serviceUrls();
   const adminUrl = withDatabase(services.database, "postgres");
-  const apiUrl = withDatabase(services.database, "sluice_bench");
-  const upstreamUrl = withDatabase(services.database, "sluice_bench_upstream");
-  const growthUrl = withDatabase(services.database, "sluice_bench_upstream_growth");
+  const names = {
+    api: `sluice_bench_${opts.id}`,
+    upstream: `sluice_bench_${opts.id}_upstream`,
+    growth: `sluice_bench_${opts.id}_upstream_growth`,
+    prefix: `bench-${opts.id}-`,
+  };
+  const apiUrl = withDatabase(services.database, names.api);
+  const upstreamUrl = withDatabase(services.database, names.upstream);
+  const growthUrl = withDatabase(services.database, names.growth);
+  cleanUp = async () => {
+    cleanUp = async () => {};
+    if (opts.keep) return;
+    await deleteRecordedIndices(adminUrl, names.api, services.elasticsearch).catch((error) => log(`could not delete the bench's indices: ${(error as Error).message}`));
+    await dropDatabases(adminUrl, [names.api, ...(opts.reuse ? [] : [names.upstream, names.growth])]);
+  };
   const childEnv = (upstream: string): Record<string, string> => ({
     ...(process.env as Record<string, string>),
     DATABASE_URL: apiUrl,
     UPSTREAM_DATABASE_URL: upstream,
     ELASTICSEARCH_URL: services.elasticsearch,
-    SLUICE_INDEX_PREFIX: "bench-",
+    SLUICE_INDEX_PREFIX: names.prefix,
     DATA_REFRESH_LIMIT: "0",
     SLUICE_LOG_LEVEL: "info",
   });
@@ -383,14 +436,14 @@ async function main() {
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
   log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${opts.only}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
-  await deleteBenchIndices(services.elasticsearch);
+  log(`bench id ${opts.id}: databases ${names.api}, ${names.upstream}, ${names.growth}; indices ${names.prefix}*`);
 
   // Growth run first, on its own upstream: sluice's peak RSS at the smaller N.
   let growth: { rows: number; refresh: StageRun | null; index: StageRun | null } | null = null;
   if ((doRefresh || doIndex) && opts.growthRows > 0 && opts.growthRows !== opts.rows) {
-    await ensureUpstream(adminUrl, "sluice_bench_upstream_growth", opts.growthRows, opts.reuse);
+    await ensureUpstream(adminUrl, names.growth, opts.growthRows, opts.reuse);
     const genv = childEnv(growthUrl);
-    await resetApi(adminUrl, services.elasticsearch, genv);
+    await resetApi(adminUrl, names.api, services.elasticsearch, genv);
     log(`growth run at ${opts.growthRows.toLocaleString("en-US")} rows: refresh`);
     const r = await oursRefresh(apiUrl, genv);
     let i: StageRun | null = null;
@@ -402,8 +455,8 @@ async function main() {
   }
 
   if (doRefresh || doIndex) {
-    await ensureUpstream(adminUrl, "sluice_bench_upstream", opts.rows, opts.reuse);
-    await resetApi(adminUrl, services.elasticsearch, env);
+    await ensureUpstream(adminUrl, names.upstream, opts.rows, opts.reuse);
+    await resetApi(adminUrl, names.api, services.elasticsearch, env);
 
     let pipe: (Measured & { indexMs: number }) | null = null;
     let binaryPipe: Measured | null = null;
@@ -453,7 +506,7 @@ async function main() {
 
     if (doIndex) {
       log(`index limit: raw _bulk with curl (batch ${INDEX_DEFAULTS.batchDocuments} docs / ${mb(INDEX_DEFAULTS.batchBytes)}, concurrency ${INDEX_DEFAULTS.concurrency})`);
-      const raw = await rawBulk(apiUrl, services.elasticsearch);
+      const raw = await rawBulk(apiUrl, services.elasticsearch, `${names.prefix}rawbulk`);
       log(`raw bulk: ${raw.rows.toLocaleString("en-US")} documents in ${secs(raw.ms)}`);
       log("sluice index image");
       const index = await oursIndex(apiUrl, env);
@@ -514,7 +567,7 @@ async function main() {
         if (typeof mod.benchReload !== "function") notes.push("reload: skipped, bench/reload.ts exports no benchReload");
         else {
           log("reload (bench/reload.ts)");
-          const result = await mod.benchReload({ rows: opts.rows, apiUrl, upstreamUrl, elasticsearchUrl: services.elasticsearch, env, runSluice, log } satisfies BenchContext);
+          const result = await mod.benchReload({ rows: opts.rows, id: opts.id, apiUrl, upstreamUrl, elasticsearchUrl: services.elasticsearch, env, runSluice, log } satisfies BenchContext);
           if (Array.isArray(result)) table.push(...(result as BenchRow[]));
           else if (result !== undefined) notes.push(`reload: ${JSON.stringify(result)}`);
         }
@@ -524,7 +577,7 @@ async function main() {
     }
   }
 
-  if (!opts.keep) await deleteBenchIndices(services.elasticsearch);
+  await cleanUp();
 
   const printed = table.map((r) => {
     const ratio = r.ours !== null && r.limit ? r.ours / r.limit : null;
@@ -562,5 +615,6 @@ try {
   await main();
 } catch (error) {
   console.error(`bench failed: ${(error as Error)?.stack ?? error}`);
+  await cleanUp().catch(() => {});
   process.exit(1);
 }

@@ -10,7 +10,7 @@
  * files that pass, each given its own iati-identifier so every payload is a distinct blob. Peak
  * RSS is the child's VmHWM; a second reload at N/4 shows whether it grows with N.
  *
- * Isolation: database sluice_bench_reload on the DATABASE_URL server (dropped and recreated),
+ * Isolation: database sluice_bench_<run id>_reload on the DATABASE_URL server (dropped and recreated),
  * a temp blob directory and config file, nothing in Elasticsearch.
  *
  *   benchReload(context: BenchContext, options?: Partial<ReloadBenchOptions>): Promise<BenchRow[]>
@@ -138,7 +138,8 @@ export async function measureReload(context: BenchContext, options: Partial<Relo
   let listed = docs;
   const { host, registry } = startServers(templates, () => listed);
   const work = mkdtempSync(join(tmpdir(), "sluice-bench-reload-"));
-  const dbName = "sluice_bench_reload";
+  // The run's own database (see bench/index.ts, "Isolation").
+  const dbName = `sluice_bench_${context.id}_reload`;
   const apiUrl = withDatabase(context.apiUrl, dbName);
   const configFile = join(work, "sluice.config.ts");
   await Bun.write(
@@ -149,7 +150,7 @@ export default { datasets: { iati: { ...base, index: false,
   payload: { ...base.payload, concurrency: ${concurrency}, perHost: ${concurrency} } } } };
 `,
   );
-  const baseEnv = { ...context.env, DATABASE_URL: apiUrl, SLUICE_INDEX_PREFIX: "bench-reload-", SLUICE_LOG_LEVEL: "info" };
+  const baseEnv = { ...context.env, DATABASE_URL: apiUrl, SLUICE_INDEX_PREFIX: `bench-${context.id}-reload-`, SLUICE_LOG_LEVEL: "info" };
   const sluice = async (args: string[], blobDir: string) => {
     const run = await runSluice([...args, "--config", configFile], { ...baseEnv, SLUICE_BLOB_DIR: blobDir }, false);
     if (run.code !== 0) throw new Error(`sluice ${args.join(" ")} exited ${run.code}: ${run.lines.slice(-3).map((l) => l.text).join(" | ")}`);
@@ -216,7 +217,7 @@ if (import.meta.main) {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error("DATABASE_URL is not set: eval \"$(scripts/services up)\" first");
   const figures = await measureReload(
-    { rows: 0, apiUrl: databaseUrl, upstreamUrl: databaseUrl, elasticsearchUrl: process.env.ELASTICSEARCH_URL ?? "", env: process.env as Record<string, string>, runSluice: defaultRunSluice, log: defaultLog },
+    { rows: 0, id: process.env.SLUICE_BENCH_ID || `p${process.pid}`, apiUrl: databaseUrl, upstreamUrl: databaseUrl, elasticsearchUrl: process.env.ELASTICSEARCH_URL ?? "", env: process.env as Record<string, string>, runSluice: defaultRunSluice, log: defaultLog },
     { ...(arg("docs") ? { docs: arg("docs")! } : {}), ...(arg("concurrency") ? { concurrency: arg("concurrency")! } : {}) },
   );
   console.log(JSON.stringify(figures, null, 2));

@@ -36,10 +36,35 @@ export function searchError(error: unknown, url: string, doing: string): SluiceE
   return new SluiceError(`cannot ${doing} ${where}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-export async function deleteIndexIfExists(client: Client, name: string): Promise<boolean> {
-  if (!(await client.indices.exists({ index: name }))) return false;
-  await client.indices.delete({ index: name });
-  return true;
+/** What the ownership check needs to know about an index name; null when nothing has that name. */
+export interface IndexDescription {
+  /** The concrete index: another name when the one asked about is an alias. */
+  concrete: string;
+  aliases: string[];
+  /** `mappings._meta`, where sluice keeps its mark. */
+  meta: unknown;
+  createdAt: Date | null;
+}
+
+export async function describeIndex(client: Client, name: string): Promise<IndexDescription | null> {
+  let res: Record<string, { aliases?: Record<string, unknown>; mappings?: { _meta?: unknown }; settings?: { index?: { creation_date?: string } } }>;
+  try {
+    res = (await client.indices.get({ index: name, expand_wildcards: "all" })) as typeof res;
+  } catch (error) {
+    if (error instanceof errors.ResponseError && error.statusCode === 404) return null;
+    throw error;
+  }
+  const entries = Object.entries(res);
+  if (!entries.length) return null;
+  // An alias over several indices: the one named first is enough to refuse.
+  const [concrete, index] = entries.find(([key]) => key === name) ?? entries[0]!;
+  const created = Number(index.settings?.index?.creation_date);
+  return {
+    concrete,
+    aliases: Object.keys(index.aliases ?? {}),
+    meta: index.mappings?._meta ?? null,
+    createdAt: Number.isFinite(created) && created > 0 ? new Date(created) : null,
+  };
 }
 
 /** Indices an alias points at; [] when the alias does not exist. */

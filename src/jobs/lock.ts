@@ -30,12 +30,18 @@ export async function tryLockDataset(sql: Sql, dataset: string): Promise<Dataset
   };
 }
 
+/**
+ * Whether a process holds the dataset's lock in THIS database: advisory locks are per database,
+ * and pg_locks lists every database's, so another database's run of the same dataset name on the
+ * same server must not count.
+ */
 export async function datasetLockHeld(sql: Sql, dataset: string): Promise<boolean> {
   const [row] = await sql`
     select exists (
       select 1 from pg_locks
       where locktype = 'advisory' and granted and classid = ${LOCK_NAMESPACE}::int::oid
         and objid = hashtext(${dataset})::oid and objsubid = 2
+        and database = (select oid from pg_database where datname = current_database())
     ) as held`;
   return Boolean(row?.held);
 }

@@ -6,7 +6,7 @@
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
-import { countDocuments, deleteIndexIfExists, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
+import { countDocuments, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
@@ -14,6 +14,8 @@ import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { generationIndices } from "../../generations/names.ts";
 import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
+import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
+import { type IndexOwner, markedMappings, markFor } from "../../generations/ownership.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
@@ -40,11 +42,13 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const failures = new RowFailureLog(sql, job.job.id);
 
   job.setTask(`creating ${targets.map((t) => t.index).join(", ")}`, 0);
+  const owner = await indexOwner(sql, dataset.name);
+  const mark = markFor(owner, generation.number);
   for (const [i, target] of targets.entries()) {
     const body = bodies[i]!;
-    await createFreshIndex(es, target.index, {
+    await createFreshIndex(es, target.index, owner, generation.number, {
       settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
-      ...(body.mappings ? { mappings: body.mappings } : {}),
+      mappings: markedMappings(body.mappings as Record<string, unknown> | undefined, mark),
     });
   }
 
@@ -140,12 +144,19 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 }
 
 /**
- * Creates an index, replacing any of the same name. A crashed earlier attempt may have left a
- * half-filled one, or its create request may still land after our delete; so retry on "exists".
+ * Creates an index, replacing one of the same name only if it is ours (a crashed earlier attempt
+ * may have left a half-filled one, or its create request may still land after our delete; so
+ * retry on "exists"). Anything else at that name is refused, never deleted.
  */
-async function createFreshIndex(es: SearchClient, index: string, body: { settings: Record<string, unknown>; mappings?: Record<string, unknown> }): Promise<void> {
+async function createFreshIndex(
+  es: SearchClient,
+  index: string,
+  owner: IndexOwner,
+  generation: number,
+  body: { settings: Record<string, unknown>; mappings: Record<string, unknown> },
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    await deleteIndexIfExists(es, index);
+    if (await assertOwned(es, index, owner, "replace", { generation })) await es.indices.delete({ index });
     try {
       await es.indices.create({ index, ...body });
       return;

@@ -4,15 +4,17 @@
  *   ready generation --gates--> promote (tables, then aliases) --> prune beyond --keep
  *   previous generation <--rollback-- live
  */
-import { aliasTargets, countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { aliasTargets, countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
+import { deleteOwnedIndex, indexOwner } from "../../generations/owned-indices.ts";
 import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { releaseVanishedPayloads } from "../registry/after-swap.ts";
 import type { Session } from "../session.ts";
+import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
 import { promoteGeneration } from "./promote.ts";
 
@@ -37,6 +39,8 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     indexFailures: Number(incoming.stats.indexFailures ?? 0),
   };
   job.counters.read = figures.stagingRows;
+  // Before the gates: --force passes a gate, never another database's (or a hand-made) index.
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
   const refusals = swapRefusals(dataset, figures);
   if (refusals.length && !options.force) {
     throw new SluiceError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
@@ -76,6 +80,7 @@ export async function rollbackToPrevious(session: Session, job: JobHandle, es: S
       }
     }
   }
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, previous, live);
   job.setGeneration(previous.number);
   job.setTask(`rolling back ${dataset.name} from generation ${live.number} to ${previous.number}`, 30);
   await promoteGeneration(sql, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded" }, session.env.elasticsearchUrl ?? "");
@@ -91,9 +96,15 @@ export async function pruneGenerations(session: Session, es: SearchClient | null
   const previous = await generationsIn(sql, dataset.name, ["previous"]);
   const discarded = await generationsIn(sql, dataset.name, ["discarded"]);
   const pruned: number[] = [];
+  const owner = await indexOwner(sql, dataset.name);
   for (const gen of [...previous.slice(keep), ...discarded]) {
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, gen.number))}`);
-    if (es) for (const t of generationIndices(dataset, gen.number)) await deleteIndexIfExists(es, t.index);
+    for (const t of es ? generationIndices(dataset, gen.number) : []) {
+      // Not ours (another database's, or made by hand at this name): never this generation's; leave
+      // it. A discarded generation was warned about when it was discarded, and stays discarded.
+      const outcome = await deleteOwnedIndex(es!, t.index, owner, gen.number);
+      if (typeof outcome === "object") log[gen.state === "previous" ? "warn" : "debug"](`${outcome.message} (${outcome.hint})`);
+    }
     if (gen.state === "previous") {
       await setGenerationState(sql, dataset.name, gen.number, "retired");
       pruned.push(gen.number);
