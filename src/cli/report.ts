@@ -9,6 +9,10 @@ export function printStageReport(report: StageReport, json: boolean): void {
   for (const step of report.steps) {
     process.stdout.write(`${report.dataset} g${step.generation} ${step.stage} (job ${step.job}): ${summarizeCounters(step.counters)}\n`);
   }
+  if (report.unchanged) {
+    process.stdout.write(`${report.dataset}: unchanged — no new, changed or removed rows against live generation ${report.unchanged.live}; nothing indexed or swapped (--rebuild builds anyway)\n`);
+  }
+  if (report.repaired) process.stdout.write(`${report.dataset}: ${report.repaired}\n`);
 }
 
 /** "bundles ingest (job 7): bundle 3 accepted, 3 files (12 bytes): read 3 · written 3 · …" */
