@@ -224,8 +224,10 @@ async function resumableGeneration(session: Session, es: SearchClient | null): P
   if (!pending) return null;
   const fingerprint = datasetFingerprint(dataset);
   if (pending.fingerprint !== fingerprint) {
-    log.warn(`generation ${pending.number} was built from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)}); discarding it and starting clean`);
+    const why = `built from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`;
+    log.warn(`generation ${pending.number} was ${why}; discarding it and starting clean`);
     await discardGeneration(sql, es, dataset, pending.number, log);
+    await mergeGenerationStats(sql, dataset.name, pending.number, { discardedBecause: why });
     return null;
   }
   const refreshed = await stageSucceeded(sql, dataset.name, pending.number, "refresh");
