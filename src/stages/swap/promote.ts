@@ -51,10 +51,12 @@ export async function promoteGeneration(session: Session, es: SearchClient | nul
     asideTable: await setAsideName(sql, dataset, plan.outgoing),
     aliases: targets,
   };
+  // Read before anything moves: a refusal or a failed read here leaves nothing to undo.
+  const actions = es && targets.length ? await aliasActions(es, dataset, incoming.number) : [];
   const swapId = await moveTables(sql, dataset, swap, plan.jobId);
   if (!es || swapId === null) return;
   try {
-    await updateAliases(es, await aliasActions(es, dataset, incoming.number));
+    await updateAliases(es, actions);
   } catch (error) {
     const reason = (error as Error)?.message ?? String(error);
     const where = await aliasesPointAt(es, targets);
