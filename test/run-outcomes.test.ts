@@ -26,7 +26,7 @@ export default { datasets: { image: { ...image, clean: { ...image.clean, tags: {
 }, 60_000);
 afterAll(async () => {
   await t.drop();
-}, 60_000);
+}, 120_000);
 
 async function liveNumber(): Promise<number> {
   const [row] = await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`;

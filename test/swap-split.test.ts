@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   proxy?.stop();
   await t.drop();
-}, 60_000);
+}, 120_000);
 
 async function label(text: string): Promise<void> {
   await t.upstream`update image set title = ${text} where identifier = ${marker}::uuid`;
