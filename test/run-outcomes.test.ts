@@ -135,10 +135,15 @@ describe("a swap refused by its gates names a command that works", () => {
   test("run's refused generation is kept ready, and the printed advice promotes it", async () => {
     const before = await liveNumber();
     process.env.DATA_REFRESH_LIMIT = "100";
+    expect((await t.sluice("run", "image", "--config", configB)).code).toBe(1);
+    const first = await lastJob(t, "image", "swap");
+    // The next run does not resume a generation the gates refused: it refreshes anew.
     const refused = await t.sluice("run", "image", "--config", configB);
     process.env.DATA_REFRESH_LIMIT = "0";
     expect(refused.code).toBe(1);
     const swap = await lastJob(t, "image", "swap");
+    expect(swap.generation).toBeGreaterThan(first.generation);
+    expect((await generation(first.generation)).state).toBe("discarded");
     expect(swap.error).toContain("swap of image refused");
     expect(await liveNumber()).toBe(before);
     expect((await generation(swap.generation)).state).toBe("ready");

@@ -222,6 +222,11 @@ async function resumableGeneration(session: Session, es: SearchClient | null): P
   const { sql, dataset, log } = session;
   const pending = await pendingGeneration(sql, dataset.name);
   if (!pending) return null;
+  if (pending.stats.swapRefused) {
+    log.warn(`generation ${pending.number} was refused by the swap gates and not forced; discarding it and starting clean (\`sluice swap ${dataset.name} --force\` promotes it instead)`);
+    await discardGeneration(sql, es, dataset, pending.number, log);
+    return null;
+  }
   const fingerprint = datasetFingerprint(dataset);
   if (pending.fingerprint !== fingerprint) {
     const why = `built from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`;

@@ -8,7 +8,7 @@ import { aliasTargets, countDocuments, deleteIndexIfExists, type SearchClient } 
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
-import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
+import { type Generation, generationsIn, liveGeneration, mergeGenerationStats, setGenerationState, tableExists } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { releaseVanishedPayloads } from "../registry/after-swap.ts";
@@ -58,6 +58,8 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   job.counters.read = figures.stagingRows;
   const refusals = swapRefusals(dataset, figures);
   if (refusals.length && !options.force) {
+    // Marked, so that the next `run` refreshes anew instead of resuming a generation already refused.
+    await mergeGenerationStats(sql, dataset.name, incoming.number, { swapRefused: refusals });
     const config = options.configPath ? ` --config ${options.configPath}` : "";
     throw new SwapRefusedError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
       hint: `generation ${incoming.number} is kept ready: inspect it, then \`sluice swap ${dataset.name}${config} --force\` if it is right`,
