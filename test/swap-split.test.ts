@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type EsProxy, startEsProxy } from "./support/es-proxy.ts";
-import { aliasIndices, createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 let t: TestEnvironment;
@@ -132,5 +132,26 @@ describe("a swap cut at the alias move", () => {
     const again = await t.sluice("swap", "image", "--repair");
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("nothing to repair");
+  }, 120_000);
+
+  test("an alias moved off the live generation by hand: status says split and --repair points it back", async () => {
+    const live = (await whereIsLive()).generations[0]!;
+    const [other] = await t.api`select number from sluice.generations where dataset = 'image' and number <> ${live} and state in ('previous', 'ready', 'discarded') order by number desc limit 1`;
+    const alias = `${t.indexPrefix}image`;
+    const aside = `${t.indexPrefix}image-g${other!.number}`;
+    const res = await fetch(`${elasticsearchUrl}/_aliases`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ actions: [{ remove: { index: `${alias}-g${live}`, alias } }, { add: { index: aside, alias } }] }),
+    });
+    expect(res.status).toBe(200);
+    const split = await statusOf(elasticsearchUrl);
+    expect(split.state).toBe("split");
+    expect(split.repair).toBe("sluice swap image --repair");
+    const repaired = await t.sluice("swap", "image", "--repair");
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toContain(`moved the alias back onto live generation ${live}`);
+    expect(await whereIsLive()).toEqual(agreeOn(live));
+    expect((await statusOf(elasticsearchUrl)).state).toBe("agreed");
   }, 120_000);
 });
