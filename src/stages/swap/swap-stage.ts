@@ -7,14 +7,14 @@
 import { aliasTargets, countDocuments, deleteIndexIfExists, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
+import { datasetFingerprint } from "../../generations/fingerprint.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
 import { type Generation, generationsIn, liveGeneration, mergeGenerationStats, setGenerationState, tableExists } from "../../generations/store.ts";
+import { openSwap } from "../../generations/swap-journal.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { releaseVanishedPayloads } from "../registry/after-swap.ts";
 import type { Session } from "../session.ts";
-import { datasetFingerprint } from "../../generations/fingerprint.ts";
-import { openSwap } from "../../generations/swap-journal.ts";
 import { swapRefusals } from "./gates.ts";
 import { promoteGeneration } from "./promote.ts";
 
