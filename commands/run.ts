@@ -5,8 +5,8 @@ import { runDataset } from "../src/stages/pipeline.ts";
 
 export default defineCommand({
   meta: { name: "run", description: "Refresh, index and swap as one chain; any failure or signal rolls back" },
-  args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false }, "retry-errors": { type: "boolean", description: "registry datasets: retry rows whose download failed before", default: false } },
+  args: { dataset: datasetArg, config: configArg, json: jsonArg, force: { type: "boolean", description: "swap even when the gates refuse (shrinkage, index failures)", default: false }, rebuild: { type: "boolean", description: "index and swap even when refresh finds nothing changed against live", default: false }, "retry-errors": { type: "boolean", description: "registry datasets: retry rows whose download failed before", default: false } },
   async run({ args }) {
-    printRunReport(await runDataset(args.dataset, { config: args.config, force: args.force, retryErrors: args["retry-errors"] }), args.json);
+    printRunReport(await runDataset(args.dataset, { config: args.config, force: args.force, rebuild: args.rebuild, retryErrors: args["retry-errors"] }), args.json);
   },
 });

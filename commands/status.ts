@@ -20,10 +20,11 @@ export default defineCommand({
         dataset: d.name,
         source: d.source,
         live: d.liveGeneration === null ? null : `g${d.liveGeneration}`,
+        swap: d.swap.state === "split" ? `split: ${d.swap.detail} (run \`${d.swap.repair}\`)` : d.swap.state,
         last_job: d.lastJob ? `${d.lastJob.id} ${d.lastJob.stage} ${d.lastJob.state}` : null,
         finished: formatTime(d.lastJob?.finishedAt ?? null),
       })),
-      ["dataset", "source", "live", "last_job", "finished"],
+      ["dataset", "source", "live", "swap", "last_job", "finished"],
     );
   },
 });

@@ -7,6 +7,7 @@ import m0002 from "./0002_row_failures.sql" with { type: "text" };
 import m0003 from "./0003_registry.sql" with { type: "text" };
 import m0004 from "./0004_bundles.sql" with { type: "text" };
 import m0005 from "./0005_database_identity.sql" with { type: "text" };
+import m0006 from "./0006_swap_journal_and_fingerprints.sql" with { type: "text" };
 
 export const migrationSources: readonly { file: string; text: string }[] = [
   { file: "0001_jobs_and_generations.sql", text: m0001 },
@@ -14,4 +15,5 @@ export const migrationSources: readonly { file: string; text: string }[] = [
   { file: "0003_registry.sql", text: m0003 },
   { file: "0004_bundles.sql", text: m0004 },
   { file: "0005_database_identity.sql", text: m0005 },
+  { file: "0006_swap_journal_and_fingerprints.sql", text: m0006 },
 ];

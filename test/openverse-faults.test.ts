@@ -57,7 +57,8 @@ async function waitForJob(stage: string, since: number, state = "running", timeo
 async function killRunMidIndex(signal: "SIGTERM" | "SIGKILL") {
   const [{ number: liveGen }] = (await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`) as any;
   const since = await newestJobId();
-  const child = spawnSluice(["run", "image"], t.childEnv());
+  // --rebuild: the upstream is unchanged, and the run must reach its index stage to be killed there.
+  const child = spawnSluice(["run", "image", "--rebuild"], t.childEnv());
   const indexJob = await waitForJob("index", since);
   await Bun.sleep(200);
   child.kill(signal);
@@ -108,7 +109,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
         return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
       },
     });
-    const child = spawnSluice(["run", "image", "--config", config], { ...t.childEnv(), ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` });
+    const child = spawnSluice(["run", "image", "--rebuild", "--config", config], { ...t.childEnv(), ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` });
     const [code, stderr] = await exitOf(child);
     proxy.stop(true);
     if (code !== 1) console.error(stderr);
@@ -120,7 +121,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
     expect(index.state).toBe("failed");
     const [gen] = await t.api`select state from sluice.generations where dataset = 'image' and number = ${index.generation}`;
     expect(gen!.state).toBe("discarded");
-    expect((await t.sluice("run", "image")).code).toBe(0);
+    expect((await t.sluice("run", "image", "--rebuild")).code).toBe(0);
     const [live] = await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`;
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g${live!.number}`]);
     // The index the dead Elasticsearch kept is pruned with its discarded generation.

@@ -103,8 +103,9 @@ describe("audio", () => {
 });
 
 describe("generations", () => {
-  test("a second run promotes g2, keeps g1 for rollback, and reports no changes", async () => {
-    expect((await t.sluice("run", "image")).code).toBe(0);
+  test("a second run with --rebuild promotes g2, keeps g1 for rollback, and reports no changes", async () => {
+    // Without --rebuild an unchanged upstream stops before index and swap (test/run-outcomes.test.ts).
+    expect((await t.sluice("run", "image", "--rebuild")).code).toBe(0);
     const refresh = await lastJob(t, "image", "refresh");
     expect(refresh.generation).toBe(2);
     expect(refresh.counters.changes).toEqual({ new: 0, changed: 0, removed: 0 });
@@ -133,13 +134,15 @@ describe("generations", () => {
     const swap = await lastJob(t, "image", "swap");
     expect(swap.state).toBe("failed");
     expect(swap.error).toContain("swap of image refused: staging has 100 rows, 92.7% fewer than live's 1374");
-    // Production untouched: live table and alias as before, the refused generation thrown away.
+    // Production untouched: live table and alias as before; the refused generation is kept ready
+    // (table and index) so that the advice `sluice swap image --force` can be followed.
+    expect(swap.error).toContain("generation 3 is kept ready: inspect it, then `sluice swap image --force` if it is right");
     const [live] = await t.api`select count(*)::int as n from image`;
     expect(live!.n).toBe(1374);
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g1`]);
-    expect(await searchCount(`${t.indexPrefix}image-g3`)).toBeNull();
+    expect(await searchCount(`${t.indexPrefix}image-g3`)).toBe(100);
     const [g3] = await t.api`select state from sluice.generations where dataset = 'image' and number = 3`;
-    expect(g3!.state).toBe("discarded");
+    expect(g3!.state).toBe("ready");
   });
 
   test("refresh, index and swap run one by one; --keep 0 prunes every old generation", async () => {

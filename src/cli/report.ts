@@ -34,6 +34,10 @@ function printSteps(report: StageReport): void {
   for (const step of report.steps) {
     process.stdout.write(`${report.dataset} g${step.generation} ${step.stage} (job ${step.job}): ${summarizeCounters(step.counters)}\n`);
   }
+  if (report.unchanged) {
+    process.stdout.write(`${report.dataset}: unchanged — no new, changed or removed rows against live generation ${report.unchanged.live}; nothing indexed or swapped (--rebuild builds anyway)\n`);
+  }
+  if (report.repaired) process.stdout.write(`${report.dataset}: ${report.repaired}\n`);
 }
 
 function printWarnings(warnings: string[]): void {

@@ -4,6 +4,7 @@
  */
 import type { Sql } from "../adapters/postgres.ts";
 import type { Dataset } from "../config/types.ts";
+import { datasetFingerprint } from "./fingerprint.ts";
 import { generationIndices, generationTable } from "./names.ts";
 
 export type GenerationState = "building" | "ready" | "live" | "previous" | "retired" | "discarded";
@@ -15,6 +16,8 @@ export interface Generation {
   tableName: string;
   indexName: string | null;
   stats: Record<string, unknown>;
+  /** sha256 of the configuration it was built from (see fingerprint.ts); null if built before sluice recorded it. */
+  fingerprint: string | null;
   createdAt: Date;
   promotedAt: Date | null;
 }
@@ -27,6 +30,7 @@ function toGeneration(r: Record<string, any>): Generation {
     tableName: r.table_name,
     indexName: r.index_name,
     stats: r.stats,
+    fingerprint: r.fingerprint ?? null,
     createdAt: r.created_at,
     promotedAt: r.promoted_at,
   };
@@ -34,9 +38,9 @@ function toGeneration(r: Record<string, any>): Generation {
 
 export async function startGeneration(sql: Sql, dataset: Dataset): Promise<Generation> {
   const [row] = await sql`
-    insert into sluice.generations (dataset, number, state, table_name, index_name)
+    insert into sluice.generations (dataset, number, state, table_name, index_name, fingerprint)
     select ${dataset.name}, n, 'building', ${dataset.table.name} || '__g' || n,
-           ${dataset.index ? dataset.index.alias : null}::text || '-g' || n
+           ${dataset.index ? dataset.index.alias : null}::text || '-g' || n, ${datasetFingerprint(dataset)}
     from (select coalesce(max(number), 0) + 1 as n from sluice.generations where dataset = ${dataset.name}) next
     returning *`;
   return toGeneration(row!);

@@ -98,9 +98,9 @@ export async function diffAgainstLive(sql: Sql, dataset: Dataset, staging: strin
   if (!exists?.ok) return null;
   const key = ident(dataset.table.key);
   const sameColumns = await sameColumnList(sql, live, staging);
-  const changed = sameColumns
-    ? `(SELECT count(*) FROM ${ident(staging)} s JOIN ${ident(live)} l USING (${key}) WHERE s.* IS DISTINCT FROM l.*)`
-    : "NULL";
+  // Rows compare as text, which every type has (json and point have no equality operator). When the
+  // column lists differ, every row on both sides has changed shape, so each counts as changed.
+  const changed = `(SELECT count(*) FROM ${ident(staging)} s JOIN ${ident(live)} l USING (${key})${sameColumns ? " WHERE s::text IS DISTINCT FROM l::text" : ""})`;
   const [row] = await sql.unsafe(`
     SELECT
       (SELECT count(*) FROM ${ident(staging)} s WHERE NOT EXISTS (SELECT 1 FROM ${ident(live)} l WHERE l.${key} = s.${key})) AS new,

@@ -14,7 +14,7 @@ import { assertOwned, IndexOwnershipError, indexFacts } from "../../generations/
 import { mayAdoptUnmarked, ownershipRefusal } from "../../generations/ownership.ts";
 import type { Generation } from "../../generations/store.ts";
 
-export async function assertPromotionOwned(sql: Sql, es: SearchClient, dataset: Dataset, incoming: Generation, outgoing: Generation | null): Promise<void> {
+export async function assertPromotionOwned(sql: Sql, es: SearchClient, dataset: Dataset, incoming: Pick<Generation, "number">, outgoing: Pick<Generation, "number"> | null): Promise<void> {
   const identity = await databaseIdentity(sql);
   const owner = { database: identity.id, dataset: dataset.name };
   const live = outgoing ? generationIndices(dataset, outgoing.number) : [];

@@ -3,6 +3,7 @@
  * flag that overrides it.
  */
 import type { Dataset } from "../../config/types.ts";
+import { shortFingerprint } from "../../generations/fingerprint.ts";
 
 export interface SwapFigures {
   stagingRows: number;
@@ -10,6 +11,9 @@ export interface SwapFigures {
   indexDocuments: number | null;
   liveDocuments: number | null;
   indexFailures: number;
+  /** The configuration the generation was built from, and the one swapping it (see fingerprint.ts). */
+  builtUnder: string | null;
+  swappingUnder: string;
 }
 
 /** Pure: the reasons to refuse, empty when the swap may go ahead. */
@@ -25,5 +29,8 @@ export function swapRefusals(dataset: Dataset, f: SwapFigures): string[] {
     refusals.push(`the new index has ${f.indexDocuments} documents, ${pct(f.indexDocuments, f.liveDocuments!)} fewer than live's ${f.liveDocuments} (limit ${limit * 100}%)`);
   }
   if (f.indexFailures > 0) refusals.push(`the new index had ${f.indexFailures} failed documents`);
+  if (f.builtUnder !== f.swappingUnder) {
+    refusals.push(`it was built from another configuration (fingerprint ${shortFingerprint(f.builtUnder)}, this one ${shortFingerprint(f.swappingUnder)})`);
+  }
   return refusals;
 }

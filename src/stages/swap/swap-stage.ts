@@ -7,9 +7,11 @@
 import { aliasTargets, countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
+import { datasetFingerprint } from "../../generations/fingerprint.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
 import { deleteOwnedIndex, indexOwner } from "../../generations/owned-indices.ts";
-import { type Generation, generationsIn, liveGeneration, setGenerationState, tableExists } from "../../generations/store.ts";
+import { type Generation, generationsIn, liveGeneration, mergeGenerationStats, setGenerationState, tableExists } from "../../generations/store.ts";
+import { openSwap } from "../../generations/swap-journal.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { releaseVanishedPayloads } from "../registry/after-swap.ts";
@@ -22,10 +24,25 @@ export interface SwapOptions {
   force: boolean;
   /** Previous generations to keep; older ones are dropped. */
   keep: number;
+  /** The --config the command ran with, so that the advice after a refusal names a command that works. */
+  configPath?: string | undefined;
+}
+
+/** The gates refused the swap; the generation stays ready, so the advice it prints can be followed. */
+export class SwapRefusedError extends SluiceError {}
+
+/** A split dataset (an open swap journal row) must be repaired before anything else is promoted. */
+export async function refuseWhileSplit(session: Session): Promise<void> {
+  const open = await openSwap(session.sql, session.dataset.name);
+  if (!open) return;
+  throw new SluiceError(`dataset ${session.dataset.name} is split: a swap to generation ${open.incoming} moved the table but not (or not surely) the alias`, {
+    hint: `run \`sluice swap ${session.dataset.name} --repair\` first`,
+  });
 }
 
 export async function swapToGeneration(session: Session, job: JobHandle, es: SearchClient | null, incoming: Generation, options: SwapOptions): Promise<void> {
   const { sql, dataset, log } = session;
+  await refuseWhileSplit(session);
   const outgoing = await liveGeneration(sql, dataset.name);
   job.setTask(`checking generation ${incoming.number} against live`, 10);
   const liveTable = (await tableExists(sql, dataset.table.name)) ? dataset.table.name : null;
@@ -37,19 +54,24 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     indexDocuments: es && parent ? await countDocuments(es, parent.index) : null,
     liveDocuments: es && liveIndices.length ? await countDocuments(es, liveIndices[0]!) : null,
     indexFailures: Number(incoming.stats.indexFailures ?? 0),
+    builtUnder: incoming.fingerprint,
+    swappingUnder: datasetFingerprint(dataset),
   };
   job.counters.read = figures.stagingRows;
   // Before the gates: --force passes a gate, never another database's (or a hand-made) index.
   if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
   const refusals = swapRefusals(dataset, figures);
   if (refusals.length && !options.force) {
-    throw new SluiceError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
-      hint: `inspect generation ${incoming.number}, then \`sluice swap ${dataset.name} --force\` if it is right`,
+    // Marked, so that the next `run` refreshes anew instead of resuming a generation already refused.
+    await mergeGenerationStats(sql, dataset.name, incoming.number, { swapRefused: refusals });
+    const config = options.configPath ? ` --config ${options.configPath}` : "";
+    throw new SwapRefusedError(`swap of ${dataset.name} refused: ${refusals.join("; ")}`, {
+      hint: `generation ${incoming.number} is kept ready: inspect it, then \`sluice swap ${dataset.name}${config} --force\` if it is right`,
     });
   }
   for (const r of refusals) log.warn(`forced past: ${r}`);
   job.setTask(`promoting generation ${incoming.number}${outgoing ? ` over ${outgoing.number}` : ""}`, 50);
-  await promoteGeneration(sql, es, { dataset, incoming, outgoing, outgoingState: "previous" }, session.env.elasticsearchUrl ?? "");
+  await promoteGeneration(session, es, { dataset, incoming, outgoing, outgoingState: "previous", jobId: job.job.id });
   job.counters.written = figures.stagingRows;
   log.success(`generation ${incoming.number} of ${dataset.name} is live`);
   await releaseVanishedPayloads(session, job, outgoing);
@@ -59,6 +81,7 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
 
 export async function rollbackToPrevious(session: Session, job: JobHandle, es: SearchClient | null): Promise<Generation> {
   const { sql, dataset, log } = session;
+  await refuseWhileSplit(session);
   const live = await liveGeneration(sql, dataset.name);
   if (!live) throw new SluiceError(`dataset ${dataset.name} has no live generation to roll back`);
   let previous: Generation | undefined;
@@ -83,7 +106,7 @@ export async function rollbackToPrevious(session: Session, job: JobHandle, es: S
   if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, previous, live);
   job.setGeneration(previous.number);
   job.setTask(`rolling back ${dataset.name} from generation ${live.number} to ${previous.number}`, 30);
-  await promoteGeneration(sql, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded" }, session.env.elasticsearchUrl ?? "");
+  await promoteGeneration(session, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded", jobId: job.job.id });
   job.counters.written = await countRows(sql, dataset.table.name);
   log.success(`generation ${previous.number} of ${dataset.name} is live again; generation ${live.number} is kept as discarded until pruned`);
   return previous;

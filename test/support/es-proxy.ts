@@ -1,0 +1,134 @@
+/**
+ * A throwaway TCP proxy in front of the shared Elasticsearch, for faults at the moment of a swap
+ * without touching the real server. It passes bytes through untouched until it sees an
+ * `POST /_aliases` request, then, by mode:
+ *
+ *   cut-request   closes the client's connection without forwarding it (Elasticsearch never sees it)
+ *   cut-response  forwards it, and closes the client's connection when Elasticsearch answers
+ *                 (applied, but the client never hears)
+ *   die           closes the connection unforwarded and stops listening: every later request is
+ *                 refused, as if Elasticsearch had been killed, until `restart()`
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import { elasticsearchUrl } from "./harness.ts";
+
+export type ProxyMode = "pass" | "cut-request" | "cut-response" | "die";
+
+export interface EsProxy {
+  url: string;
+  mode: ProxyMode;
+  /** `POST /_aliases` requests seen. */
+  aliasCalls: number;
+  /** Listens again on the same port (after `die`), passing everything through. */
+  restart(): void;
+  stop(): void;
+}
+
+interface Pair {
+  server: Socket<undefined> | null;
+  /** Bytes from the client waiting for the upstream connection, or for it to drain. */
+  toServer: Uint8Array[];
+  toClient: Uint8Array[];
+  /** Drop Elasticsearch's answer to the current request and close the client instead. */
+  swallowAnswer: boolean;
+  closed: boolean;
+}
+
+export function startEsProxy(): EsProxy {
+  const upstream = new URL(elasticsearchUrl);
+  let listener: TCPSocketListener<Pair>;
+  const clients = new Set<Socket<Pair>>();
+  const proxy: EsProxy = {
+    url: "",
+    mode: "pass",
+    aliasCalls: 0,
+    restart() {
+      listener = listen(port);
+      proxy.mode = "pass";
+    },
+    stop() {
+      for (const client of clients) client.terminate();
+      listener.stop(true);
+    },
+  };
+  const flush = (socket: Socket<any>, queue: Uint8Array[]) => {
+    while (queue.length) {
+      const chunk = queue[0]!;
+      const sent = socket.write(chunk);
+      if (sent < chunk.length) {
+        queue[0] = chunk.subarray(Math.max(0, sent));
+        return;
+      }
+      queue.shift();
+    }
+  };
+  const close = (client: Socket<Pair>) => {
+    client.data.closed = true;
+    client.data.server?.terminate();
+    client.terminate();
+    clients.delete(client);
+  };
+  const listen = (at: number) =>
+    Bun.listen<Pair>({
+      hostname: "127.0.0.1",
+      port: at,
+      socket: {
+        open(client) {
+          client.data = { server: null, toServer: [], toClient: [], swallowAnswer: false, closed: false };
+          clients.add(client);
+          Bun.connect<undefined>({
+            hostname: upstream.hostname,
+            port: Number(upstream.port || 80),
+            socket: {
+              open(server) {
+                if (client.data.closed) return server.terminate();
+                client.data.server = server;
+                flush(server, client.data.toServer);
+              },
+              data(_server, chunk) {
+                if (client.data.swallowAnswer) return close(client);
+                client.data.toClient.push(new Uint8Array(chunk));
+                flush(client, client.data.toClient);
+              },
+              drain(server) {
+                flush(server, client.data.toServer);
+              },
+              close() {
+                if (!client.data.closed) client.end();
+              },
+              error() {
+                close(client);
+              },
+            },
+          }).catch(() => close(client));
+        },
+        data(client, chunk) {
+          const head = new TextDecoder().decode(chunk.subarray(0, 32));
+          if (/^POST \/_aliases[ ?]/.test(head)) {
+            proxy.aliasCalls++;
+            if (proxy.mode === "cut-request") return close(client);
+            if (proxy.mode === "die") {
+              close(client);
+              proxy.stop();
+              return;
+            }
+            if (proxy.mode === "cut-response") client.data.swallowAnswer = true;
+          }
+          client.data.toServer.push(new Uint8Array(chunk));
+          if (client.data.server) flush(client.data.server, client.data.toServer);
+        },
+        drain(client) {
+          flush(client, client.data.toClient);
+        },
+        close(client) {
+          client.data.closed = true;
+          client.data.server?.end();
+          clients.delete(client);
+        },
+      },
+    });
+  listener = listen(0);
+  const port = listener.port;
+  proxy.url = `http://127.0.0.1:${port}`;
+  return proxy;
+}
