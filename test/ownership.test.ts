@@ -77,7 +77,7 @@ async function expectALive(generation: number): Promise<void> {
 
 describe("two API databases under one prefix", () => {
   test("A's run marks its index with A's identity, the dataset and the generation", async () => {
-    expect((await a.sluice("run", "image")).code).toBe(0);
+    expect((await a.sluice("run", "image", "--rebuild")).code).toBe(0);
     await expectALive(1);
     expect(await identity(a)).not.toBe(await identity(b));
   });
@@ -115,7 +115,7 @@ describe("indices sluice did not make for this database", () => {
     // A's next generation is 2; an index marked by B (as B's run would leave it) sits at that name.
     await handMadeIndex(`${prefix}image-g2`, 3, { sluice: { database: await identity(b), dataset: "image", generation: 2 } });
     // The run refreshes generation 2, then fails at that index (not A's) and rolls back.
-    expect((await a.sluice("run", "image")).code).toBe(1);
+    expect((await a.sluice("run", "image", "--rebuild")).code).toBe(1);
     expect((await lastJob(a, "image", "run")).generation).toBe(2);
     expect(await searchCount(`${prefix}image-g2`)).toBe(3);
     await expectALive(1);
@@ -131,7 +131,7 @@ describe("indices sluice did not make for this database", () => {
     expect(index.error).toStartWith(`index ${prefix}image-g3 carries no sluice mark`);
     expect(await searchCount(`${prefix}image-g3`)).toBe(2);
     // run resumes the refreshed generation 3, is refused the same way, and rolls back without it.
-    expect((await a.sluice("run", "image")).code).toBe(1);
+    expect((await a.sluice("run", "image", "--rebuild")).code).toBe(1);
     expect((await lastJob(a, "image", "run")).generation).toBe(3);
     expect(await searchCount(`${prefix}image-g3`)).toBe(2);
     expect(await markOf(`${prefix}image-g3`)).toBeNull();
@@ -139,7 +139,7 @@ describe("indices sluice did not make for this database", () => {
   });
 
   test("the next run goes live; pruning deletes none of the indices that are not A's", async () => {
-    expect((await a.sluice("run", "image")).code).toBe(0);
+    expect((await a.sluice("run", "image", "--rebuild")).code).toBe(0);
     await expectALive(4);
     // Generations 2 and 3 were discarded and are pruned, but the indices at their names are not A's.
     const [pruned] = await a.api`select count(*)::int as n from sluice.generations where dataset = 'image' and number in (2, 3) and state = 'discarded'`;
@@ -176,7 +176,7 @@ describe("adopting an alias sluice did not make", () => {
       body: JSON.stringify({ actions: [{ add: { index: `${b.indexPrefix}image-sneaked`, alias: `${b.indexPrefix}image` } }] }),
     });
     const before = await aliasIndices(`${b.indexPrefix}image`);
-    expect((await b.sluice("run", "image")).code).toBe(1);
+    expect((await b.sluice("run", "image", "--rebuild")).code).toBe(1);
     expect((await lastJob(b, "image", "swap")).error).toStartWith(`cannot move alias ${b.indexPrefix}image: index ${b.indexPrefix}image-sneaked carries no sluice mark`);
     expect((await aliasIndices(`${b.indexPrefix}image`)).sort()).toEqual(before.sort());
     expect(await searchCount(`${b.indexPrefix}image-sneaked`)).toBe(1);

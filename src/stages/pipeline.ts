@@ -177,6 +177,8 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
           unchanged = await unchangedAgainstLive(session, gen, steps[0]);
           if (unchanged) {
             const { changes, live } = unchanged;
+            // Nothing reaches production, but the refresh's skipped and failed rows are still the run's.
+            Object.assign(run.counters, runCounters(steps, run.counters.read), { written: 0 });
             run.counters.changes = { ...changes };
             run.setTask(`unchanged: refresh found 0 new, 0 changed, 0 removed rows against live generation ${live}; nothing to index or swap (--rebuild builds anyway)`, 100);
             await discardGeneration(sql, es, ds, gen.number, log);
