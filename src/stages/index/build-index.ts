@@ -6,6 +6,7 @@
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
+import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
 import { countDocuments, deleteIndexIfExists, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
@@ -26,7 +27,9 @@ export async function buildIndexGeneration(session: Session, job: JobHandle, es:
     await fillIndices(session, job, es, generation, context);
   } catch (error) {
     if (error instanceof SluiceError || session.signal.aborted) throw error;
-    // Driver errors (connection refused after every retry, a rejected request) become one line.
+    // Driver errors become one line naming the service they came from: the API database (read
+    // from staging, job bookkeeping) or Elasticsearch (connection refused after every retry).
+    if (isDatabaseFailure(error)) throw databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `index ${session.dataset.name}`);
     throw searchError(error, session.env.elasticsearchUrl ?? "", `index ${session.dataset.name} into`);
   }
 }
