@@ -59,7 +59,11 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     batchBytes: config.batchBytes,
     concurrency: config.concurrency,
     signal,
-    onRetry: (reason) => log.warn(`bulk request retried: ${reason}`),
+    // Counted on the job (`sluice job show`): a storm of 429s is visible, not just slow.
+    onRetry: (reason, documents) => {
+      countReason(counters, "retries", reason);
+      log.warn(`bulk request of ${documents} documents resent: ${reason}`);
+    },
     onItemFailed: (item) => failures.add({ key: item.id, reason: item.error?.type ?? `http_${item.status}`, detail: item.error?.reason }),
     onBatchDone: (n) => {
       acknowledged += n;
