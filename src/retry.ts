@@ -28,6 +28,8 @@ export const RETRY_DEFAULTS = {
   download: { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000 },
   /** A registry page. */
   registryPage: { attempts: 3, baseDelayMs: 250, maxDelayMs: 5_000 },
+  /** Writing a job's outcome while the API database restarts: about 10 s in all. */
+  recordOutcome: { attempts: 6, baseDelayMs: 500, maxDelayMs: 4_000 },
   /** A Slack message: it must never hold the pipeline up, so few and short. */
   slack: { attempts: 3, baseDelayMs: 200, maxDelayMs: 1_000 },
 } as const satisfies Record<string, RetryPolicy>;

@@ -5,7 +5,7 @@
  * PostgreSQL and Elasticsearch are never touched.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { aliasIndices, createTestEnvironment, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 
@@ -56,6 +56,39 @@ async function waitForJob(stage: string, since: number, timeoutMs = 60_000): Pro
   throw new Error(`no running ${stage} job within ${timeoutMs} ms`);
 }
 
+/**
+ * A proxy in front of the shared Elasticsearch: `answer` sees each `_bulk` request's body and may
+ * answer it itself; everything else is forwarded unchanged.
+ */
+function elasticsearchProxy(answer: (body: Uint8Array) => Response | null) {
+  return Bun.serve({
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+      if (url.pathname === "/_bulk" && body) {
+        const own = answer(body);
+        if (own) return own;
+      }
+      const headers = new Headers(req.headers);
+      headers.delete("accept-encoding");
+      const res = await fetch(`${elasticsearchUrl}${url.pathname}${url.search}`, { method: req.method, headers, body });
+      const out = new Headers(res.headers);
+      out.delete("content-encoding");
+      out.delete("content-length");
+      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    },
+  });
+}
+
+/** A config whose image dataset indexes in small requests, with the tolerance given. */
+async function smallBulkConfig(name: string, index: Record<string, number>): Promise<string> {
+  const path = `/tmp/${t.name}-${name}.config.ts`;
+  await Bun.write(path, `import { openverseDatasets } from ${JSON.stringify(new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname)};
+export default { datasets: { image: { ...openverseDatasets.image, index: { ...openverseDatasets.image.index, ...${JSON.stringify(index)} } } } };`);
+  return path;
+}
+
 beforeAll(async () => {
   t = await createTestEnvironment("faults9");
   await loadOpenverseSample(t, ["image"]);
@@ -67,7 +100,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await t.drop();
-});
+}, 60_000);
 
 describe("a connection that drops ends the command, naming the right service", () => {
   test("the API database restarts during index", async () => {
@@ -106,4 +139,85 @@ describe("a connection that drops ends the command, naming the right service", (
     // Once the database is back, the index stage succeeds from the kept staging table.
     expect((await t.sluice("index", "image")).code).toBe(0);
   }, 120_000);
+});
+
+describe("Elasticsearch refusing requests", () => {
+  test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
+    const LIMIT = 512 * 1024;
+    let refused = 0;
+    // Answers as Elasticsearch does for a body over http.max_content_length: 413, empty body.
+    const proxy = elasticsearchProxy((body) => (body.byteLength > LIMIT ? (refused++, new Response(null, { status: 413, statusText: "Request Entity Too Large" })) : null));
+    const es = { ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` };
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const [gen] = await t.api`select number from sluice.generations where dataset = 'image' and state <> 'live' order by number desc limit 1`;
+      const table = `image__g${gen!.number}`;
+      const big = await t.api.unsafe(`select identifier::text as id from ${table} order by identifier limit 2`);
+      const bigKeys = big.map((r) => r.id as string).sort();
+      // About 900 KB of tags each: a document over the proxy's limit on its own.
+      await t.api.unsafe(
+        `update ${table} set tags = (select jsonb_agg(jsonb_build_object('name', 'a-rather-long-tag-name-' || g)) from generate_series(1, 25000) g)
+         where identifier::text = any($1)`,
+        [bigKeys],
+      );
+
+      const strict = await smallBulkConfig("too-large-strict", { batchBytes: 256 * 1024, maxFailures: 0 });
+      const failedRun = await t.sluiceWith(es, "index", "image", "--config", strict);
+      expect(failedRun.code).toBe(1);
+      const failedJob = await lastJob(t, "image", "index");
+      expect(failedJob.state).toBe("failed");
+      expect(failedJob.error).toContain("2 documents failed to index, more than the 0 tolerated (too_large 2)");
+      expect(failedJob.counters.failed).toEqual({ too_large: 2 });
+      expect(failedJob.counters.written).toBe(liveCount - 2);
+      expect(failedJob.counters.retries.split_too_large).toBeGreaterThan(0);
+      const listed = await t.api`select item_key, reason, detail from sluice.row_failures where job_id = ${failedJob.id} order by item_key`;
+      expect(listed.map((r) => [r.item_key, r.reason])).toEqual(bigKeys.map((k) => [k, "too_large"]));
+      expect(listed[0]!.detail).toContain("HTTP 413");
+      expect(refused).toBeGreaterThan(0);
+      expect(await liveState()).toEqual(before);
+
+      const tolerant = await smallBulkConfig("too-large-tolerant", { batchBytes: 256 * 1024, maxFailures: 2 });
+      expect((await t.sluiceWith(es, "index", "image", "--config", tolerant)).code).toBe(0);
+      const indexed = await lastJob(t, "image", "index");
+      expect(indexed.state).toBe("succeeded");
+      expect(indexed.counters.written).toBe(liveCount - 2);
+      expect(indexed.counters.failed).toEqual({ too_large: 2 });
+      expect(await searchCount(`${t.indexPrefix}image-g${gen!.number}`)).toBe(liveCount - 2);
+      expect(await liveState()).toEqual(before);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+
+  test("a 429 storm: rejected requests are retried, counted on the job and shown by job show; every document lands once", async () => {
+    const STORM = 4;
+    let rejectedLeft = STORM;
+    const proxy = elasticsearchProxy(() => {
+      if (rejectedLeft <= 0) return null;
+      rejectedLeft--;
+      return Response.json(
+        { error: { root_cause: [{ type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }], type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }, status: 429 },
+        { status: 429, headers: { "x-elastic-product": "Elasticsearch" } },
+      );
+    });
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const config = await smallBulkConfig("storm", { batchDocuments: 1000 });
+      expect((await t.sluiceWith({ ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` }, "index", "image", "--config", config)).code).toBe(0);
+      const job = await lastJob(t, "image", "index");
+      expect(job.state).toBe("succeeded");
+      expect(rejectedLeft).toBe(0);
+      expect(job.counters.retries).toEqual({ http_429: STORM });
+      expect(job.counters.written).toBe(liveCount);
+      expect(job.counters.failed).toEqual({});
+      expect(await searchCount(`${t.indexPrefix}image-g${job.generation}`)).toBe(liveCount);
+      expect(await liveState()).toEqual(before);
+      const shown = await t.sluice("job", "show", String(job.id));
+      expect(shown.stdout).toContain("retries (http_429 4)");
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
 });
