@@ -44,6 +44,14 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
+  // A blob directory that is a file, read-only or full fails here, before any download.
+  job.setTask(`checking the blob store at ${store.location}`, 0);
+  const { swept } = await store.prepare();
+  if (swept) {
+    session.log.info(`removed ${swept} temp files that stopped processes left in ${store.location}`);
+    countReason(counters, "blob_store", "swept_temp_files", swept);
+  }
+
   job.setTask(`counting rows of ${generation.tableName} that need a download`, 0);
   const [c] = await sql.unsafe(`
     SELECT count(*)::int AS total,
