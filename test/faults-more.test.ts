@@ -5,6 +5,9 @@
  * PostgreSQL and Elasticsearch are never touched.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
@@ -220,4 +223,103 @@ describe("Elasticsearch refusing requests", () => {
       proxy.stop(true);
     }
   }, 180_000);
+});
+
+/** Mounts a tmpfs of `size` at `dir` (we run as root in CI and here); false when this sandbox refuses. */
+function mountTmpfs(dir: string, options: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  return Bun.spawnSync(["mount", "-t", "tmpfs", "-o", options, "tmpfs", dir], { stderr: "pipe" }).exitCode === 0;
+}
+function unmount(dir: string): void {
+  Bun.spawnSync(["umount", dir]);
+}
+
+describe("a blob directory that cannot take the payloads", () => {
+  const DOCUMENT_BYTES = 400 * 1024;
+  let host: ReturnType<typeof Bun.serve>;
+  let registry: ReturnType<typeof Bun.serve>;
+  let config: string;
+  let scratch: string;
+  const reload = (blobDir: string) => exitOf(spawnSluice(["reload", "iati", "--config", config], { ...t.childEnv(), SLUICE_BLOB_DIR: blobDir }), 60_000);
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), "sluice-blob-faults-"));
+    // Four documents of 400 KB each: more than a 1 MB filesystem holds.
+    const body = (i: number) => `<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03"><!-- ${String(i).repeat(DOCUMENT_BYTES)} --></iati-activities>\n`;
+    host = Bun.serve({ port: 0, fetch: (req) => new Response(body(Number(new URL(req.url).pathname.slice(1))), { headers: { "content-type": "application/xml" } }) });
+    registry = Bun.serve({
+      port: 0,
+      fetch: () =>
+        Response.json({
+          success: true,
+          result: { count: 4, results: [1, 2, 3, 4].map((i) => ({ id: `doc${i}`, name: `pub-doc${i}`, organization: { name: "pub" }, resources: [{ url: `${host.url}${i}`, hash: `h${i}` }], metadata_modified: "2024-06-20T07:10:17.000000" })) },
+        }),
+    });
+    config = join(scratch, "sluice.config.ts");
+    await Bun.write(config, `import { iatiDataset } from ${JSON.stringify(new URL("../src/datasets/iati/dataset.ts", import.meta.url).pathname)};
+export default { datasets: { iati: iatiDataset({ IATI_REGISTRY_URL: ${JSON.stringify(`${registry.url}api/3/action`)} }) } };`);
+    expect((await t.sluice("refresh", "iati", "--config", config)).code).toBe(0);
+  }, 60_000);
+  afterAll(() => {
+    host.stop(true);
+    registry.stop(true);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test("a path under a file: exit 2, one line naming the path and the fix", async () => {
+    const file = join(scratch, "not-a-dir");
+    writeFileSync(file, "x");
+    const exit = await reload(join(file, "blobs"));
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toContain(`SLUICE_BLOB_DIR (${join(file, "blobs")}) is not a directory: a file is in the way (ENOTDIR) (point SLUICE_BLOB_DIR at a directory, or move that file)`);
+    expect(exit.stderr).not.toContain("unexpected error");
+  }, 60_000);
+
+  test("a read-only filesystem: exit 2, naming the path and the fix", async () => {
+    const dir = join(scratch, "read-only");
+    if (!mountTmpfs(dir, "ro,size=1m")) throw new Error("cannot mount a tmpfs here (needs root); see the report of issue 9");
+    try {
+      const exit = await reload(join(dir, "blobs"));
+      expect(exit.code).toBe(2);
+      expect(exit.stderr).toContain(`SLUICE_BLOB_DIR (${join(dir, "blobs")}) is not writable (EROFS: read-only file system)`);
+      expect(exit.stderr).not.toContain("unexpected error");
+    } finally {
+      unmount(dir);
+    }
+  }, 60_000);
+
+  test("a full disk: exit 1 naming the directory and ENOSPC, no temp file left; the next run sweeps a dead process's leftovers", async () => {
+    const dir = join(scratch, "small");
+    if (!mountTmpfs(dir, "size=1m")) throw new Error("cannot mount a tmpfs here (needs root); see the report of issue 9");
+    try {
+      const blobs = join(dir, "blobs");
+      const exit = await reload(blobs);
+      expect(exit.code).toBe(1);
+      expect(exit.stderr).toContain(`the blob store ${blobs} is out of space (ENOSPC: no space left on device) (free space on that filesystem or point SLUICE_BLOB_DIR at a larger one`);
+      expect(exit.stderr).not.toContain("unexpected error");
+      const leftovers = readdirSync(dir, { recursive: true }).map(String).filter((p) => /\.tmp\/.+|\.tmp-/.test(p));
+      expect(leftovers).toEqual([]);
+      const failed = await lastJob(t, "iati", "reload");
+      expect(failed.state).toBe("failed");
+      expect(failed.error).toContain("ENOSPC");
+
+      // A process killed mid-write leaves its temp file; the next run removes it.
+      const dead = Bun.spawn(["true"]);
+      await dead.exited;
+      const orphan = join(blobs, ".tmp", `${hostname().replace(/[^A-Za-z0-9.]/g, "_")}-${dead.pid}-1`);
+      writeFileSync(orphan, "half a payload");
+      expect(Bun.spawnSync(["mount", "-o", "remount,size=4m", dir]).exitCode).toBe(0);
+      const again = await reload(blobs);
+      expect(again.code).toBe(0);
+      expect(existsSync(orphan)).toBe(false);
+      const done = await lastJob(t, "iati", "reload");
+      expect(done.state).toBe("succeeded");
+      expect(done.counters.blob_store).toEqual({ swept_temp_files: 1 });
+      const [gen] = await t.api`select table_name from sluice.generations where dataset = 'iati' order by number desc limit 1`;
+      const [row] = await t.api.unsafe(`select count(*) filter (where blob_sha256 is not null)::int as stored from "${gen!.table_name}"`);
+      expect(row!.stored).toBe(4);
+    } finally {
+      unmount(dir);
+    }
+  }, 120_000);
 });
