@@ -113,3 +113,27 @@ export function databaseFailure(error: unknown, url: string, variable: string, d
     cause: error,
   });
 }
+
+/**
+ * For a lost connection that reached the top without a stage naming it: the variable whose URL
+ * points at the server it came from (postgres.js errors carry its address and port), or null when
+ * the error is not one, or no single variable matches.
+ */
+export function lostConnectionOf(error: unknown, urls: Record<string, string | undefined>): SluiceError | null {
+  const e = error as { code?: string; address?: string; port?: number | string };
+  if (!e?.code || !LOST_CONNECTION_CODES.has(e.code) || !e.address) return null;
+  const matches = Object.entries(urls).filter(([, url]) => {
+    if (!url) return false;
+    try {
+      const u = new URL(url);
+      return u.hostname === e.address && Number(u.port || 5432) === Number(e.port);
+    } catch {
+      return false;
+    }
+  });
+  const where = matches.length ? matches.map(([name]) => name).join(" or ") : `PostgreSQL at ${e.address}:${e.port}`;
+  return new SluiceError(`lost the connection to ${where}: ${e.code}`, {
+    hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
+    cause: error,
+  });
+}
