@@ -2,14 +2,16 @@
  * Content-addressed payload storage: a blob's name is the sha256 of its bytes, so the same payload
  * is stored once however many rows point at it, and a write is idempotent.
  *
- *   directory (default): $SLUICE_BLOB_DIR/ab/cd/abcd… (temp file, then rename: never half-written)
+ *   directory (default ./.sluice/blobs, under the working directory): $SLUICE_BLOB_DIR/ab/cd/abcd…,
+ *     written to $SLUICE_BLOB_DIR/.tmp/<host>-<pid>-<n> first, then renamed: never half-written. A
+ *     failed write removes its temp file; `prepare` sweeps those of processes that died mid-write.
  *   S3: s3://$SLUICE_BLOB_S3_BUCKET/$SLUICE_BLOB_S3_PREFIX/ab/cd/abcd… through Bun.S3Client, which
  *       reads the standard S3_* / AWS_* credentials, region and endpoint from the environment
  */
-import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { SluiceError } from "../errors.ts";
+import { ConfigError, SluiceError } from "../errors.ts";
 
 export interface BlobStore {
   /** Stores the bytes; returns their sha256 (hex). */
@@ -23,6 +25,12 @@ export interface BlobStore {
    * reading it into memory. Returns false when the blob was already there. The file is gone after.
    */
   putFile(path: string, sha256: string): Promise<boolean>;
+  /**
+   * Makes sure the store can be written before a stage relies on it (a directory that is a file,
+   * read-only or full fails here with one line naming it), and removes temp files that processes
+   * which died mid-write left behind. Returns how many it removed.
+   */
+  prepare(): Promise<{ swept: number }>;
   /** Where blobs live, for logs. */
   readonly location: string;
   /** A local directory for files on their way in: on the store's filesystem when it is a directory, so putFile renames. */
@@ -45,21 +53,43 @@ function shardedPath(sha256: string): string {
 export class DirectoryBlobStore implements BlobStore {
   readonly location: string;
   readonly stagingDir: string;
+  /** Temp files on their way into the store: one flat directory, so a sweep is one readdir. */
+  readonly tempDir: string;
   #counter = 0;
+  readonly #tempPrefix = `${safeHost()}-${process.pid}-`;
   constructor(dir: string) {
     this.location = resolve(dir);
     this.stagingDir = join(this.location, ".staging");
+    this.tempDir = join(this.location, ".tmp");
+  }
+
+  async prepare(): Promise<{ swept: number }> {
+    const probe = join(this.tempDir, `${this.#tempPrefix}probe`);
+    try {
+      await mkdir(this.tempDir, { recursive: true });
+      await writeFile(probe, "sluice");
+    } catch (error) {
+      throw blobDirError(error, this.location, "prepare");
+    } finally {
+      await rm(probe, { force: true }).catch(() => {});
+    }
+    return { swept: await sweepTemps(this.tempDir) };
   }
 
   async put(bytes: Uint8Array): Promise<string> {
     const sha = sha256Hex(bytes);
     const path = join(this.location, shardedPath(sha));
     // No existence check first: rewriting an identical blob is harmless (same name, same bytes, an
-    // atomic rename), and skipping the stat is a third of the cost of a put. Bun.write creates the
-    // shard directories when they are missing.
-    const temp = `${path}.tmp-${process.pid}-${++this.#counter}`;
-    await Bun.write(temp, bytes);
-    await rename(temp, path);
+    // atomic rename), and skipping the stat is a third of the cost of a put.
+    const temp = this.#tempPath();
+    try {
+      await Bun.write(temp, bytes);
+      await renameCreatingDir(temp, path);
+    } catch (error) {
+      // A full disk leaves a partly written temp file: never keep it.
+      await rm(temp, { force: true }).catch(() => {});
+      throw blobDirError(error, this.location, "write");
+    }
     return sha;
   }
 
@@ -69,13 +99,23 @@ export class DirectoryBlobStore implements BlobStore {
       await rm(path, { force: true });
       return false;
     }
-    await mkdir(dirname(target), { recursive: true });
+    try {
+      await mkdir(dirname(target), { recursive: true });
+    } catch (error) {
+      throw blobDirError(error, this.location, "write");
+    }
     // One rename when the file is on the store's filesystem (stagingDir is); otherwise a copy to a
     // temp name first, so the blob is never seen half-written.
     await rename(path, target).catch(async () => {
-      const temp = `${target}.tmp-${process.pid}-${++this.#counter}`;
-      await copyFile(path, temp);
-      await rename(temp, target);
+      const temp = this.#tempPath();
+      try {
+        await mkdir(this.tempDir, { recursive: true });
+        await copyFile(path, temp);
+        await rename(temp, target);
+      } catch (error) {
+        await rm(temp, { force: true }).catch(() => {});
+        throw blobDirError(error, this.location, "write");
+      }
       await rm(path, { force: true });
     });
     return true;
@@ -97,6 +137,97 @@ export class DirectoryBlobStore implements BlobStore {
   async delete(sha256: string): Promise<void> {
     await rm(join(this.location, shardedPath(sha256)), { force: true });
   }
+
+  #tempPath(): string {
+    return join(this.tempDir, `${this.#tempPrefix}${++this.#counter}`);
+  }
+}
+
+/** Renames, creating the target's shard directory the first time one is needed. */
+async function renameCreatingDir(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") throw error;
+    await mkdir(dirname(to), { recursive: true });
+    await rename(from, to);
+  }
+}
+
+function safeHost(): string {
+  return hostname().replace(/[^A-Za-z0-9.]/g, "_") || "host";
+}
+
+/** Temp files older than this whose host is another machine (a shared mount) are swept too. */
+const FOREIGN_TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Removes temp files left by processes that are gone: this host's whose pid is not running, and
+ * other hosts' older than a day. A running process's files are never touched.
+ */
+export async function sweepTemps(tempDir: string, isAlive: (pid: number) => boolean = pidAlive): Promise<number> {
+  const names = await readdir(tempDir).catch(() => [] as string[]);
+  const host = safeHost();
+  let swept = 0;
+  for (const name of names) {
+    const match = /^(.+)-(\d+)-(?:\d+|probe)$/.exec(name);
+    if (!match) continue;
+    const [, owner, pid] = match;
+    const path = join(tempDir, name);
+    let stale: boolean;
+    if (owner === host) stale = !isAlive(Number(pid));
+    else stale = await stat(path).then((s) => Date.now() - s.mtimeMs > FOREIGN_TEMP_MAX_AGE_MS, () => false);
+    if (!stale) continue;
+    await rm(path, { force: true });
+    swept++;
+  }
+  return swept;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * One line for a file-system error in the blob directory, naming the path and the fix: a path that
+ * is a file or cannot be written is configuration (exit 2); a full disk is a failure (exit 1).
+ */
+export function blobDirError(error: unknown, dir: string, doing: "prepare" | "write"): SluiceError {
+  const code = (error as { code?: string })?.code ?? "";
+  const setting = `SLUICE_BLOB_DIR (${dir})`;
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return new SluiceError(`the blob store ${dir} is out of space (${code}: no space left on device)`, {
+        hint: "free space on that filesystem or point SLUICE_BLOB_DIR at a larger one, then run the command again; what was stored so far is kept",
+        cause: error,
+      });
+    case "ENOTDIR":
+    case "EEXIST":
+      return withCause(new ConfigError(`${setting} is not a directory: a file is in the way (${code})`, "point SLUICE_BLOB_DIR at a directory, or move that file"), error);
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return withCause(
+        new ConfigError(`${setting} is not writable (${code}${code === "EROFS" ? ": read-only file system" : ": permission denied"})`, "make it writable for this user, or point SLUICE_BLOB_DIR at a writable directory"),
+        error,
+      );
+    default:
+      return new SluiceError(`cannot ${doing === "prepare" ? "create or write" : "write to"} the blob store ${dir}: ${(error as Error)?.message ?? String(error)}`, {
+        hint: "check SLUICE_BLOB_DIR and the filesystem it is on",
+        cause: error,
+      });
+  }
+}
+
+function withCause<E extends Error>(error: E, cause: unknown): E {
+  Object.defineProperty(error, "cause", { value: cause, enumerable: false });
+  return error;
 }
 
 export class S3BlobStore implements BlobStore {
@@ -112,6 +243,11 @@ export class S3BlobStore implements BlobStore {
 
   #key(sha256: string): string {
     return `${this.#prefix}${shardedPath(sha256)}`;
+  }
+
+  /** S3 writes an object whole or not at all: nothing to check or sweep here. */
+  async prepare(): Promise<{ swept: number }> {
+    return { swept: 0 };
   }
 
   async put(bytes: Uint8Array): Promise<string> {

@@ -8,7 +8,11 @@
  *   3 not an HTTP(S) URL (never retried) · 4 larger than the size cap · 5 too many redirects
  *
  * Codes 4 and 5 are sluice's own: the refresher folds them into 0.
+ *
+ * A transient failure (connection refused or reset, 429, 502, 503, 504) is tried again under the
+ * shared retry policy (src/retry.ts); a timeout is not, since each try would cost the whole timeout.
  */
+import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 
 export const DownloadError = {
   connection: 0,
@@ -34,10 +38,15 @@ export function downloadErrorReason(code: number): string {
 }
 
 export interface DownloadOptions {
+  /** For each try. */
   timeoutMs: number;
   maxRedirects: number;
   maxBytes: number;
   signal?: AbortSignal;
+  /** @default RETRY_DEFAULTS.download */
+  policy?: RetryPolicy;
+  /** Called before each new try with the reason it is counted under (`http_503`, `connection_failed`). */
+  onRetry?: (reason: string) => void;
 }
 
 export type DownloadResult =
@@ -46,8 +55,26 @@ export type DownloadResult =
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** Downloads `url`; never throws for a failed download, only when `options.signal` aborts. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+
+/** Downloads `url`, trying again after a transient failure; never throws for a failed download, only when `options.signal` aborts. */
 export async function download(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
+  let last: DownloadResult | null = null;
+  const outcome = await withRetries<DownloadResult>(
+    async () => {
+      const got = (last = await downloadOnce(url, options));
+      return !got.ok && isTransient(got) ? { retry: downloadErrorReason(got.code) } : { done: got };
+    },
+    { policy: options.policy ?? RETRY_DEFAULTS.download, signal: options.signal, onRetry: (_n, reason) => options.onRetry?.(reason) },
+  );
+  return "done" in outcome ? outcome.done : last!;
+}
+
+function isTransient(failure: { code: number; detail: string }): boolean {
+  return TRANSIENT_STATUSES.has(failure.code) || (failure.code === DownloadError.connection && !failure.detail.startsWith("timed out"));
+}
+
+async function downloadOnce(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
   let current = httpUrl(url);
   if (!current) return { ok: false, code: DownloadError.notHttp, detail: `not an HTTP(S) URL: ${String(url).slice(0, 200)}` };
   const timeout = AbortSignal.timeout(options.timeoutMs);

@@ -83,3 +83,57 @@ export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+
+/** postgres.js's own codes for a connection that went away, and the socket errors it passes on. */
+const LOST_CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+
+/** True for an error raised by postgres.js: a server error (it has a SQLSTATE and severity) or a lost connection. */
+export function isDatabaseFailure(error: unknown): boolean {
+  const e = error as { code?: unknown; severity?: unknown; name?: unknown };
+  if (e?.name === "PostgresError" || (typeof e?.severity === "string" && typeof e?.code === "string")) return true;
+  return typeof e?.code === "string" && LOST_CONNECTION_CODES.has(e.code);
+}
+
+/**
+ * One line for a database failure in the middle of work: which variable's server, masked, and what
+ * to do. A lost connection (a restart, a dropped network) is told apart from an error the server
+ * returned.
+ */
+export function databaseFailure(error: unknown, url: string, variable: string, doing: string): SluiceError {
+  const e = error as { code?: string; message?: string };
+  const where = `${variable} (${maskUrl(url)})`;
+  if (e?.code && LOST_CONNECTION_CODES.has(e.code)) {
+    return new SluiceError(`lost the connection to ${where} while trying to ${doing}: ${e.code}`, {
+      hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
+      cause: error,
+    });
+  }
+  return new SluiceError(`PostgreSQL at ${where} failed while trying to ${doing}: ${e?.message ?? String(error)}${e?.code ? ` (SQLSTATE ${e.code})` : ""}`, {
+    hint: "production is untouched; see `sluice job list`",
+    cause: error,
+  });
+}
+
+/**
+ * For a lost connection that reached the top without a stage naming it: the variable whose URL
+ * points at the server it came from (postgres.js errors carry its address and port), or null when
+ * the error is not one, or no single variable matches.
+ */
+export function lostConnectionOf(error: unknown, urls: Record<string, string | undefined>): SluiceError | null {
+  const e = error as { code?: string; address?: string; port?: number | string };
+  if (!e?.code || !LOST_CONNECTION_CODES.has(e.code) || !e.address) return null;
+  const matches = Object.entries(urls).filter(([, url]) => {
+    if (!url) return false;
+    try {
+      const u = new URL(url);
+      return u.hostname === e.address && Number(u.port || 5432) === Number(e.port);
+    } catch {
+      return false;
+    }
+  });
+  const where = matches.length ? matches.map(([name]) => name).join(" or ") : `PostgreSQL at ${e.address}:${e.port}`;
+  return new SluiceError(`lost the connection to ${where}: ${e.code}`, {
+    hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
+    cause: error,
+  });
+}

@@ -4,6 +4,7 @@
  * code. Nothing below this prints errors.
  */
 import { type CommandDef, renderUsage, runCommand } from "citty";
+import { lostConnectionOf } from "../adapters/postgres.ts";
 import { flushNotifications } from "../adapters/slack.ts";
 import { LOG_LEVELS, readLogLevel } from "../config/env.ts";
 import { ExitCode, SluiceError, UsageError } from "../errors.ts";
@@ -66,6 +67,9 @@ function reportError(error: unknown): number {
     logger.error(`${(error as Error).message} (run \`sluice --help\`)`);
     return ExitCode.usage;
   }
+  // A PostgreSQL connection that dropped where no stage named it: name the variable it came from.
+  const lost = lostConnectionOf(error, { DATABASE_URL: process.env.DATABASE_URL, UPSTREAM_DATABASE_URL: process.env.UPSTREAM_DATABASE_URL });
+  if (lost) return reportError(lost);
   const message = (error as Error)?.message ?? String(error);
   const pg = error as { severity?: string; code?: string };
   if (pg?.severity && pg.code) {

@@ -8,6 +8,7 @@
  * through the whole listing and retries a page a few times before giving up.
  */
 import { SluiceError } from "../errors.ts";
+import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
 
 /** One document the registry lists. */
 export interface RegistryDocument {
@@ -132,40 +133,40 @@ export async function* listRegistry(base: string, options: ListRegistryOptions):
 }
 
 async function fetchPage(url: string, options: ListRegistryOptions): Promise<RegistryPage> {
-  const attempts = options.attempts ?? 3;
-  let last = "";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await Bun.sleep(250 * 2 ** (attempt - 2));
-    options.signal.throwIfAborted();
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers: { accept: "application/json" },
-        signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 60_000)]),
-      });
-    } catch (error) {
-      if (options.signal.aborted) throw options.signal.reason;
-      last = (error as Error).message;
-      continue;
-    }
-    if (res.status >= 500 || res.status === 429) {
-      last = `HTTP ${res.status}`;
-      await res.body?.cancel();
-      continue;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new SluiceError(`the registry answered HTTP ${res.status} for ${url}`, { hint: "check source.url in the dataset's config (or IATI_REGISTRY_URL)" });
-    }
-    let body: unknown;
-    try {
-      body = await res.json();
-    } catch (error) {
-      throw new SluiceError(`the registry's answer for ${url} is not JSON: ${(error as Error).message}`, { hint: "check source.url" });
-    }
-    return parseRegistryPage(body);
-  }
-  throw new SluiceError(`the registry did not answer ${url} after ${attempts} attempts (${last}); nothing was changed`, {
+  const policy = { ...RETRY_DEFAULTS.registryPage, attempts: options.attempts ?? RETRY_DEFAULTS.registryPage.attempts };
+  const outcome = await withRetries<RegistryPage>(
+    async () => {
+      options.signal.throwIfAborted();
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          headers: { accept: "application/json" },
+          signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 60_000)]),
+        });
+      } catch (error) {
+        if (options.signal.aborted) throw options.signal.reason;
+        return { retry: (error as Error).message };
+      }
+      if (res.status >= 500 || res.status === 429) {
+        await res.body?.cancel();
+        return { retry: `HTTP ${res.status}` };
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new SluiceError(`the registry answered HTTP ${res.status} for ${url}`, { hint: "check source.url in the dataset's config (or IATI_REGISTRY_URL)" });
+      }
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch (error) {
+        throw new SluiceError(`the registry's answer for ${url} is not JSON: ${(error as Error).message}`, { hint: "check source.url" });
+      }
+      return { done: parseRegistryPage(body) };
+    },
+    { policy, signal: options.signal },
+  );
+  if ("done" in outcome) return outcome.done;
+  throw new SluiceError(`the registry did not answer ${url} after ${outcome.attempts} attempts (${outcome.exhausted}); nothing was changed`, {
     hint: "check that the registry is up, then run refresh again",
   });
 }

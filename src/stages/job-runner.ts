@@ -6,6 +6,8 @@ import { SluiceError } from "../errors.ts";
 import { type Counters, emptyCounters, summarizeCounters } from "../jobs/counters.ts";
 import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "../jobs/jobs.ts";
 import { redact } from "../redact.ts";
+import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
+import { isDatabaseFailure } from "../adapters/postgres.ts";
 import type { LockedSession } from "./session.ts";
 
 export interface JobHandle {
@@ -72,7 +74,22 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
     clearInterval(timer);
     const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
     const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
-    await finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }).catch(() => {});
+    await recordFailure(() => finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }));
     throw error;
   }
+}
+
+/**
+ * Records a failed job even when the failure was the API database going away: a restart takes a
+ * moment, so the write is retried by the shared policy while the connection comes back. If the
+ * database stays down, the job is left running with its lock gone, and the next run marks it dead.
+ */
+async function recordFailure(write: () => Promise<unknown>): Promise<void> {
+  await withRetries(
+    () => write().then(
+      () => ({ done: true }),
+      (error) => (isDatabaseFailure(error) ? { retry: "database" } : { done: false }),
+    ),
+    { policy: RETRY_DEFAULTS.recordOutcome },
+  ).catch(() => {});
 }

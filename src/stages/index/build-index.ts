@@ -6,9 +6,11 @@
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
+import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
 import { countDocuments, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
+import { RETRY_DEFAULTS, withRetries } from "../../retry.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
@@ -28,7 +30,9 @@ export async function buildIndexGeneration(session: Session, job: JobHandle, es:
     await fillIndices(session, job, es, generation, context);
   } catch (error) {
     if (error instanceof SluiceError || session.signal.aborted) throw error;
-    // Driver errors (connection refused after every retry, a rejected request) become one line.
+    // Driver errors become one line naming the service they came from: the API database (read
+    // from staging, job bookkeeping) or Elasticsearch (connection refused after every retry).
+    if (isDatabaseFailure(error)) throw databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `index ${session.dataset.name}`);
     throw searchError(error, session.env.elasticsearchUrl ?? "", `index ${session.dataset.name} into`);
   }
 }
@@ -60,7 +64,11 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     batchBytes: config.batchBytes,
     concurrency: config.concurrency,
     signal,
-    onRetry: (reason) => log.warn(`bulk request retried: ${reason}`),
+    // Counted on the job (`sluice job show`): a storm of 429s is visible, not just slow.
+    onRetry: (reason, documents) => {
+      countReason(counters, "retries", reason);
+      log.warn(`bulk request of ${documents} documents resent: ${reason}`);
+    },
     onItemFailed: (item) => failures.add({ key: item.id, reason: item.error?.type ?? `http_${item.status}`, detail: item.error?.reason }),
     onBatchDone: (n) => {
       acknowledged += n;
@@ -155,16 +163,22 @@ async function createFreshIndex(
   generation: number,
   body: { settings: Record<string, unknown>; mappings: Record<string, unknown> },
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  const created = await withRetries(async () => {
     if (await assertOwned(es, index, owner, "replace", { generation })) await es.indices.delete({ index });
     try {
       await es.indices.create({ index, ...body });
-      return;
+      return { done: true };
     } catch (error) {
+      // A create from a crashed earlier attempt may still land after our delete: delete and try again.
       const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
-      if (type !== "resource_already_exists_exception" || attempt >= 3) throw error;
-      await Bun.sleep(500 * attempt);
+      if (type !== "resource_already_exists_exception") throw error;
+      return { retry: type };
     }
+  }, { policy: RETRY_DEFAULTS.indexCreate });
+  if ("exhausted" in created) {
+    throw new SluiceError(`index ${index} was created again by someone else ${created.attempts} times while sluice replaced it`, {
+      hint: "find the other process writing to this index name, or give this database its own SLUICE_INDEX_PREFIX",
+    });
   }
 }
 

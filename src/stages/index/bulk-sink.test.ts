@@ -1,10 +1,12 @@
 /**
- * The sink against a local `_bulk` endpoint (Bun.serve) that answers like an overloaded cluster:
- * some items rejected with 429 on first sight, one item always refused with a mapping error.
+ * The sink against local `_bulk` endpoints (Bun.serve): one answers like an overloaded cluster
+ * (some items rejected with 429 on first sight, one item always refused with a mapping error);
+ * one like a cluster with a small http.max_content_length that also rejects its first requests
+ * whole with 429 (a storm), each answer shaped as Elasticsearch 8 shapes it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
-import { BulkSink } from "./bulk-sink.ts";
+import { BulkSink, sliceBatch } from "./bulk-sink.ts";
 
 const indexed = new Map<string, unknown>();
 const seen = new Set<string>();
@@ -83,5 +85,131 @@ describe("BulkSink", () => {
     await sink.close();
     expect(batchSizes.length).toBeGreaterThanOrEqual(10);
     expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(100);
+  });
+});
+
+/** Elasticsearch's answer to a body over http.max_content_length: 413, no body at all (checked against 8.19). */
+const tooLarge = () => new Response(null, { status: 413, statusText: "Request Entity Too Large" });
+/** Elasticsearch's answer when its write queue is full. */
+const rejected = () =>
+  new Response(
+    JSON.stringify({
+      error: { root_cause: [{ type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }], type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" },
+      status: 429,
+    }),
+    { status: 429, headers: { "content-type": "application/json", "x-elastic-product": "Elasticsearch" } },
+  );
+
+describe("BulkSink against a size limit and a 429 storm", () => {
+  const LIMIT = 8 * 1024;
+  let stormLeft = 0;
+  let requests = 0;
+  const stored = new Map<string, unknown>();
+  let limited: ReturnType<typeof Bun.serve>;
+  let limitedClient: SearchClient;
+
+  beforeAll(async () => {
+    limited = Bun.serve({
+      port: 0,
+      async fetch(req) {
+        const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };
+        if (new URL(req.url).pathname === "/_cluster/health") return new Response(JSON.stringify({ status: "green" }), { headers });
+        requests++;
+        const body = await req.text();
+        if (stormLeft > 0) {
+          stormLeft--;
+          return rejected();
+        }
+        if (Buffer.byteLength(body) > LIMIT) return tooLarge();
+        const lines = body.split("\n").filter(Boolean);
+        const items = [];
+        for (let i = 0; i < lines.length; i += 2) {
+          const { index } = JSON.parse(lines[i]!);
+          stored.set(index._id, JSON.parse(lines[i + 1]!));
+          items.push({ index: { _index: index._index, _id: index._id, status: 201 } });
+        }
+        return new Response(JSON.stringify({ errors: false, items }), { headers });
+      },
+    });
+    limitedClient = await openSearch(`http://127.0.0.1:${limited.port}`);
+  });
+  afterAll(async () => {
+    await limitedClient.close();
+    limited.stop(true);
+  });
+
+  test("a request refused for its size is halved until the documents too large stand alone; they fail as too_large", async () => {
+    stored.clear();
+    const failed: { id: string; index: string; reason: string | undefined }[] = [];
+    const retries: Record<string, number> = {};
+    const sink = new BulkSink(limitedClient, {
+      batchDocuments: 40,
+      batchBytes: 1024 * 1024,
+      concurrency: 2,
+      signal: new AbortController().signal,
+      onItemFailed: (item) => failed.push({ id: item.id, index: item.index, reason: item.error?.type }),
+      onRetry: (reason) => (retries[reason] = (retries[reason] ?? 0) + 1),
+    });
+    for (let i = 1; i <= 100; i++) {
+      if (i === 17 || i === 64) await sink.add("things", `big-${i}`, { body: "z".repeat(LIMIT) });
+      await sink.add("things", String(i), { title: `small ${i}` });
+    }
+    await sink.close();
+    expect(failed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+      { id: "big-17", index: "things", reason: "too_large" },
+      { id: "big-64", index: "things", reason: "too_large" },
+    ]);
+    expect(sink.failuresByType).toEqual({ too_large: 2 });
+    expect(stored.size).toBe(100);
+    expect(stored.get("64")).toEqual({ title: "small 64" });
+    expect(sink.tallies.get("things")).toEqual({ sent: 102, indexed: 100, failed: 2 });
+    expect(retries.split_too_large).toBeGreaterThanOrEqual(2);
+  });
+
+  test("a 429 storm: every rejected request is retried and counted, and every document lands once", async () => {
+    stored.clear();
+    requests = 0;
+    stormLeft = 5;
+    const retries: Record<string, number> = {};
+    const sink = new BulkSink(limitedClient, {
+      batchDocuments: 10,
+      batchBytes: 1024 * 1024,
+      concurrency: 1,
+      signal: new AbortController().signal,
+      requestPolicy: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 },
+      onRetry: (reason) => (retries[reason] = (retries[reason] ?? 0) + 1),
+    });
+    for (let i = 1; i <= 30; i++) await sink.add("storm", `s${i}`, { n: i });
+    await sink.close();
+    expect(retries).toEqual({ http_429: 5 });
+    expect(requests).toBe(3 + 5);
+    expect(stored.size).toBe(30);
+    expect(sink.tallies.get("storm")).toEqual({ sent: 30, indexed: 30, failed: 0 });
+  });
+
+  test("a storm longer than the policy fails the sink with one line naming the refusal", async () => {
+    stormLeft = 100;
+    const sink = new BulkSink(limitedClient, {
+      batchDocuments: 10,
+      batchBytes: 1024 * 1024,
+      concurrency: 1,
+      signal: new AbortController().signal,
+      requestPolicy: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    await sink.add("storm", "x", { n: 1 });
+    await expect(sink.close()).rejects.toThrow("Elasticsearch refused a _bulk request 3 times: rejected execution of coordinating operation (HTTP 429)");
+    stormLeft = 0;
+  });
+});
+
+describe("sliceBatch", () => {
+  test("cuts documents out of a batch, sharing its bytes", () => {
+    const lines = ['{"index":{"_id":"a"}}\n{"x":1}\n', '{"index":{"_id":"b"}}\n{"x":22}\n', '{"index":{"_id":"c"}}\n{"x":333}\n'];
+    const body = Buffer.from(lines.join(""));
+    const starts = [0, lines[0]!.length, lines[0]!.length + lines[1]!.length];
+    const tail = sliceBatch({ body, starts }, 1, 3);
+    expect(tail.body.toString()).toBe(lines[1]! + lines[2]!);
+    expect(tail.starts).toEqual([0, lines[1]!.length]);
+    expect(sliceBatch({ body, starts }, 0, 1).body.toString()).toBe(lines[0]!);
   });
 });

@@ -2,12 +2,16 @@
  * The sink side of indexing: documents in, `_bulk` requests out. It batches by document count and
  * bytes, keeps a bounded number of requests in flight (the caller's `add` waits when all are busy,
  * which is the back-pressure that keeps memory flat), resends items Elasticsearch rejected as
- * overloaded, and counts every other item failure under its error type. Nothing is dropped silently.
+ * overloaded, halves a request refused for its size (413) until the documents too large for the
+ * cluster stand alone and fail as `too_large`, and counts every other item failure under its error
+ * type. Nothing is dropped silently; every resend is counted by reason.
  *
  *   add(doc) → batch (N docs | B bytes) → sendBulk (≤ C in flight, retried) → counts per index
+ *                                            └ 413: split in halves, down to one document
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { type BulkItemResult, sendBulk } from "../../adapters/elasticsearch.ts";
+import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, sleep } from "../../retry.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
 
 export interface BulkSinkOptions {
@@ -15,9 +19,16 @@ export interface BulkSinkOptions {
   batchBytes: number;
   concurrency: number;
   signal: AbortSignal;
-  /** Resends of items rejected with 429 before they count as failed. @default 5 */
-  itemRetries?: number;
-  onRetry?: (reason: string) => void;
+  /** Whole requests answered 429/5xx or cut. @default RETRY_DEFAULTS.bulk */
+  requestPolicy?: RetryPolicy;
+  /** Items rejected with 429 are resent `attempts - 1` times before they count as failed. @default RETRY_DEFAULTS.bulkItems */
+  itemPolicy?: RetryPolicy;
+  /**
+   * Called for every resend, with the reason it is counted under and how many documents it
+   * carries again: `http_429`/`http_5xx`/`connection`/`timeout` (a whole request), `item_429`
+   * (documents rejected one by one), `split_too_large` (a request halved after a 413).
+   */
+  onRetry?: (reason: string, documents: number) => void;
   onItemFailed?: (item: BulkItemResult) => void;
   onBatchDone?: (documents: number) => void;
 }
@@ -38,7 +49,7 @@ class PendingBatch {
 }
 
 /** A batch handed to Elasticsearch; a document's lines can be cut out again for a resend. */
-interface SentBatch {
+export interface SentBatch {
   body: Buffer;
   starts: number[];
 }
@@ -104,30 +115,80 @@ export class BulkSink {
   }
 
   async #send(batch: SentBatch, resend: number): Promise<void> {
-    const items = await sendBulk(this.client, batch.body, {
+    const outcome = await sendBulk(this.client, batch.body, {
       signal: this.options.signal,
-      onRetry: (_attempt, reason) => this.options.onRetry?.(reason),
+      ...(this.options.requestPolicy ? { policy: this.options.requestPolicy } : {}),
+      onRetry: (reason) => this.options.onRetry?.(reason, batch.starts.length),
     });
+    if ("tooLarge" in outcome) return this.#splitTooLarge(batch, resend);
     const retry = new PendingBatch();
-    items.forEach((item, i) => {
+    const itemPolicy = this.options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
+    outcome.items.forEach((item, i) => {
       if (item.status < 300) {
         this.#tally(item.index).indexed++;
         return;
       }
-      if (item.status === 429 && resend < (this.options.itemRetries ?? 5)) {
-        retry.add(batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length));
+      if (item.status === 429 && resend < itemPolicy.attempts - 1) {
+        retry.add(documentLines(batch, i));
         return;
       }
-      const type = item.error?.type ?? `http_${item.status}`;
-      this.failuresByType[type] = (this.failuresByType[type] ?? 0) + 1;
-      this.#tally(item.index).failed++;
-      this.options.onItemFailed?.(item);
+      this.#fail(item);
     });
     this.options.onBatchDone?.(batch.starts.length - retry.documents);
     if (retry.documents) {
-      this.options.onRetry?.(`${retry.documents} documents rejected with 429`);
-      await Bun.sleep(Math.random() * Math.min(10_000, 500 * 2 ** resend));
+      this.options.onRetry?.("item_429", retry.documents);
+      await sleep(backoffDelay(resend + 1, itemPolicy), this.options.signal);
       await this.#send({ body: retry.body.take(), starts: retry.starts }, resend + 1);
     }
   }
+
+  /**
+   * Elasticsearch refuses a whole body over its http.max_content_length with 413 and no reason. Halve
+   * the batch until the documents that are too large on their own stand alone: those fail as
+   * `too_large`, naming their key and size; the rest are indexed.
+   */
+  async #splitTooLarge(batch: SentBatch, resend: number): Promise<void> {
+    if (batch.starts.length === 1) {
+      const { index, id } = actionOf(batch.body);
+      this.#fail({
+        status: 413,
+        id,
+        index,
+        error: { type: "too_large", reason: `the document alone makes a ${batch.body.length}-byte _bulk request, over what the cluster accepts (HTTP 413, http.max_content_length)` },
+      });
+      this.options.onBatchDone?.(1);
+      return;
+    }
+    const half = Math.ceil(batch.starts.length / 2);
+    this.options.onRetry?.("split_too_large", batch.starts.length);
+    await this.#send(sliceBatch(batch, 0, half), resend);
+    await this.#send(sliceBatch(batch, half, batch.starts.length), resend);
+  }
+
+  #fail(item: BulkItemResult): void {
+    const type = item.error?.type ?? `http_${item.status}`;
+    this.failuresByType[type] = (this.failuresByType[type] ?? 0) + 1;
+    this.#tally(item.index).failed++;
+    this.options.onItemFailed?.(item);
+  }
+}
+
+/** Document `i`'s two lines (action and source) of a sent batch. */
+function documentLines(batch: SentBatch, i: number): Buffer {
+  return batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length);
+}
+
+/** Documents `from` to `to` (exclusive) of a batch, sharing its buffer. */
+export function sliceBatch(batch: SentBatch, from: number, to: number): SentBatch {
+  const start = batch.starts[from]!;
+  const end = batch.starts[to] ?? batch.body.length;
+  return { body: batch.body.subarray(start, end), starts: batch.starts.slice(from, to).map((s) => s - start) };
+}
+
+/** The target index and id from a one-document body's action line. */
+function actionOf(body: Buffer): { index: string; id: string } {
+  const newline = body.indexOf(10);
+  const action = JSON.parse(body.subarray(0, newline).toString("utf8")) as Record<string, { _index: string; _id: string }>;
+  const op = Object.values(action)[0]!;
+  return { index: op._index, id: op._id };
 }

@@ -44,6 +44,14 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
+  // A blob directory that is a file, read-only or full fails here, before any download.
+  job.setTask(`checking the blob store at ${store.location}`, 0);
+  const { swept } = await store.prepare();
+  if (swept) {
+    session.log.info(`removed ${swept} temp files that stopped processes left in ${store.location}`);
+    countReason(counters, "blob_store", "swept_temp_files", swept);
+  }
+
   job.setTask(`counting rows of ${generation.tableName} that need a download`, 0);
   const [c] = await sql.unsafe(`
     SELECT count(*)::int AS total,
@@ -66,7 +74,14 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
   let failure: unknown = null;
 
   const fetchOne = async (id: string, url: string | null): Promise<Outcome> => {
-    const got = await download(url, { timeoutMs: payload.timeoutMs, maxRedirects: payload.maxRedirects, maxBytes: payload.maxBytes, signal });
+    const got = await download(url, {
+      timeoutMs: payload.timeoutMs,
+      maxRedirects: payload.maxRedirects,
+      maxBytes: payload.maxBytes,
+      signal,
+      // Logged, not counted: the job's counters keep one outcome per row (written, skipped, failed).
+      onRetry: (reason) => session.log.debug(`download of ${id} tried again: ${reason}`),
+    });
     if (!got.ok) return { id, blob_sha256: null, charset: null, payload_bytes: null, download_error: got.code, download_detail: got.detail };
     const decoded = decodePayload(got.bytes, got.contentType ?? undefined);
     if ("error" in decoded) return { id, blob_sha256: null, charset: null, payload_bytes: got.bytes.byteLength, download_error: DownloadError.charset, download_detail: decoded.reason };

@@ -1,0 +1,325 @@
+/**
+ * Issue 9's fault tests (points 7, 11, 12): the API database restarting mid-index, a document
+ * larger than the cluster accepts, 429 storms, and a blob directory that is a file, not writable
+ * or full. Each fault is made by a throwaway proxy or filesystem of the test's own; the shared
+ * PostgreSQL and Elasticsearch are never touched.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
+import { TcpProxy } from "./support/tcp-proxy.ts";
+
+let t: TestEnvironment;
+let liveCount = 0;
+
+async function growUpstream(copies: number): Promise<void> {
+  await t.upstream.unsafe(`
+    INSERT INTO image SELECT gen_random_uuid(), created_on, updated_on, ingestion_type, provider, source,
+      foreign_identifier || '-' || n, foreign_landing_url, url || '?copy=' || n, thumbnail, width, height, filesize,
+      license, license_version, creator, creator_url, title, meta_data, tags, watermarked, last_synced_with_source,
+      removed_from_source, filetype, category, standardized_popularity
+    FROM (SELECT * FROM image) sample, generate_series(1, ${copies - 1}) n`);
+}
+
+async function liveState() {
+  const [row] = await t.api`select count(*)::int as n from image`;
+  const [gen] = await t.api`select number from sluice.generations where dataset = 'image' and state = 'live'`;
+  return { rows: row!.n, alias: await aliasIndices(`${t.indexPrefix}image`), docs: await searchCount(`${t.indexPrefix}image`), generation: gen?.number };
+}
+
+/** The child's exit code, stderr and how long it took; a child still running after `limitMs` is killed. */
+async function exitOf(child: ReturnType<typeof spawnSluice>, limitMs = 60_000): Promise<{ code: number; stderr: string; ms: number; killed: boolean }> {
+  const started = Date.now();
+  const stderr = new Response(child.stderr).text();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, limitMs);
+  const code = await child.exited;
+  clearTimeout(timer);
+  return { code, stderr: await stderr, ms: Date.now() - started, killed };
+}
+
+async function newestJobId(): Promise<number> {
+  const [row] = await t.api`select coalesce(max(id), 0)::int as id from sluice.jobs`;
+  return row!.id;
+}
+
+async function waitForJob(stage: string, since: number, timeoutMs = 60_000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const [row] = await t.api`select id::int from sluice.jobs where dataset = 'image' and stage = ${stage} and state = 'running' and id > ${since} order by id desc limit 1`;
+    if (row) return row.id;
+    await Bun.sleep(20);
+  }
+  throw new Error(`no running ${stage} job within ${timeoutMs} ms`);
+}
+
+/**
+ * A proxy in front of the shared Elasticsearch: `answer` sees each `_bulk` request's body and may
+ * answer it itself; everything else is forwarded unchanged.
+ */
+function elasticsearchProxy(answer: (body: Uint8Array) => Response | null) {
+  return Bun.serve({
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+      if (url.pathname === "/_bulk" && body) {
+        const own = answer(body);
+        if (own) return own;
+      }
+      const headers = new Headers(req.headers);
+      headers.delete("accept-encoding");
+      const res = await fetch(`${elasticsearchUrl}${url.pathname}${url.search}`, { method: req.method, headers, body });
+      const out = new Headers(res.headers);
+      out.delete("content-encoding");
+      out.delete("content-length");
+      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    },
+  });
+}
+
+/** A config whose image dataset indexes in small requests, with the tolerance given. */
+async function smallBulkConfig(name: string, index: Record<string, number>): Promise<string> {
+  const path = `/tmp/${t.name}-${name}.config.ts`;
+  await Bun.write(path, `import { openverseDatasets } from ${JSON.stringify(new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname)};
+export default { datasets: { image: { ...openverseDatasets.image, index: { ...openverseDatasets.image.index, ...${JSON.stringify(index)} } } } };`);
+  return path;
+}
+
+beforeAll(async () => {
+  t = await createTestEnvironment("faults9");
+  await loadOpenverseSample(t, ["image"]);
+  await growUpstream(20);
+  expect((await t.sluice("migrate", "up")).code).toBe(0);
+  expect((await t.sluice("run", "image")).code).toBe(0);
+  liveCount = (await liveState()).rows;
+  expect(liveCount).toBeGreaterThan(20_000);
+}, 180_000);
+afterAll(async () => {
+  await t.drop();
+}, 60_000);
+
+describe("a connection that drops ends the command, naming the right service", () => {
+  test("the API database restarts during index", async () => {
+    const before = await liveState();
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+    const db = new URL(t.apiUrl);
+    const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
+    const viaProxy = new URL(t.apiUrl);
+    viaProxy.port = String(proxy.port);
+    const since = await newestJobId();
+    const child = spawnSluice(["index", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy.toString() });
+    const job = await waitForJob("index", since);
+    await Bun.sleep(300);
+    // A restart: every connection is cut, new ones are refused for a moment, then accepted again.
+    proxy.pause();
+    expect(proxy.dropAll()).toBeGreaterThan(0);
+    await Bun.sleep(1500);
+    proxy.resume();
+    const exit = await exitOf(child, 60_000);
+    proxy.stop();
+    if (exit.code !== 1) console.error(exit.stderr);
+    expect(exit.killed).toBe(false);
+    expect(exit.ms).toBeLessThan(45_000);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain("DATABASE_URL");
+    expect(exit.stderr).not.toContain("ELASTICSEARCH_URL");
+    expect(exit.stderr).not.toContain("TypeError");
+    expect(exit.stderr).not.toContain("unexpected error");
+    expect(exit.stderr).toContain("lost the connection to DATABASE_URL");
+    expect(exit.stderr).not.toContain(`:${db.password}@`);
+    expect(await liveState()).toEqual(before);
+    const [row] = await t.api`select state, error from sluice.jobs where id = ${job}`;
+    expect(row!.state).toBe("failed");
+    expect(row!.error).toContain("DATABASE_URL");
+    expect(row!.error).not.toContain("ELASTICSEARCH_URL");
+    // Once the database is back, the index stage succeeds from the kept staging table.
+    expect((await t.sluice("index", "image")).code).toBe(0);
+  }, 120_000);
+});
+
+describe("Elasticsearch refusing requests", () => {
+  test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
+    const LIMIT = 512 * 1024;
+    let refused = 0;
+    // Answers as Elasticsearch does for a body over http.max_content_length: 413, empty body.
+    const proxy = elasticsearchProxy((body) => (body.byteLength > LIMIT ? (refused++, new Response(null, { status: 413, statusText: "Request Entity Too Large" })) : null));
+    const es = { ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` };
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const [gen] = await t.api`select number from sluice.generations where dataset = 'image' and state <> 'live' order by number desc limit 1`;
+      const table = `image__g${gen!.number}`;
+      const big = await t.api.unsafe(`select identifier::text as id from ${table} order by identifier limit 2`);
+      const bigKeys = big.map((r) => r.id as string).sort();
+      // About 900 KB of tags each: a document over the proxy's limit on its own.
+      await t.api.unsafe(
+        `update ${table} set tags = (select jsonb_agg(jsonb_build_object('name', 'a-rather-long-tag-name-' || g)) from generate_series(1, 25000) g)
+         where identifier::text = any($1)`,
+        [bigKeys],
+      );
+
+      const strict = await smallBulkConfig("too-large-strict", { batchBytes: 256 * 1024, maxFailures: 0 });
+      const failedRun = await t.sluiceWith(es, "index", "image", "--config", strict);
+      expect(failedRun.code).toBe(1);
+      const failedJob = await lastJob(t, "image", "index");
+      expect(failedJob.state).toBe("failed");
+      expect(failedJob.error).toContain("2 documents failed to index, more than the 0 tolerated (too_large 2)");
+      expect(failedJob.counters.failed).toEqual({ too_large: 2 });
+      expect(failedJob.counters.written).toBe(liveCount - 2);
+      expect(failedJob.counters.retries.split_too_large).toBeGreaterThan(0);
+      const listed = await t.api`select item_key, reason, detail from sluice.row_failures where job_id = ${failedJob.id} order by item_key`;
+      expect(listed.map((r) => [r.item_key, r.reason])).toEqual(bigKeys.map((k) => [k, "too_large"]));
+      expect(listed[0]!.detail).toContain("HTTP 413");
+      expect(refused).toBeGreaterThan(0);
+      expect(await liveState()).toEqual(before);
+
+      const tolerant = await smallBulkConfig("too-large-tolerant", { batchBytes: 256 * 1024, maxFailures: 2 });
+      expect((await t.sluiceWith(es, "index", "image", "--config", tolerant)).code).toBe(0);
+      const indexed = await lastJob(t, "image", "index");
+      expect(indexed.state).toBe("succeeded");
+      expect(indexed.counters.written).toBe(liveCount - 2);
+      expect(indexed.counters.failed).toEqual({ too_large: 2 });
+      expect(await searchCount(`${t.indexPrefix}image-g${gen!.number}`)).toBe(liveCount - 2);
+      expect(await liveState()).toEqual(before);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+
+  test("a 429 storm: rejected requests are retried, counted on the job and shown by job show; every document lands once", async () => {
+    const STORM = 4;
+    let rejectedLeft = STORM;
+    const proxy = elasticsearchProxy(() => {
+      if (rejectedLeft <= 0) return null;
+      rejectedLeft--;
+      return Response.json(
+        { error: { root_cause: [{ type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }], type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }, status: 429 },
+        { status: 429, headers: { "x-elastic-product": "Elasticsearch" } },
+      );
+    });
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const config = await smallBulkConfig("storm", { batchDocuments: 1000 });
+      expect((await t.sluiceWith({ ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` }, "index", "image", "--config", config)).code).toBe(0);
+      const job = await lastJob(t, "image", "index");
+      expect(job.state).toBe("succeeded");
+      expect(rejectedLeft).toBe(0);
+      expect(job.counters.retries).toEqual({ http_429: STORM });
+      expect(job.counters.written).toBe(liveCount);
+      expect(job.counters.failed).toEqual({});
+      expect(await searchCount(`${t.indexPrefix}image-g${job.generation}`)).toBe(liveCount);
+      expect(await liveState()).toEqual(before);
+      const shown = await t.sluice("job", "show", String(job.id));
+      expect(shown.stdout).toContain("retries (http_429 4)");
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+});
+
+/** Mounts a tmpfs of `size` at `dir` (we run as root in CI and here); false when this sandbox refuses. */
+function mountTmpfs(dir: string, options: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  return Bun.spawnSync(["mount", "-t", "tmpfs", "-o", options, "tmpfs", dir], { stderr: "pipe" }).exitCode === 0;
+}
+function unmount(dir: string): void {
+  Bun.spawnSync(["umount", dir]);
+}
+
+describe("a blob directory that cannot take the payloads", () => {
+  const DOCUMENT_BYTES = 400 * 1024;
+  let host: ReturnType<typeof Bun.serve>;
+  let registry: ReturnType<typeof Bun.serve>;
+  let config: string;
+  let scratch: string;
+  const reload = (blobDir: string) => exitOf(spawnSluice(["reload", "iati", "--config", config], { ...t.childEnv(), SLUICE_BLOB_DIR: blobDir }), 60_000);
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), "sluice-blob-faults-"));
+    // Four documents of 400 KB each: more than a 1 MB filesystem holds.
+    const body = (i: number) => `<?xml version="1.0" encoding="UTF-8"?>\n<iati-activities version="2.03"><!-- ${String(i).repeat(DOCUMENT_BYTES)} --></iati-activities>\n`;
+    host = Bun.serve({ port: 0, fetch: (req) => new Response(body(Number(new URL(req.url).pathname.slice(1))), { headers: { "content-type": "application/xml" } }) });
+    registry = Bun.serve({
+      port: 0,
+      fetch: () =>
+        Response.json({
+          success: true,
+          result: { count: 4, results: [1, 2, 3, 4].map((i) => ({ id: `doc${i}`, name: `pub-doc${i}`, organization: { name: "pub" }, resources: [{ url: `${host.url}${i}`, hash: `h${i}` }], metadata_modified: "2024-06-20T07:10:17.000000" })) },
+        }),
+    });
+    config = join(scratch, "sluice.config.ts");
+    await Bun.write(config, `import { iatiDataset } from ${JSON.stringify(new URL("../src/datasets/iati/dataset.ts", import.meta.url).pathname)};
+export default { datasets: { iati: iatiDataset({ IATI_REGISTRY_URL: ${JSON.stringify(`${registry.url}api/3/action`)} }) } };`);
+    expect((await t.sluice("refresh", "iati", "--config", config)).code).toBe(0);
+  }, 60_000);
+  afterAll(() => {
+    host.stop(true);
+    registry.stop(true);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test("a path under a file: exit 2, one line naming the path and the fix", async () => {
+    const file = join(scratch, "not-a-dir");
+    writeFileSync(file, "x");
+    const exit = await reload(join(file, "blobs"));
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toContain(`SLUICE_BLOB_DIR (${join(file, "blobs")}) is not a directory: a file is in the way (ENOTDIR) (point SLUICE_BLOB_DIR at a directory, or move that file)`);
+    expect(exit.stderr).not.toContain("unexpected error");
+  }, 60_000);
+
+  test("a read-only filesystem: exit 2, naming the path and the fix", async () => {
+    const dir = join(scratch, "read-only");
+    if (!mountTmpfs(dir, "ro,size=1m")) throw new Error("cannot mount a tmpfs here (needs root); see the report of issue 9");
+    try {
+      const exit = await reload(join(dir, "blobs"));
+      expect(exit.code).toBe(2);
+      expect(exit.stderr).toContain(`SLUICE_BLOB_DIR (${join(dir, "blobs")}) is not writable (EROFS: read-only file system)`);
+      expect(exit.stderr).not.toContain("unexpected error");
+    } finally {
+      unmount(dir);
+    }
+  }, 60_000);
+
+  test("a full disk: exit 1 naming the directory and ENOSPC, no temp file left; the next run sweeps a dead process's leftovers", async () => {
+    const dir = join(scratch, "small");
+    if (!mountTmpfs(dir, "size=1m")) throw new Error("cannot mount a tmpfs here (needs root); see the report of issue 9");
+    try {
+      const blobs = join(dir, "blobs");
+      const exit = await reload(blobs);
+      expect(exit.code).toBe(1);
+      expect(exit.stderr).toContain(`the blob store ${blobs} is out of space (ENOSPC: no space left on device) (free space on that filesystem or point SLUICE_BLOB_DIR at a larger one`);
+      expect(exit.stderr).not.toContain("unexpected error");
+      const leftovers = readdirSync(dir, { recursive: true }).map(String).filter((p) => /\.tmp\/.+|\.tmp-/.test(p));
+      expect(leftovers).toEqual([]);
+      const failed = await lastJob(t, "iati", "reload");
+      expect(failed.state).toBe("failed");
+      expect(failed.error).toContain("ENOSPC");
+
+      // A process killed mid-write leaves its temp file; the next run removes it.
+      const dead = Bun.spawn(["true"]);
+      await dead.exited;
+      const orphan = join(blobs, ".tmp", `${hostname().replace(/[^A-Za-z0-9.]/g, "_")}-${dead.pid}-1`);
+      writeFileSync(orphan, "half a payload");
+      expect(Bun.spawnSync(["mount", "-o", "remount,size=4m", dir]).exitCode).toBe(0);
+      const again = await reload(blobs);
+      expect(again.code).toBe(0);
+      expect(existsSync(orphan)).toBe(false);
+      const done = await lastJob(t, "iati", "reload");
+      expect(done.state).toBe("succeeded");
+      expect(done.counters.blob_store).toEqual({ swept_temp_files: 1 });
+      const [gen] = await t.api`select table_name from sluice.generations where dataset = 'iati' order by number desc limit 1`;
+      const [row] = await t.api.unsafe(`select count(*) filter (where blob_sha256 is not null)::int as stored from "${gen!.table_name}"`);
+      expect(row!.stored).toBe(4);
+    } finally {
+      unmount(dir);
+    }
+  }, 120_000);
+});
