@@ -6,6 +6,12 @@ export interface XmlLimits {
   maxBytes: number;
   /** Deepest accepted element nesting (the root element is depth 1). */
   maxDepth: number;
+  /**
+   * Largest top-level piece (one activity, or what lies between two) that a large document is
+   * read in, in UTF-16 code units, which never exceed its UTF-8 bytes. Validation and indexing
+   * hold one such piece (and libxml2's tree of it) at a time, so this bounds their memory.
+   */
+  maxPieceBytes: number;
 }
 
 /**
@@ -15,6 +21,7 @@ export interface XmlLimits {
 export const DEFAULT_XML_LIMITS: Readonly<XmlLimits> = Object.freeze({
   maxBytes: 50 * 1024 * 1024,
   maxDepth: 256,
+  maxPieceBytes: 4 * 1024 * 1024,
 });
 
 /** Where one top-level `<iati-activity>` element sits in the source text (UTF-16 offsets). */
@@ -35,7 +42,7 @@ export interface XmlScan {
   activitySpans: ElementSpan[];
 }
 
-const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
+export const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 
 /** Resolves caller overrides against the defaults. */
 export function resolveLimits(overrides?: Partial<XmlLimits>): XmlLimits {
@@ -140,7 +147,7 @@ export function scanXml(xml: string, limits: XmlLimits): XmlScan {
 }
 
 /** Offset of the `>` closing a start tag, skipping `>` inside quoted attribute values; -1 if none. */
-function findStartTagEnd(xml: string, from: number): number {
+export function findStartTagEnd(xml: string, from: number): number {
   const special = /["'>]/g;
   special.lastIndex = from;
   for (;;) {
