@@ -7,7 +7,7 @@
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
 import { countDocuments, deleteIndexIfExists, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
-import type { Dataset, IndexContext } from "../../config/types.ts";
+import type { Dataset, Document, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
@@ -71,7 +71,23 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     for (const row of rows) {
       counters.read++;
       const produced = await config.toDocument(row, context);
-      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced];
+      if (produced !== null && Symbol.asyncIterator in produced) {
+        // One at a time (a large payload's documents), each followed by its own child documents.
+        let count = 0;
+        for await (const document of produced as AsyncIterable<Document>) {
+          count++;
+          await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+          for (const [i, child] of config.children.entries()) {
+            for (const childDoc of await child.toDocuments(row, context, document)) {
+              await sink.add(children[i]!.index, String(childDoc.id), childDoc);
+            }
+          }
+          collect();
+        }
+        if (count === 0) countReason(counters, "skipped", "not_indexable");
+        continue;
+      }
+      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document];
       if (documents.length === 0) {
         countReason(counters, "skipped", "not_indexable");
         continue;
