@@ -53,7 +53,7 @@ const ACTIVITY_NAME = "iati-activity";
  * Text of one batch of activities handed to libxml2. A document is parsed and validated batch by
  * batch, so libxml2's tree (whose wasm memory never shrinks again) stays the size of a batch.
  */
-export const BATCH_CHARS = 1024 * 1024;
+export const BATCH_CHARS = 256 * 1024;
 
 /**
  * A schema-valid activity that opens every batch after the first: it puts the root's content model

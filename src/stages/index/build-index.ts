@@ -67,6 +67,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
   const collect = periodicCollector();
+  // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
+  const collectOften = periodicCollector(50);
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal)) {
     for (const row of rows) {
       counters.read++;
@@ -82,7 +84,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
               await sink.add(children[i]!.index, String(childDoc.id), childDoc);
             }
           }
-          collect();
+          collectOften();
         }
         if (count === 0) countReason(counters, "skipped", "not_indexable");
         continue;

@@ -10,14 +10,17 @@ import type { BlobStore } from "../../adapters/blob-store.ts";
 import { utf8Parts } from "../../datasets/iati/xml-stream.ts";
 import type { PayloadParts } from "./check-payload.ts";
 
-/** `first` is the stream already opened (to learn that the blob exists); later reads open their own. */
-export function storedPayloadParts(store: BlobStore, sha256: string, first: ReadableStream<Uint8Array>): PayloadParts {
+/**
+ * `first` is the stream already opened (to learn that the blob exists); later reads open their own.
+ * `collect` runs after each part: the garbage of parsing one batch is collected before it piles up.
+ */
+export function storedPayloadParts(store: BlobStore, sha256: string, first: ReadableStream<Uint8Array>, collect: () => void): PayloadParts {
   let opened: ReadableStream<Uint8Array> | null = first;
   return {
     async read() {
       const stream = opened ?? (await store.readStream(sha256));
       opened = null;
-      return utf8Parts(stream);
+      return collectingAfterEach(utf8Parts(stream), collect);
     },
     async keepCleaned(parts, accept) {
       await mkdir(store.stagingDir, { recursive: true });
@@ -34,7 +37,7 @@ export function storedPayloadParts(store: BlobStore, sha256: string, first: Read
         }
         await writer.end();
         const sha = hasher.digest("hex");
-        if (!(await accept(async () => utf8Parts(Bun.file(temp).stream())))) return null;
+        if (!(await accept(async () => collectingAfterEach(utf8Parts(Bun.file(temp).stream()), collect)))) return null;
         await store.putFile(temp, sha);
         return sha;
       } finally {
@@ -42,4 +45,11 @@ export function storedPayloadParts(store: BlobStore, sha256: string, first: Read
       }
     },
   };
+}
+
+async function* collectingAfterEach(parts: AsyncIterable<string>, collect: () => void): AsyncGenerator<string> {
+  for await (const part of parts) {
+    yield part;
+    collect();
+  }
 }

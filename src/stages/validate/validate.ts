@@ -72,7 +72,9 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
   const progress = startProgress({ label: `validate ${dataset.name}`, unit: "docs", total: todo });
   const tally = { valid: 0, cleaned: 0, invalid: 0 };
   let last = "";
-  const collect = periodicCollector();
+  // Often: a large document's parts make garbage fast (libxml2 wrappers, strings), and Bun's
+  // collector would let it grow past the document's own size.
+  const collect = periodicCollector(50);
   try {
     for (;;) {
       throwIfAborted(signal);
@@ -101,7 +103,7 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
           failures.add({ key: id, reason: "blob_missing", detail: (error as Error).message });
           continue;
         }
-        const { check, cleanedSha } = await checkStored(store, sha, stream, options);
+        const { check, cleanedSha } = await checkStored(store, sha, stream, options, collect);
         checked.push({ id, publisher, sha, check, cleanedSha });
         if (check.reason) {
           tally.invalid++;
@@ -135,8 +137,14 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
  * XML is checked while read in parts (a large IATI document is never held whole); JSON, which has
  * no such structure, is read whole.
  */
-async function checkStored(store: BlobStore, sha: string, stream: ReadableStream<Uint8Array>, options: CheckOptions): Promise<{ check: PayloadCheck; cleanedSha: string | null }> {
-  if (options.format === "xml") return checkXmlParts(storedPayloadParts(store, sha, stream), options);
+async function checkStored(
+  store: BlobStore,
+  sha: string,
+  stream: ReadableStream<Uint8Array>,
+  options: CheckOptions,
+  collect: () => void,
+): Promise<{ check: PayloadCheck; cleanedSha: string | null }> {
+  if (options.format === "xml") return checkXmlParts(storedPayloadParts(store, sha, stream, collect), options);
   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
   const check = checkPayload(new TextDecoder().decode(bytes), options);
   return { check, cleanedSha: null };
