@@ -7,9 +7,10 @@ export interface XmlLimits {
   /** Deepest accepted element nesting (the root element is depth 1). */
   maxDepth: number;
   /**
-   * Largest top-level piece (one activity, or what lies between two) that a large document is
-   * read in, in UTF-16 code units, which never exceed its UTF-8 bytes. Validation and indexing
-   * hold one such piece (and libxml2's tree of it) at a time, so this bounds their memory.
+   * Largest top-level piece of a document, in UTF-8 bytes: one activity, or what lies between two
+   * (or before the first, or after the last). Validation and indexing hold one such piece, its
+   * tree and its flattened documents at a time, so this bounds their memory: indexing one 1 MiB
+   * activity peaks near 240 MB (2 MiB would pass 300 MB).
    */
   maxPieceBytes: number;
 }
@@ -21,7 +22,7 @@ export interface XmlLimits {
 export const DEFAULT_XML_LIMITS: Readonly<XmlLimits> = Object.freeze({
   maxBytes: 50 * 1024 * 1024,
   maxDepth: 256,
-  maxPieceBytes: 4 * 1024 * 1024,
+  maxPieceBytes: 1024 * 1024,
 });
 
 /** Where one top-level `<iati-activity>` element sits in the source text (UTF-16 offsets). */

@@ -66,7 +66,8 @@ export class XmlSplitter {
     this.#emitFrom = 0;
     const pieces: XmlPiece[] = [];
     this.#scan(pieces);
-    if (!this.#refused() && this.#buf.length - this.#emitFrom > this.limits.maxPieceBytes) this.#rejectOversized();
+    // What is still open must not grow past the limit either (an activity that never ends).
+    if (!this.#refused() && this.#tooLarge(this.#buf.length)) this.#rejectOversized(this.#state);
     return this.#refused() ? [] : pieces;
   }
 
@@ -96,7 +97,11 @@ export class XmlSplitter {
   }
 
   #emit(pieces: XmlPiece[], kind: XmlPiece["kind"], end: number): void {
-    if (end <= this.#emitFrom) return;
+    if (end <= this.#emitFrom || this.#rejection) return;
+    if (this.#tooLarge(end)) {
+      this.#rejectOversized(kind);
+      return;
+    }
     const text = this.#buf.slice(this.#emitFrom, end);
     pieces.push({ kind, text, line: this.#line, column: this.#column });
     this.#advance(text);
@@ -128,8 +133,16 @@ export class XmlSplitter {
     this.#rejection = { ...this.#positionOf(offset), severity: "fatal", message };
   }
 
-  #rejectOversized(): void {
-    const what = this.#state === "activity" ? "An <iati-activity>" : "A part of the document";
+  /** Whether the text from #emitFrom to `end` is more than maxPieceBytes in UTF-8. */
+  #tooLarge(end: number): boolean {
+    const chars = end - this.#emitFrom;
+    const limit = this.limits.maxPieceBytes;
+    if (chars * 3 <= limit) return false;
+    return chars > limit || Buffer.byteLength(this.#buf.slice(this.#emitFrom, end), "utf8") > limit;
+  }
+
+  #rejectOversized(kind: string): void {
+    const what = kind === "activity" ? "An <iati-activity>" : "A part of the document";
     this.#reject(
       this.#emitFrom,
       `${what} starting here is more than ${this.limits.maxPieceBytes} bytes, above the limit of ${this.limits.maxPieceBytes} bytes for one activity`,

@@ -99,13 +99,21 @@ describe("limits", () => {
   test("an activity larger than maxPieceBytes refuses the document before it is parsed", () => {
     const xml = doc([activity("A"), activity("B", `<x:ext>${"y".repeat(5000)}</x:ext>`)].join("\n"), `<iati-activities version="2.03" xmlns:x="urn:x">`);
     const limits = { ...DEFAULT_XML_LIMITS, maxPieceBytes: 4096 };
-    const validation = new ActivitiesValidation(limits);
-    for (let i = 0; i < xml.length; i += 1000) validation.push(xml.slice(i, i + 1000));
-    const result = validation.end();
-    expect(result).toMatchObject({ valid: false, activitiesTotal: 0 });
-    expect(result.errors).toEqual([
+    const refusal = [
       { line: 4, column: 1, severity: "fatal", message: "An <iati-activity> starting here is more than 4096 bytes, above the limit of 4096 bytes for one activity" },
-    ]);
+    ];
+    // Read in parts (the activity is still open when it passes the limit) and whole.
+    for (const partSize of [1000, xml.length]) {
+      const validation = new ActivitiesValidation(limits);
+      for (let i = 0; i < xml.length; i += partSize) validation.push(xml.slice(i, i + partSize));
+      const result = validation.end();
+      expect(result).toMatchObject({ valid: false, activitiesTotal: 0 });
+      expect(result.errors).toEqual(refusal);
+    }
+    // The limit is in UTF-8 bytes: 2,000 characters of three bytes each pass it.
+    const wide = doc(activity("A", `<x:ext>${"€".repeat(2000)}</x:ext>`), `<iati-activities version="2.03" xmlns:x="urn:x">`);
+    expect(validateActivities(wide, { limits }).errors[0]?.message).toContain("above the limit of 4096 bytes for one activity");
+    expect(validateActivities(wide).valid).toBe(true);
   });
 
   test("maxIssues keeps the first issues and the exact count", () => {
