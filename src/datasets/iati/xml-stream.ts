@@ -12,6 +12,7 @@ import {
   ActivitiesValidation,
   type ActivitiesValidationOptions,
   ActivityCutter,
+  type ActivityPositions,
   BATCH_CHARS,
   type ValidationReport,
   type XmlCheckOptions,
@@ -45,7 +46,7 @@ export async function* utf8Parts(stream: ReadableStream<Uint8Array>, partBytes =
 export async function validateActivityParts(
   parts: AsyncIterable<string>,
   options: XmlCheckOptions & ActivitiesValidationOptions = {},
-): Promise<{ report: ValidationReport; cleanable: ReadonlySet<number> | null }> {
+): Promise<{ report: ValidationReport; cleanable: ActivityPositions | null }> {
   const validation = new ActivitiesValidation(resolveLimits(options.limits), options);
   for await (const part of parts) validation.push(part);
   const report = validation.end();
@@ -55,7 +56,7 @@ export async function validateActivityParts(
 /** The document without the activities at the given positions (see {@link ActivityCutter}). */
 export async function* withoutActivities(
   parts: AsyncIterable<string>,
-  invalid: ReadonlySet<number>,
+  invalid: ActivityPositions,
   options: XmlCheckOptions = {},
 ): AsyncGenerator<string> {
   const splitter = new XmlSplitter(resolveLimits(options.limits));

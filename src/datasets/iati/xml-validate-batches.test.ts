@@ -25,7 +25,9 @@ function report(xml: string, batchChars: number, parts = 1) {
   for (let i = 0; i < xml.length; i += size) validation.push(xml.slice(i, i + size));
   if (xml.length === 0) validation.push("");
   const result = validation.end();
-  return { ...result, cleanable: [...(validation.cleanable() ?? [])] };
+  const cleanable = validation.cleanable();
+  const positions = Array.from({ length: result.activitiesTotal }, (_, i) => i + 1);
+  return { ...result, cleanable: cleanable === null ? null : positions.filter((p) => cleanable.has(p)) };
 }
 
 const multiActivity = (() => {
@@ -100,7 +102,7 @@ describe("limits", () => {
     const xml = doc([activity("A"), activity("B", `<x:ext>${"y".repeat(5000)}</x:ext>`)].join("\n"), `<iati-activities version="2.03" xmlns:x="urn:x">`);
     const limits = { ...DEFAULT_XML_LIMITS, maxPieceBytes: 4096 };
     const refusal = [
-      { line: 4, column: 1, severity: "fatal", message: "An <iati-activity> starting here is more than 4096 bytes, above the limit of 4096 bytes for one activity" },
+      { line: 4, column: 1, severity: "fatal" as const, message: "An <iati-activity> starting here is more than 4096 bytes, above the limit of 4096 bytes for one activity" },
     ];
     // Read in parts (the activity is still open when it passes the limit) and whole.
     for (const partSize of [1000, xml.length]) {

@@ -164,7 +164,7 @@ export class ActivitiesValidation {
   #schemaIssues: XmlIssue[] = [];
   #errorCount = 0;
   #activitiesTotal = 0;
-  #invalid = new Set<number>();
+  #invalid = new PositionSet();
   #removed = new Map<number, string | undefined>();
   #documentLevelFailure = false;
   #piecesMatchTree = true;
@@ -204,7 +204,7 @@ export class ActivitiesValidation {
    * After {@link end}: the positions of the activities to cut out when the document is partly
    * valid and nothing outside its activities is wrong; null when it cannot be cleaned.
    */
-  cleanable(): ReadonlySet<number> | null {
+  cleanable(): ActivityPositions | null {
     const partlyValid = this.#invalid.size > 0 && this.#invalid.size < this.#activitiesTotal;
     const trusted = this.#piecesMatchTree && this.#activitiesSeen === this.#activitiesTotal;
     if (!partlyValid || this.#documentLevelFailure || !trusted || this.#stopped) return null;
@@ -441,6 +441,35 @@ function schemaIssues(doc: XmlDocument): (XmlIssue & { xpath?: string })[] {
 const ACTIVITY_XPATH = /^\/iati-activities\/iati-activity(?:\[(\d+)\])?(?:\/|$)/;
 const ROOT_CHILD_XPATH = /^\/iati-activities\/[^/]+$/;
 
+/** Positions of activities (1-based), e.g. the invalid ones. */
+export interface ActivityPositions {
+  has(position: number): boolean;
+  readonly size: number;
+}
+
+/** A set of activity positions in one bit each: a document can hold millions of tiny activities. */
+class PositionSet implements ActivityPositions {
+  #bits = new Uint8Array(1024);
+  size = 0;
+
+  add(position: number): void {
+    const byte = position >> 3;
+    if (byte >= this.#bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.#bits.length * 2));
+      grown.set(this.#bits);
+      this.#bits = grown;
+    }
+    const mask = 1 << (position & 7);
+    if ((this.#bits[byte]! & mask) !== 0) return;
+    this.#bits[byte]! |= mask;
+    this.size++;
+  }
+
+  has(position: number): boolean {
+    return ((this.#bits[position >> 3] ?? 0) & (1 << (position & 7))) !== 0;
+  }
+}
+
 /**
  * Cuts invalid activities out of a document's pieces, passing everything else on unchanged. A cut
  * widens to the indentation and line break before the activity, so no blank line is left behind.
@@ -450,7 +479,7 @@ export class ActivityCutter {
   #position = 0;
 
   constructor(
-    private readonly invalid: ReadonlySet<number>,
+    private readonly invalid: ActivityPositions,
     private readonly write: (text: string) => void,
   ) {}
 
