@@ -40,7 +40,7 @@ export async function benchIatiMemory(services: { database: string; elasticsearc
   const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
   await sql.unsafe(`CREATE DATABASE ${name}`);
   try {
-    log(`iati-memory: one document of ${activities.toLocaleString("en-US")} activities, ${mb(Buffer.byteLength(doc.xml))}`);
+    log(`iati-memory: one document of ${activities.toLocaleString("en-US")} activities, ${(Buffer.byteLength(doc.xml) / 1e6).toFixed(1)} MB`);
     const step = async (...args: string[]) => {
       const run = await runSluice([...args, "--config", registry.configFile], env);
       if (run.code !== 0) throw new Error(`sluice ${args.join(" ")} exited ${run.code}`);
