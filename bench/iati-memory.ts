@@ -17,7 +17,21 @@ import { log, mb, printTable, ROOT, runSluice, secs } from "./lib.ts";
 
 const LIMIT = 300 * 1024 * 1024;
 
-export async function benchIatiMemory(services: { database: string; elasticsearch: string }, activities = 3_000): Promise<void> {
+/** `--only iati-memory [--rows N]` asks for this bench (N activities, default 3,000); null otherwise. */
+export function iatiMemoryOptions(argv: string[]): { activities: number } | null {
+  const value = (flag: string) => {
+    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+    if (i === -1) return undefined;
+    return argv[i]!.includes("=") ? argv[i]!.slice(argv[i]!.indexOf("=") + 1) : argv[i + 1];
+  };
+  if (value("--only") !== "iati-memory") return null;
+  const rows = value("--rows");
+  const activities = rows === undefined ? 3_000 : Number(rows.replace(/[_,]/g, ""));
+  if (!Number.isInteger(activities) || activities < 1) throw new Error(`--rows: expected a whole number of activities, got ${rows}`);
+  return { activities };
+}
+
+export async function benchIatiMemory(services: { database: string; elasticsearch: string }, activities: number): Promise<void> {
   const suffix = Math.random().toString(36).slice(2, 8);
   const name = `sluice_bench_iati_${suffix}`;
   const prefix = `bench-iati-${suffix}-`;

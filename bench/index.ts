@@ -34,7 +34,7 @@ import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
 import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
-import { benchIatiMemory } from "./iati-memory.ts";
+import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson } from "./ndjson.ts";
 
 export interface BenchRow {
@@ -60,7 +60,7 @@ export interface BenchContext {
 // ------------------------------------------------------------------ arguments
 
 function parseArgs(argv: string[]) {
-  const out = { rows: 1_000_000, only: null as null | "refresh" | "index" | "reload" | "iati-memory", growthRows: -1, reuse: false, keep: false };
+  const out = { rows: 1_000_000, only: null as null | "refresh" | "index" | "reload", growthRows: -1, reuse: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -77,7 +77,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--growth-rows" || a.startsWith("--growth-rows=")) out.growthRows = count(value());
     else if (a === "--only" || a.startsWith("--only=")) {
       const v = value();
-      if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "iati-memory") throw new Error(`--only: refresh, index, reload or iati-memory, got ${v}`);
+      if (v !== "refresh" && v !== "index" && v !== "reload") throw new Error(`--only: refresh, index or reload, got ${v}`);
       out.only = v;
     } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
@@ -359,10 +359,11 @@ async function rawBulk(apiUrl: string, esUrl: string): Promise<Measured & { buil
 // ------------------------------------------------------------------ main
 
 async function main() {
+  // `--only iati-memory`: the large registry document, a bench of its own (bench/iati-memory.ts).
+  const iati = iatiMemoryOptions(process.argv.slice(2));
+  if (iati) return benchIatiMemory(await serviceUrls(), iati.activities);
   const opts = parseArgs(process.argv.slice(2));
   const services = await serviceUrls();
-  // The large registry document (bench/iati-memory.ts): --rows is its number of activities there.
-  if (opts.only === "iati-memory") return benchIatiMemory(services, process.argv.some((a) => a.startsWith("--rows")) ? opts.rows : undefined);
   const adminUrl = withDatabase(services.database, "postgres");
   const apiUrl = withDatabase(services.database, "sluice_bench");
   const upstreamUrl = withDatabase(services.database, "sluice_bench_upstream");
