@@ -7,7 +7,7 @@
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
 import { countDocuments, deleteIndexIfExists, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
-import type { Dataset, Document, IndexContext } from "../../config/types.ts";
+import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
@@ -20,6 +20,7 @@ import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
+import type { Document } from "../../config/types.ts";
 
 export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
   try {
