@@ -56,7 +56,9 @@ export async function benchIatiMemory(services: { database: string; elasticsearc
   try {
     log(`iati-memory: one document of ${activities.toLocaleString("en-US")} activities, ${(Buffer.byteLength(doc.xml) / 1e6).toFixed(1)} MB`);
     const step = async (...args: string[]) => {
-      const run = await runSluice([...args, "--config", registry.configFile], env);
+      // `migrate up` reads no dataset configuration (and refuses --config).
+      const config = args[0] === "migrate" ? [] : ["--config", registry.configFile];
+      const run = await runSluice([...args, ...config], env);
       if (run.code !== 0) throw new Error(`sluice ${args.join(" ")} exited ${run.code}`);
       return run;
     };
