@@ -39,6 +39,7 @@ import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
 import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson } from "./ndjson.ts";
 
 export interface BenchRow {
@@ -399,6 +400,9 @@ async function rawBulk(apiUrl: string, esUrl: string, index: string): Promise<Me
 // ------------------------------------------------------------------ main
 
 async function main() {
+  // `--only iati-memory`: the large registry document, a bench of its own (bench/iati-memory.ts).
+  const iati = iatiMemoryOptions(process.argv.slice(2));
+  if (iati) return benchIatiMemory(await serviceUrls(), iati.activities);
   const opts = parseArgs(process.argv.slice(2));
   const services = await serviceUrls();
   const adminUrl = withDatabase(services.database, "postgres");

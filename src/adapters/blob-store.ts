@@ -17,6 +17,8 @@ export interface BlobStore {
   /** Stores the bytes; returns their sha256 (hex). */
   put(bytes: Uint8Array): Promise<string>;
   read(sha256: string): Promise<Uint8Array>;
+  /** The blob's bytes as a stream, for payloads too large to hold (a 40 MB document and its parse). */
+  readStream(sha256: string): Promise<ReadableStream<Uint8Array>>;
   has(sha256: string): Promise<boolean>;
   /** Removes the blob; a missing blob is not an error. */
   delete(sha256: string): Promise<void>;
@@ -125,6 +127,12 @@ export class DirectoryBlobStore implements BlobStore {
     const file = Bun.file(join(this.location, shardedPath(sha256)));
     if (!(await file.exists())) throw missingBlob(sha256, this.location);
     return file.bytes();
+  }
+
+  async readStream(sha256: string): Promise<ReadableStream<Uint8Array>> {
+    const file = Bun.file(join(this.location, shardedPath(sha256)));
+    if (!(await file.exists())) throw missingBlob(sha256, this.location);
+    return file.stream();
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -272,6 +280,11 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       throw missingBlob(sha256, this.location, error);
     }
+  }
+
+  async readStream(sha256: string): Promise<ReadableStream<Uint8Array>> {
+    if (!(await this.has(sha256))) throw missingBlob(sha256, this.location);
+    return this.#client.file(this.#key(sha256)).stream();
   }
 
   has(sha256: string): Promise<boolean> {

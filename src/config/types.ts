@@ -113,16 +113,22 @@ export interface ChildIndexConfig {
   /** `<alias>-<suffix>`, e.g. "budget" → "iati-budget". */
   suffix: string;
   body: IndexBody;
-  /** Documents of this child index derived from one parent row. */
-  toDocuments(row: Record<string, unknown>, context: IndexContext): Document[] | Promise<Document[]>;
+  /**
+   * Documents of this child index derived from one parent row; when the parent's `toDocument`
+   * yields its documents one at a time, called once per parent document, given as `parent`.
+   */
+  toDocuments(row: Record<string, unknown>, context: IndexContext, parent?: Document): Document[] | Promise<Document[]>;
 }
 
-export type DocumentsOfRow = Document | Document[] | null;
+/** One document, several, none (null or []), or several yielded one at a time (a large payload). */
+export type DocumentsOfRow = Document | Document[] | AsyncIterable<Document> | null;
 
 /** What document builders may use besides the row. */
 export interface IndexContext {
   /** The bytes of a stored payload, by its sha256 (registry datasets). */
   readBlob(sha256: string): Promise<Uint8Array>;
+  /** The same bytes as a stream, so that a large payload need not be held whole. */
+  readBlobStream?(sha256: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface IndexBody {

@@ -31,7 +31,7 @@ export interface StepResult {
 function indexContext(dataset: Dataset): IndexContext {
   if (dataset.source.kind === "registry") {
     const store = blobStoreFromEnv();
-    return { readBlob: (sha256) => store.read(sha256) };
+    return { readBlob: (sha256) => store.read(sha256), readBlobStream: (sha256) => store.readStream(sha256) };
   }
   return {
     readBlob: async (sha256) => {

@@ -6,7 +6,8 @@
  *   registry → iati_documents (one row per file) → blob → report → iati, iati-budget, iati-transaction
  */
 import type { DatasetConfig, Document, IndexBody, IndexContext } from "../../config/types.ts";
-import { explodeActivity, type ExplodedActivity, iterateFlatActivities } from "./index.ts";
+import { explodeActivity, type ExplodedActivity } from "./index.ts";
+import { iterateFlatActivityParts, utf8Parts } from "./xml-stream.ts";
 
 /** The IATI registry's CKAN API; IATI_REGISTRY_URL overrides it (e.g. a mirror, or a test server). */
 export const DEFAULT_IATI_REGISTRY_URL = "https://iatiregistry.org/api/3/action";
@@ -31,42 +32,50 @@ interface RegistryRow {
   cleaned_sha256: string | null;
 }
 
-/**
- * One document's activities, exploded. `toDocument` and the children's `toDocuments` get the same
- * row object from the index stage, so the payload is read and flattened once per row.
- */
-const explodedByRow = new WeakMap<object, ExplodedActivity[]>();
+/** The budgets and transactions of each activity document while it is being indexed. */
+const childrenOfDocument = new WeakMap<Document, Pick<ExplodedActivity, "budgets" | "transactions">>();
 
-async function explodedActivities(row: Record<string, unknown>, context: IndexContext): Promise<ExplodedActivity[]> {
-  const cached = explodedByRow.get(row);
-  if (cached) return cached;
+/**
+ * A registry row's activity documents, one at a time: the payload is read from the blob store as a
+ * stream and flattened a batch of activities at a time, so a document near the 50 MiB cap is never
+ * held whole, nor its tree, nor all its documents. Each yielded document carries its budgets and
+ * transactions for the child indices (see {@link iatiChildDocuments}).
+ */
+export async function* iatiActivityDocuments(row: Record<string, unknown>, context: IndexContext): AsyncGenerator<Document> {
   const r = row as unknown as RegistryRow;
   const sha = r.cleaned_sha256 ?? r.blob_sha256;
-  if (r.valid !== true || !sha) {
-    explodedByRow.set(row, []);
-    return [];
-  }
-  const text = new TextDecoder().decode(await context.readBlob(sha));
-  const exploded: ExplodedActivity[] = [];
+  if (r.valid !== true || !sha) return;
+  const stream = context.readBlobStream ? await context.readBlobStream(sha) : new Blob([await context.readBlob(sha)]).stream();
+  const about = { dataset_id: r.id, dataset_name: r.name ?? "", dataset_publisher: r.publisher ?? "" };
   let position = 0;
-  for (const flat of iterateFlatActivities(text)) {
+  for await (const flat of iterateFlatActivityParts(utf8Parts(stream))) {
     position++;
     // Ids are unique per registry document and position: publishers do repeat iati-identifiers.
     const prefix = `${r.id}:${position}`;
     const { activity, budgets, transactions } = explodeActivity(flat, { idPrefix: prefix });
-    const about = { dataset_id: r.id, dataset_name: r.name ?? "", dataset_publisher: r.publisher ?? "" };
-    exploded.push({
-      activity: { ...activity, ...about, id: prefix },
-      budgets: budgets.map((b) => ({ ...b, ...about })),
-      transactions: transactions.map((t) => ({ ...t, ...about })),
-    });
+    const document: Document = { ...activity, ...about, id: prefix };
+    // In place: a copy of thousands of child documents (one activity can have that many) would
+    // double what one activity costs.
+    for (const child of [...budgets, ...transactions]) Object.assign(child, about);
+    childrenOfDocument.set(document, { budgets, transactions });
+    yield document;
   }
-  explodedByRow.set(row, exploded);
-  return exploded;
 }
 
-export async function iatiActivityDocuments(row: Record<string, unknown>, context: IndexContext): Promise<Document[]> {
-  return (await explodedActivities(row, context)).map((e) => e.activity as Document);
+/**
+ * The budgets or transactions of one activity document yielded by {@link iatiActivityDocuments};
+ * without it, those of the whole row (read again, and held together).
+ */
+export async function iatiChildDocuments(
+  kind: "budgets" | "transactions",
+  row: Record<string, unknown>,
+  context: IndexContext,
+  parent?: Document,
+): Promise<Document[]> {
+  if (parent) return childrenOfDocument.get(parent)?.[kind] ?? [];
+  const all: Document[] = [];
+  for await (const document of iatiActivityDocuments(row, context)) all.push(...(childrenOfDocument.get(document)?.[kind] ?? []));
+  return all;
 }
 
 export function iatiDataset(env: Record<string, string | undefined> = process.env): DatasetConfig {
@@ -84,8 +93,8 @@ export function iatiDataset(env: Record<string, string | undefined> = process.en
       body: iatiIndexBody(),
       toDocument: iatiActivityDocuments,
       children: [
-        { suffix: "budget", body: iatiIndexBody(), toDocuments: async (row, ctx) => (await explodedActivities(row, ctx)).flatMap((e) => e.budgets) },
-        { suffix: "transaction", body: iatiIndexBody(), toDocuments: async (row, ctx) => (await explodedActivities(row, ctx)).flatMap((e) => e.transactions) },
+        { suffix: "budget", body: iatiIndexBody(), toDocuments: (row, ctx, parent) => iatiChildDocuments("budgets", row, ctx, parent) },
+        { suffix: "transaction", body: iatiIndexBody(), toDocuments: (row, ctx, parent) => iatiChildDocuments("transactions", row, ctx, parent) },
       ],
     },
   };

@@ -6,6 +6,13 @@ export interface XmlLimits {
   maxBytes: number;
   /** Deepest accepted element nesting (the root element is depth 1). */
   maxDepth: number;
+  /**
+   * Largest top-level piece of a document, in UTF-8 bytes: one activity, or what lies between two
+   * (or before the first, or after the last). Validation and indexing hold one such piece, its
+   * tree and its flattened documents at a time, so this bounds their memory: indexing one 1 MiB
+   * activity peaks near 240 MB (2 MiB would pass 300 MB).
+   */
+  maxPieceBytes: number;
 }
 
 /**
@@ -15,6 +22,7 @@ export interface XmlLimits {
 export const DEFAULT_XML_LIMITS: Readonly<XmlLimits> = Object.freeze({
   maxBytes: 50 * 1024 * 1024,
   maxDepth: 256,
+  maxPieceBytes: 1024 * 1024,
 });
 
 /** Where one top-level `<iati-activity>` element sits in the source text (UTF-16 offsets). */
@@ -35,7 +43,7 @@ export interface XmlScan {
   activitySpans: ElementSpan[];
 }
 
-const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
+export const DTD_KEYWORDS = ["DOCTYPE", "ENTITY", "ELEMENT", "ATTLIST", "NOTATION"];
 
 /** Resolves caller overrides against the defaults. */
 export function resolveLimits(overrides?: Partial<XmlLimits>): XmlLimits {
@@ -140,7 +148,7 @@ export function scanXml(xml: string, limits: XmlLimits): XmlScan {
 }
 
 /** Offset of the `>` closing a start tag, skipping `>` inside quoted attribute values; -1 if none. */
-function findStartTagEnd(xml: string, from: number): number {
+export function findStartTagEnd(xml: string, from: number): number {
   const special = /["'>]/g;
   special.lastIndex = from;
   for (;;) {

@@ -33,14 +33,24 @@ export type SafeParseResult =
 export function parseXmlSafely(xml: string, limits: XmlLimits): SafeParseResult {
   const scan = scanXml(xml, limits);
   if (scan.rejection !== null) return { ok: false, issues: [scan.rejection], scan };
+  return { ...parseScannedXml(xml, limits), scan };
+}
 
+/**
+ * Parses text that has already passed the safety scan (for example one batch of a large
+ * document cut by XmlSplitter), with the same options as {@link parseXmlSafely}. Never throws.
+ */
+export function parseScannedXml(
+  xml: string,
+  limits: XmlLimits,
+): { ok: true; doc: XmlDocument; warnings: XmlIssue[] } | { ok: false; issues: XmlIssue[] } {
   const option =
     limits.maxDepth > LIBXML_DEFAULT_MAX_DEPTH ? BASE_PARSE_OPTIONS | ParseOption.XML_PARSE_HUGE : BASE_PARSE_OPTIONS;
   try {
     const doc = XmlDocument.fromString(xml, { option, encoding: "utf-8" });
-    return { ok: true, doc, scan, warnings: doc.warnings.map(issueFromLibxml) };
+    return { ok: true, doc, warnings: doc.warnings.map(issueFromLibxml) };
   } catch (error) {
-    return { ok: false, issues: issuesFromError(error, "XML could not be parsed"), scan };
+    return { ok: false, issues: issuesFromError(error, "XML could not be parsed") };
   }
 }
 

@@ -24,6 +24,7 @@ import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
+import type { Document } from "../../config/types.ts";
 
 export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
   try {
@@ -79,11 +80,29 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
   const collect = periodicCollector();
+  // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
+  const collectOften = periodicCollector(50);
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal)) {
     for (const row of rows) {
       counters.read++;
       const produced = await config.toDocument(row, context);
-      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced];
+      if (produced !== null && Symbol.asyncIterator in produced) {
+        // One at a time (a large payload's documents), each followed by its own child documents.
+        let count = 0;
+        for await (const document of produced as AsyncIterable<Document>) {
+          count++;
+          await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+          for (const [i, child] of config.children.entries()) {
+            for (const childDoc of await child.toDocuments(row, context, document)) {
+              await sink.add(children[i]!.index, String(childDoc.id), childDoc);
+            }
+          }
+          collectOften();
+        }
+        if (count === 0) countReason(counters, "skipped", "not_indexable");
+        continue;
+      }
+      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document];
       if (documents.length === 0) {
         countReason(counters, "skipped", "not_indexable");
         continue;

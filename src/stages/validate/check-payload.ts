@@ -2,10 +2,13 @@
  * Checks one payload and says what to store: the report (errors with line, column, severity,
  * message), whether the row can be indexed, and the cleaned text of a partly valid IATI document.
  * Pure apart from the embedded schemas; a hostile file gives a report, never an exception.
+ * XML is read in parts and checked a batch of activities at a time, so memory does not grow with
+ * the document (see datasets/iati/xml-stream.ts).
  */
 import Ajv, { type ValidateFunction } from "ajv";
 import { validateActivities } from "../../datasets/iati/index.ts";
-import type { XmlIssue } from "../../datasets/iati/index.ts";
+import type { ValidationReport, XmlIssue } from "../../datasets/iati/index.ts";
+import { validateActivityParts, withoutActivities } from "../../datasets/iati/xml-stream.ts";
 
 /** How many issues one stored report lists; `errorCount` keeps the full number. */
 export const MAX_REPORTED_ISSUES = 500;
@@ -39,9 +42,17 @@ export function checkPayload(text: string, options: CheckOptions): PayloadCheck 
 const UNSAFE = /not allowed in IATI documents|above the limit of|nested more than/;
 
 function checkXml(text: string, options: CheckOptions): PayloadCheck {
-  const report = validateActivities(text, { limits: { maxBytes: options.maxBytes, maxDepth: options.maxDepth } });
-  const failures = report.errors.filter((e) => e.severity !== "warning");
+  const report = validateActivities(text, { limits: xmlLimits(options) });
   const cleaned = report.cleanedXml ?? null;
+  return { ...xmlCheck(report, cleaned !== null), cleaned };
+}
+
+function xmlLimits(options: CheckOptions) {
+  return { maxBytes: options.maxBytes, maxDepth: options.maxDepth };
+}
+
+function xmlCheck(report: ValidationReport, cleaned: boolean): Omit<PayloadCheck, "cleaned"> {
+  const failures = report.errors.filter((e) => e.severity !== "warning");
   let reason: InvalidReason | null = null;
   if (!report.valid && !cleaned) {
     if (failures.some((e) => UNSAFE.test(e.message))) reason = "unsafe_xml";
@@ -52,11 +63,39 @@ function checkXml(text: string, options: CheckOptions): PayloadCheck {
     valid: report.valid,
     reason,
     issues: report.errors.slice(0, MAX_REPORTED_ISSUES),
-    errorCount: failures.length,
+    errorCount: report.errorCount,
     activitiesTotal: report.activitiesTotal,
     activitiesValid: report.activitiesValid,
-    cleaned,
   };
+}
+
+/** Where a streamed check reads its payload from and keeps a cleaned document. */
+export interface PayloadParts {
+  /** The payload as text parts, from the start each time it is called. */
+  read(): Promise<AsyncIterable<string>>;
+  /**
+   * Keeps a cleaned document given in parts if `accept` (which reads it again through the
+   * returned reader) says so; returns its sha256, or null when it was not kept.
+   */
+  keepCleaned(parts: AsyncIterable<string>, accept: (read: () => Promise<AsyncIterable<string>>) => Promise<boolean>): Promise<string | null>;
+}
+
+/**
+ * {@link checkPayload} for an XML payload read in parts: the report of the whole document while
+ * holding one batch of activities at a time. A partly valid document is cut while read a second
+ * time, written through `parts.keepCleaned`, and kept only if it validates.
+ */
+export async function checkXmlParts(parts: PayloadParts, options: CheckOptions): Promise<{ check: PayloadCheck; cleanedSha: string | null }> {
+  const limits = xmlLimits(options);
+  const { report, cleanable } = await validateActivityParts(await parts.read(), { limits, maxIssues: MAX_REPORTED_ISSUES });
+  let cleanedSha: string | null = null;
+  if (cleanable) {
+    cleanedSha = await parts.keepCleaned(withoutActivities(await parts.read(), cleanable, { limits }), async (read) => {
+      const recheck = await validateActivityParts(await read(), { limits, maxIssues: 1 });
+      return recheck.report.valid;
+    });
+  }
+  return { check: { ...xmlCheck(report, cleanedSha !== null), cleaned: null }, cleanedSha };
 }
 
 function checkJson(text: string, options: CheckOptions): PayloadCheck {

@@ -6,7 +6,9 @@
  *                                              └─ invalid → FloodWatch → flag publisher, skip the rest
  *
  * A partly valid IATI document is cleaned: its valid activities are stored as a blob of their own
- * and indexed; the report still lists every error of the original.
+ * and indexed; the report still lists every error of the original. XML payloads are read from the
+ * blob store as streams and checked a batch of activities at a time, so a document near the 50 MiB
+ * cap needs no more memory than a small one.
  */
 import type { BlobStore } from "../../adapters/blob-store.ts";
 import { ident, type Sql } from "../../adapters/postgres.ts";
@@ -16,7 +18,9 @@ import { startProgress } from "../../log/progress.ts";
 import type { Generation } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
-import { checkPayload, type CheckOptions, compileJsonSchema, type PayloadCheck } from "./check-payload.ts";
+import { periodicCollector } from "../memory.ts";
+import { checkPayload, type CheckOptions, checkXmlParts, compileJsonSchema, type PayloadCheck } from "./check-payload.ts";
+import { storedPayloadParts } from "./payload-parts.ts";
 import { FloodWatch, flaggedPublishers, flagPublisher, recentInvalidCounts } from "./publishers.ts";
 
 const PAGE = 200;
@@ -68,6 +72,9 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
   const progress = startProgress({ label: `validate ${dataset.name}`, unit: "docs", total: todo });
   const tally = { valid: 0, cleaned: 0, invalid: 0 };
   let last = "";
+  // Often: a large document's parts make garbage fast (libxml2 wrappers, strings), and Bun's
+  // collector would let it grow past the document's own size.
+  const collect = periodicCollector(50);
   try {
     for (;;) {
       throwIfAborted(signal);
@@ -87,17 +94,17 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
           countReason(counters, "skipped", "publisher_flagged");
           continue;
         }
-        let bytes: Uint8Array;
+        const sha = row.blob_sha256 as string;
+        let stream: ReadableStream<Uint8Array>;
         try {
-          bytes = await store.read(row.blob_sha256 as string);
+          stream = await store.readStream(sha);
         } catch (error) {
           countReason(counters, "failed", "blob_missing");
           failures.add({ key: id, reason: "blob_missing", detail: (error as Error).message });
           continue;
         }
-        const check = checkPayload(new TextDecoder().decode(bytes), options);
-        const cleanedSha = check.cleaned ? await store.put(new TextEncoder().encode(check.cleaned)) : null;
-        checked.push({ id, publisher, sha: row.blob_sha256 as string, check, cleanedSha });
+        const { check, cleanedSha } = await checkStored(store, sha, stream, options, collect);
+        checked.push({ id, publisher, sha, check, cleanedSha });
         if (check.reason) {
           tally.invalid++;
           countReason(counters, "failed", check.reason);
@@ -105,7 +112,7 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
           failures.add({ key: id, reason: check.reason, detail: first ? `${first.line}:${first.column} ${first.message}` : undefined });
         } else {
           counters.written++;
-          if (check.cleaned) tally.cleaned++;
+          if (cleanedSha) tally.cleaned++;
           else tally.valid++;
         }
         if (!check.valid && publisher) {
@@ -114,6 +121,7 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
         }
       }
       await storeReports(sql, dataset.name, generation.tableName, job.job.id, checked);
+      collect();
       await failures.flush();
       counters.validation = { ...tally };
       job.setPercent(1 + (progress.done / Math.max(1, todo)) * 98);
@@ -123,6 +131,23 @@ export async function validatePayloads(session: Session, job: JobHandle, generat
     await failures.flush().catch(() => {});
   }
   counters.validation = { ...tally };
+}
+
+/**
+ * XML is checked while read in parts (a large IATI document is never held whole); JSON, which has
+ * no such structure, is read whole.
+ */
+async function checkStored(
+  store: BlobStore,
+  sha: string,
+  stream: ReadableStream<Uint8Array>,
+  options: CheckOptions,
+  collect: () => void,
+): Promise<{ check: PayloadCheck; cleanedSha: string | null }> {
+  if (options.format === "xml") return checkXmlParts(storedPayloadParts(store, sha, stream, collect), options);
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  const check = checkPayload(new TextDecoder().decode(bytes), options);
+  return { check, cleanedSha: null };
 }
 
 /** One INSERT for the reports of a page, one UPDATE for the rows' state. */
