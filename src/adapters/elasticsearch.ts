@@ -1,17 +1,66 @@
 /**
- * Elasticsearch, through the official client (major 8, like the server). Index administration
- * uses the typed API; bulk requests take a prebuilt NDJSON string so that no document is
- * serialized twice, and are retried on 429, 5xx and dropped connections with backoff and jitter.
+ * The search engine behind ELASTICSEARCH_URL: Elasticsearch through its official client (major 8,
+ * like the server), or OpenSearch through its own (./opensearch.ts), told apart when sluice
+ * connects. Both give the stages one `SearchClient`: the operations sluice uses, with the
+ * Elasticsearch client's parameters, results and error classes. Index administration uses the
+ * typed API; bulk requests take a prebuilt NDJSON string so that no document is serialized twice,
+ * and are retried on 429, 5xx and dropped connections with backoff and jitter.
  */
-import { Client, errors, HttpConnection } from "@elastic/elasticsearch";
+import {
+  Client,
+  errors,
+  type estypes,
+  HttpConnection,
+  type TransportRequestOptions,
+  type TransportRequestOptionsWithMeta,
+  type TransportRequestOptionsWithOutMeta,
+  type TransportRequestParams,
+  type TransportResult,
+} from "@elastic/elasticsearch";
 import { SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
+import { openSearchClient } from "./opensearch.ts";
 
-export type SearchClient = Client;
+export interface EngineInfo {
+  product: "elasticsearch" | "opensearch";
+  /** The server's version, when it says (the Elasticsearch integ-test zip answers `GET /` with 405). */
+  version: string | null;
+}
 
-export async function openSearch(url: string): Promise<Client> {
-  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
-  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+/** One call as the Elasticsearch 8 client types it: the body, or the whole response with `meta: true`. */
+export interface Operation<Request, Response> {
+  (params: Request, options?: TransportRequestOptionsWithOutMeta): Promise<Response>;
+  (params: Request, options: TransportRequestOptionsWithMeta): Promise<TransportResult<Response, unknown>>;
+}
+
+/** What sluice calls on a search engine, whichever it is. */
+export interface SearchClient {
+  readonly engine: EngineInfo;
+  readonly indices: {
+    create: Operation<estypes.IndicesCreateRequest, estypes.IndicesCreateResponse>;
+    delete: Operation<estypes.IndicesDeleteRequest, estypes.IndicesDeleteResponse>;
+    exists: Operation<estypes.IndicesExistsRequest, boolean>;
+    existsAlias: Operation<estypes.IndicesExistsAliasRequest, boolean>;
+    get: Operation<estypes.IndicesGetRequest, estypes.IndicesGetResponse>;
+    getAlias: Operation<estypes.IndicesGetAliasRequest, estypes.IndicesGetAliasResponse>;
+    putSettings: Operation<estypes.IndicesPutSettingsRequest, estypes.IndicesPutSettingsResponse>;
+    refresh: Operation<estypes.IndicesRefreshRequest, estypes.IndicesRefreshResponse>;
+    updateAliases: Operation<estypes.IndicesUpdateAliasesRequest, estypes.IndicesUpdateAliasesResponse>;
+  };
+  readonly cluster: { health: Operation<estypes.ClusterHealthRequest | undefined, estypes.ClusterHealthResponse> };
+  readonly nodes: { info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse> };
+  readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
+  readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
+  close(): Promise<void>;
+}
+
+export function engineName(engine: EngineInfo): string {
+  return `${engine.product === "opensearch" ? "OpenSearch" : "Elasticsearch"}${engine.version ? ` ${engine.version}` : ""}`;
+}
+
+export async function openSearch(url: string): Promise<SearchClient> {
+  const engine = await detectEngine(url);
+  const client = engine.product === "opensearch" ? openSearchClient(url, engine) : elasticsearchClient(url, engine);
   try {
     await client.cluster.health({ timeout: "10s" });
   } catch (error) {
@@ -19,6 +68,64 @@ export async function openSearch(url: string): Promise<Client> {
     throw searchError(error, url, "reach");
   }
   return client;
+}
+
+function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
+  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
+  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+  return {
+    engine,
+    indices: client.indices,
+    cluster: client.cluster,
+    nodes: client.nodes,
+    count: ((params: estypes.CountRequest, options?: TransportRequestOptions) => client.count(params, options)) as SearchClient["count"],
+    transport: client.transport,
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Which engine answers at `url`. OpenSearch says so in `GET /` (`version.distribution`);
+ * Elasticsearch sends `x-elastic-product` on every answer, so when `GET /` is refused (405 from
+ * the integ-test zip) `_cluster/health` tells.
+ */
+export async function detectEngine(url: string): Promise<EngineInfo> {
+  const root = await probe(url, "/");
+  const version = (root.json as { version?: { number?: string; distribution?: string } } | null)?.version;
+  if (root.status === 200 && version?.distribution === "opensearch") return { product: "opensearch", version: version.number ?? null };
+  if (root.product === "Elasticsearch") return { product: "elasticsearch", version: root.status === 200 ? (version?.number ?? null) : null };
+  const health = await probe(url, "/_cluster/health");
+  if (health.product === "Elasticsearch") return { product: "elasticsearch", version: null };
+  const said = root.status === 200 ? JSON.stringify(version ?? null) : `HTTP ${root.status}`;
+  throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) is neither Elasticsearch nor OpenSearch (GET / answered ${said}, without x-elastic-product)`, {
+    hint: "point ELASTICSEARCH_URL at an Elasticsearch 8 or OpenSearch 2 cluster",
+  });
+}
+
+async function probe(url: string, path: string): Promise<{ status: number; product: string | null; json: unknown }> {
+  const target = new URL(url);
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (target.username || target.password) {
+    headers.authorization = `Basic ${btoa(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`)}`;
+    target.username = "";
+    target.password = "";
+  }
+  target.pathname = `${target.pathname.replace(/\/$/, "")}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${(error as Error).message}`, {
+      hint: "is Elasticsearch running? `scripts/services up` starts a local one",
+      cause: error,
+    });
+  }
+  const text = await res.text().catch(() => "");
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, product: res.headers.get("x-elastic-product"), json };
 }
 
 export function searchError(error: unknown, url: string, doing: string): SluiceError {
@@ -46,7 +153,7 @@ export interface IndexDescription {
   createdAt: Date | null;
 }
 
-export async function describeIndex(client: Client, name: string): Promise<IndexDescription | null> {
+export async function describeIndex(client: SearchClient, name: string): Promise<IndexDescription | null> {
   let res: Record<string, { aliases?: Record<string, unknown>; mappings?: { _meta?: unknown }; settings?: { index?: { creation_date?: string } } }>;
   try {
     res = (await client.indices.get({ index: name, expand_wildcards: "all" })) as typeof res;
@@ -68,7 +175,7 @@ export async function describeIndex(client: Client, name: string): Promise<Index
 }
 
 /** Indices an alias points at; [] when the alias does not exist. */
-export async function aliasTargets(client: Client, alias: string): Promise<string[]> {
+export async function aliasTargets(client: SearchClient, alias: string): Promise<string[]> {
   if (!(await client.indices.existsAlias({ name: alias }))) {
     if (await client.indices.exists({ index: alias })) {
       throw new SluiceError(`"${alias}" is a concrete index, not an alias, so it cannot be swapped`, {
@@ -81,14 +188,14 @@ export async function aliasTargets(client: Client, alias: string): Promise<strin
   return Object.keys(res);
 }
 
-export async function countDocuments(client: Client, index: string): Promise<number> {
+export async function countDocuments(client: SearchClient, index: string): Promise<number> {
   return (await client.count({ index })).count;
 }
 
 export type AliasAction = { add: { index: string; alias: string } } | { remove: { index: string; alias: string } };
 
 /** One `_aliases` call: Elasticsearch applies all its actions atomically. */
-export async function updateAliases(client: Client, actions: AliasAction[]): Promise<void> {
+export async function updateAliases(client: SearchClient, actions: AliasAction[]): Promise<void> {
   if (actions.length) await client.indices.updateAliases({ actions });
 }
 
@@ -114,7 +221,7 @@ export interface BulkRetryOptions {
  * Sends one `_bulk` body. Whole-request failures (429, 5xx, connection) are retried; per-item
  * 429s are returned for the caller to resend. Throws once attempts are used up.
  */
-export async function sendBulk(client: Client, ndjson: string | Buffer, options: BulkRetryOptions = {}): Promise<BulkItemResult[]> {
+export async function sendBulk(client: SearchClient, ndjson: string | Buffer, options: BulkRetryOptions = {}): Promise<BulkItemResult[]> {
   const attempts = options.attempts ?? 6;
   const base = options.baseDelayMs ?? 250;
   const cap = options.maxDelayMs ?? 15_000;

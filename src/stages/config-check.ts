@@ -8,7 +8,7 @@
  * contacted once however many datasets use it; URLs are printed masked.
  */
 import { openDatabase, type Sql } from "../adapters/postgres.ts";
-import { openSearch } from "../adapters/elasticsearch.ts";
+import { engineName, openSearch } from "../adapters/elasticsearch.ts";
 import { type Env, readEnv } from "../config/env.ts";
 import { describeDataset } from "../config/describe.ts";
 import { datasetNamed, loadConfiguration } from "../config/load.ts";
@@ -170,8 +170,8 @@ class Services {
     if (!url) return { what: "elasticsearch", ok: false, detail: "ELASTICSEARCH_URL is not set (export it or put it in .env)" };
     try {
       const client = await openSearch(url);
-      const health = await client.cluster.health().finally(() => client.close());
-      return { what: "elasticsearch", ok: true, detail: `ELASTICSEARCH_URL (${maskUrl(url)}) answers: cluster ${health.cluster_name} is ${health.status}` };
+      const health = await client.cluster.health({}).finally(() => client.close());
+      return { what: "elasticsearch", ok: true, detail: `ELASTICSEARCH_URL (${maskUrl(url)}) answers: ${engineName(client.engine)} cluster ${health.cluster_name} is ${health.status}` };
     } catch (error) {
       return { what: "elasticsearch", ok: false, detail: problemOf(error) };
     }
