@@ -192,6 +192,17 @@ export async function countDocuments(client: SearchClient, index: string): Promi
   return (await client.count({ index })).count;
 }
 
+/** Names of the modules and plugins every node of the cluster has (`_nodes/plugins`). */
+export async function clusterModules(client: SearchClient): Promise<Set<string>> {
+  const res = (await client.nodes.info({ metric: "plugins", filter_path: ["nodes.*.modules.name", "nodes.*.plugins.name"] })) as unknown as {
+    nodes?: Record<string, { modules?: { name: string }[]; plugins?: { name: string }[] }>;
+  };
+  const nodes = Object.values(res.nodes ?? {});
+  const perNode = nodes.map((n) => new Set([...(n.modules ?? []), ...(n.plugins ?? [])].map((m) => m.name)));
+  // An index lands on any node, so a module counts only when all have it.
+  return new Set([...(perNode[0] ?? [])].filter((name) => perNode.every((set) => set.has(name))));
+}
+
 export type AliasAction = { add: { index: string; alias: string } } | { remove: { index: string; alias: string } };
 
 /** One `_aliases` call: Elasticsearch applies all its actions atomically. */

@@ -43,6 +43,13 @@ export interface EnvironmentOptions {
   searchUrl?: string;
 }
 
+/**
+ * The core-only Elasticsearch lacks mapper-extras and analysis-common, which the built-in Openverse
+ * bodies need; tests on it let sluice degrade (test/openverse-api.test.ts proves that without this
+ * it refuses). On OpenSearch nothing is degraded.
+ */
+export const CORE_ONLY_DEGRADE = "ranking,stemming";
+
 export async function createTestEnvironment(label: string, options: EnvironmentOptions = {}): Promise<TestEnvironment> {
   const searchUrl = options.searchUrl ?? elasticsearchUrl;
   const name = `sluice_t_${label}_${Math.random().toString(36).slice(2, 8)}`;
@@ -57,6 +64,7 @@ export async function createTestEnvironment(label: string, options: EnvironmentO
     DATABASE_URL: apiUrl,
     UPSTREAM_DATABASE_URL: upstreamUrl,
     ELASTICSEARCH_URL: searchUrl,
+    SLUICE_INDEX_DEGRADE: searchUrl === elasticsearchUrl ? CORE_ONLY_DEGRADE : "",
     SLUICE_INDEX_PREFIX: indexPrefix,
     ENVIRONMENT: "test",
     SLACK_WEBHOOK: "",
