@@ -36,7 +36,7 @@ describe("the core-only Elasticsearch", () => {
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     expect(code).toBe(1);
     const line =
-      `the audio mapping needs mapper-extras (rank_feature) and analysis-common (stemmer, stemmer_override), which ELASTICSEARCH_URL (${new URL(elasticsearchUrl)}, Elasticsearch) lacks ` +
+      `the audio mapping needs mapper-extras (rank_feature) and analysis-common (stemmer, stemmer_override), which ELASTICSEARCH_URL (${new URL(elasticsearchUrl)}, Elasticsearch 8.19.21) lacks ` +
       "(point sluice at a cluster with mapper-extras and analysis-common, or set index.degrade (or SLUICE_INDEX_DEGRADE) to ranking,stemming to build without ranking and stemming)";
     expect(stderr).toContain(line);
     expect(stderr.split("\n").filter((l) => l.includes("the audio mapping needs")).length).toBe(1);

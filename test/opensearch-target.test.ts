@@ -29,7 +29,7 @@ async function markOf(index: string): Promise<{ database: string; dataset: strin
 describe("the engine behind ELASTICSEARCH_URL", () => {
   test("is told apart when sluice connects: OpenSearch by GET /, the integ-test Elasticsearch (405 on GET /) by its header", async () => {
     expect(await detectEngine(opensearchUrl)).toEqual({ product: "opensearch", version: expect.stringMatching(/^2\./) });
-    expect((await detectEngine(elasticsearchUrl)).product).toBe("elasticsearch");
+    expect(await detectEngine(elasticsearchUrl)).toEqual({ product: "elasticsearch", version: expect.stringMatching(/^8\./) });
     const client = await openSearch(opensearchUrl);
     try {
       expect(client.engine.product).toBe("opensearch");
@@ -37,6 +37,16 @@ describe("the engine behind ELASTICSEARCH_URL", () => {
       expect(await client.indices.exists({ index: `${t.indexPrefix}nothing-here` })).toBe(false);
     } finally {
       await client.close();
+    }
+  });
+
+  test("a server that is neither is refused with one line naming ELASTICSEARCH_URL", async () => {
+    const other = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ name: "something else" }) });
+    try {
+      const url = `http://127.0.0.1:${other.port}`;
+      await expect(detectEngine(url)).rejects.toThrow(`ELASTICSEARCH_URL (${url}/) is neither Elasticsearch nor OpenSearch (GET / answered null, without x-elastic-product)`);
+    } finally {
+      other.stop(true);
     }
   });
 

@@ -93,9 +93,12 @@ export async function detectEngine(url: string): Promise<EngineInfo> {
   const root = await probe(url, "/");
   const version = (root.json as { version?: { number?: string; distribution?: string } } | null)?.version;
   if (root.status === 200 && version?.distribution === "opensearch") return { product: "opensearch", version: version.number ?? null };
-  if (root.product === "Elasticsearch") return { product: "elasticsearch", version: root.status === 200 ? (version?.number ?? null) : null };
-  const health = await probe(url, "/_cluster/health");
-  if (health.product === "Elasticsearch") return { product: "elasticsearch", version: null };
+  const elastic = root.product === "Elasticsearch" || (await probe(url, "/_cluster/health")).product === "Elasticsearch";
+  if (elastic) {
+    if (root.status === 200 && version?.number) return { product: "elasticsearch", version: version.number };
+    const local = (await probe(url, "/_nodes/_local?filter_path=nodes.*.version")).json as { nodes?: Record<string, { version?: string }> } | null;
+    return { product: "elasticsearch", version: Object.values(local?.nodes ?? {})[0]?.version ?? null };
+  }
   const said = root.status === 200 ? JSON.stringify(version ?? null) : `HTTP ${root.status}`;
   throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) is neither Elasticsearch nor OpenSearch (GET / answered ${said}, without x-elastic-product)`, {
     hint: "point ELASTICSEARCH_URL at an Elasticsearch 8 or OpenSearch 2 cluster",
@@ -110,7 +113,9 @@ async function probe(url: string, path: string): Promise<{ status: number; produ
     target.username = "";
     target.password = "";
   }
-  target.pathname = `${target.pathname.replace(/\/$/, "")}${path}`;
+  const [pathname, search = ""] = path.split("?");
+  target.pathname = `${target.pathname.replace(/\/$/, "")}${pathname}`;
+  target.search = search;
   let res: Response;
   try {
     res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000) });
