@@ -37,6 +37,7 @@ import { INDEX_DEFAULTS } from "../src/config/resolve.ts";
 import { loadDataset } from "../src/config/load.ts";
 import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
+import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
 import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
@@ -374,7 +375,11 @@ async function rawBulk(apiUrl: string, esUrl: string, index: string): Promise<Me
     });
     log(`NDJSON: ${built.documents.toLocaleString("en-US")} documents in ${built.files} files, ${mb(built.bytes)}, built in ${secs(built.ms)}`);
     await es(esUrl, "DELETE", `/${index}`);
-    const body = imageIndexBody();
+    // The body sluice builds on this cluster: degraded as SLUICE_INDEX_DEGRADE allows when modules are missing.
+    const modules = await es(esUrl, "GET", "/_nodes/plugins?filter_path=nodes.*.modules.name");
+    const have = new Set(Object.values(modules.nodes ?? {}).flatMap((n: any) => (n.modules ?? []).map((m: { name: string }) => m.name)));
+    const lost = modulesNeeded(imageIndexBody()).filter((n) => !have.has(n.module)).flatMap((n) => (n.degradation ? [n.degradation] : []));
+    const body = degradeBody(imageIndexBody(), lost);
     await es(esUrl, "PUT", `/${index}`, {
       settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
       mappings: body.mappings,
@@ -427,6 +432,8 @@ async function main() {
     UPSTREAM_DATABASE_URL: upstream,
     ELASTICSEARCH_URL: services.elasticsearch,
     SLUICE_INDEX_PREFIX: names.prefix,
+    // The core-only Elasticsearch lacks the modules of the Openverse body (README, Engines).
+    SLUICE_INDEX_DEGRADE: process.env.SLUICE_INDEX_DEGRADE ?? "ranking,stemming",
     DATA_REFRESH_LIMIT: "0",
     SLUICE_LOG_LEVEL: "info",
   });

@@ -1,19 +1,67 @@
 /**
- * Elasticsearch, through the official client (major 8, like the server). Index administration
- * uses the typed API; bulk requests take a prebuilt NDJSON body so that no document is
- * serialized twice, and are retried on 429, 5xx and dropped connections by the shared policy
- * (src/retry.ts).
+ * The search engine behind ELASTICSEARCH_URL: Elasticsearch through its official client (major 8,
+ * like the server), or OpenSearch through its own (./opensearch.ts), told apart when sluice
+ * connects. Both give the stages one `SearchClient`: the operations sluice uses, with the
+ * Elasticsearch client's parameters, results and error classes. Index administration uses the
+ * typed API; bulk requests take a prebuilt NDJSON string so that no document is serialized twice,
+ * and are retried on 429, 5xx and dropped connections by the shared policy (src/retry.ts).
  */
-import { Client, errors, HttpConnection } from "@elastic/elasticsearch";
+import {
+  Client,
+  errors,
+  type estypes,
+  HttpConnection,
+  type TransportRequestOptions,
+  type TransportRequestOptionsWithMeta,
+  type TransportRequestOptionsWithOutMeta,
+  type TransportRequestParams,
+  type TransportResult,
+} from "@elastic/elasticsearch";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
+import { openSearchClient } from "./opensearch.ts";
 
-export type SearchClient = Client;
+export interface EngineInfo {
+  product: "elasticsearch" | "opensearch";
+  /** The server's version, when it says (the Elasticsearch integ-test zip answers `GET /` with 405). */
+  version: string | null;
+}
 
-export async function openSearch(url: string): Promise<Client> {
-  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
-  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+/** One call as the Elasticsearch 8 client types it: the body, or the whole response with `meta: true`. */
+export interface Operation<Request, Response> {
+  (params: Request, options?: TransportRequestOptionsWithOutMeta): Promise<Response>;
+  (params: Request, options: TransportRequestOptionsWithMeta): Promise<TransportResult<Response, unknown>>;
+}
+
+/** What sluice calls on a search engine, whichever it is. */
+export interface SearchClient {
+  readonly engine: EngineInfo;
+  readonly indices: {
+    create: Operation<estypes.IndicesCreateRequest, estypes.IndicesCreateResponse>;
+    delete: Operation<estypes.IndicesDeleteRequest, estypes.IndicesDeleteResponse>;
+    exists: Operation<estypes.IndicesExistsRequest, boolean>;
+    existsAlias: Operation<estypes.IndicesExistsAliasRequest, boolean>;
+    get: Operation<estypes.IndicesGetRequest, estypes.IndicesGetResponse>;
+    getAlias: Operation<estypes.IndicesGetAliasRequest, estypes.IndicesGetAliasResponse>;
+    putSettings: Operation<estypes.IndicesPutSettingsRequest, estypes.IndicesPutSettingsResponse>;
+    refresh: Operation<estypes.IndicesRefreshRequest, estypes.IndicesRefreshResponse>;
+    updateAliases: Operation<estypes.IndicesUpdateAliasesRequest, estypes.IndicesUpdateAliasesResponse>;
+  };
+  readonly cluster: { health: Operation<estypes.ClusterHealthRequest | undefined, estypes.ClusterHealthResponse> };
+  readonly nodes: { info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse> };
+  readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
+  readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
+  close(): Promise<void>;
+}
+
+export function engineName(engine: EngineInfo): string {
+  return `${engine.product === "opensearch" ? "OpenSearch" : "Elasticsearch"}${engine.version ? ` ${engine.version}` : ""}`;
+}
+
+export async function openSearch(url: string): Promise<SearchClient> {
+  const engine = await detectEngine(url);
+  const client = engine.product === "opensearch" ? openSearchClient(url, engine) : elasticsearchClient(url, engine);
   try {
     await client.cluster.health({ timeout: "10s" });
   } catch (error) {
@@ -21,6 +69,69 @@ export async function openSearch(url: string): Promise<Client> {
     throw searchError(error, url, "reach");
   }
   return client;
+}
+
+function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
+  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
+  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+  return {
+    engine,
+    indices: client.indices,
+    cluster: client.cluster,
+    nodes: client.nodes,
+    count: ((params: estypes.CountRequest, options?: TransportRequestOptions) => client.count(params, options)) as SearchClient["count"],
+    transport: client.transport,
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Which engine answers at `url`. OpenSearch says so in `GET /` (`version.distribution`);
+ * Elasticsearch sends `x-elastic-product` on every answer, so when `GET /` is refused (405 from
+ * the integ-test zip) `_cluster/health` tells.
+ */
+export async function detectEngine(url: string): Promise<EngineInfo> {
+  const root = await probe(url, "/");
+  const version = (root.json as { version?: { number?: string; distribution?: string } } | null)?.version;
+  if (root.status === 200 && version?.distribution === "opensearch") return { product: "opensearch", version: version.number ?? null };
+  const elastic = root.product === "Elasticsearch" || (await probe(url, "/_cluster/health")).product === "Elasticsearch";
+  if (elastic) {
+    if (root.status === 200 && version?.number) return { product: "elasticsearch", version: version.number };
+    const local = (await probe(url, "/_nodes/_local?filter_path=nodes.*.version")).json as { nodes?: Record<string, { version?: string }> } | null;
+    return { product: "elasticsearch", version: Object.values(local?.nodes ?? {})[0]?.version ?? null };
+  }
+  const said = root.status === 200 ? JSON.stringify(version ?? null) : `HTTP ${root.status}`;
+  throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) is neither Elasticsearch nor OpenSearch (GET / answered ${said}, without x-elastic-product)`, {
+    hint: "point ELASTICSEARCH_URL at an Elasticsearch 8 or OpenSearch 2 cluster",
+  });
+}
+
+async function probe(url: string, path: string): Promise<{ status: number; product: string | null; json: unknown }> {
+  const target = new URL(url);
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (target.username || target.password) {
+    headers.authorization = `Basic ${btoa(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`)}`;
+    target.username = "";
+    target.password = "";
+  }
+  const [pathname, search = ""] = path.split("?");
+  target.pathname = `${target.pathname.replace(/\/$/, "")}${pathname}`;
+  target.search = search;
+  let res: Response;
+  try {
+    res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${(error as Error).message}`, {
+      hint: "is Elasticsearch running? `scripts/services up` starts a local one",
+      cause: error,
+    });
+  }
+  const text = await res.text().catch(() => "");
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, product: res.headers.get("x-elastic-product"), json };
 }
 
 export function searchError(error: unknown, url: string, doing: string): SluiceError {
@@ -48,7 +159,7 @@ export interface IndexDescription {
   createdAt: Date | null;
 }
 
-export async function describeIndex(client: Client, name: string): Promise<IndexDescription | null> {
+export async function describeIndex(client: SearchClient, name: string): Promise<IndexDescription | null> {
   let res: Record<string, { aliases?: Record<string, unknown>; mappings?: { _meta?: unknown }; settings?: { index?: { creation_date?: string } } }>;
   try {
     res = (await client.indices.get({ index: name, expand_wildcards: "all" })) as typeof res;
@@ -70,7 +181,7 @@ export async function describeIndex(client: Client, name: string): Promise<Index
 }
 
 /** Indices an alias points at; [] when the alias does not exist. */
-export async function aliasTargets(client: Client, alias: string): Promise<string[]> {
+export async function aliasTargets(client: SearchClient, alias: string): Promise<string[]> {
   if (!(await client.indices.existsAlias({ name: alias }))) {
     if (await client.indices.exists({ index: alias })) {
       throw new SluiceError(`"${alias}" is a concrete index, not an alias, so it cannot be swapped`, {
@@ -83,14 +194,25 @@ export async function aliasTargets(client: Client, alias: string): Promise<strin
   return Object.keys(res);
 }
 
-export async function countDocuments(client: Client, index: string): Promise<number> {
+export async function countDocuments(client: SearchClient, index: string): Promise<number> {
   return (await client.count({ index })).count;
+}
+
+/** Names of the modules and plugins every node of the cluster has (`_nodes/plugins`). */
+export async function clusterModules(client: SearchClient): Promise<Set<string>> {
+  const res = (await client.nodes.info({ metric: "plugins", filter_path: ["nodes.*.modules.name", "nodes.*.plugins.name"] })) as unknown as {
+    nodes?: Record<string, { modules?: { name: string }[]; plugins?: { name: string }[] }>;
+  };
+  const nodes = Object.values(res.nodes ?? {});
+  const perNode = nodes.map((n) => new Set([...(n.modules ?? []), ...(n.plugins ?? [])].map((m) => m.name)));
+  // An index lands on any node, so a module counts only when all have it.
+  return new Set([...(perNode[0] ?? [])].filter((name) => perNode.every((set) => set.has(name))));
 }
 
 export type AliasAction = { add: { index: string; alias: string } } | { remove: { index: string; alias: string } };
 
 /** One `_aliases` call: Elasticsearch applies all its actions atomically. */
-export async function updateAliases(client: Client, actions: AliasAction[]): Promise<void> {
+export async function updateAliases(client: SearchClient, actions: AliasAction[]): Promise<void> {
   if (actions.length) await client.indices.updateAliases({ actions });
 }
 
@@ -130,7 +252,7 @@ type BulkBody = { items?: Record<string, { status: number; _id: string; _index: 
  * Taking every status as data, and having connection errors drop their meta instead of copying it,
  * makes a rejection cost next to nothing while keeping the client's connection, auth and TLS.
  */
-export async function sendBulk(client: Client, ndjson: string | Buffer, options: BulkSendOptions = {}): Promise<BulkOutcome> {
+export async function sendBulk(client: SearchClient, ndjson: string | Buffer, options: BulkSendOptions = {}): Promise<BulkOutcome> {
   let lastError: unknown = null;
   let lastRefusal = "";
   const outcome = await withRetries<BulkOutcome>(

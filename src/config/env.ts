@@ -4,6 +4,8 @@
  */
 import { ConfigError } from "../errors.ts";
 import { registerSecretsOf } from "../redact.ts";
+import { DEGRADATIONS } from "./schema.ts";
+import type { Degradation } from "./types.ts";
 
 export interface Env {
   /** The API database: staging, live tables and sluice's own schema. */
@@ -18,6 +20,8 @@ export interface Env {
   dataRefreshLimitByDefault: boolean;
   /** `local`, `staging`, `prod`, `production`, … */
   environment: string;
+  /** SLUICE_INDEX_DEGRADE: what every dataset's index may give up on a cluster without the modules its body needs. */
+  indexDegrade: Degradation[];
 }
 
 /** The limit a non-production refresh applies when DATA_REFRESH_LIMIT is not set. */
@@ -32,6 +36,7 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     environment: (nonEmpty(source.ENVIRONMENT) ?? "local").toLowerCase(),
     dataRefreshLimit: null,
     dataRefreshLimitByDefault: false,
+    indexDegrade: indexDegrade(nonEmpty(source.SLUICE_INDEX_DEGRADE)),
   };
   env.dataRefreshLimit = refreshLimit(nonEmpty(source.DATA_REFRESH_LIMIT), env.environment);
   env.dataRefreshLimitByDefault = nonEmpty(source.DATA_REFRESH_LIMIT) === undefined && env.dataRefreshLimit !== null;
@@ -39,6 +44,17 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     registerSecretsOf(url);
   }
   return env;
+}
+
+/** A comma-separated list of degradations ("ranking,stemming"). */
+function indexDegrade(raw: string | undefined): Degradation[] {
+  if (raw === undefined) return [];
+  const names = raw.split(",").map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(DEGRADATIONS as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new ConfigError(`SLUICE_INDEX_DEGRADE must list ${DEGRADATIONS.join(", ")} (comma-separated), got "${raw}"`, `e.g. SLUICE_INDEX_DEGRADE=${DEGRADATIONS.join(",")}, or unset it`);
+  }
+  return [...new Set(names)] as Degradation[];
 }
 
 /** Production refreshes everything; elsewhere a limit keeps a laptop refresh small. */

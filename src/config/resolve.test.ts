@@ -8,14 +8,14 @@ const minimal: DatasetConfig = { source: { kind: "postgres", table: "photos" }, 
 describe("resolveDataset", () => {
   test("fills every default", () => {
     const d = resolveDataset("photos", minimal);
-    expect(d.table).toEqual({ name: "photos", key: "id", columns: null, indexes: [], deletedTable: null });
+    expect(d.table).toEqual({ name: "photos", key: "id", columns: null, indexes: [], deletedTable: null, matureTable: null });
     expect(d.swap).toEqual({ maxShrink: 0.1, keep: 1 });
     expect(d.index).toBeNull();
     expect(d.clean.tags).toBeNull();
   });
   test("index defaults and the default document", () => {
     const d = resolveDataset("photos", { ...minimal, index: {} });
-    expect(d.index).toMatchObject({ alias: "photos", batchDocuments: 2000, concurrency: 3, maxFailures: 0 });
+    expect(d.index).toMatchObject({ alias: "photos", batchDocuments: 2000, concurrency: 3, maxFailures: 0, degrade: [] });
     const context = { readBlob: async () => new Uint8Array() };
     expect(d.index!.toDocument({ id: 7, title: "x" }, context)).toEqual({ id: "7", title: "x" });
   });

@@ -54,6 +54,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
       columns: registry ? { ...REGISTRY_COLUMNS } : (table.columns ?? null),
       indexes: table.indexes ?? [],
       deletedTable: table.deletedTable ?? null,
+      matureTable: table.matureTable ?? null,
     },
     clean: {
       tags: tags && {
@@ -71,6 +72,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
       body: index.body ?? {},
       toDocument: index.toDocument ?? ((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
+      degrade: index.degrade ?? [],
       ...INDEX_DEFAULTS,
       ...definedOnly({ batchDocuments: index.batchDocuments, batchBytes: index.batchBytes, concurrency: index.concurrency, maxFailures: index.maxFailures }),
     },

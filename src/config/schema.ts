@@ -13,6 +13,7 @@ import type {
   ChildIndexConfig,
   CleanConfig,
   DatasetConfig,
+  Degradation,
   IndexBody,
   IndexConfig,
   PayloadConfig,
@@ -25,6 +26,9 @@ import type {
   TagCleanConfig,
   ValidateConfig,
 } from "./types.ts";
+
+/** What an index may give up on a cluster without a module (IndexConfig.degrade, SLUICE_INDEX_DEGRADE). */
+export const DEGRADATIONS = ["ranking", "stemming"] as const satisfies readonly Degradation[];
 
 export const identifierPattern = /^[a-z_][a-z0-9_]*$/;
 export const datasetNamePattern = /^[a-z][a-z0-9_-]*$/;
@@ -133,6 +137,7 @@ const table = strict(
     ).optional(),
     indexes: z.array(z.string({ error: 'must be SQL containing "{table}"' }).includes("{table}", { error: 'must be SQL containing "{table}"' }), { error: "must be a list of SQL strings" }).optional(),
     deletedTable: text.optional(),
+    matureTable: text.optional(),
   },
   'e.g. { key: "identifier" }',
 );
@@ -168,6 +173,7 @@ const index = strict({
   batchBytes: wholeNumber(1).optional(),
   concurrency: wholeNumber(1).optional(),
   maxFailures: wholeNumber(0).optional(),
+  degrade: z.array(z.enum(DEGRADATIONS, { error: `must be one of ${DEGRADATIONS.join(", ")}` }), { error: `must be a list of ${DEGRADATIONS.join(", ")}` }).optional(),
 });
 
 const swap = strict({

@@ -86,6 +86,11 @@ export interface TableConfig {
   indexes?: string[];
   /** API-database table whose `key` column lists rows deleted by moderators; they are left out. */
   deletedTable?: string;
+  /**
+   * API-database table whose `key` column lists rows moderators marked mature; those rows reach the
+   * document builder with `mature: true` (Openverse's `api_mature<media>`).
+   */
+  matureTable?: string;
 }
 
 export interface TagCleanConfig {
@@ -154,7 +159,17 @@ export interface IndexConfig {
   concurrency?: number;
   /** Failed documents tolerated before the job fails. @default 0 */
   maxFailures?: number;
+  /**
+   * What the index may give up on a cluster that lacks the module its body needs: "ranking"
+   * (mapper-extras: rank_feature fields become float) and "stemming" (analysis-common: stemmers
+   * and other such filters are dropped from the analyzers). Unlisted, such a cluster is refused.
+   * SLUICE_INDEX_DEGRADE adds to it for every dataset. @default []
+   */
+  degrade?: Degradation[];
 }
+
+/** What an index may give up on a cluster without the module its body needs. */
+export type Degradation = "ranking" | "stemming";
 
 export interface SwapConfig {
   /** Refuse a swap when staging or the index is smaller than live by more than this. @default 0.1 */
@@ -194,9 +209,10 @@ export interface SluiceConfig {
 export interface Dataset {
   name: string;
   source: SourceConfig;
-  table: Required<Omit<TableConfig, "columns" | "deletedTable">> & {
+  table: Required<Omit<TableConfig, "columns" | "deletedTable" | "matureTable">> & {
     columns: Record<string, string> | null;
     deletedTable: string | null;
+    matureTable: string | null;
   };
   clean: {
     tags: Required<TagCleanConfig> | null;

@@ -10,6 +10,7 @@ import { blobStoreFromEnv } from "../adapters/blob-store.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
 import { buildIndexGeneration } from "./index/build-index.ts";
+import { clusterFitWarnings, fitDatasetToCluster } from "./index/cluster-fit.ts";
 import { type JobHandle, runAsJob } from "./job-runner.ts";
 import { checkPostgresRefresh, refreshFromPostgres } from "./refresh/postgres-refresh.ts";
 import { refreshFromRegistry } from "./registry/refresh.ts";
@@ -40,9 +41,17 @@ function indexContext(dataset: Dataset): IndexContext {
   };
 }
 
+/** The search client of a dataset with an index, once its index bodies are known to fit the cluster (or degraded, with a warning). */
 export async function openSearchFor(session: Session): Promise<SearchClient | null> {
   if (!session.dataset.index) return null;
-  return openSearch(requireEnv(session.env, "elasticsearchUrl", "ELASTICSEARCH_URL"));
+  const es = await openSearch(requireEnv(session.env, "elasticsearchUrl", "ELASTICSEARCH_URL"));
+  try {
+    await fitDatasetToCluster(session, es);
+  } catch (error) {
+    await es.close().catch(() => {});
+    throw error;
+  }
+  return es;
 }
 
 /** Starts a new generation and fills its staging table from the source. */
@@ -70,7 +79,8 @@ export async function refreshStep(session: Session, parentId: number | null, onG
 export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {
   const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext(session.dataset)));
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
-  return result;
+  const warnings = clusterFitWarnings(session);
+  return warnings.length ? { ...result, warnings } : result;
 }
 
 /** Downloads the payloads of a registry generation. Staging changes, so the generation must be indexed again. */

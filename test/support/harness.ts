@@ -10,6 +10,8 @@ import { logger } from "../../src/log/logger.ts";
 
 export const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:sluice@127.0.0.1:5432/sluice";
 export const elasticsearchUrl = process.env.ELASTICSEARCH_URL ?? "http://127.0.0.1:9200";
+/** The second engine `scripts/services up` starts: OpenSearch with analysis-common and mapper-extras. */
+export const opensearchUrl = process.env.OPENSEARCH_URL ?? "http://127.0.0.1:9250";
 
 // Tests read results, not logs; SLUICE_TEST_LOGS=1 shows them.
 if (!process.env.SLUICE_TEST_LOGS) logger.level = 0;
@@ -36,7 +38,20 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
-export async function createTestEnvironment(label: string): Promise<TestEnvironment> {
+export interface EnvironmentOptions {
+  /** The engine sluice talks to (ELASTICSEARCH_URL) and the one whose indices `drop` deletes; default the core-only Elasticsearch. */
+  searchUrl?: string;
+}
+
+/**
+ * The core-only Elasticsearch lacks mapper-extras and analysis-common, which the built-in Openverse
+ * bodies need; tests on it let sluice degrade (test/openverse-api.test.ts proves that without this
+ * it refuses). On OpenSearch nothing is degraded.
+ */
+export const CORE_ONLY_DEGRADE = "ranking,stemming";
+
+export async function createTestEnvironment(label: string, options: EnvironmentOptions = {}): Promise<TestEnvironment> {
+  const searchUrl = options.searchUrl ?? elasticsearchUrl;
   const name = `sluice_t_${label}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
@@ -48,7 +63,8 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
   const vars = {
     DATABASE_URL: apiUrl,
     UPSTREAM_DATABASE_URL: upstreamUrl,
-    ELASTICSEARCH_URL: elasticsearchUrl,
+    ELASTICSEARCH_URL: searchUrl,
+    SLUICE_INDEX_DEGRADE: searchUrl === elasticsearchUrl ? CORE_ONLY_DEGRADE : "",
     SLUICE_INDEX_PREFIX: indexPrefix,
     ENVIRONMENT: "test",
     SLACK_WEBHOOK: "",
@@ -83,9 +99,9 @@ export async function createTestEnvironment(label: string): Promise<TestEnvironm
       await env.api.end({ timeout: 1 });
       await env.upstream.end({ timeout: 1 });
       // Elasticsearch 8 refuses wildcard deletes, so name each index.
-      const listed = await fetch(`${elasticsearchUrl}/_cat/indices/${indexPrefix}*?h=index&expand_wildcards=all`).then((r) => r.text()).catch(() => "");
+      const listed = await fetch(`${searchUrl}/_cat/indices/${indexPrefix}*?h=index&expand_wildcards=all`).then((r) => r.text()).catch(() => "");
       for (const index of listed.split("\n").map((l) => l.trim()).filter(Boolean)) {
-        await fetch(`${elasticsearchUrl}/${index}`, { method: "DELETE" }).catch(() => {});
+        await fetch(`${searchUrl}/${index}`, { method: "DELETE" }).catch(() => {});
       }
       const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
       for (const db of [name, `${name}_up`]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
@@ -127,14 +143,14 @@ export function spawnSluice(args: string[], env: Record<string, string>): Bun.Su
   });
 }
 
-export async function searchCount(index: string): Promise<number | null> {
-  const res = await fetch(`${elasticsearchUrl}/${index}/_count`);
+export async function searchCount(index: string, searchUrl = elasticsearchUrl): Promise<number | null> {
+  const res = await fetch(`${searchUrl}/${index}/_count`);
   if (res.status === 404) return null;
   return ((await res.json()) as { count: number }).count;
 }
 
-export async function aliasIndices(alias: string): Promise<string[]> {
-  const res = await fetch(`${elasticsearchUrl}/_alias/${alias}`);
+export async function aliasIndices(alias: string, searchUrl = elasticsearchUrl): Promise<string[]> {
+  const res = await fetch(`${searchUrl}/_alias/${alias}`);
   if (res.status === 404) return [];
   return Object.keys((await res.json()) as object);
 }

@@ -24,7 +24,8 @@ const mediaIndexes = [
 function openverseMedia(table: "image" | "audio"): DatasetConfig {
   return {
     source: { kind: "postgres", table, removedColumn: "removed_from_source" },
-    table: { name: table, key: "identifier", indexes: mediaIndexes },
+    // Moderation as Openverse's API database records it, read when those tables exist.
+    table: { name: table, key: "identifier", indexes: mediaIndexes, deletedTable: `api_deleted${table}`, matureTable: `api_mature${table}` },
     clean: { tags: tagCleaning, urlColumns: [...URL_FIELDS], urlScheme: "https" },
     index: {
       alias: table,

@@ -5,13 +5,11 @@ import {
   aspectRatio,
   audioDocument,
   audioExtensions,
-  audioIndexBody,
   audioLength,
   authorityBoost,
   description,
   detailedTags,
   imageDocument,
-  imageIndexBody,
   imageSize,
   maturity,
   popularityFeature,
@@ -304,50 +302,5 @@ describe("whole documents", () => {
     expect(audioDocument({ ...audioRow, filetype: "mp3", alt_files: [{ filetype: "ogg" }] }).extension).toEqual(["ogg"]);
     expect(audioDocument({ ...audioRow, filetype: "mp3", alt_audio_files: [{ filetype: "wav" }] }).extension).toEqual(["wav"]);
     expect(audioDocument({ ...audioRow, genres: null, duration: null })).toMatchObject({ genres: null, duration: null, length: null });
-  });
-});
-
-describe("index bodies", () => {
-  test("only the standard analyzer type is used and nothing from analysis-common", () => {
-    for (const body of [imageIndexBody(), audioIndexBody()]) {
-      const text = JSON.stringify(body);
-      expect(body.settings.analysis).toEqual({ analyzer: { english_standard: { type: "standard", stopwords: "_english_" } } });
-      for (const missing of ["stemmer", "custom_english", "lowercase", "rank_feature"]) expect(text).not.toContain(missing);
-      expect(body.mappings.dynamic).toBe(false);
-    }
-  });
-
-  test("media-specific fields and keyword subfields", () => {
-    const image = imageIndexBody().mappings.properties as Record<string, Record<string, unknown>>;
-    const audio = audioIndexBody().mappings.properties as Record<string, Record<string, unknown>>;
-    expect(image.aspect_ratio).toEqual({ type: "keyword" });
-    expect(image.size).toEqual({ type: "keyword" });
-    expect(image.length).toBeUndefined();
-    expect(audio.length).toEqual({ type: "keyword" });
-    expect(audio.duration).toEqual({ type: "integer" });
-    expect(audio.genres).toEqual({ type: "text", fields: { keyword: { type: "keyword" } } });
-    expect(image.title?.fields).toMatchObject({ keyword: { type: "keyword", ignore_above: 256 } });
-    expect(image.creator?.fields).toMatchObject({ keyword: { type: "keyword", ignore_above: 256 } });
-  });
-
-  test("options", () => {
-    const body = imageIndexBody({ shards: 18, replicas: 1, refreshInterval: "-1", rankFeatureType: "rank_feature" });
-    expect(body.settings.index).toEqual({ number_of_shards: 18, number_of_replicas: 1, refresh_interval: "-1" });
-    const props = body.mappings.properties as Record<string, unknown>;
-    expect(props.max_boost).toEqual({ type: "rank_feature" });
-    expect(props.authority_penalty).toEqual({ type: "rank_feature", positive_score_impact: false });
-    expect(imageIndexBody().settings.index).toEqual({ number_of_shards: 1, number_of_replicas: 0 });
-  });
-
-  test("every document field except the stored-only URLs is mapped", () => {
-    const stored = ["url", "thumbnail", "foreign_landing_url", "creator_url", "license_url"];
-    const image = imageIndexBody().mappings.properties as Record<string, unknown>;
-    const audio = audioIndexBody().mappings.properties as Record<string, unknown>;
-    for (const key of Object.keys(imageDocument({ identifier: "x", url: "y" }))) {
-      if (!stored.includes(key)) expect({ key, mapped: key in image }).toEqual({ key, mapped: true });
-    }
-    for (const key of Object.keys(audioDocument({ identifier: "x", url: "y" }))) {
-      if (!stored.includes(key)) expect({ key, mapped: key in audio }).toEqual({ key, mapped: true });
-    }
   });
 });

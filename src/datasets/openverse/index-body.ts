@@ -1,17 +1,18 @@
 /**
- * Index creation bodies (`{settings, mappings}`) for Openverse image and audio indices.
+ * Index creation bodies (`{settings, mappings}`) for Openverse image and audio indices: the body
+ * Openverse's API expects, as WordPress/openverse catalog/dags/data_refresh/es_mapping.py
+ * (`index_settings`) builds it (test/fixtures/openverse/api/*.index.json are copies; the test
+ * beside this file compares them field by field). It needs two modules beyond the server core:
+ * mapper-extras for the `rank_feature` boosts the API's default search queries, and
+ * analysis-common for the stemmers of `custom_english`. On a cluster without them sluice refuses
+ * the body unless the dataset may degrade (`index.degrade`, see src/stages/index/mapping-fit.ts).
  *
- * Ported from WordPress/openverse ingestion_server/ingestion_server/es_mapping.py
- * (index_settings), with one forced change: Openverse's `custom_english` analyzer needs
- * the stemmer, stemmer_override and lowercase filters of Elasticsearch's analysis-common
- * module, which our Elasticsearch lacks. We define it with the built-in `standard`
- * analyzer type and English stop words (what of it the server core can do), so matching
- * loses stemming ("cats" no longer finds "cat") but keeps lowercasing and stop words.
- *
- * Likewise `rank_feature` lives in the mapper-extras module, also missing from our
- * Elasticsearch, so the boost fields are `float` unless `rankFeatureType: "rank_feature"`
- * is asked for (Openverse's choice, for clusters that have the module). With float fields,
- * boost with `function_score`/`field_value_factor` instead of `rank_feature` queries.
+ * Deliberate differences from es_mapping.py:
+ * - `id` is a keyword holding the identifier (uuid): the catalog has no numeric id, which
+ *   Openverse's API database adds. The API reads `identifier`, never `id`.
+ * - 1 primary shard by default (Openverse: 18 for images); `shards` sets it.
+ * - `refresh_interval` is not in the body: sluice turns refresh off while loading and restores the
+ *   body's setting (the default) afterwards, as Openverse's data refresh does.
  */
 
 /** Index creation options. */
@@ -22,21 +23,35 @@ export interface IndexBodyOptions {
   replicas?: number;
   /** Set e.g. "-1" while bulk loading, as Openverse does; left to the default when absent. */
   refreshInterval?: string;
-  /** Mapping of the boost fields; default "float" (see the module comment). */
-  rankFeatureType?: "float" | "rank_feature";
 }
 
-/** The analyzer name used for English text fields. */
-export const TEXT_ANALYZER = "english_standard";
+/** The analyzer of English text fields, Openverse's name for it. */
+export const TEXT_ANALYZER = "custom_english";
 
 type Mapping = Record<string, unknown>;
 
 const keywordSubfield = { keyword: { type: "keyword", ignore_above: 256 } };
 
-function commonProperties(rankFeatureType: "float" | "rank_feature"): Record<string, Mapping> {
-  const rankFeature = { type: rankFeatureType };
-  // A penalty feature scores inversely; float has no such flag, the query must invert it.
-  const penalty = rankFeatureType === "rank_feature" ? { type: "rank_feature", positive_score_impact: false } : rankFeature;
+/** Openverse's `custom_english`: English stemming with a few overrides, possessives, lowercase, stop words. */
+const analysis = {
+  filter: {
+    stem_overrides: {
+      type: "stemmer_override",
+      rules: ["animals => animal", "animal => animal", "anime => anime", "animate => animate", "animated => animate", "universe => universe"],
+    },
+    english_stop: { type: "stop", stopwords: "_english_" },
+    english_stemmer: { type: "stemmer", language: "english" },
+    english_possessive_stemmer: { type: "stemmer", language: "possessive_english" },
+  },
+  analyzer: {
+    [TEXT_ANALYZER]: {
+      tokenizer: "standard",
+      filter: ["stem_overrides", "english_possessive_stemmer", "lowercase", "english_stop", "english_stemmer"],
+    },
+  },
+};
+
+function commonProperties(): Record<string, Mapping> {
   return {
     id: { type: "keyword" },
     created_on: { type: "date" },
@@ -45,7 +60,6 @@ function commonProperties(rankFeatureType: "float" | "rank_feature"): Record<str
     identifier: { type: "keyword" },
     extension: { type: "keyword" },
     license: { type: "keyword" },
-    license_version: { type: "keyword" },
     provider: { type: "keyword" },
     source: { type: "keyword" },
     filetype: { type: "keyword" },
@@ -65,11 +79,11 @@ function commonProperties(rankFeatureType: "float" | "rank_feature"): Record<str
     },
     creator: { type: "text", fields: keywordSubfield },
     // Rank features
-    standardized_popularity: rankFeature,
-    authority_boost: rankFeature,
-    authority_penalty: penalty,
-    max_boost: rankFeature,
-    min_boost: rankFeature,
+    standardized_popularity: { type: "rank_feature" },
+    authority_boost: { type: "rank_feature" },
+    authority_penalty: { type: "rank_feature", positive_score_impact: false },
+    max_boost: { type: "rank_feature" },
+    min_boost: { type: "rank_feature" },
     // Nested fields
     tags: {
       properties: {
@@ -81,7 +95,7 @@ function commonProperties(rankFeatureType: "float" | "rank_feature"): Record<str
         },
       },
     },
-    // url, thumbnail, foreign_landing_url, creator_url and license_url are kept in
+    // Every other document field (url, thumbnail, license_version, duration, genres, …) is kept in
     // _source only (dynamic: false), as in Openverse.
   };
 }
@@ -93,16 +107,11 @@ function indexBody(mediaProperties: Record<string, Mapping>, options: IndexBodyO
   };
   if (options.refreshInterval !== undefined) index.refresh_interval = options.refreshInterval;
   return {
-    settings: {
-      index,
-      analysis: {
-        analyzer: { [TEXT_ANALYZER]: { type: "standard", stopwords: "_english_" } },
-      },
-    },
+    settings: { index, analysis: structuredClone(analysis) },
     mappings: {
       // Fields not listed are stored in _source but not indexed.
       dynamic: false,
-      properties: { ...commonProperties(options.rankFeatureType ?? "float"), ...mediaProperties },
+      properties: { ...commonProperties(), ...mediaProperties },
     },
   };
 }
@@ -114,15 +123,5 @@ export function imageIndexBody(options: IndexBodyOptions = {}): { settings: Mapp
 
 /** The `{settings, mappings}` to create an audio index with. */
 export function audioIndexBody(options: IndexBodyOptions = {}): { settings: Mapping; mappings: Mapping } {
-  return indexBody(
-    {
-      length: { type: "keyword" },
-      duration: { type: "integer" },
-      bit_rate: { type: "integer" },
-      sample_rate: { type: "integer" },
-      // As in Openverse's earlier audio mapping: searchable text with an exact keyword.
-      genres: { type: "text", fields: { keyword: { type: "keyword" } } },
-    },
-    options,
-  );
+  return indexBody({ length: { type: "keyword" } }, options);
 }

@@ -23,7 +23,8 @@ import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
 import { BulkSink } from "./bulk-sink.ts";
-import { stagingRows } from "./staging-rows.ts";
+import { type MatureJoin, stagingRows } from "./staging-rows.ts";
+import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
 
 export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
@@ -82,7 +83,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const collect = periodicCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
-  for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal)) {
+  for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, await matureJoin(session))) {
     for (const row of rows) {
       counters.read++;
       const produced = await config.toDocument(row, context);
@@ -199,6 +200,15 @@ async function createFreshIndex(
       hint: "find the other process writing to this index name, or give this database its own SLUICE_INDEX_PREFIX",
     });
   }
+}
+
+/** The dataset's mature table when the API database has it (Openverse's api_mature<media> joined on the key). */
+async function matureJoin(session: Session): Promise<MatureJoin | null> {
+  const { matureTable, key } = session.dataset.table;
+  if (!matureTable) return null;
+  if (await tableInApiDatabase(session.sql, matureTable)) return { table: matureTable, key };
+  session.log.info(`table.matureTable ${matureTable} does not exist in DATABASE_URL: maturity comes from the rows alone`);
+  return null;
 }
 
 export function requireIndexConfig(dataset: Dataset): NonNullable<Dataset["index"]> {

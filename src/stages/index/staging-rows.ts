@@ -8,7 +8,13 @@ import { SluiceError } from "../../errors.ts";
 import { copyRowReader } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
-export async function* stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal): AsyncGenerator<Record<string, unknown>[]> {
+/** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
+export interface MatureJoin {
+  table: string;
+  key: string;
+}
+
+export async function* stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null): AsyncGenerator<Record<string, unknown>[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
   const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
@@ -16,8 +22,18 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
   const columns = await sql`
     select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
     where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`;
-  const reader = copyRowReader(columns as unknown as { name: string; type: string }[], ident);
-  const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${ident(table)}) TO STDOUT`).readable();
+  let source = ident(table);
+  let described = columns as unknown as { name: string; type: string }[];
+  if (mature) {
+    // Openverse's indexer reads `EXISTS (… api_mature<media> …) AS mature` beside each row; a mature column of the row's own also counts.
+    const own = described.some((c) => c.name === "mature") ? "t.mature IS TRUE OR " : "";
+    const listed = `EXISTS (SELECT 1 FROM ${ident(mature.table)} m WHERE m.${ident(mature.key)}::text = t.${ident(mature.key)}::text)`;
+    const others = described.filter((c) => c.name !== "mature").map((c) => `t.${ident(c.name)}`);
+    source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
+    described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
+  }
+  const reader = copyRowReader(described, ident);
+  const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const decoder = new TextDecoder();

@@ -129,7 +129,9 @@ export async function refreshFromPostgres(session: Session, job: JobHandle, gene
 
     throwIfAborted(signal);
     job.setTask("removing moderated rows", 80);
-    const deleted = await removeDeletedRows(sql, dataset, staging);
+    const moderated = await removeDeletedRows(sql, dataset, staging);
+    if (moderated === null) log.info(`table.deletedTable ${dataset.table.deletedTable} does not exist in DATABASE_URL: no rows left out as deleted`);
+    const deleted = moderated ?? 0;
     if (deleted) countReason(counters, "skipped", "deleted_by_moderator", deleted);
 
     throwIfAborted(signal);

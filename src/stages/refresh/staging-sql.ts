@@ -18,9 +18,16 @@ export function createStagingTableSql(staging: string, columns: StagingColumn[],
   return `DROP TABLE IF EXISTS ${ident(staging)}; CREATE TABLE ${ident(staging)} (\n  ${definitions}\n)`;
 }
 
-/** Removes rows whose key a moderator listed as deleted. Returns how many went. */
-export async function removeDeletedRows(sql: Sql, dataset: Dataset, staging: string): Promise<number> {
+/** True when the API database has the table (a moderation table is read only when it exists). */
+export async function tableInApiDatabase(sql: Sql, table: string): Promise<boolean> {
+  const [row] = await sql`select to_regclass(${ident(table)}) is not null as ok`;
+  return Boolean(row?.ok);
+}
+
+/** Removes rows whose key a moderator listed as deleted. Returns how many went; null when the table does not exist. */
+export async function removeDeletedRows(sql: Sql, dataset: Dataset, staging: string): Promise<number | null> {
   if (!dataset.table.deletedTable) return 0;
+  if (!(await tableInApiDatabase(sql, dataset.table.deletedTable))) return null;
   const key = ident(dataset.table.key);
   const res = await sql.unsafe(
     `DELETE FROM ${ident(staging)} s USING ${ident(dataset.table.deletedTable)} d WHERE s.${key}::text = d.${key}::text`,

@@ -1,0 +1,113 @@
+/**
+ * OpenSearch, through its own client (@opensearch-project/opensearch): the Elasticsearch client
+ * refuses any server that is not Elasticsearch. This adapter gives the stages the same
+ * `SearchClient` they use for Elasticsearch: the operations sluice calls, with the Elasticsearch
+ * 8 client's parameter names (body keys at the top level) and results (the body, or the whole
+ * response with `meta: true`), and its error classes, so that ownership checks, retries and
+ * one-line errors treat both engines alike.
+ */
+import { Client as OpenSearchClient, errors as osErrors } from "@opensearch-project/opensearch";
+import { errors } from "@elastic/elasticsearch";
+import type { EngineInfo, SearchClient } from "./elasticsearch.ts";
+
+type Params = Record<string, unknown>;
+interface CallOptions {
+  meta?: boolean;
+  signal?: AbortSignal;
+  ignore?: number[];
+  requestTimeout?: number | string;
+  headers?: Record<string, string>;
+  redaction?: unknown;
+  querystring?: Record<string, unknown>;
+}
+interface OpenSearchResponse {
+  body: unknown;
+  statusCode: number | null;
+  headers: Record<string, unknown> | null;
+  warnings: string[] | null;
+}
+type Abortable = Promise<OpenSearchResponse> & { abort?: () => void };
+
+/** Moves the Elasticsearch 8 client's top-level body keys into `body`, as the OpenSearch client wants. */
+function withBody(params: Params, bodyKeys: readonly string[]): Params {
+  const out: Params = {};
+  const body: Params = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    if (bodyKeys.includes(key)) body[key] = value;
+    else out[key] = value;
+  }
+  return Object.keys(body).length ? { ...out, body } : out;
+}
+
+/** The same failure as the Elasticsearch client would raise it. */
+function asElasticError(error: unknown): unknown {
+  const response = (error as { meta?: OpenSearchResponse }).meta;
+  if (error instanceof osErrors.ResponseError && response) {
+    return new errors.ResponseError({ body: response.body, statusCode: response.statusCode ?? undefined, headers: (response.headers ?? {}) as never, warnings: response.warnings, meta: {} as never });
+  }
+  if (error instanceof osErrors.TimeoutError) return new errors.TimeoutError(error.message);
+  if (error instanceof osErrors.ConnectionError || error instanceof osErrors.NoLivingConnectionsError) return new errors.ConnectionError(error.message);
+  if (error instanceof osErrors.RequestAbortedError) return new errors.RequestAbortedError(error.message);
+  return error;
+}
+
+async function call(start: (options: Params) => Abortable, options: CallOptions = {}): Promise<unknown> {
+  // `redaction` is the Elasticsearch client's alone (sendBulk sets it); OpenSearch's takes no such option.
+  const { meta, signal, redaction: _redaction, ...rest } = options;
+  signal?.throwIfAborted();
+  const pending = start(rest as Params);
+  const onAbort = () => pending.abort?.();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const res = await pending;
+    return meta ? { ...res, meta: {} } : res.body;
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw asElasticError(error);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** One sluice operation: Elasticsearch-style parameters in, Elasticsearch-style result out. */
+function operation<F>(run: (params: Params, options: Params) => Abortable, bodyKeys: readonly string[] = []): F {
+  return ((params: Params = {}, options?: CallOptions) => call((o) => run(withBody(params, bodyKeys), o), options)) as F;
+}
+
+export function openSearchClient(url: string, engine: EngineInfo): SearchClient {
+  const client = new OpenSearchClient({ node: url, requestTimeout: 120_000, maxRetries: 0, compression: undefined });
+  const os = client as unknown as {
+    indices: Record<string, (params: Params, options: Params) => Abortable>;
+    cluster: Record<string, (params: Params, options: Params) => Abortable>;
+    nodes: Record<string, (params: Params, options: Params) => Abortable>;
+    count: (params: Params, options: Params) => Abortable;
+    transport: { request: (params: Params, options: Params) => Abortable };
+  };
+  type S = SearchClient;
+  return {
+    engine,
+    indices: {
+      create: operation<S["indices"]["create"]>((p, o) => os.indices.create!(p, o), ["settings", "mappings", "aliases"]),
+      delete: operation<S["indices"]["delete"]>((p, o) => os.indices.delete!(p, o)),
+      exists: operation<S["indices"]["exists"]>((p, o) => os.indices.exists!(p, o)),
+      existsAlias: operation<S["indices"]["existsAlias"]>((p, o) => os.indices.existsAlias!(p, o)),
+      get: operation<S["indices"]["get"]>((p, o) => os.indices.get!(p, o)),
+      getAlias: operation<S["indices"]["getAlias"]>((p, o) => os.indices.getAlias!(p, o)),
+      // Elasticsearch's client takes the settings as `settings`; the request body is the settings themselves.
+      putSettings: operation<S["indices"]["putSettings"]>((p, o) => {
+        const { settings, ...rest } = p;
+        return os.indices.putSettings!({ ...rest, body: settings }, o);
+      }),
+      refresh: operation<S["indices"]["refresh"]>((p, o) => os.indices.refresh!(p, o)),
+      updateAliases: operation<S["indices"]["updateAliases"]>((p, o) => os.indices.updateAliases!(p, o), ["actions"]),
+    },
+    cluster: { health: operation<S["cluster"]["health"]>((p, o) => os.cluster.health!(p, o)) },
+    nodes: { info: operation<S["nodes"]["info"]>((p, o) => os.nodes.info!(p, o)) },
+    count: operation<S["count"]>((p, o) => os.count(p, o), ["query"]),
+    transport: {
+      request: (params, options) => call((o) => os.transport.request(params as unknown as Params, o), options as CallOptions),
+    },
+    close: () => client.close(),
+  };
+}
