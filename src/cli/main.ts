@@ -6,10 +6,10 @@
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { lostConnectionOf } from "../adapters/postgres.ts";
 import { flushNotifications } from "../adapters/slack.ts";
-import { LOG_LEVELS, readLogLevel } from "../config/env.ts";
+import { LOG_LEVELS, readLogFormat, readLogLevel } from "../config/env.ts";
 import { ExitCode, SluiceError, UsageError } from "../errors.ts";
 import { forStream } from "../log/colour.ts";
-import { logger } from "../log/logger.ts";
+import { logFormat, logger, setLogFormat } from "../log/logger.ts";
 import { EXPECTED_SCHEMA_VERSION } from "../migrate/migrator.ts";
 import { redact } from "../redact.ts";
 import { VERSION } from "../version.ts";
@@ -26,9 +26,12 @@ export function versionLine(): string {
  */
 export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<number> {
   const savedLevel = logger.level;
+  const savedFormat = logFormat();
   try {
     const resolved = await resolveCommand(main, rawArgs);
     const checked = checkArgv(resolved.shape, rawArgs, resolved.pathIndexes);
+    // Before anything is reported, so that even a usage error comes out in the format asked for.
+    if (checked.globals.logFormat) setLogFormat(checked.globals.logFormat as "plain" | "json");
     if (checked.globals.help) {
       writeUsage(await usageFor(resolved));
       return ExitCode.ok;
@@ -46,6 +49,7 @@ export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<
     }
     const level = checked.globals.quiet ? LOG_LEVELS.error : checked.globals.verbose ? LOG_LEVELS.debug : readLogLevel(process.env);
     if (level !== undefined) logger.level = level;
+    if (!checked.globals.logFormat) setLogFormat(readLogFormat(process.env) ?? "plain");
     const { result } = await runCommand(main, { rawArgs: checked.commandArgv });
     return typeof result === "number" ? result : ExitCode.ok;
   } catch (error) {
@@ -53,6 +57,7 @@ export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<
   } finally {
     await flushNotifications();
     logger.level = savedLevel;
+    setLogFormat(savedFormat);
   }
 }
 
