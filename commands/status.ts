@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { configArg, jsonArg } from "../src/cli/args.ts";
 import { formatTime, printJson, printTable } from "../src/cli/output.ts";
-import { ExitStatusError, type ExitCodeValue } from "../src/errors.ts";
+import { ExitCode, ExitStatusError, type ExitCodeValue } from "../src/errors.ts";
 import { collectStatus } from "../src/stages/status.ts";
 
 export default defineCommand({
@@ -23,6 +23,8 @@ export default defineCommand({
       if (args["exit-code"] && exitCode !== 0) {
         throw new ExitStatusError(`unhealthy: ${problems.map((p) => p.message).join("; ")}`, exitCode as ExitCodeValue);
       }
+      // Without --exit-code, an unreachable API database is still a failed command (exit 1), as always.
+      if (!report.database.reachable) throw new ExitStatusError(report.database.error ?? "PostgreSQL is unreachable", ExitCode.failure);
     };
     if (args.json) {
       printJson(report);
