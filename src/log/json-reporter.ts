@@ -25,7 +25,8 @@ export interface LogRecord {
   fields: Record<string, unknown>;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+/** A plain object given to a log call: its keys are the line's fields. */
+export const isLogFields = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Error) && Object.getPrototypeOf(value) === Object.prototype;
 
 /** One log entry as a record: words and numbers form the message, plain objects its fields, an Error its `error` field. */
@@ -36,7 +37,7 @@ export function toLogRecord(entry: Pick<LogObject, "date" | "level" | "type" | "
   const fields: Record<string, unknown> = {};
   const words: unknown[] = [];
   for (const arg of entry.args) {
-    if (isPlainObject(arg)) Object.assign(fields, arg);
+    if (isLogFields(arg)) Object.assign(fields, arg);
     else if (arg instanceof Error) fields.error = arg.message;
     else words.push(arg);
   }

@@ -6,7 +6,7 @@ import { type ConsolaInstance, type ConsolaReporter, createConsola } from "conso
 import { LOG_LEVELS, readLogFormat, readLogLevel } from "../config/env.ts";
 import { redact } from "../redact.ts";
 import { colourAllowed, forStream } from "./colour.ts";
-import { jsonReporter, type LogFormat } from "./json-reporter.ts";
+import { isLogFields, jsonReporter, type LogFormat } from "./json-reporter.ts";
 
 export type Logger = ConsolaInstance;
 
@@ -95,8 +95,6 @@ const stamped = (stream: NodeJS.WriteStream, time: string) =>
     },
   }) as unknown as NodeJS.WriteStream;
 
-const isFields = (value: unknown) => typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
-
 // One reporter in front of consola's: drops what is above the level, removes secrets (nothing a reporter
 // prints may carry a password, whatever a driver put in its message), and picks the format.
 const frontReporter: ConsolaReporter = {
@@ -104,7 +102,7 @@ const frontReporter: ConsolaReporter = {
     if (entry.level > threshold) return;
     entry.args = entry.args.map((a) => (typeof a === "string" ? redact(a) : a));
     // Plain objects are fields for machines (`--log-format json`); a plain line says the same in words.
-    if (format !== "json") entry.args = entry.args.filter((a) => !isFields(a));
+    if (format !== "json") entry.args = entry.args.filter((a) => !isLogFields(a));
     statusLine?.clear();
     if (format === "json") json.log(entry, ctx);
     else if (process.stderr.isTTY) for (const reporter of plainReporters) reporter.log(entry, ctx);
