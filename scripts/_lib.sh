@@ -55,3 +55,27 @@ ensure_bun() {
   fi
   command -v bun >/dev/null 2>&1 || die "bun still missing after npm install"
 }
+
+# ensure_promtool : print the path of a promtool (Prometheus's checker), fetching it when missing.
+# Debian has promtool only in the `prometheus` package (96 MB installed, with a daemon, its service
+# and ten web-asset packages), so instead of installing that, the .deb (19 MB) is downloaded with
+# `apt-get download` and only usr/bin/promtool is unpacked into $SLUICE_TOOLS_DIR.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then command -v promtool; return 0; fi
+  local dir=${SLUICE_TOOLS_DIR:-/var/tmp/sluice-tools}
+  if [[ -x $dir/promtool ]]; then printf '%s\n' "$dir/promtool"; return 0; fi
+  command -v apt-get >/dev/null 2>&1 || die "promtool not found and no apt-get: install Prometheus's promtool"
+  mkdir -p "$dir/deb"
+  log "promtool not found; apt-get download prometheus (only promtool is unpacked, into $dir)"
+  if ! (cd "$dir/deb" && apt-get download prometheus >&2 2>/dev/null); then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    (cd "$dir/deb" && apt-get download prometheus >&2) || die "apt-get download prometheus failed"
+  fi
+  local deb
+  deb=$(ls -t "$dir"/deb/prometheus_*.deb | head -n 1)
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir/deb" ./usr/bin/promtool || die "could not unpack promtool from $deb"
+  mv "$dir/deb/usr/bin/promtool" "$dir/promtool"
+  rm -rf "$dir/deb"
+  printf '%s\n' "$dir/promtool"
+}

@@ -18,6 +18,7 @@ export const main = defineCommand({
     job: () => import("../commands/job.ts").then((m) => m.default),
     publisher: () => import("../commands/publisher.ts").then((m) => m.default),
     status: () => import("../commands/status.ts").then((m) => m.default),
+    failures: () => import("../commands/failures.ts").then((m) => m.default),
     config: () => import("../commands/config.ts").then((m) => m.default),
     init: () => import("../commands/init.ts").then((m) => m.default),
   },

@@ -15,6 +15,10 @@ export const ExitCode = {
   schema: 3,
   /** Another run holds this dataset's lock. */
   locked: 4,
+  /** `status --exit-code`: PostgreSQL or Elasticsearch is unreachable (or Elasticsearch is red). */
+  unreachable: 5,
+  /** `status --exit-code`: a dataset's swap is split, its last run failed, or it is older than `status.maxAgeHours`. */
+  unhealthy: 6,
   /** Stopped by SIGINT (128 + 2); SIGTERM uses 143. */
   interrupted: 130,
 } as const;

@@ -96,6 +96,35 @@ describe("bad rows", () => {
     const shown = await t.sluice("job", "show", String(refresh.id));
     expect(shown.stdout).toContain("invalid_utf8 1");
   });
+
+  test("`sluice failures` lists them by job or dataset, by reason, limited, as a table or JSON", async () => {
+    const refresh = await lastJob(t, "photos", "refresh");
+    const [run] = await t.api`select parent_id::int as id from sluice.jobs where id = ${refresh.id}`;
+    // By the run's job id: its stages' failures are its own.
+    const byRun = await t.sluice("failures", String(run!.id), "--json");
+    expect(byRun.code).toBe(0);
+    const listing = JSON.parse(byRun.stdout);
+    expect(listing.target).toEqual({ job: run!.id, dataset: null });
+    expect(listing.total).toBe(7);
+    expect(listing.byReason).toEqual({ duplicate_key: 1, integer_out_of_range: 1, invalid_json: 1, invalid_utf8: 1, invalid_uuid: 1, null_key: 1, value_too_long: 1 });
+    expect(listing.failures).toHaveLength(7);
+    expect(listing.failures.every((f: { jobId: number; stage: string }) => f.jobId === refresh.id && f.stage === "refresh")).toBe(true);
+    // By dataset, one reason.
+    const json = JSON.parse((await t.sluice("failures", "photos", "--reason", "invalid_json", "--json")).stdout);
+    expect(json.total).toBe(1);
+    expect(json.failures[0]).toMatchObject({ key: "6f1c2b9e-0000-4000-8000-000000000002", reason: "invalid_json", dataset: "photos" });
+    // A table, cut by --limit, saying how many were left out.
+    const table = await t.sluice("failures", String(refresh.id), "--limit", "3");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toStartWith("7 failure(s): ");
+    expect(table.stdout).toMatch(/^JOB\s+STAGE\s+KEY\s+REASON\s+DETAIL$/m);
+    expect(table.stdout.trim().split("\n").filter((l) => l.startsWith(`${refresh.id} `))).toHaveLength(3);
+    expect(table.stdout).toContain("(3 of 7 shown; --limit N for more)");
+    // Unknown targets: one line, exit 2, and with --json one object with the error.
+    const unknown = await t.sluice("failures", "nosuch", "--json");
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toEqual({ error: "no jobs for dataset nosuch (see `sluice job list` for job ids and datasets)", exitCode: 2 });
+  });
 });
 
 describe("slack", () => {

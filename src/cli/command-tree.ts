@@ -4,7 +4,7 @@
  */
 import type { ArgsDef, CommandDef } from "citty";
 import { examples } from "./examples.ts";
-import { type CommandShape, globalFlagsIn, isFlagToken } from "./strict-args.ts";
+import { type CommandShape, GLOBAL_FLAGS, globalFlagsIn, isFlagToken } from "./strict-args.ts";
 import type { ArgsDef as StrictArgsDef } from "./strict-args.ts";
 
 export interface ResolvedCommand {
@@ -46,7 +46,13 @@ export async function resolveCommand(main: CommandDef<any>, argv: readonly strin
     if (isFlagToken(token)) {
       // A command's flag typed before the command: its value must not be taken for a command name.
       const next = argv[i + 1];
-      if (!globalFlagsIn(token) && !token.includes("=") && next !== undefined && !isFlagToken(next) && !(await subCommandNamed(cmd, next))) i++;
+      const global = globalFlagsIn(token);
+      // A global flag with a value (`--log-format json`): the value is never a command.
+      if (global?.length === 1 && GLOBAL_FLAGS.some((g) => g.key === global[0] && g.values) && !token.includes("=")) {
+        i++;
+        continue;
+      }
+      if (!global && !token.includes("=") && next !== undefined && !isFlagToken(next) && !(await subCommandNamed(cmd, next))) i++;
       continue;
     }
     const sub = await subCommandNamed(cmd, token);

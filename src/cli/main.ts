@@ -6,14 +6,15 @@
 import { type CommandDef, renderUsage, runCommand } from "citty";
 import { lostConnectionOf } from "../adapters/postgres.ts";
 import { flushNotifications } from "../adapters/slack.ts";
-import { LOG_LEVELS, readLogLevel } from "../config/env.ts";
+import { LOG_LEVELS, readLogFormat, readLogLevel } from "../config/env.ts";
 import { ExitCode, SluiceError, UsageError } from "../errors.ts";
 import { forStream } from "../log/colour.ts";
-import { logger } from "../log/logger.ts";
+import { logFormat, logger, setLogFormat } from "../log/logger.ts";
 import { EXPECTED_SCHEMA_VERSION } from "../migrate/migrator.ts";
 import { redact } from "../redact.ts";
 import { VERSION } from "../version.ts";
 import { type ResolvedCommand, resolveCommand } from "./command-tree.ts";
+import { printJson, takeJsonPrinted } from "./output.ts";
 import { checkArgv, GLOBAL_FLAGS, globalList } from "./strict-args.ts";
 
 export function versionLine(): string {
@@ -26,9 +27,16 @@ export function versionLine(): string {
  */
 export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<number> {
   const savedLevel = logger.level;
+  const savedFormat = logFormat();
+  takeJsonPrinted();
+  let jsonAsked = false;
   try {
     const resolved = await resolveCommand(main, rawArgs);
     const checked = checkArgv(resolved.shape, rawArgs, resolved.pathIndexes);
+    // Before anything is reported, so that even a usage error comes out in the format asked for.
+    if (checked.globals.logFormat) setLogFormat(checked.globals.logFormat as "plain" | "json");
+    // Only a --json the command accepts where it stands (not one misplaced before the command).
+    jsonAsked = asksForJson(checked.commandArgv);
     if (checked.globals.help) {
       writeUsage(await usageFor(resolved));
       return ExitCode.ok;
@@ -46,14 +54,33 @@ export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<
     }
     const level = checked.globals.quiet ? LOG_LEVELS.error : checked.globals.verbose ? LOG_LEVELS.debug : readLogLevel(process.env);
     if (level !== undefined) logger.level = level;
+    if (!checked.globals.logFormat) setLogFormat(readLogFormat(process.env) ?? "plain");
     const { result } = await runCommand(main, { rawArgs: checked.commandArgv });
     return typeof result === "number" ? result : ExitCode.ok;
   } catch (error) {
-    return reportError(error);
+    const code = reportError(error);
+    // `--json` promises one JSON object on stdout, failures included: the error line and the exit code.
+    if (jsonAsked && !takeJsonPrinted()) printJson({ error: errorLine(error), exitCode: code });
+    return code;
   } finally {
     await flushNotifications();
     logger.level = savedLevel;
+    setLogFormat(savedFormat);
   }
+}
+
+/** Whether argv asked for `--json` (before any `--`). */
+function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--json" || a === "--json=true");
+}
+
+/** The line reportError printed for an error, for the JSON error object. */
+function errorLine(error: unknown): string {
+  if (error instanceof SluiceError) return redact(error.toLine());
+  const lost = lostConnectionOf(error, { DATABASE_URL: process.env.DATABASE_URL, UPSTREAM_DATABASE_URL: process.env.UPSTREAM_DATABASE_URL });
+  if (lost) return redact(lost.toLine());
+  return redact((error as Error)?.message ?? String(error));
 }
 
 function reportError(error: unknown): number {

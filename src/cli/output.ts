@@ -1,7 +1,17 @@
 /** Results go to stdout: JSON for machines with `--json`, aligned text for people. */
 
+let jsonPrinted = false;
+
 export function printJson(value: unknown): void {
+  jsonPrinted = true;
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether this command has printed its JSON result (so that a failure after it adds no second object). */
+export function takeJsonPrinted(): boolean {
+  const printed = jsonPrinted;
+  jsonPrinted = false;
+  return printed;
 }
 
 /** Prints rows as aligned columns under a header. */

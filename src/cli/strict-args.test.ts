@@ -122,6 +122,10 @@ describe("checkArgv", () => {
     expect(checkArgv(swap, ["swap", "image", "-v"], [0]).hasCommandTokens).toBe(true);
     expect(checkArgv(root, ["-q"], []).globals.quiet).toBe(true);
     expect(checkArgv(root, ["--verbose"], []).globals.verbose).toBe(true);
+    expect(checkArgv(swap, ["--log-format", "json", "swap", "image"], [2]).globals.logFormat).toBe("json");
+    expect(checkArgv(swap, ["swap", "image", "--log-format=plain"], [0]).globals.logFormat).toBe("plain");
+    expect(checkArgv(swap, ["swap", "image", "--log-format", "jsno"], [0]).problem).toBe('--log-format must be one of plain, json, got "jsno"; did you mean json?');
+    expect(checkArgv(swap, ["swap", "image", "--log-format"], [0]).problem).toBe("--log-format must be one of plain, json");
   });
 
   test("a group given no command needs one; a command that runs does not", () => {

@@ -36,14 +36,19 @@ export interface GlobalFlags {
   version: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** `--log-format plain|json`, when given; SLUICE_LOG_FORMAT otherwise. */
+  logFormat: string | null;
 }
 
+type BooleanGlobal = Exclude<keyof GlobalFlags, "logFormat">;
+
 /** The flags every command accepts, before or after the subcommand; the only ones allowed before it. */
-export const GLOBAL_FLAGS: { key: keyof GlobalFlags; long: string; short: string[]; description: string }[] = [
+export const GLOBAL_FLAGS: { key: keyof GlobalFlags; long: string; short: string[]; description: string; values?: readonly string[] }[] = [
   { key: "help", long: "help", short: ["h"], description: "show help for the command" },
   { key: "version", long: "version", short: ["V", "v"], description: "print the version and the database migration it expects" },
   { key: "quiet", long: "quiet", short: ["q"], description: "log errors only" },
   { key: "verbose", long: "verbose", short: [], description: "log debug detail" },
+  { key: "logFormat", long: "log-format", short: [], description: "plain or json (one JSON object per log line)", values: ["plain", "json"] },
 ];
 
 export interface ArgvCheck {
@@ -130,7 +135,7 @@ export function checkArgv(shape: CommandShape, argv: readonly string[], pathInde
   const command = shape.path.join(" ");
   const lastPathIndex = pathIndexes.length ? pathIndexes[pathIndexes.length - 1]! : -1;
   const problems: string[] = [];
-  const globals: GlobalFlags = { help: false, version: false, quiet: false, verbose: false };
+  const globals: GlobalFlags = { help: false, version: false, quiet: false, verbose: false, logFormat: null };
   const commandArgv: string[] = [];
   const given = new Set<string>();
   const positionalDefs = Object.entries(shape.args).filter(([, d]) => d.type === "positional");
@@ -192,8 +197,19 @@ export function checkArgv(shape: CommandShape, argv: readonly string[], pathInde
     }
     const [head, inline] = splitInline(token);
     const global = globalFlagsIn(head);
+    const valued = global?.length === 1 ? GLOBAL_FLAGS.find((g) => g.key === global[0] && g.values) : undefined;
+    if (valued) {
+      // A global flag with a value (`--log-format json`, `--log-format=json`).
+      let value = inline;
+      if (value === undefined && isValueToken(argv[i + 1]) && !pathIndexes.includes(i + 1)) value = argv[++i];
+      if (!value || !valued.values!.includes(value)) {
+        const suggestion = value ? closest(value, valued.values!) : undefined;
+        problems.push(`${head} must be one of ${valued.values!.join(", ")}${value ? `, got "${value}"` : ""}${suggestion ? `; did you mean ${suggestion}?` : ""}`);
+      } else globals.logFormat = value;
+      continue;
+    }
     if (global) {
-      for (const key of global) globals[key] = true;
+      for (const key of global) globals[key as BooleanGlobal] = true;
       if (inline !== undefined) problems.push(`${head} takes no value (got ${token})`);
       continue;
     }

@@ -88,6 +88,15 @@ export function readLogLevel(source: Record<string, string | undefined> = proces
   );
 }
 
+/** SLUICE_LOG_FORMAT (`plain` or `json`), or undefined when it is not set; any other value is a configuration error. */
+export function readLogFormat(source: Record<string, string | undefined> = process.env): "plain" | "json" | undefined {
+  const raw = nonEmpty(source.SLUICE_LOG_FORMAT);
+  if (raw === undefined) return undefined;
+  const name = raw.toLowerCase();
+  if (name === "plain" || name === "json") return name;
+  throw new ConfigError(`SLUICE_LOG_FORMAT must be plain or json, got "${raw}"`, "or use --log-format plain|json");
+}
+
 /** The value of a variable a command cannot do without. */
 export function requireEnv<K extends keyof Env>(env: Env, key: K, variable: string): NonNullable<Env[K]> {
   const value = env[key];

@@ -80,6 +80,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
     refresh: { ...REFRESH_DEFAULTS, ...definedOnly(config.refresh ?? {}) },
     payload: registry ? { ...PAYLOAD_DEFAULTS, ...definedOnly(config.payload ?? {}) } : null,
     validate: registry ? { ...VALIDATE_DEFAULTS, jsonSchema: null, ...definedOnly(config.validate ?? {}) } : null,
+    status: { maxAgeHours: config.status?.maxAgeHours ?? null },
   };
 }
 

@@ -181,6 +181,10 @@ const swap = strict({
   keep: wholeNumber(0).optional(),
 });
 
+const status = strict({
+  maxAgeHours: z.number({ error: "must be a number of hours > 0" }).gt(0, { error: "must be a number of hours > 0" }).optional(),
+});
+
 const refresh = strict({
   maxFailures: wholeNumber(0).optional(),
   maxFailedFraction: fraction().optional(),
@@ -223,6 +227,7 @@ const datasetShape = strict({
   refresh: refresh.optional(),
   payload: payload.optional(),
   validate: validate.optional(),
+  status: status.optional(),
 });
 
 export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {

@@ -185,6 +185,11 @@ export interface RefreshConfig {
   maxFailedFraction?: number;
 }
 
+export interface StatusConfig {
+  /** `sluice status --exit-code` fails when the dataset's last successful run finished longer ago than this. Unset: no limit. */
+  maxAgeHours?: number;
+}
+
 export interface DatasetConfig {
   source: SourceConfig;
   table: TableConfig;
@@ -196,6 +201,8 @@ export interface DatasetConfig {
   payload?: PayloadConfig;
   /** Registry datasets: how payloads are validated. @default {} for registry sources */
   validate?: ValidateConfig;
+  /** What `sluice status --exit-code` holds the dataset to. */
+  status?: StatusConfig;
 }
 
 export interface SluiceConfig {
@@ -228,4 +235,5 @@ export interface Dataset {
   /** Set for registry datasets, null otherwise. */
   payload: Required<PayloadConfig> | null;
   validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;
+  status: { maxAgeHours: number | null };
 }

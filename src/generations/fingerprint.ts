@@ -22,6 +22,7 @@ export const OPERATIONAL_KEYS: readonly string[] = [
   "index.concurrency",
   "index.maxFailures",
   "swap",
+  "status",
   "payload.concurrency",
   "payload.perHost",
   "payload.timeoutMs",

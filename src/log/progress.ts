@@ -2,9 +2,10 @@
  * Progress for long work: a bar with rate and ETA when stderr is a terminal, otherwise one plain
  * line every few seconds so that cron and systemd logs stay readable.
  */
+import { clearLine, cursorTo } from "node:readline";
 import cliProgress from "cli-progress";
 import { LOG_LEVELS } from "../config/env.ts";
-import { logger } from "./logger.ts";
+import { logger, setStatusLine } from "./logger.ts";
 
 export interface Progress {
   /** Adds to the count done. */
@@ -23,6 +24,10 @@ export interface ProgressOptions {
   intervalMs?: number;
   /** @default process.stderr.isTTY */
   terminal?: boolean;
+  /** Where the bar is drawn. @default process.stderr */
+  stream?: NodeJS.WriteStream;
+  /** Milliseconds, for tests. @default performance.now */
+  clock?: () => number;
 }
 
 export function startProgress(options: ProgressOptions): Progress {
@@ -31,35 +36,51 @@ export function startProgress(options: ProgressOptions): Progress {
   return terminal ? barProgress(options) : lineProgress(options);
 }
 
+/**
+ * The bar computes its figures with progressFigures, as the plain lines do, from the count and the
+ * time since the start. cli-progress's own ETA divides by the time spanned by its last N updates;
+ * ticks that arrive together (a COPY chunk, a batch of downloads finishing at once) span 0 ms, the
+ * rate comes out infinite and the ETA `0s` however much is left.
+ */
 function barProgress(options: ProgressOptions): Progress {
+  const clock = options.clock ?? (() => performance.now());
+  const stream = options.stream ?? process.stderr;
   let done = 0;
-  let total = options.total ?? 0;
+  const started = clock();
   const bar = new cliProgress.SingleBar(
     {
-      format: `${options.label} [{bar}] {percentage}% | {value}/{total} ${options.unit} | {rate} ${options.unit}/s | ETA {eta_formatted}`,
-      stream: process.stderr,
+      format: (format, params) =>
+        `${options.label} [${cliProgress.Format.BarFormat(params.progress, format)}] ${progressFigures(options.unit, params.value, params.total || null, (clock() - started) / 1000)}`,
+      stream,
       hideCursor: true,
-      etaBuffer: 50,
       fps: 5,
+      // Redraw even when nothing changed, so that the time-based ETA moves and a log line printed over the bar is drawn over again.
+      forceRedraw: true,
     },
     cliProgress.Presets.shades_classic,
   );
-  const started = performance.now();
-  bar.start(total, 0, { rate: "0" });
+  bar.start(options.total ?? 0, 0);
+  // A log line takes the bar's row: the bar is wiped, the line printed, the bar drawn again under it.
+  setStatusLine({
+    clear: () => {
+      cursorTo(stream, 0);
+      clearLine(stream, 0);
+    },
+    redraw: () => bar.render(),
+  });
   return {
     tick(by = 1) {
       done += by;
-      const rate = done / ((performance.now() - started) / 1000);
-      bar.update(done, { rate: Math.round(rate).toLocaleString("en-US") });
+      bar.update(done);
     },
     setTotal(n) {
-      total = n;
       bar.setTotal(n);
     },
     get done() {
       return done;
     },
     stop() {
+      setStatusLine(null);
       bar.stop();
     },
   };
@@ -96,12 +117,36 @@ function lineProgress(options: ProgressOptions): Progress {
   };
 }
 
-/** "refresh image: 120,000/1,000,000 rows (12%), 45,000 rows/s, ETA 20s" */
-export function formatProgressLine(label: string, unit: string, done: number, total: number | null, seconds: number): string {
+/**
+ * Seconds left at the average rate since the start, or null before anything is done. The whole run's
+ * average, not a window of recent updates: work arrives in bursts (chunks, batches), and a window
+ * can span no time at all.
+ */
+export function etaSeconds(done: number, total: number, seconds: number): number | null {
+  if (done <= 0 || seconds <= 0) return null;
+  return Math.max(0, Math.round(((total - done) * seconds) / done));
+}
+
+/** "1h02m", "3m05s", "42s" */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const pad = (x: number) => String(x).padStart(2, "0");
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+}
+
+/** "120,000/1,000,000 rows (12%), 45,000 rows/s, ETA 20s" */
+export function progressFigures(unit: string, done: number, total: number | null, seconds: number): string {
   const rate = seconds > 0 ? done / seconds : 0;
   const n = (x: number) => Math.round(x).toLocaleString("en-US");
-  if (!total) return `${label}: ${n(done)} ${unit}, ${n(rate)} ${unit}/s`;
+  if (!total) return `${n(done)} ${unit}, ${n(rate)} ${unit}/s`;
   const percent = Math.min(100, Math.floor((done / total) * 100));
-  const eta = rate > 0 ? Math.max(0, Math.round((total - done) / rate)) : null;
-  return `${label}: ${n(done)}/${n(total)} ${unit} (${percent}%), ${n(rate)} ${unit}/s, ETA ${eta === null ? "?" : `${eta}s`}`;
+  const eta = etaSeconds(done, total, seconds);
+  return `${n(done)}/${n(total)} ${unit} (${percent}%), ${n(rate)} ${unit}/s, ETA ${eta === null ? "?" : formatDuration(eta)}`;
+}
+
+/** "refresh image: 120,000/1,000,000 rows (12%), 45,000 rows/s, ETA 20s" */
+export function formatProgressLine(label: string, unit: string, done: number, total: number | null, seconds: number): string {
+  return `${label}: ${progressFigures(unit, done, total, seconds)}`;
 }

@@ -5,6 +5,8 @@
 import { SluiceError } from "../errors.ts";
 import { type Counters, emptyCounters, summarizeCounters } from "../jobs/counters.ts";
 import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "../jobs/jobs.ts";
+import { withLogContext } from "../log/context.ts";
+import { publishMetrics } from "../metrics/publish.ts";
 import { redact } from "../redact.ts";
 import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
 import { isDatabaseFailure } from "../adapters/postgres.ts";
@@ -48,6 +50,7 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
     if (!stillRunning && !session.signal.aborted) session.abort(new CancelledByAdminError(job.id));
   };
   const timer = setInterval(beat, HEARTBEAT_MS);
+  await publishMetrics(sql);
   const handle: JobHandle = {
     job,
     counters,
@@ -63,20 +66,25 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
       generation = g;
     },
   };
-  log.debug(`job ${job.id} started`);
-  try {
-    const result = await work(handle);
-    clearInterval(timer);
-    await finishJob(sql, job.id, { state: "succeeded", counters, generation, task, percent });
-    log.success(`job ${job.id} ${spec.stage} succeeded: ${summarizeCounters(counters)}`);
-    return result;
-  } catch (error) {
-    clearInterval(timer);
-    const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
-    const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
-    await recordFailure(() => finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }));
-    throw error;
-  }
+  // Every line logged while the job runs (by any module, however deep) carries its dataset, stage and id.
+  return withLogContext({ dataset: dataset.name, stage: spec.stage, jobId: job.id }, async () => {
+    log.debug(`job ${job.id} started`);
+    try {
+      const result = await work(handle);
+      clearInterval(timer);
+      await finishJob(sql, job.id, { state: "succeeded", counters, generation, task, percent });
+      await publishMetrics(sql);
+      log.success(`job ${job.id} ${spec.stage} succeeded: ${summarizeCounters(counters)}`, { state: "succeeded", generation, counters });
+      return result;
+    } catch (error) {
+      clearInterval(timer);
+      const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
+      const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
+      await recordFailure(() => finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }));
+      await publishMetrics(sql);
+      throw error;
+    }
+  });
 }
 
 /**

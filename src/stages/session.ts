@@ -14,6 +14,7 @@ import { type DatasetLock, tryLockDataset } from "../jobs/lock.ts";
 import { listJobs, reapDeadJobs } from "../jobs/jobs.ts";
 import { type Logger, stageLogger } from "../log/logger.ts";
 import { assertSchemaCurrent } from "../migrate/migrator.ts";
+import { publishMetrics } from "../metrics/publish.ts";
 
 /**
  * A session on one lock name: a dataset's, or a flow that is not a table dataset (`bundles`, for
@@ -97,6 +98,8 @@ export async function openLockedSession<D extends { name: string }>(command: str
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       await lock?.release();
+      // The metrics end with the lock let go (sluice_lock_held 0).
+      await publishMetrics(sql);
       await flushNotifications();
       await sql.end({ timeout: 5 });
     },

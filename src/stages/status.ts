@@ -1,13 +1,15 @@
 /** `sluice status`: what an on-call engineer asks first — is everything reachable, and what is live. */
-import { readEnv } from "../config/env.ts";
+import { readEnv, requireEnv } from "../config/env.ts";
+import { SluiceError } from "../errors.ts";
 import { loadDatasets } from "../config/load.ts";
 import { listJobs } from "../jobs/jobs.ts";
 import { EXPECTED_SCHEMA_VERSION, migrationStatus } from "../migrate/index.ts";
-import { maskUrl } from "../redact.ts";
+import { maskUrl, redact } from "../redact.ts";
 import type { Sql } from "../adapters/postgres.ts";
 import type { Dataset } from "../config/types.ts";
 import { generationIndices } from "../generations/names.ts";
 import { openSwap } from "../generations/swap-journal.ts";
+import { type Health, assessHealth } from "./health.ts";
 import { openApiDatabase } from "./session.ts";
 
 export interface DatasetStatus {
@@ -21,60 +23,98 @@ export interface DatasetStatus {
    */
   swap: { state: "agreed" | "split" | "unknown"; detail: string | null; repair: string | null };
   lastJob: { id: number; stage: string; state: string; finishedAt: Date | null } | null;
+  /** The last finished top-level job (a `run`, or a stage run alone): what `--exit-code` judges. */
+  lastRun: { id: number; stage: string; state: string; finishedAt: Date | null } | null;
+  /** When the last top-level job succeeded, and the dataset's `status.maxAgeHours`. */
+  lastSuccessAt: Date | null;
+  maxAgeHours: number | null;
 }
 
 export interface StatusReport {
-  database: { url: string; migration: number; expected: number; pending: number; drifted: number };
-  elasticsearch: { url: string | null; status: string };
+  database: { url: string; reachable: boolean; error: string | null; migration: number; expected: number; pending: number; drifted: number };
+  elasticsearch: { url: string | null; status: string; reachable: boolean };
   datasets: DatasetStatus[];
+  /** What `sluice status --exit-code` exits with, and why. */
+  health: Health;
 }
 
-export async function collectStatus(configPath?: string): Promise<StatusReport> {
+export async function collectStatus(configPath?: string, now = new Date()): Promise<StatusReport> {
   const env = readEnv();
   const datasets = await loadDatasets(configPath);
-  const sql = await openApiDatabase(env);
+  const url = maskUrl(requireDatabaseUrl(env));
+  const elasticsearch = await elasticsearchHealth(env.elasticsearchUrl);
+  const blank = (dataset: Dataset, detail: string): DatasetStatus => ({
+    name: dataset.name,
+    source: dataset.source.kind,
+    liveGeneration: null,
+    swap: { state: "unknown", detail, repair: null },
+    lastJob: null,
+    lastRun: null,
+    lastSuccessAt: null,
+    maxAgeHours: dataset.status.maxAgeHours,
+  });
+  let sql: Sql;
+  try {
+    sql = await openApiDatabase(env);
+  } catch (error) {
+    // Unreachable is an answer here, not a failure: status reports it (and --exit-code exits on it).
+    if (!(error instanceof SluiceError)) throw error;
+    const database = { url, reachable: false, error: error.toLine(), migration: 0, expected: EXPECTED_SCHEMA_VERSION, pending: 0, drifted: 0 };
+    const rows = [...datasets.values()].map((d) => blank(d, "the database is unreachable"));
+    return { database, elasticsearch, datasets: rows, health: assessHealth({ database, elasticsearch, datasets: rows }, now) };
+  }
   try {
     const migrations = await migrationStatus(sql);
     const applied = migrations.filter((m) => m.state !== "pending");
     const schemaReady = migrations.every((m) => m.state === "applied");
     const rows: DatasetStatus[] = [];
     for (const dataset of datasets.values()) {
-      let liveGeneration: number | null = null;
-      let lastJob: DatasetStatus["lastJob"] = null;
-      let swap: DatasetStatus["swap"] = { state: "unknown", detail: "the database is not at the expected migration", repair: null };
+      const row = blank(dataset, "the database is not at the expected migration");
       if (schemaReady) {
         const [live] = await sql`select number from sluice.generations where dataset = ${dataset.name} and state = 'live'`;
-        liveGeneration = live?.number ?? null;
+        row.liveGeneration = live?.number ?? null;
         const [job] = await listJobs(sql, { dataset: dataset.name, limit: 1 });
-        if (job) lastJob = { id: job.id, stage: job.stage, state: job.state, finishedAt: job.finishedAt };
-        swap = await swapAgreement(sql, dataset, liveGeneration, env.elasticsearchUrl);
+        if (job) row.lastJob = { id: job.id, stage: job.stage, state: job.state, finishedAt: job.finishedAt };
+        const [run] = await sql`
+          select id::int, stage, state, finished_at from sluice.jobs
+          where dataset = ${dataset.name} and parent_id is null and finished_at is not null
+          order by id desc limit 1`;
+        if (run) row.lastRun = { id: run.id, stage: run.stage, state: run.state, finishedAt: run.finished_at };
+        const [success] = await sql`
+          select max(finished_at) as at from sluice.jobs
+          where dataset = ${dataset.name} and parent_id is null and state = 'succeeded'`;
+        row.lastSuccessAt = success?.at ?? null;
+        row.swap = await swapAgreement(sql, dataset, row.liveGeneration, env.elasticsearchUrl);
       }
-      rows.push({ name: dataset.name, source: dataset.source.kind, liveGeneration, swap, lastJob });
+      rows.push(row);
     }
-    return {
-      database: {
-        url: maskUrl(env.databaseUrl!),
-        migration: applied.length ? Math.max(...applied.map((m) => m.version)) : 0,
-        expected: EXPECTED_SCHEMA_VERSION,
-        pending: migrations.filter((m) => m.state === "pending").length,
-        drifted: migrations.filter((m) => m.state === "drifted").length,
-      },
-      elasticsearch: await elasticsearchHealth(env.elasticsearchUrl),
-      datasets: rows,
+    const database = {
+      url,
+      reachable: true,
+      error: null,
+      migration: applied.length ? Math.max(...applied.map((m) => m.version)) : 0,
+      expected: EXPECTED_SCHEMA_VERSION,
+      pending: migrations.filter((m) => m.state === "pending").length,
+      drifted: migrations.filter((m) => m.state === "drifted").length,
     };
+    return { database, elasticsearch, datasets: rows, health: assessHealth({ database, elasticsearch, datasets: rows }, now) };
   } finally {
     await sql.end({ timeout: 5 });
   }
 }
 
+function requireDatabaseUrl(env: ReturnType<typeof readEnv>): string {
+  return requireEnv(env, "databaseUrl", "DATABASE_URL");
+}
+
 async function elasticsearchHealth(url: string | undefined): Promise<StatusReport["elasticsearch"]> {
-  if (!url) return { url: null, status: "not configured (ELASTICSEARCH_URL)" };
+  if (!url) return { url: null, status: "not configured (ELASTICSEARCH_URL)", reachable: false };
   try {
     const res = await fetch(new URL("/_cluster/health", url), { signal: AbortSignal.timeout(3000) });
     const body = (await res.json()) as { status?: string };
-    return { url: maskUrl(url), status: body.status ?? `HTTP ${res.status}` };
+    return { url: maskUrl(url), status: body.status ?? `HTTP ${res.status}`, reachable: body.status !== undefined };
   } catch (error) {
-    return { url: maskUrl(url), status: `unreachable (${(error as Error).message})` };
+    return { url: maskUrl(url), status: `unreachable (${redact((error as Error).message)})`, reachable: false };
   }
 }
 
