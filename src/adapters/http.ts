@@ -59,10 +59,47 @@ const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
 
 /** Downloads `url`, trying again after a transient failure; never throws for a failed download, only when `options.signal` aborts. */
 export async function download(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
-  let last: DownloadResult | null = null;
-  const outcome = await withRetries<DownloadResult>(
+  return withDownloadRetries(url, options, readCapped);
+}
+
+export type FileDownloadResult = { ok: true; bytes: number; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string };
+
+/**
+ * {@link download}, written to the file at `path` as it arrives (each try starts it afresh) instead
+ * of held: a payload near the cap costs a chunk of memory, not its size. The file is left for the
+ * caller to remove, whatever the outcome.
+ */
+export async function downloadToFile(url: string | null, path: string, options: DownloadOptions): Promise<FileDownloadResult> {
+  const got = await withDownloadRetries(url, options, async (res, maxBytes) => {
+    const writer = Bun.file(path).writer();
+    let size = 0;
+    try {
+      if (res.body) {
+        for await (const chunk of res.body) {
+          size += chunk.byteLength;
+          if (size > maxBytes) return null;
+          writer.write(chunk);
+          await writer.flush();
+        }
+      }
+    } finally {
+      await writer.end();
+    }
+    return size;
+  });
+  return got;
+}
+
+async function withDownloadRetries<T>(
+  url: string | null,
+  options: DownloadOptions,
+  readBody: (res: Response, maxBytes: number) => Promise<T | null>,
+): Promise<{ ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string }> {
+  type Result = { ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string };
+  let last: Result | null = null;
+  const outcome = await withRetries<Result>(
     async () => {
-      const got = (last = await downloadOnce(url, options));
+      const got = (last = await downloadOnce(url, options, readBody));
       return !got.ok && isTransient(got) ? { retry: downloadErrorReason(got.code) } : { done: got };
     },
     { policy: options.policy ?? RETRY_DEFAULTS.download, signal: options.signal, onRetry: (_n, reason) => options.onRetry?.(reason) },
@@ -74,7 +111,11 @@ function isTransient(failure: { code: number; detail: string }): boolean {
   return TRANSIENT_STATUSES.has(failure.code) || (failure.code === DownloadError.connection && !failure.detail.startsWith("timed out"));
 }
 
-async function downloadOnce(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
+async function downloadOnce<T>(
+  url: string | null,
+  options: DownloadOptions,
+  readBody: (res: Response, maxBytes: number) => Promise<T | null>,
+): Promise<{ ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string }> {
   let current = httpUrl(url);
   if (!current) return { ok: false, code: DownloadError.notHttp, detail: `not an HTTP(S) URL: ${String(url).slice(0, 200)}` };
   const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -103,7 +144,7 @@ async function downloadOnce(url: string | null, options: DownloadOptions): Promi
         await res.body?.cancel().catch(() => {});
         return { ok: false, code: DownloadError.tooLarge, detail: `Content-Length ${declared} is over the ${options.maxBytes}-byte cap` };
       }
-      const bytes = await readCapped(res, options.maxBytes);
+      const bytes = await readBody(res, options.maxBytes);
       if (!bytes) return { ok: false, code: DownloadError.tooLarge, detail: `body is over the ${options.maxBytes}-byte cap` };
       return { ok: true, bytes, contentType: res.headers.get("content-type"), finalUrl: current };
     }
