@@ -62,6 +62,13 @@ export async function download(url: string | null, options: DownloadOptions): Pr
   return withDownloadRetries(url, options, readCapped);
 }
 
+/** A local file could not be written while downloading: the disk's problem, not the server's. */
+export class BodyWriteError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`cannot write the download: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
 export type FileDownloadResult = { ok: true; bytes: number; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string };
 
 /**
@@ -71,19 +78,29 @@ export type FileDownloadResult = { ok: true; bytes: number; contentType: string 
  */
 export async function downloadToFile(url: string | null, path: string, options: DownloadOptions): Promise<FileDownloadResult> {
   const got = await withDownloadRetries(url, options, async (res, maxBytes) => {
-    const writer = Bun.file(path).writer();
+    // Errors of the local file are not the server's: they must not be retried or counted as a download's.
+    const local = async <T>(write: () => T | Promise<T>): Promise<T> => {
+      try {
+        return await write();
+      } catch (error) {
+        throw new BodyWriteError(error);
+      }
+    };
+    const writer = await local(() => Bun.file(path).writer());
     let size = 0;
     try {
       if (res.body) {
         for await (const chunk of res.body) {
           size += chunk.byteLength;
           if (size > maxBytes) return null;
-          writer.write(chunk);
-          await writer.flush();
+          await local(() => {
+            writer.write(chunk);
+            return writer.flush();
+          });
         }
       }
     } finally {
-      await writer.end();
+      await local(() => writer.end());
     }
     return size;
   });
@@ -149,6 +166,7 @@ async function downloadOnce<T>(
       return { ok: true, bytes, contentType: res.headers.get("content-type"), finalUrl: current };
     }
   } catch (error) {
+    if (error instanceof BodyWriteError) throw error;
     if (options.signal?.aborted) throw options.signal.reason;
     if (timeout.aborted) return { ok: false, code: DownloadError.connection, detail: `timed out after ${options.timeoutMs} ms` };
     return classifyFetchError(error);

@@ -3,10 +3,8 @@
  * holding it: a temp file in the blob store's staging directory, hashed while written, moved into
  * the store only once it validates.
  */
-import { randomUUID } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import type { BlobStore } from "../../adapters/blob-store.ts";
+import { type BlobStore, stagingPath } from "../../adapters/blob-store.ts";
 import { utf8Parts } from "../../datasets/iati/xml-stream.ts";
 import type { PayloadParts } from "./check-payload.ts";
 
@@ -24,7 +22,7 @@ export function storedPayloadParts(store: BlobStore, sha256: string, first: Read
     },
     async keepCleaned(parts, accept) {
       await mkdir(store.stagingDir, { recursive: true });
-      const temp = join(store.stagingDir, `cleaned-${process.pid}-${randomUUID()}.xml`);
+      const temp = stagingPath(store);
       try {
         const hasher = new Bun.CryptoHasher("sha256");
         const writer = Bun.file(temp).writer();

@@ -1,0 +1,72 @@
+/**
+ * One payload from the web into the blob store without holding it: downloaded to a file, then read
+ * back a part at a time, converted to UTF-8 and written to a second file while hashed, which moves
+ * into the store. A payload near the 50 MiB cap costs a few parts of memory, not several copies.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { type BlobStore, blobDirError, stagingPath } from "../../adapters/blob-store.ts";
+import { SluiceError } from "../../errors.ts";
+import { BodyWriteError, DownloadError, type DownloadOptions, downloadToFile } from "../../adapters/http.ts";
+import { CHARSET_HEAD_BYTES, decodePayloadParts } from "../../datasets/iati/charset.ts";
+
+export type PayloadOutcome =
+  | { ok: true; sha: string; charset: string; bytes: number }
+  | { ok: false; code: number; detail: string; bytes: number | null };
+
+export async function downloadPayload(store: BlobStore, url: string | null, options: DownloadOptions): Promise<PayloadOutcome> {
+  const raw = stagingPath(store);
+  const utf8 = stagingPath(store);
+  try {
+    try {
+      await mkdir(store.stagingDir, { recursive: true });
+    } catch (error) {
+      throw blobDirError(error, store.location, "write");
+    }
+    const got = await downloadToFileNamed(url, raw, options, store);
+    if (!got.ok) return { ...got, bytes: null };
+    return await decodeIntoStore(store, raw, utf8, got);
+  } finally {
+    await rm(raw, { force: true }).catch(() => {});
+    await rm(utf8, { force: true }).catch(() => {});
+  }
+}
+
+/** The downloaded file at `raw`, converted to UTF-8 through `utf8`, into the store. */
+async function decodeIntoStore(store: BlobStore, raw: string, utf8: string, got: { bytes: number; contentType: string | null }): Promise<PayloadOutcome> {
+  try {
+    const file = Bun.file(raw);
+    const head = new Uint8Array(await file.slice(0, CHARSET_HEAD_BYTES).arrayBuffer());
+    let hasher = new Bun.CryptoHasher("sha256");
+    let writer = Bun.file(utf8).writer();
+    const decoded = await decodePayloadParts(head, file.stream(), got.contentType ?? undefined, {
+      async write(bytes) {
+        hasher.update(bytes);
+        writer.write(bytes);
+        await writer.flush();
+      },
+      async restart() {
+        await writer.end();
+        hasher = new Bun.CryptoHasher("sha256");
+        writer = Bun.file(utf8).writer();
+      },
+      whole: () => file.bytes(),
+    }).finally(() => writer.end());
+    if ("error" in decoded) return { ok: false, code: DownloadError.charset, detail: decoded.reason, bytes: got.bytes };
+    const sha = hasher.digest("hex");
+    await store.putFile(utf8, sha);
+    return { ok: true, sha, charset: decoded.charset, bytes: got.bytes };
+  } catch (error) {
+    // Reading and writing local files only: whatever fails here is the blob store's filesystem.
+    throw error instanceof SluiceError ? error : blobDirError(error, store.location, "write");
+  }
+}
+
+/** {@link downloadToFile}; a staging directory that cannot be written is named like any blob store error. */
+async function downloadToFileNamed(url: string | null, path: string, options: DownloadOptions, store: BlobStore) {
+  try {
+    return await downloadToFile(url, path, options);
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    throw blobDirError(error instanceof BodyWriteError ? error.cause : error, store.location, "write");
+  }
+}
