@@ -12,6 +12,7 @@
  * A transient failure (connection refused or reset, 429, 502, 503, 504) is tried again under the
  * shared retry policy (src/retry.ts); a timeout is not, since each try would cost the whole timeout.
  */
+import { open } from "node:fs/promises";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 
 export const DownloadError = {
@@ -86,21 +87,19 @@ export async function downloadToFile(url: string | null, path: string, options: 
         throw new BodyWriteError(error);
       }
     };
-    const writer = await local(() => Bun.file(path).writer());
+    // node:fs, not Bun's FileSink: a FileSink reports a full disk only as an unhandled error.
+    const file = await local(() => open(path, "w"));
     let size = 0;
     try {
       if (res.body) {
         for await (const chunk of res.body) {
           size += chunk.byteLength;
           if (size > maxBytes) return null;
-          await local(() => {
-            writer.write(chunk);
-            return writer.flush();
-          });
+          await local(() => file.write(chunk));
         }
       }
     } finally {
-      await local(() => writer.end());
+      await local(() => file.close());
     }
     return size;
   });

@@ -3,7 +3,7 @@
  * back a part at a time, converted to UTF-8 and written to a second file while hashed, which moves
  * into the store. A payload near the 50 MiB cap costs a few parts of memory, not several copies.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import { type BlobStore, blobDirError, stagingPath } from "../../adapters/blob-store.ts";
 import { SluiceError } from "../../errors.ts";
 import { BodyWriteError, DownloadError, type DownloadOptions, downloadToFile } from "../../adapters/http.ts";
@@ -37,20 +37,20 @@ async function decodeIntoStore(store: BlobStore, raw: string, utf8: string, got:
     const file = Bun.file(raw);
     const head = new Uint8Array(await file.slice(0, CHARSET_HEAD_BYTES).arrayBuffer());
     let hasher = new Bun.CryptoHasher("sha256");
-    let writer = Bun.file(utf8).writer();
+    // node:fs, not Bun's FileSink: a FileSink reports a full disk only as an unhandled error.
+    let out = await open(utf8, "w");
     const decoded = await decodePayloadParts(head, file.stream(), got.contentType ?? undefined, {
       async write(bytes) {
         hasher.update(bytes);
-        writer.write(bytes);
-        await writer.flush();
+        await out.write(bytes);
       },
       async restart() {
-        await writer.end();
+        await out.close();
         hasher = new Bun.CryptoHasher("sha256");
-        writer = Bun.file(utf8).writer();
+        out = await open(utf8, "w");
       },
       whole: () => file.bytes(),
-    }).finally(() => writer.end());
+    }).finally(() => out.close());
     if ("error" in decoded) return { ok: false, code: DownloadError.charset, detail: decoded.reason, bytes: got.bytes };
     const sha = hasher.digest("hex");
     await store.putFile(utf8, sha);
