@@ -17,6 +17,11 @@ import { createTestEnvironment, type TestEnvironment } from "./support/harness.t
 import { iatiDocumentWithLargeActivity, largeIatiDocument, type LocalRegistry, serveLargeDocument } from "./support/iati-large.ts";
 
 const LIMIT = 300 * 1024 * 1024;
+/**
+ * Reload held the whole download while converting its charset (259 MB for this document); it now
+ * streams it through files (about 150 MB, most of it the process's own), well under the limit.
+ */
+const RELOAD_LIMIT = 200 * 1024 * 1024;
 const ACTIVITIES = 3_000;
 const LONG = 240_000;
 
@@ -63,13 +68,14 @@ async function measuredIn(t: TestEnvironment, registry: LocalRegistry, ...args: 
 }
 
 test(
-  "a 42.6 MB document: validate and index each stay under 300 MB of RSS, with exact counts",
+  "a 42.6 MB document: reload stays well under 300 MB of RSS, validate and index under it, with exact counts",
   async () => {
     expect(bytes).toBeGreaterThan(42_000_000);
     expect(bytes).toBeLessThan(50 * 1024 * 1024);
     const sluice = (...args: string[]) => t.sluice(...args, "--config", registry.configFile);
     expect((await sluice("refresh", "iati")).code).toBe(0);
-    expect((await sluice("reload", "iati")).code).toBe(0);
+    const reload = await measured("reload", "iati");
+    expect(reload.code).toBe(0);
 
     const validate = await measured("validate", "iati");
     expect(validate.stderr).not.toMatch(/error/i);
@@ -85,7 +91,10 @@ test(
       [ACTIVITIES, expected.budgets, expected.transactions].sort((a, b) => a - b),
     );
 
-    console.log(`42.6 MB document: validate peak RSS ${Math.round(validate.peak / 1048576)} MB, index ${Math.round(index.peak / 1048576)} MB (limit 300 MB)`);
+    console.log(
+      `42.6 MB document: reload peak RSS ${Math.round(reload.peak / 1048576)} MB, validate ${Math.round(validate.peak / 1048576)} MB, index ${Math.round(index.peak / 1048576)} MB (limit 300 MB)`,
+    );
+    expect(reload.peak).toBeLessThan(RELOAD_LIMIT);
     expect(validate.peak).toBeLessThan(LIMIT);
     expect(index.peak).toBeLessThan(LIMIT);
   },

@@ -77,7 +77,7 @@ export type FileDownloadResult = { ok: true; bytes: number; contentType: string 
  * of held: a payload near the cap costs a chunk of memory, not its size. The file is left for the
  * caller to remove, whatever the outcome.
  */
-export async function downloadToFile(url: string | null, path: string, options: DownloadOptions): Promise<FileDownloadResult> {
+export async function downloadToFile(url: string | null, path: string, options: DownloadOptions & { afterChunk?: () => void }): Promise<FileDownloadResult> {
   const got = await withDownloadRetries(url, options, async (res, maxBytes) => {
     // Errors of the local file are not the server's: they must not be retried or counted as a download's.
     const local = async <T>(write: () => T | Promise<T>): Promise<T> => {
@@ -96,6 +96,7 @@ export async function downloadToFile(url: string | null, path: string, options: 
           size += chunk.byteLength;
           if (size > maxBytes) return null;
           await local(() => file.write(chunk));
+          options.afterChunk?.();
         }
       }
     } finally {

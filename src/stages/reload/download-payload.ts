@@ -6,6 +6,7 @@
 import { mkdir, open, rm } from "node:fs/promises";
 import { type BlobStore, blobDirError, stagingPath } from "../../adapters/blob-store.ts";
 import { SluiceError } from "../../errors.ts";
+import { periodicCollector } from "../memory.ts";
 import { BodyWriteError, DownloadError, type DownloadOptions, downloadToFile } from "../../adapters/http.ts";
 import { CHARSET_HEAD_BYTES, decodePayloadParts } from "../../datasets/iati/charset.ts";
 
@@ -22,7 +23,8 @@ export async function downloadPayload(store: BlobStore, url: string | null, opti
     } catch (error) {
       throw blobDirError(error, store.location, "write");
     }
-    const got = await downloadToFileNamed(url, raw, options, store);
+    // Received chunks are garbage once written; collected before they pile up (see stages/memory.ts).
+    const got = await downloadToFileNamed(url, raw, { ...options, afterChunk: periodicCollector(50) }, store);
     if (!got.ok) return { ...got, bytes: null };
     return await decodeIntoStore(store, raw, utf8, got);
   } finally {
@@ -36,6 +38,8 @@ async function decodeIntoStore(store: BlobStore, raw: string, utf8: string, got:
   try {
     const file = Bun.file(raw);
     const head = new Uint8Array(await file.slice(0, CHARSET_HEAD_BYTES).arrayBuffer());
+    // The parts' decoded text is garbage at once; collected before it piles up (see stages/memory.ts).
+    const collect = periodicCollector(50);
     let hasher = new Bun.CryptoHasher("sha256");
     // node:fs, not Bun's FileSink: a FileSink reports a full disk only as an unhandled error.
     let out = await open(utf8, "w");
@@ -43,6 +47,7 @@ async function decodeIntoStore(store: BlobStore, raw: string, utf8: string, got:
       async write(bytes) {
         hasher.update(bytes);
         await out.write(bytes);
+        collect();
       },
       async restart() {
         await out.close();
@@ -62,7 +67,7 @@ async function decodeIntoStore(store: BlobStore, raw: string, utf8: string, got:
 }
 
 /** {@link downloadToFile}; a staging directory that cannot be written is named like any blob store error. */
-async function downloadToFileNamed(url: string | null, path: string, options: DownloadOptions, store: BlobStore) {
+async function downloadToFileNamed(url: string | null, path: string, options: DownloadOptions & { afterChunk?: () => void }, store: BlobStore) {
   try {
     return await downloadToFile(url, path, options);
   } catch (error) {
