@@ -1,6 +1,8 @@
 import { expect, test } from "bun:test";
 import { DEFAULT_XML_LIMITS } from "./xml-guard.ts";
+import { IatiFlattenError } from "./flatten.ts";
 import { identifierAtStart, type XmlPiece, XmlSplitter } from "./xml-split.ts";
+import { iterateFlatActivityParts } from "./xml-stream.ts";
 
 const LIMITS = { ...DEFAULT_XML_LIMITS, maxPieceBytes: 4096 };
 
@@ -63,4 +65,19 @@ test("identifierAtStart reads the activity's first iati-identifier, decoded, or 
   expect(identifierAtStart(`<iati-activity a="1">\n <iati-identifier>  X-1&#x41;&#66;&lt; </iati-identifier><x>`)).toBe("X-1AB<");
   expect(identifierAtStart(`<iati-activity><iati-identifier/><title>`)).toBeUndefined();
   expect(identifierAtStart(`<iati-activity><iati-identifier>cut off`)).toBeUndefined();
+});
+
+test("flattening refuses a document that still holds an oversized activity (validation cuts it out first)", async () => {
+  const xml = `<iati-activities version="2.03">${small("A")}${big("B", "<x/>".repeat(2000))}</iati-activities>`;
+  const parts = async function* () {
+    yield xml;
+  };
+  const flattened: string[] = [];
+  const error = await (async () => {
+    for await (const activity of iterateFlatActivityParts(parts(), { limits: { maxPieceBytes: 4096 } })) flattened.push(String(activity.iati_identifier));
+  })().catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(IatiFlattenError);
+  expect((error as Error).message).toBe(
+    `XML could not be read (line 1): an <iati-activity> of ${big("B", "<x/>".repeat(2000)).length} bytes is over the limit of 4096 bytes for one activity; validate the document again`,
+  );
 });
