@@ -7,7 +7,7 @@
  * and 2.86 GB.
  *
  * `--large-activity-mb M` adds, after the first activity, one activity of M MiB (many
- * transactions): above the 1 MiB piece limit it is left out as `activity_too_large` and the others
+ * transactions): above the 2 MiB piece limit it is left out as `activity_too_large` and the others
  * are still validated and indexed; at or under it, it is indexed, and index's peak shows what one
  * large activity costs.
  *

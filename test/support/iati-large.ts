@@ -27,12 +27,23 @@ export async function largeIatiDocument(count: number): Promise<{ xml: string; b
 /**
  * `normal` copies of the fixture's activity with, after the first, one activity of about
  * `largeBytes` (UTF-8): the fixture's activity with its first transaction repeated. Also what the
- * index holds when the large one is left out (`budgets`, `transactions` of the normal ones only).
+ * index holds when the large one is left out (`budgets`, `transactions` of the normal ones only)
+ * and what the large one adds when it is not.
  */
 export async function iatiDocumentWithLargeActivity(
   normal: number,
   largeBytes: number,
-): Promise<{ xml: string; largeId: string; largeLine: number; largeActivityBytes: number; budgets: number; transactions: number }> {
+): Promise<{
+  xml: string;
+  largeId: string;
+  largeLine: number;
+  largeActivityBytes: number;
+  budgets: number;
+  transactions: number;
+  /** The large activity's own budgets and transactions (the fixture's, and the copies added). */
+  largeBudgets: number;
+  largeTransactions: number;
+}> {
   const text = await Bun.file(FIXTURE).text();
   const start = text.indexOf("<iati-activity ");
   const end = text.lastIndexOf("</iati-activity>") + "</iati-activity>".length;
@@ -61,6 +72,8 @@ export async function iatiDocumentWithLargeActivity(
     largeActivityBytes: Buffer.byteLength(large),
     budgets: one.budgets.length * normal,
     transactions: one.transactions.length * normal,
+    largeBudgets: one.budgets.length,
+    largeTransactions: one.transactions.length + copies,
   };
 }
 

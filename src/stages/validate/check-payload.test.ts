@@ -6,8 +6,8 @@ const activity = (id: string, extra = "") =>
   `<iati-activity><iati-identifier>${id}</iati-identifier><reporting-org type="10" ref="X"><narrative>O</narrative></reporting-org>` +
   `<title><narrative>T</narrative></title><description><narrative>D</narrative></description><participating-org role="1"/>` +
   `<activity-status code="2"/><activity-date type="1" iso-date="2013-11-27"/>${extra}</iati-activity>`;
-/** Over the default 1 MiB piece limit: about 1.2 MB of a valid extension element. */
-const LARGE = activity("BIG", `<x:ext>${"y".repeat(1_200_000)}</x:ext>`);
+/** Over the default 2 MiB piece limit: about 2.2 MB of a valid extension element. */
+const LARGE = activity("BIG", `<x:ext>${"y".repeat(2_200_000)}</x:ext>`);
 const doc = (...activities: string[]) => `<iati-activities version="2.03" xmlns:x="urn:x">\n${activities.join("\n")}\n</iati-activities>\n`;
 
 test("a document whose only activity is over the piece limit fails as activity_too_large, not as unsafe", () => {
