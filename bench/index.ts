@@ -407,7 +407,7 @@ async function rawBulk(apiUrl: string, esUrl: string, index: string): Promise<Me
 async function main() {
   // `--only iati-memory`: the large registry document, a bench of its own (bench/iati-memory.ts).
   const iati = iatiMemoryOptions(process.argv.slice(2));
-  if (iati) return benchIatiMemory(await serviceUrls(), iati.activities);
+  if (iati) return benchIatiMemory(await serviceUrls(), iati.activities, iati.largeActivityBytes);
   const opts = parseArgs(process.argv.slice(2));
   const services = await serviceUrls();
   const adminUrl = withDatabase(services.database, "postgres");

@@ -75,7 +75,8 @@ export class DirectoryBlobStore implements BlobStore {
     } finally {
       await rm(probe, { force: true }).catch(() => {});
     }
-    return { swept: await sweepTemps(this.tempDir) };
+    // Files on their way in (downloads, cleaned documents) are named like temp files and swept too.
+    return { swept: (await sweepTemps(this.tempDir)) + (await sweepTemps(this.stagingDir)) };
   }
 
   async put(bytes: Uint8Array): Promise<string> {
@@ -160,6 +161,16 @@ async function renameCreatingDir(from: string, to: string): Promise<void> {
     await mkdir(dirname(to), { recursive: true });
     await rename(from, to);
   }
+}
+
+let stagingCounter = 0;
+
+/**
+ * A new path in `store.stagingDir` for a file on its way into the store, named as temp files are
+ * (host, pid, number), so that {@link BlobStore.prepare} sweeps it if this process dies first.
+ */
+export function stagingPath(store: Pick<BlobStore, "stagingDir">): string {
+  return join(store.stagingDir, `${safeHost()}-${process.pid}-${++stagingCounter}`);
 }
 
 function safeHost(): string {

@@ -12,6 +12,7 @@
  * A transient failure (connection refused or reset, 429, 502, 503, 504) is tried again under the
  * shared retry policy (src/retry.ts); a timeout is not, since each try would cost the whole timeout.
  */
+import { open } from "node:fs/promises";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 
 export const DownloadError = {
@@ -59,10 +60,63 @@ const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
 
 /** Downloads `url`, trying again after a transient failure; never throws for a failed download, only when `options.signal` aborts. */
 export async function download(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
-  let last: DownloadResult | null = null;
-  const outcome = await withRetries<DownloadResult>(
+  return withDownloadRetries(url, options, readCapped);
+}
+
+/** A local file could not be written while downloading: the disk's problem, not the server's. */
+export class BodyWriteError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`cannot write the download: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+export type FileDownloadResult = { ok: true; bytes: number; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string };
+
+/**
+ * {@link download}, written to the file at `path` as it arrives (each try starts it afresh) instead
+ * of held: a payload near the cap costs a chunk of memory, not its size. The file is left for the
+ * caller to remove, whatever the outcome.
+ */
+export async function downloadToFile(url: string | null, path: string, options: DownloadOptions & { afterChunk?: () => void }): Promise<FileDownloadResult> {
+  const got = await withDownloadRetries(url, options, async (res, maxBytes) => {
+    // Errors of the local file are not the server's: they must not be retried or counted as a download's.
+    const local = async <T>(write: () => T | Promise<T>): Promise<T> => {
+      try {
+        return await write();
+      } catch (error) {
+        throw new BodyWriteError(error);
+      }
+    };
+    // node:fs, not Bun's FileSink: a FileSink reports a full disk only as an unhandled error.
+    const file = await local(() => open(path, "w"));
+    let size = 0;
+    try {
+      if (res.body) {
+        for await (const chunk of res.body) {
+          size += chunk.byteLength;
+          if (size > maxBytes) return null;
+          await local(() => file.write(chunk));
+          options.afterChunk?.();
+        }
+      }
+    } finally {
+      await local(() => file.close());
+    }
+    return size;
+  });
+  return got;
+}
+
+async function withDownloadRetries<T>(
+  url: string | null,
+  options: DownloadOptions,
+  readBody: (res: Response, maxBytes: number) => Promise<T | null>,
+): Promise<{ ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string }> {
+  type Result = { ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string };
+  let last: Result | null = null;
+  const outcome = await withRetries<Result>(
     async () => {
-      const got = (last = await downloadOnce(url, options));
+      const got = (last = await downloadOnce(url, options, readBody));
       return !got.ok && isTransient(got) ? { retry: downloadErrorReason(got.code) } : { done: got };
     },
     { policy: options.policy ?? RETRY_DEFAULTS.download, signal: options.signal, onRetry: (_n, reason) => options.onRetry?.(reason) },
@@ -74,7 +128,11 @@ function isTransient(failure: { code: number; detail: string }): boolean {
   return TRANSIENT_STATUSES.has(failure.code) || (failure.code === DownloadError.connection && !failure.detail.startsWith("timed out"));
 }
 
-async function downloadOnce(url: string | null, options: DownloadOptions): Promise<DownloadResult> {
+async function downloadOnce<T>(
+  url: string | null,
+  options: DownloadOptions,
+  readBody: (res: Response, maxBytes: number) => Promise<T | null>,
+): Promise<{ ok: true; bytes: T; contentType: string | null; finalUrl: string } | { ok: false; code: number; detail: string }> {
   let current = httpUrl(url);
   if (!current) return { ok: false, code: DownloadError.notHttp, detail: `not an HTTP(S) URL: ${String(url).slice(0, 200)}` };
   const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -103,11 +161,12 @@ async function downloadOnce(url: string | null, options: DownloadOptions): Promi
         await res.body?.cancel().catch(() => {});
         return { ok: false, code: DownloadError.tooLarge, detail: `Content-Length ${declared} is over the ${options.maxBytes}-byte cap` };
       }
-      const bytes = await readCapped(res, options.maxBytes);
+      const bytes = await readBody(res, options.maxBytes);
       if (!bytes) return { ok: false, code: DownloadError.tooLarge, detail: `body is over the ${options.maxBytes}-byte cap` };
       return { ok: true, bytes, contentType: res.headers.get("content-type"), finalUrl: current };
     }
   } catch (error) {
+    if (error instanceof BodyWriteError) throw error;
     if (options.signal?.aborted) throw options.signal.reason;
     if (timeout.aborted) return { ok: false, code: DownloadError.connection, detail: `timed out after ${options.timeoutMs} ms` };
     return classifyFetchError(error);

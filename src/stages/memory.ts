@@ -12,3 +12,15 @@ export function periodicCollector(everyMs = 1000): () => void {
     Bun.gc(true);
   };
 }
+
+/**
+ * For one long synchronous run that makes garbage (flattening a large activity): a quick, young
+ * generation collection every `every` calls, which keeps the heap from growing by tens of MB
+ * before the run yields, at a small fraction of a full collection's cost.
+ */
+export function countingCollector(every = 2000): () => void {
+  let calls = 0;
+  return () => {
+    if (++calls % every === 0) Bun.gc(false);
+  };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import iconv from "iconv-lite";
-import { charsetFromContentType, charsetFromXmlDeclaration, decodePayload } from "./charset.ts";
+import { CHARSET_HEAD_BYTES, charsetFromContentType, charsetFromXmlDeclaration, decodePayload, decodePayloadParts } from "./charset.ts";
 import { flattenActivities } from "./flatten.ts";
 import { checkWellFormed } from "./xml-validate.ts";
 
@@ -152,4 +152,49 @@ describe("charsetFromXmlDeclaration", () => {
     expect(charsetFromXmlDeclaration(ascii(`<a encoding="latin1"/>`))).toBeUndefined();
     expect(charsetFromXmlDeclaration(ascii(`<?xml version="1.0"?><a encoding="latin1"/>`))).toBeUndefined();
   });
+});
+
+describe("decodePayloadParts", () => {
+  /** What reload stored before it streamed: decodePayload's text in UTF-8 (UTF-8 payloads as received, without a BOM). */
+  function whole(bytes: Uint8Array, contentType?: string) {
+    const decoded = decodePayload(bytes, contentType);
+    if ("error" in decoded) return decoded;
+    const utf8 = decoded.charset === "utf-8" ? Buffer.from(bytes).subarray(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0) : Buffer.from(decoded.text);
+    return { charset: decoded.charset, utf8: utf8.toString("hex") };
+  }
+  async function inParts(bytes: Uint8Array, partBytes: number, contentType?: string) {
+    let out: Uint8Array[] = [];
+    const parts = async function* () {
+      for (let i = 0; i < bytes.length; i += partBytes) yield bytes.subarray(i, i + partBytes);
+    };
+    const result = await decodePayloadParts(bytes.subarray(0, CHARSET_HEAD_BYTES), parts(), contentType, {
+      write: async (utf8) => void out.push(utf8.slice()),
+      restart: async () => void (out = []),
+      whole: async () => bytes,
+    });
+    return "error" in result ? result : { charset: result.charset, utf8: Buffer.concat(out).toString("hex") };
+  }
+  const long = "Ünïcödé € ’ 日本語 😀 ".repeat(400);
+  const doc = (text: string, encoding?: string) => `${encoding ? `<?xml version="1.0" encoding="${encoding}"?>\n` : ""}<iati-activities><x>${text}</x></iati-activities>`;
+  const CASES: [string, Uint8Array, string?][] = [
+    ["utf-8 with a BOM", concat(new Uint8Array([0xef, 0xbb, 0xbf]), new Uint8Array(Buffer.from(doc(long))))],
+    ["utf-8, invalid bytes late", concat(new Uint8Array(Buffer.from(doc(long))), new Uint8Array([0xc3, 0x28]))],
+    ["windows-1252 declared", windows1252Document("windows-1252")],
+    ["windows-1252 from HTTP", concat(windows1252Document("UTF-8"), ascii(" ".repeat(3000))), "text/xml; charset=latin1"],
+    ["utf-16le with a BOM", new Uint8Array(iconv.encode(doc(long, "UTF-16"), "utf-16le", { addBOM: true }))],
+    ["utf-16be without a BOM", new Uint8Array(iconv.encode(doc(long, "UTF-16"), "utf-16be"))],
+    ["utf-16le, odd length", concat(new Uint8Array(iconv.encode(doc(long), "utf-16le", { addBOM: true })), new Uint8Array([0x41]))],
+    ["utf-16le, a lone surrogate", concat(new Uint8Array(iconv.encode(doc(long), "utf-16le", { addBOM: true })), new Uint8Array([0x00, 0xd8, 0x41, 0x00]))],
+    ["shift_jis declared", new Uint8Array(iconv.encode(doc("日本語のテキスト".repeat(300), "Shift_JIS"), "shift_jis"))],
+    ["utf-16le with a real U+FFFD", new Uint8Array(iconv.encode(doc(`${"日本語".repeat(500)}\uFFFD`, "utf-16le"), "utf-16le", { addBOM: true }))],
+    ["shift_jis with an unmappable byte", concat(new Uint8Array(iconv.encode(doc("日本語".repeat(500), "Shift_JIS"), "shift_jis")), new Uint8Array([0x81, 0x7f]))],
+    ["an unknown charset", ascii(doc("x", "x-unknown"))],
+    ["empty", new Uint8Array(0)],
+  ];
+  for (const [name, bytes, contentType] of CASES) {
+    test(`${name}: the same charset and bytes as decodePayload, whatever the parts`, async () => {
+      const expected = whole(bytes, contentType);
+      for (const partBytes of [1, 7, 1000, 4096, bytes.length + 1]) expect({ partBytes, ...(await inParts(bytes, partBytes, contentType)) }).toEqual({ partBytes, ...expected });
+    });
+  }
 });

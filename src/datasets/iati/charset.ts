@@ -46,6 +46,101 @@ export function decodePayload(bytes: Uint8Array, contentTypeHeader?: string): De
   return { text: declareUtf8(text), charset };
 }
 
+/** How much of a payload's start {@link decodePayloadParts} needs to choose its charset. */
+export const CHARSET_HEAD_BYTES = 1024;
+
+/**
+ * {@link decodePayload} for a payload read in parts: the same charset and the same UTF-8 bytes
+ * (the text {@link decodePayload} gives, encoded, without a leading byte order mark), handed to
+ * `write` a part at a time, so a payload near the cap is never held whole in any form.
+ *
+ * `head` is the payload's first {@link CHARSET_HEAD_BYTES} bytes (or all of it, if shorter), and
+ * `parts` the whole payload again from the start. `output.whole` reads the payload into memory for
+ * the one case a part cannot settle: an iconv-decoded charset that gives U+FFFD, which only a round
+ * trip of the whole proves faithful; `output.restart` then drops what was written so far. On a
+ * failure some parts may already have been written.
+ */
+export async function decodePayloadParts(
+  head: Uint8Array,
+  parts: AsyncIterable<Uint8Array>,
+  contentTypeHeader: string | undefined,
+  output: { write(utf8: Uint8Array): Promise<void>; restart(): Promise<void>; whole(): Promise<Uint8Array> },
+): Promise<{ charset: string } | CharsetFailure> {
+  const write = (utf8: Uint8Array) => output.write(utf8);
+  const { label, source } = chooseCharset(head, contentTypeHeader);
+  const charset = canonicalCharset(label);
+  const failure = (): CharsetFailure => {
+    const known = charset === "utf-8" || charset === "windows-1252" || iconv.encodingExists(charset);
+    return { error: "charset", reason: known ? `bytes are not valid ${charset} (charset from ${source})` : `unknown charset "${label}" (from ${source})` };
+  };
+
+  if (charset === "utf-8") {
+    // Passed through as received (as decodePayload's caller stores UTF-8), once known to decode.
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    let bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+    try {
+      for await (const part of parts) {
+        decoder.decode(part, { stream: true });
+        const dropped = Math.min(bom, part.byteLength);
+        bom -= dropped;
+        if (part.byteLength > dropped) await write(part.subarray(dropped));
+      }
+      decoder.decode();
+    } catch (error) {
+      if (error instanceof TypeError) return failure();
+      throw error;
+    }
+    return { charset };
+  }
+  if (charset !== "windows-1252" && !iconv.encodingExists(charset)) return failure();
+
+  const decoder = charset === "windows-1252" ? null : iconv.getDecoder(charset);
+  const encoder = new TextEncoder();
+  let bytes = 0;
+  let pending = "";
+  let started = false;
+  let sawReplacement = false;
+  /** Writes decoded text, holding back what may change: the declaration's start, a split surrogate pair. */
+  const emit = async (text: string, final: boolean): Promise<boolean> => {
+    pending += text;
+    if (!started) {
+      if (!final && pending.length < CHARSET_HEAD_BYTES) return true;
+      pending = declareUtf8(pending.replace(/^\uFEFF/, ""));
+      started = true;
+    }
+    let out = pending;
+    pending = "";
+    const last = out.charCodeAt(out.length - 1);
+    if (!final && last >= 0xd800 && last <= 0xdbff) {
+      pending = out.slice(-1);
+      out = out.slice(0, -1);
+    }
+    if (!out.isWellFormed()) return false;
+    if (decoder && out.includes("\uFFFD")) sawReplacement = true;
+    if (!sawReplacement && out !== "") await write(encoder.encode(out));
+    else if (sawReplacement) await output.restart();
+    return true;
+  };
+  for await (const part of parts) {
+    bytes += part.byteLength;
+    const buffer = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    const text = decoder ? decoder.write(buffer) : decodeWindows1252(part);
+    if (!(await emit(text, false))) return failure();
+    if (sawReplacement) break;
+  }
+  if (sawReplacement) {
+    // Rare (a U+FFFD in a legacy charset): the whole payload decides, as decodePayload does.
+    const decoded = decodePayload(await output.whole(), contentTypeHeader);
+    if ("error" in decoded) return decoded;
+    await write(encoder.encode(decoded.text));
+    return { charset: decoded.charset };
+  }
+  if (charset.startsWith("utf-16") && bytes % 2 !== 0) return failure();
+  if (charset.startsWith("utf-32") && bytes % 4 !== 0) return failure();
+  if (!(await emit(decoder?.end() ?? "", true))) return failure();
+  return { charset };
+}
+
 function chooseCharset(bytes: Uint8Array, contentTypeHeader: string | undefined): { label: string; source: string } {
   const bom = byteOrderMark(bytes);
   if (bom) return { label: bom.charset, source: "byte order mark" };

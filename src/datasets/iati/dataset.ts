@@ -6,6 +6,7 @@
  *   registry → iati_documents (one row per file) → blob → report → iati, iati-budget, iati-transaction
  */
 import type { DatasetConfig, Document, IndexBody, IndexContext } from "../../config/types.ts";
+import { countingCollector } from "../../stages/memory.ts";
 import { explodeActivity, type ExplodedActivity } from "./index.ts";
 import { iterateFlatActivityParts, utf8Parts } from "./xml-stream.ts";
 
@@ -48,7 +49,8 @@ export async function* iatiActivityDocuments(row: Record<string, unknown>, conte
   const stream = context.readBlobStream ? await context.readBlobStream(sha) : new Blob([await context.readBlob(sha)]).stream();
   const about = { dataset_id: r.id, dataset_name: r.name ?? "", dataset_publisher: r.publisher ?? "" };
   let position = 0;
-  for await (const flat of iterateFlatActivityParts(utf8Parts(stream))) {
+  // Collected during a large activity's flattening too, not only between documents.
+  for await (const flat of iterateFlatActivityParts(utf8Parts(stream), { afterElement: countingCollector() })) {
     position++;
     // Ids are unique per registry document and position: publishers do repeat iati-identifiers.
     const prefix = `${r.id}:${position}`;

@@ -13,6 +13,8 @@ export interface XmlIssue {
   activity?: string;
   /** 1-based position of that activity among the document's `<iati-activity>` elements. */
   activityIndex?: number;
+  /** What kind of problem, for those a program acts on (libxml2's own issues carry none). */
+  code?: "activity_too_large";
 }
 
 /** The shape of libxml2-wasm's ErrorDetail that we rely on. */

@@ -16,12 +16,30 @@ export interface XmlPiece {
   /** 1-based line and column of the piece's first character. */
   line: number;
   column: number;
+  /**
+   * Set on an activity larger than `maxPieceBytes`: it was streamed past, not held, so `text` is
+   * empty. It is that activity's problem only; the others are read as usual.
+   */
+  oversized?: OversizedActivity;
+}
+
+/** What is known of an activity too large to hold: its size, and its iati-identifier if its start shows it. */
+export interface OversizedActivity {
+  /** Its size in UTF-8 bytes. */
+  bytes: number;
+  iatiIdentifier?: string;
 }
 
 /**
  * Cuts an XML text arriving in parts into top-level pieces, so that a large IATI document can be
  * parsed one batch of activities at a time, with the same safety rules as {@link scanXml}: no DTD,
  * a depth limit, a size limit, and also a limit on any one piece, which bounds what is ever held.
+ * An activity over that limit is streamed past (only its size and the identifier at its start are
+ * kept) and handed out as an empty {@link XmlPiece.oversized} piece; anything else over it (the
+ * prolog, or what lies between activities, which cannot be checked without holding it and is the
+ * whole document's content) refuses the document. So does a start tag over the limit inside a
+ * skipped activity, the one construct that cannot be passed without holding it (long text,
+ * comments and CDATA sections are passed a part at a time).
  *
  * Like scanXml it is not a parser: on malformed input it stops following the structure and leaves
  * the diagnosis to libxml2.
@@ -40,6 +58,10 @@ export class XmlSplitter {
   #ended = false;
   #bytes = 0;
   #rejection: XmlIssue | null = null;
+  /** The activity being streamed past, while it is. */
+  #skipping: { line: number; column: number; bytes: number; iatiIdentifier?: string } | null = null;
+  /** While skipping: the end of the comment, CDATA section or processing instruction the scan is in. */
+  #skipUntil: string | null = null;
   rootName: string | null = null;
   /** Line and column where the root's start tag begins. */
   rootLine = 0;
@@ -57,6 +79,11 @@ export class XmlSplitter {
     return this.#rejection;
   }
 
+  /** Characters held between calls: what is not yet handed out or skipped (bounded by the piece limit and one part). */
+  get heldChars(): number {
+    return this.#buf.length - this.#emitFrom;
+  }
+
   /** Adds text; returns the pieces it completed. */
   push(text: string): XmlPiece[] {
     this.#bytes += Buffer.byteLength(text, "utf8");
@@ -66,8 +93,21 @@ export class XmlSplitter {
     this.#emitFrom = 0;
     const pieces: XmlPiece[] = [];
     this.#scan(pieces);
-    // What is still open must not grow past the limit either (an activity that never ends).
-    if (!this.#refused() && this.#tooLarge(this.#buf.length)) this.#rejectOversized(this.#state);
+    // What is still open must not grow past the limit either: an activity is streamed past from
+    // here on, anything else refuses the document.
+    while (!this.#refused() && !this.#skipping && this.#tooLarge(this.#buf.length)) {
+      if (this.#state === "activity") {
+        this.#startSkipping();
+        // Again from where the scan waited: a comment or CDATA section it waited on is now passed.
+        this.#scan(pieces);
+      } else this.#rejectOversized(this.#state);
+    }
+    if (!this.#refused() && this.#skipping) {
+      this.#dropScanned();
+      if (this.#tooLarge(this.#buf.length)) {
+        this.#reject(this.#pos, `A tag inside an oversized <iati-activity> is more than ${this.limits.maxPieceBytes} bytes, above the limit of ${this.limits.maxPieceBytes} bytes`);
+      }
+    }
     return this.#refused() ? [] : pieces;
   }
 
@@ -78,7 +118,7 @@ export class XmlSplitter {
     const pieces: XmlPiece[] = [];
     this.#scan(pieces);
     if (this.#refused()) return [];
-    if (this.#emitFrom < this.#buf.length) {
+    if (this.#skipping || this.#emitFrom < this.#buf.length) {
       const kind = this.#state === "inside" ? "other" : this.#state;
       this.#emit(pieces, kind, this.#buf.length);
     }
@@ -97,13 +137,44 @@ export class XmlSplitter {
   }
 
   #emit(pieces: XmlPiece[], kind: XmlPiece["kind"], end: number): void {
-    if (end <= this.#emitFrom || this.#rejection) return;
+    if (this.#rejection) return;
+    if (this.#skipping) {
+      this.#dropScanned(end);
+      const { line, column, bytes, iatiIdentifier } = this.#skipping;
+      this.#skipping = null;
+      this.#skipUntil = null;
+      pieces.push({ kind: "activity", text: "", line, column, oversized: { bytes, ...(iatiIdentifier !== undefined ? { iatiIdentifier } : {}) } });
+      return;
+    }
+    if (end <= this.#emitFrom) return;
+    if (kind === "activity" && this.#tooLarge(end)) {
+      // Whole in the buffer already (the caller's text held it): handed out like a skipped one.
+      this.#startSkipping();
+      this.#emit(pieces, kind, end);
+      return;
+    }
     if (this.#tooLarge(end)) {
       this.#rejectOversized(kind);
       return;
     }
     const text = this.#buf.slice(this.#emitFrom, end);
     pieces.push({ kind, text, line: this.#line, column: this.#column });
+    this.#advance(text);
+    this.#emitFrom = end;
+  }
+
+  /** Starts streaming past the activity that begins at #emitFrom; what its start shows is kept. */
+  #startSkipping(): void {
+    const head = this.#buf.slice(this.#emitFrom, this.#emitFrom + this.limits.maxPieceBytes);
+    const iatiIdentifier = identifierAtStart(head);
+    this.#skipping = { line: this.#line, column: this.#column, bytes: 0, ...(iatiIdentifier !== undefined ? { iatiIdentifier } : {}) };
+  }
+
+  /** While skipping: forgets the text scanned so far (or up to `end`), counting its bytes and lines. */
+  #dropScanned(end = this.#pos): void {
+    if (end <= this.#emitFrom) return;
+    const text = this.#buf.slice(this.#emitFrom, end);
+    this.#skipping!.bytes += Buffer.byteLength(text, "utf8");
     this.#advance(text);
     this.#emitFrom = end;
   }
@@ -156,6 +227,22 @@ export class XmlSplitter {
     return false;
   }
 
+  /**
+   * While skipping, inside a comment, CDATA section or processing instruction: passes its end, or
+   * waits with only the last characters kept (they may begin the terminator), so that a long one
+   * is never held whole.
+   */
+  #skipTo(terminator: string, from: number): boolean {
+    const end = this.#buf.indexOf(terminator, from);
+    if (end === -1) {
+      this.#skipUntil = terminator;
+      return this.#wait(Math.max(from, this.#buf.length - (terminator.length - 1)));
+    }
+    this.#skipUntil = null;
+    this.#pos = end + terminator.length;
+    return true;
+  }
+
   #scan(pieces: XmlPiece[]): void {
     while (!this.#stuck && this.#rejection === null && this.#step(pieces));
   }
@@ -163,6 +250,7 @@ export class XmlSplitter {
   /** Scans one markup construct; false when more text is needed (or the scan has stopped). */
   #step(pieces: XmlPiece[]): boolean {
     const buf = this.#buf;
+    if (this.#skipUntil !== null) return this.#skipTo(this.#skipUntil, this.#pos);
     const lt = buf.indexOf("<", this.#pos);
     if (lt === -1) return this.#wait(buf.length);
     // Enough look-ahead to tell `<!DOCTYPE` from `<!--` and the like.
@@ -172,13 +260,13 @@ export class XmlSplitter {
     if (next === "!") {
       if (buf.startsWith("<!--", lt)) {
         const end = buf.indexOf("-->", lt + 4);
-        if (end === -1) return this.#wait(lt);
+        if (end === -1) return this.#skipping ? this.#skipTo("-->", lt + 4) : this.#wait(lt);
         this.#pos = end + 3;
         return true;
       }
       if (buf.startsWith("<![CDATA[", lt)) {
         const end = buf.indexOf("]]>", lt + 9);
-        if (end === -1) return this.#wait(lt);
+        if (end === -1) return this.#skipping ? this.#skipTo("]]>", lt + 9) : this.#wait(lt);
         this.#pos = end + 3;
         return true;
       }
@@ -197,7 +285,7 @@ export class XmlSplitter {
 
     if (next === "?") {
       const end = buf.indexOf("?>", lt + 2);
-      if (end === -1) return this.#wait(lt);
+      if (end === -1) return this.#skipping ? this.#skipTo("?>", lt + 2) : this.#wait(lt);
       this.#pos = end + 2;
       return true;
     }
@@ -241,3 +329,19 @@ export class XmlSplitter {
     return true;
   }
 }
+
+/**
+ * The iati-identifier an activity's text starts with (it is the activity's first child), with the
+ * five predefined entities and character references decoded; undefined when not seen there.
+ */
+export function identifierAtStart(head: string): string | undefined {
+  const match = /<iati-identifier(?:\s[^>]*)?>([^<]*)<\/iati-identifier\s*>/.exec(head);
+  const value = match?.[1]
+    ?.replace(/&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g, (_, hex?: string, dec?: string, name?: string) =>
+      hex !== undefined ? String.fromCodePoint(parseInt(hex, 16)) : dec !== undefined ? String.fromCodePoint(Number(dec)) : ENTITIES[name!]!,
+    )
+    .trim();
+  return value ? value : undefined;
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };

@@ -100,6 +100,13 @@ export async function* iterateFlatActivityParts(parts: AsyncIterable<string>, op
       if (piece.kind === "prolog") {
         if (splitter.rootName === null) beforeRoot += piece.text;
         else rootTag = piece.text.slice(splitter.rootTagOffset);
+      } else if (piece.oversized) {
+        // Validation cuts such an activity out of the document it cleans, under the same limit, so
+        // a document that reaches indexing never holds one; refuse rather than number ids wrongly.
+        throw new IatiFlattenError(
+          `XML could not be read (line ${piece.line}): an <iati-activity> of ${piece.oversized.bytes} bytes is over the limit of ${limits.maxPieceBytes} bytes for one activity; validate the document again`,
+          "unreadable-xml",
+        );
       } else if (piece.kind === "activity") {
         batch.push(piece.text);
         chars += piece.text.length;

@@ -98,24 +98,75 @@ describe("batches give the whole document's report", () => {
 });
 
 describe("limits", () => {
-  test("an activity larger than maxPieceBytes refuses the document before it is parsed", () => {
-    const xml = doc([activity("A"), activity("B", `<x:ext>${"y".repeat(5000)}</x:ext>`)].join("\n"), `<iati-activities version="2.03" xmlns:x="urn:x">`);
-    const limits = { ...DEFAULT_XML_LIMITS, maxPieceBytes: 4096 };
-    const refusal = [
-      { line: 4, column: 1, severity: "fatal" as const, message: "An <iati-activity> starting here is more than 4096 bytes, above the limit of 4096 bytes for one activity" },
-    ];
-    // Read in parts (the activity is still open when it passes the limit) and whole.
-    for (const partSize of [1000, xml.length]) {
-      const validation = new ActivitiesValidation(limits);
-      for (let i = 0; i < xml.length; i += partSize) validation.push(xml.slice(i, i + partSize));
-      const result = validation.end();
-      expect(result).toMatchObject({ valid: false, activitiesTotal: 0 });
-      expect(result.errors).toEqual(refusal);
+  const LIMITS = { ...DEFAULT_XML_LIMITS, maxPieceBytes: 4096 };
+  const X = `<iati-activities version="2.03" xmlns:x="urn:x">`;
+  const oversized = (id: string) => activity(id, `\n<x:ext>${"y".repeat(5000)}</x:ext>\n`);
+  const tooLarge = (id: string | undefined, line: number, position: number, bytes: number) => ({
+    line,
+    column: 1,
+    severity: "error" as const,
+    message:
+      `activity_too_large: <iati-activity>${id ? ` "${id}"` : ""} at line ${line} is ${bytes} bytes, over the limit of 4096 bytes for one activity; ` +
+      "it is left out and the document's other activities are checked",
+    ...(id ? { activity: id } : {}),
+    activityIndex: position,
+    code: "activity_too_large" as const,
+  });
+  /** The report and cleaned text, read in parts of `partChars` (the activity is still open when it passes the limit) and whole. */
+  function checkedInParts(xml: string, partChars: number) {
+    const validation = new ActivitiesValidation(LIMITS, { keepRemoved: true, batchChars: 1 });
+    for (let i = 0; i < xml.length; i += partChars) validation.push(xml.slice(i, i + partChars));
+    const result = validation.end();
+    const cleanable = validation.cleanable();
+    return { result, cleanable: cleanable && Array.from({ length: result.activitiesTotal }, (_, i) => i + 1).filter((p) => cleanable.has(p)) };
+  }
+
+  test("an activity larger than maxPieceBytes is that activity's problem: the others are validated and the document cleaned of it", () => {
+    const big = oversized("B");
+    const xml = doc([activity("A"), big, BAD("C"), activity("D")].join("\n"), X);
+    const bytes = Buffer.byteLength(big);
+    const badC = { line: 7, column: 0, severity: "error", activity: "C", activityIndex: 3 };
+    for (const partChars of [1000, xml.length]) {
+      const { result, cleanable } = checkedInParts(xml, partChars);
+      expect(result).toMatchObject({ valid: false, activitiesTotal: 4, activitiesValid: 2, errorCount: 2 });
+      expect(result.errors[0]).toEqual(tooLarge("B", 4, 2, bytes));
+      expect(result.errors[1]).toMatchObject(badC);
+      expect(cleanable).toEqual([2, 3]);
     }
+    const whole = validateActivities(xml, { limits: LIMITS });
+    expect(whole.cleanedXml).toBe(doc([activity("A"), activity("D")].join("\n"), X));
+    expect(whole.removedActivities).toEqual([{ position: 2, iatiIdentifier: "B" }, { position: 3, iatiIdentifier: "C" }]);
+  });
+
+  test("an oversized first or last activity, or one without an identifier at its start, is counted the same", () => {
+    const first = doc([oversized("A"), activity("B")].join("\n"), X);
+    expect(checkedInParts(first, 1000)).toEqual({
+      result: { valid: false, errors: [tooLarge("A", 3, 1, Buffer.byteLength(oversized("A")))], errorCount: 1, activitiesTotal: 2, activitiesValid: 1 },
+      cleanable: [1],
+    });
+    expect(validateActivities(first, { limits: LIMITS }).cleanedXml).toBe(doc(activity("B"), X));
+    const noId = `<iati-activity>${"<x:ext/>".repeat(600)}</iati-activity>`;
+    const last = doc([activity("A"), activity("B"), noId].join("\n"), X);
+    expect(checkedInParts(last, 700).result).toEqual({
+      valid: false,
+      errors: [tooLarge(undefined, 5, 3, noId.length)],
+      errorCount: 1,
+      activitiesTotal: 3,
+      activitiesValid: 2,
+    });
     // The limit is in UTF-8 bytes: 2,000 characters of three bytes each pass it.
-    const wide = doc(activity("A", `<x:ext>${"€".repeat(2000)}</x:ext>`), `<iati-activities version="2.03" xmlns:x="urn:x">`);
-    expect(validateActivities(wide, { limits }).errors[0]?.message).toContain("above the limit of 4096 bytes for one activity");
-    expect(validateActivities(wide).activitiesTotal).toBe(1);
+    const wide = doc([activity("A", `<x:ext>${"€".repeat(2000)}</x:ext>`), activity("B")].join("\n"), X);
+    expect(validateActivities(wide, { limits: LIMITS }).errors[0]?.code).toBe("activity_too_large");
+    expect(validateActivities(wide)).toMatchObject({ activitiesTotal: 2, errors: [{ activity: "A", message: expect.not.stringContaining("activity_too_large") }] });
+  });
+
+  test("what lies between activities over maxPieceBytes still refuses the document", () => {
+    const xml = doc([activity("A"), `<x:ext>${"y".repeat(5000)}</x:ext>`, activity("B")].join("\n"), X);
+    const result = checkedInParts(xml, 1000).result;
+    expect(result).toMatchObject({ valid: false, activitiesTotal: 0 });
+    expect(result.errors).toEqual([
+      { line: 3, column: activity("A").length + 1, severity: "fatal", message: "A part of the document starting here is more than 4096 bytes, above the limit of 4096 bytes for one activity" },
+    ]);
   });
 
   test("maxIssues keeps the first issues and the exact count", () => {

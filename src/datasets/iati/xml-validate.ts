@@ -3,7 +3,7 @@ import { activitiesSchemaValidator } from "./schema.ts";
 import { resolveLimits, type XmlLimits } from "./xml-guard.ts";
 import { isFailure, issueFromLibxml, type XmlIssue } from "./xml-issue.ts";
 import { issuesFromError, parseScannedXml, parseXmlSafely } from "./xml-parse.ts";
-import { type XmlPiece, XmlSplitter } from "./xml-split.ts";
+import { type OversizedActivity, type XmlPiece, XmlSplitter } from "./xml-split.ts";
 
 /** Options shared by the XML checks. */
 export interface XmlCheckOptions {
@@ -220,6 +220,10 @@ export class ActivitiesValidation {
       this.#prolog = piece;
       return;
     }
+    if (piece.oversized) {
+      this.#addOversized(piece, piece.oversized);
+      return;
+    }
     if (this.#stopped) {
       if (piece.kind === "activity") this.#activitiesSeen++;
       return;
@@ -236,7 +240,36 @@ export class ActivitiesValidation {
     }
   }
 
-  #flush(final: boolean): void {
+  /**
+   * An activity too large to hold: the batch before it is checked, and it is counted as an invalid
+   * activity with its own issue, so a partly valid document is cleaned of it like any other.
+   */
+  #addOversized(piece: XmlPiece, oversized: OversizedActivity): void {
+    if (!this.#stopped && (this.#batch !== null || this.#batches === 0)) this.#flush(false, true);
+    this.#activitiesSeen++;
+    if (this.#stopped || this.#splitter.rejection) return;
+    const position = ++this.#activitiesTotal;
+    const { iatiIdentifier, bytes } = oversized;
+    const named = iatiIdentifier !== undefined ? ` "${iatiIdentifier}"` : "";
+    this.#record(
+      {
+        line: piece.line,
+        column: piece.column,
+        severity: "error",
+        message:
+          `activity_too_large: <iati-activity>${named} at line ${piece.line} is ${bytes} bytes, over the limit of ${this.#limits.maxPieceBytes} bytes ` +
+          `for one activity; it is left out and the document's other activities are checked`,
+        ...(iatiIdentifier !== undefined ? { activity: iatiIdentifier } : {}),
+        activityIndex: position,
+        code: "activity_too_large",
+      },
+      this.#schemaIssues,
+    );
+    this.#lastActivity = { position, line: piece.line, ...(iatiIdentifier !== undefined ? { iatiIdentifier } : {}) };
+  }
+
+  /** `beforeOversized`: an activity too large to hold comes next (and is not in the batch). */
+  #flush(final: boolean, beforeOversized = false): void {
     const batch = this.#batch;
     this.#batch = null;
     if (batch) this.#activitiesSeen += batch.activities;
@@ -250,7 +283,10 @@ export class ActivitiesValidation {
     const body = batch ? batch.texts.join("") : "";
 
     if (first) {
-      this.#check(`${prolog?.text ?? ""}${body}${close}`, batch, (line) => line, null);
+      // The root must hold an activity: when the first is too large to hold, a placeholder stands
+      // in for it, at the end of the last line so no line moves.
+      const standIn = beforeOversized && (batch?.activities ?? 0) === 0 && rootOpen;
+      this.#check(`${prolog?.text ?? ""}${body}${standIn ? PLACEHOLDER_ACTIVITY : ""}${close}`, batch, (line) => line, null, standIn);
       return;
     }
     // Every later batch: its own first line holds the root and the placeholder, then its pieces
@@ -265,7 +301,7 @@ export class ActivitiesValidation {
    * Parses and validates one batch; `toDocumentLine` maps its line numbers to the document's.
    * `close` is null for the first batch, else what closes the root after the batch.
    */
-  #check(text: string, batch: Batch | null, toDocumentLine: (line: number) => number, close: string | null): void {
+  #check(text: string, batch: Batch | null, toDocumentLine: (line: number) => number, close: string | null, trailingPlaceholder = false): void {
     const first = close === null;
     const parsed = parseScannedXml(text, this.#limits);
     if (!parsed.ok) {
@@ -296,6 +332,7 @@ export class ActivitiesValidation {
       const own = (issue: XmlIssue) => first || issue.line !== 1;
 
       const activities = this.#describeActivities(root, first, toDocumentLine);
+      if (trailingPlaceholder) activities.pop();
       if (batch && activities.length !== batch.activities) this.#piecesMatchTree = false;
       const previous = this.#lastActivity;
       for (const warning of parsed.warnings.filter(own)) {

@@ -1,23 +1,24 @@
 /**
  * The reload stage: downloads the payload of every staging row that needs one into the blob store.
  *
- *   staging __gN (keyset pages of rows to fetch) --HostScheduler--> download → decode to UTF-8
- *     → blob store --batched UPDATE--> blob_sha256 / download_error per row
+ *   staging __gN (keyset pages of rows to fetch) --HostScheduler--> download to a file → decode to
+ *     UTF-8, a part at a time → blob store --batched UPDATE--> blob_sha256 / download_error per row
  *
  * A row needs a download when it has no blob yet and no recorded error; with `retryErrors`, rows
  * in error are tried again, except error 3 (not an HTTP URL), which no retry can fix. Memory stays
- * flat: at most a few pages of (id, url) pairs are queued and `concurrency` payloads are in flight.
+ * flat: at most a few pages of (id, url) pairs are queued and `concurrency` payloads are in flight,
+ * each streamed through files (see download-payload.ts), never held whole.
  */
 import type { BlobStore } from "../../adapters/blob-store.ts";
-import { download, DownloadError, downloadErrorReason, HostScheduler, hostOf } from "../../adapters/http.ts";
+import { DownloadError, downloadErrorReason, HostScheduler, hostOf } from "../../adapters/http.ts";
 import { ident, type Sql } from "../../adapters/postgres.ts";
-import { decodePayload } from "../../datasets/iati/charset.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import type { Generation } from "../../generations/store.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
+import { downloadPayload } from "./download-payload.ts";
 
 export interface ReloadOptions {
   /** Try rows whose last download failed again (never error 3, not an HTTP URL). @default false */
@@ -74,7 +75,7 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
   let failure: unknown = null;
 
   const fetchOne = async (id: string, url: string | null): Promise<Outcome> => {
-    const got = await download(url, {
+    const got = await downloadPayload(store, url, {
       timeoutMs: payload.timeoutMs,
       maxRedirects: payload.maxRedirects,
       maxBytes: payload.maxBytes,
@@ -82,12 +83,8 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
       // Logged, not counted: the job's counters keep one outcome per row (written, skipped, failed).
       onRetry: (reason) => session.log.debug(`download of ${id} tried again: ${reason}`),
     });
-    if (!got.ok) return { id, blob_sha256: null, charset: null, payload_bytes: null, download_error: got.code, download_detail: got.detail };
-    const decoded = decodePayload(got.bytes, got.contentType ?? undefined);
-    if ("error" in decoded) return { id, blob_sha256: null, charset: null, payload_bytes: got.bytes.byteLength, download_error: DownloadError.charset, download_detail: decoded.reason };
-    const utf8 = decoded.charset === "utf-8" ? got.bytes : new TextEncoder().encode(decoded.text);
-    const sha = await store.put(stripUtf8Bom(utf8));
-    return { id, blob_sha256: sha, charset: decoded.charset, payload_bytes: got.bytes.byteLength, download_error: null, download_detail: null };
+    if (!got.ok) return { id, blob_sha256: null, charset: null, payload_bytes: got.bytes, download_error: got.code, download_detail: got.detail };
+    return { id, blob_sha256: got.sha, charset: got.charset, payload_bytes: got.bytes, download_error: null, download_detail: null };
   };
 
   const settle = (outcome: Outcome, url: string | null) => {
@@ -143,9 +140,6 @@ export async function reloadPayloads(session: Session, job: JobHandle, generatio
   }
 }
 
-function stripUtf8Bom(bytes: Uint8Array): Uint8Array {
-  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-}
 
 /** Writes download outcomes back to staging, a batch per statement. */
 class OutcomeWriter {

@@ -13,7 +13,7 @@ import { validateActivityParts, withoutActivities } from "../../datasets/iati/xm
 /** How many issues one stored report lists; `errorCount` keeps the full number. */
 export const MAX_REPORTED_ISSUES = 500;
 
-export type InvalidReason = "unsafe_xml" | "not_well_formed" | "schema_invalid" | "not_json";
+export type InvalidReason = "unsafe_xml" | "not_well_formed" | "schema_invalid" | "activity_too_large" | "not_json";
 
 export interface PayloadCheck {
   /** No errors at all (warnings allowed). */
@@ -56,6 +56,8 @@ function xmlCheck(report: ValidationReport, cleaned: boolean): Omit<PayloadCheck
   let reason: InvalidReason | null = null;
   if (!report.valid && !cleaned) {
     if (failures.some((e) => UNSAFE.test(e.message))) reason = "unsafe_xml";
+    // Every activity failed only for its size (one activity, too large to hold): say so.
+    else if (failures.length > 0 && failures.every((e) => e.code === "activity_too_large")) reason = "activity_too_large";
     else if (report.activitiesTotal === 0 && failures.some((e) => e.severity === "fatal")) reason = "not_well_formed";
     else reason = "schema_invalid";
   }

@@ -3,10 +3,8 @@
  * holding it: a temp file in the blob store's staging directory, hashed while written, moved into
  * the store only once it validates.
  */
-import { randomUUID } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
-import type { BlobStore } from "../../adapters/blob-store.ts";
+import { mkdir, open, rm } from "node:fs/promises";
+import { type BlobStore, stagingPath } from "../../adapters/blob-store.ts";
 import { utf8Parts } from "../../datasets/iati/xml-stream.ts";
 import type { PayloadParts } from "./check-payload.ts";
 
@@ -24,18 +22,21 @@ export function storedPayloadParts(store: BlobStore, sha256: string, first: Read
     },
     async keepCleaned(parts, accept) {
       await mkdir(store.stagingDir, { recursive: true });
-      const temp = join(store.stagingDir, `cleaned-${process.pid}-${randomUUID()}.xml`);
+      const temp = stagingPath(store);
       try {
         const hasher = new Bun.CryptoHasher("sha256");
-        const writer = Bun.file(temp).writer();
+        // node:fs, not Bun's FileSink: a FileSink reports a full disk only as an unhandled error.
+        const file = await open(temp, "w");
         const encoder = new TextEncoder();
-        for await (const part of parts) {
-          const bytes = encoder.encode(part);
-          hasher.update(bytes);
-          writer.write(bytes);
-          await writer.flush();
+        try {
+          for await (const part of parts) {
+            const bytes = encoder.encode(part);
+            hasher.update(bytes);
+            await file.write(bytes);
+          }
+        } finally {
+          await file.close();
         }
-        await writer.end();
         const sha = hasher.digest("hex");
         if (!(await accept(async () => collectingAfterEach(utf8Parts(Bun.file(temp).stream()), collect)))) return null;
         await store.putFile(temp, sha);
