@@ -22,6 +22,7 @@ import { openSession, type Session, type SessionOptions } from "./session.ts";
 import type { ReloadOptions } from "./reload/reload.ts";
 import { indexStep, openSearchFor, refreshStep, reloadStep, type StepResult, swapStep, validateStep } from "./steps.ts";
 import type { LiveDiff } from "./refresh/staging-sql.ts";
+import { type DryRunPlan, planDryRun } from "./plan/dry-run.ts";
 import { repairSwap } from "./swap/repair.ts";
 import { refuseWhileSplit, rollbackToPrevious, SwapRefusedError } from "./swap/swap-stage.ts";
 
@@ -299,4 +300,9 @@ async function refreshChanges(session: Session, generation: number): Promise<Liv
     where dataset = ${session.dataset.name} and generation = ${generation} and stage = 'refresh' and state = 'succeeded'
     order by id desc limit 1`;
   return (row?.changes as LiveDiff | null) ?? undefined;
+}
+
+/** `refresh --dry-run` / `run --dry-run`: what the command would do, leaving nothing behind (plan/dry-run.ts). */
+export function dryRunDataset(dataset: string | undefined, options: SessionOptions, command: "refresh" | "run"): Promise<DryRunPlan> {
+  return withSession(command, dataset, options, (session, es) => planDryRun(session, es, command));
 }
