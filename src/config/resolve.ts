@@ -6,12 +6,12 @@
 import { ConfigError } from "../errors.ts";
 import { describeIssues } from "./issues.ts";
 import { datasetNamePattern, datasetSchema, REGISTRY_COLUMNS, sluiceConfigSchema } from "./schema.ts";
-import type { Dataset, DatasetConfig, SluiceConfig } from "./types.ts";
+import type { Dataset, DatasetConfig, SearchCheckConfig, SluiceConfig } from "./types.ts";
 
 export { REGISTRY_COLUMNS };
 
 export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 3, maxFailures: 0 };
-export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1 };
+export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1, diffBy: null as string | null, checks: [] as SearchCheckConfig[] };
 /** `maxFailures: null` means not set: only the fraction decides. */
 export const REFRESH_DEFAULTS = { maxFailures: null as number | null, maxFailedFraction: 0.01 };
 export const PAYLOAD_DEFAULTS = {

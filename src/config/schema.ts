@@ -20,6 +20,7 @@ import type {
   RefreshConfig,
   RegistrySourceConfig,
   SluiceConfig,
+  SearchCheckConfig,
   SwapConfig,
   TableConfig,
   TagCleanConfig,
@@ -170,9 +171,25 @@ const index = strict({
   maxFailures: wholeNumber(0).optional(),
 });
 
+const searchCheck = strict(
+  {
+    name: text.optional(),
+    query: z.union([text, jsonObject], { error: "must be a query string or an Elasticsearch query object" }),
+    minHits: wholeNumber(0).optional(),
+    expectId: text.optional(),
+    withinTop: wholeNumber(1, 10_000).optional(),
+    minShareOfLive: fraction().optional(),
+  },
+  "a query string or object",
+).refine((c) => c.minHits !== undefined || c.expectId !== undefined || c.minShareOfLive !== undefined, {
+  error: "must name an expectation (minHits, expectId or minShareOfLive)",
+});
+
 const swap = strict({
   maxShrink: fraction().optional(),
   keep: wholeNumber(0).optional(),
+  diffBy: text.optional(),
+  checks: z.array(searchCheck, { error: "must be a list of search checks" }).optional(),
 });
 
 const refresh = strict({
@@ -270,6 +287,7 @@ export type SchemaMatchesTypes = [
   Check<Same<In<typeof child>, ChildIndexConfig>>,
   Check<Same<In<typeof index>, IndexConfig>>,
   Check<Same<In<typeof swap>, SwapConfig>>,
+  Check<Same<In<typeof searchCheck>, SearchCheckConfig>>,
   Check<Same<In<typeof refresh>, RefreshConfig>>,
   Check<Same<In<typeof payload>, PayloadConfig>>,
   Check<Same<In<typeof validate>, ValidateConfig>>,

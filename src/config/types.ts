@@ -161,6 +161,26 @@ export interface SwapConfig {
   maxShrink?: number;
   /** Generations kept besides live (for rollback). @default 1 */
   keep?: number;
+  /** A keyword field whose document counts `run` shows, live beside new, before it swaps (as `sluice diff --by`). */
+  diffBy?: string;
+  /** Searches run against the new index, beside live, before the alias moves; one failing refuses the swap. @default [] */
+  checks?: SearchCheckConfig[];
+}
+
+/** A search run against the new index and live before a swap; at least one expectation. */
+export interface SearchCheckConfig {
+  /** Shown in the table and stored on the swap job. @default the query */
+  name?: string;
+  /** A query string (Lucene syntax, as `?q=`) or an Elasticsearch query object. */
+  query: string | Record<string, unknown>;
+  /** The new index finds at least this many documents. */
+  minHits?: number;
+  /** This document `_id` is among the first `withinTop` hits of the new index. */
+  expectId?: string;
+  /** @default 10 */
+  withinTop?: number;
+  /** The new index finds at least this fraction of what live finds for the same query (0.9: 90%). */
+  minShareOfLive?: number;
 }
 
 export interface RefreshConfig {
@@ -207,7 +227,7 @@ export interface Dataset {
     toDocument(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
     children: ChildIndexConfig[];
   }) | null;
-  swap: Required<SwapConfig>;
+  swap: Required<Omit<SwapConfig, "diffBy" | "checks">> & { diffBy: string | null; checks: SearchCheckConfig[] };
   refresh: { maxFailures: number | null; maxFailedFraction: number };
   /** Set for registry datasets, null otherwise. */
   payload: Required<PayloadConfig> | null;

@@ -23,6 +23,8 @@ import type { ReloadOptions } from "./reload/reload.ts";
 import { indexStep, openSearchFor, refreshStep, reloadStep, type StepResult, swapStep, validateStep } from "./steps.ts";
 import type { LiveDiff } from "./refresh/staging-sql.ts";
 import { type DryRunPlan, planDryRun } from "./plan/dry-run.ts";
+import { diffGeneration, type GenerationDiff } from "./plan/generation-diff.ts";
+import { diffSummaryLines } from "./plan/diff-summary.ts";
 import { repairSwap } from "./swap/repair.ts";
 import { refuseWhileSplit, rollbackToPrevious, SwapRefusedError } from "./swap/swap-stage.ts";
 
@@ -34,6 +36,8 @@ export interface StageReport {
   outcome?: "promoted" | "unchanged";
   /** Set when outcome is "unchanged": the live generation that stays, and what refresh compared. */
   unchanged?: { live: number; changes: LiveDiff };
+  /** `run`: the generation beside live just before the swap, as `sluice diff` shows it (logged then). */
+  beforeSwap?: GenerationDiff;
   /** `swap --repair`: what was done. */
   repaired?: string;
 }
@@ -159,6 +163,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
     await refuseWhileSplit(session);
     let generation: Generation | null = await resumableGeneration(session, es);
     let unchanged: StageReport["unchanged"];
+    let beforeSwap: GenerationDiff | undefined;
     slack.notify(`run ${ds.name} started${generation ? ` (resuming generation ${generation.number})` : ""}`);
     let stage = "refresh";
     try {
@@ -202,6 +207,9 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         }
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;
+        // What is about to go live, beside what is live, before the alias moves (as `sluice diff` prints it).
+        beforeSwap = await diffGeneration(sql, es, ds, { generation: gen.number, by: ds.swap.diffBy ?? undefined });
+        for (const line of diffSummaryLines(beforeSwap)) log.info(line);
         steps.push(await swapStep(session, es, fresh, run.job.id, { force: Boolean(options.force), keep: ds.swap.keep, configPath: options.config }));
         // The run's own job carries its stages' skipped and failed rows, not zeros.
         Object.assign(run.counters, runCounters(steps, run.counters.read));
@@ -211,7 +219,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         slack.notify(`run ${ds.name}: unchanged against live generation ${unchanged.live}; nothing indexed or swapped`);
         return { dataset: ds.name, generation: unchanged.live, steps, outcome: "unchanged", unchanged };
       }
-      return { dataset: ds.name, generation: number, steps, outcome: "promoted" };
+      return { dataset: ds.name, generation: number, steps, outcome: "promoted", ...(beforeSwap ? { beforeSwap } : {}) };
     } catch (error) {
       const message = error instanceof SluiceError ? error.toLine() : (error as Error).message;
       slack.notify(`run ${ds.name} FAILED at ${stage}: ${message}. Production untouched.`);
