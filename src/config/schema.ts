@@ -21,6 +21,7 @@ import type {
   RegistrySourceConfig,
   SluiceConfig,
   SearchCheckConfig,
+  FilteredIndexConfig,
   SwapConfig,
   TableConfig,
   TagCleanConfig,
@@ -160,11 +161,19 @@ const child = strict({
   toDocuments: fn<ChildIndexConfig["toDocuments"]>("(row, context) => documents"),
 });
 
+const filtered = strict({
+  suffix: z.string({ error: "must be a string: `<alias>-<suffix>`" }).regex(/^[a-z0-9_-]+$/, { error: "must be lowercase letters, digits, - or _" }).optional(),
+  termsFile: text.optional(),
+  terms: textList.optional(),
+  fields: textList.optional(),
+}).refine((f) => (f.termsFile === undefined) !== (f.terms === undefined), { error: "must give termsFile or terms (one of them)" });
+
 const index = strict({
   alias: z.string({ error: "must be a string" }).regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: "must be a lowercase Elasticsearch name (letters, digits, -, _ or .)" }).optional(),
   body: indexBody.optional(),
   toDocument: fn<NonNullable<IndexConfig["toDocument"]>>("(row, context) => document").optional(),
   children: z.array(child, { error: "must be a list of child indices" }).optional(),
+  filtered: filtered.optional(),
   batchDocuments: wholeNumber(1).optional(),
   batchBytes: wholeNumber(1).optional(),
   concurrency: wholeNumber(1).optional(),
@@ -288,6 +297,7 @@ export type SchemaMatchesTypes = [
   Check<Same<In<typeof index>, IndexConfig>>,
   Check<Same<In<typeof swap>, SwapConfig>>,
   Check<Same<In<typeof searchCheck>, SearchCheckConfig>>,
+  Check<Same<In<typeof filtered>, FilteredIndexConfig>>,
   Check<Same<In<typeof refresh>, RefreshConfig>>,
   Check<Same<In<typeof payload>, PayloadConfig>>,
   Check<Same<In<typeof validate>, ValidateConfig>>,

@@ -120,6 +120,18 @@ export interface ChildIndexConfig {
   toDocuments(row: Record<string, unknown>, context: IndexContext, parent?: Document): Document[] | Promise<Document[]>;
 }
 
+/** The filtered twin: `<alias>-<suffix>`, the parent's documents minus those holding a term. */
+export interface FilteredIndexConfig {
+  /** @default "filtered" */
+  suffix?: string;
+  /** The sensitive terms, one per line (`#` comments); a path relative to the working directory. Give this or `terms`. */
+  termsFile?: string;
+  /** The sensitive terms themselves. */
+  terms?: string[];
+  /** Document fields looked in (dotted paths into lists). @default ["title", "description", "tags.name"] */
+  fields?: string[];
+}
+
 /** One document, several, none (null or []), or several yielded one at a time (a large payload). */
 export type DocumentsOfRow = Document | Document[] | AsyncIterable<Document> | null;
 
@@ -146,6 +158,8 @@ export interface IndexConfig {
    */
   toDocument?(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
   children?: ChildIndexConfig[];
+  /** A twin of the index without the documents that hold a sensitive term, built in the same pass. */
+  filtered?: FilteredIndexConfig;
   /** @default 2000 documents per bulk request */
   batchDocuments?: number;
   /** @default 5 MiB per bulk request */
@@ -223,9 +237,11 @@ export interface Dataset {
     urlColumns: string[];
     urlScheme: string;
   };
-  index: (Required<Omit<IndexConfig, "toDocument" | "children">> & {
+  index: (Required<Omit<IndexConfig, "toDocument" | "children" | "filtered">> & {
     toDocument(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
     children: ChildIndexConfig[];
+    /** The terms read from `termsFile` (or given), so that the fingerprint follows them. */
+    filtered: { suffix: string; terms: string[]; fields: string[] } | null;
   }) | null;
   swap: Required<Omit<SwapConfig, "diffBy" | "checks">> & { diffBy: string | null; checks: SearchCheckConfig[] };
   refresh: { maxFailures: number | null; maxFailedFraction: number };

@@ -2,6 +2,7 @@
  * Builds generation N's Elasticsearch indices from its staging table:
  *
  *   staging __gN --COPY row_to_json--> toDocument (+ children) --> BulkSink --> <alias>-gN
+ *                                        └─ no sensitive term? ──────────────> <alias>-<suffix>-gN (the filtered twin)
  *
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
@@ -22,6 +23,7 @@ import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
+import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { stagingRows } from "./staging-rows.ts";
 import type { Document } from "../../config/types.ts";
@@ -42,7 +44,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const { dataset, sql, signal, log } = session;
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
-  const bodies = [config.body, ...config.children.map((c) => c.body)];
+  // The filtered twin (last of the targets) has the parent's body.
+  const bodies = [config.body, ...config.children.map((c) => c.body), ...(config.filtered ? [config.body] : [])];
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
@@ -79,6 +82,18 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
+  const twin = config.filtered ? children.pop()! : null;
+  const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
+  let keptOut = 0;
+  /** Each document goes to the parent, and to the twin unless it holds a sensitive term (counted per term). */
+  const addParent = async (id: string, document: Document) => {
+    await sink.add(parent!.index, id, document);
+    if (!twin) return;
+    const terms = sensitive!.match(document);
+    if (terms.length === 0) return sink.add(twin.index, id, document);
+    keptOut++;
+    for (const term of terms) countReason(counters, "filtered", term);
+  };
   const collect = periodicCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
@@ -91,7 +106,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         let count = 0;
         for await (const document of produced as AsyncIterable<Document>) {
           count++;
-          await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+          await addParent(String(document.id ?? row[dataset.table.key]), document);
           for (const [i, child] of config.children.entries()) {
             for (const childDoc of await child.toDocuments(row, context, document)) {
               await sink.add(children[i]!.index, String(childDoc.id), childDoc);
@@ -108,7 +123,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         continue;
       }
       for (const document of documents) {
-        await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+        await addParent(String(document.id ?? row[dataset.table.key]), document);
       }
       for (const [i, child] of config.children.entries()) {
         for (const childDoc of await child.toDocuments(row, context)) {
@@ -154,6 +169,16 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         { hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again" },
       );
     }
+  }
+  if (twin) {
+    // The twin holds the full index minus what a term kept out (when nothing failed to index).
+    const expected = documents[parent!.index]! - keptOut;
+    if (sink.failed === 0 && documents[twin.index] !== expected) {
+      throw new SluiceError(`filtered index ${twin.index} holds ${documents[twin.index]} documents, not ${parent!.index}'s ${documents[parent!.index]} minus the ${keptOut} kept out (${expected})`, {
+        hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
+      });
+    }
+    counters.keptOut = keptOut;
   }
   counters.documents = documents;
   const failed = sink.failed;
