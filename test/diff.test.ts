@@ -38,6 +38,8 @@ describe("sluice diff", () => {
     expect(diff.counts).toEqual([
       { name: "table", live: 1374, new: 1374, change: 0 },
       { name: `${t.indexPrefix}image`, live: 1374, new: 1374, change: 0 },
+      // The filtered twin: one sample row holds a shipped sensitive term.
+      { name: `${t.indexPrefix}image-filtered`, live: 1373, new: 1373, change: 0 },
     ]);
     const changedKeys = (await t.upstream`select identifier::text as id from image where provider = 'diffprovider' or identifier = ${changed}::uuid order by 1`).map((r) => r.id);
     expect(diff.keys).toEqual({ new: 1, changed: 6, removed: 1, sample: { new: [added], changed: changedKeys, removed: [removed] } });
@@ -51,7 +53,7 @@ describe("sluice diff", () => {
     }
     // Largest changes first.
     expect(diff.by.values[0].name).toBe("diffprovider");
-  });
+  }, 120_000);
 
   test("plain output is a readable table", async () => {
     const res = await t.sluice("diff", "image", "--generation", "2");
@@ -59,7 +61,7 @@ describe("sluice diff", () => {
     expect(res.stdout).toContain("image generation 2 against live generation 1");
     expect(res.stdout).toMatch(/^table\s+1,374\s+1,374\s+0$/m);
     expect(res.stdout).toMatch(new RegExp(`^removed\\s+1\\s+${removed}$`, "m"));
-  });
+  }, 120_000);
 
   test("a live generation, or one that does not exist, is refused with the way out", async () => {
     expect((await t.sluice("diff", "image", "--generation", "1")).code).toBe(1);
@@ -67,7 +69,7 @@ describe("sluice diff", () => {
     // An unmapped field would count every document as missing; it is refused instead.
     expect((await t.sluice("diff", "image", "--by", "no_such_field_xyz")).code).toBe(2);
     expect((await t.sluice("diff", "image", "--by", "title")).code).toBe(2);
-  });
+  }, 120_000);
 
   test("run shows the same summary just before it swaps", async () => {
     // The run picks up the ready generation 2 (same configuration) and swaps it.
@@ -81,5 +83,5 @@ describe("sluice diff", () => {
     expect(stderr).toMatch(/changed\s+6\s+/);
     const swapLine = stderr.split("\n").findIndex((l) => l.includes("is live"));
     expect(stderr.split("\n").findIndex((l) => l.includes("against live generation 1"))).toBeLessThan(swapLine);
-  });
+  }, 120_000);
 });

@@ -23,7 +23,7 @@ async function snapshot(): Promise<unknown> {
   const sequences = await t.api`select sequencename as s, last_value::text as v from pg_sequences order by 1`;
   const counts = await t.api`select (select count(*)::int from sluice.generations) as generations, (select count(*)::int from sluice.jobs) as jobs, (select count(*)::int from sluice.row_failures) as failures`;
   const generations = await t.api`select dataset, number, state from sluice.generations order by 1, 2`;
-  const locks = await t.api`select count(*)::int as n from pg_locks where locktype = 'advisory'`;
+  const locks = await t.api`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
   const indices = await fetch(`${elasticsearchUrl}/_cat/indices/${t.indexPrefix}*?h=index,docs.count&s=index&expand_wildcards=all`).then((r) => r.text());
   const aliases = await fetch(`${elasticsearchUrl}/_cat/aliases/${t.indexPrefix}*?h=alias,index&s=alias`).then((r) => r.text());
   return { tables, sequences, counts, generations, locks, indices, aliases };
@@ -39,7 +39,7 @@ describe("--dry-run", () => {
     expect(plan.changes).toMatchObject({ new: 1374, changed: 0, removed: 0 });
     expect(plan.changes.sample.new).toHaveLength(10);
     expect(await snapshot()).toEqual(before);
-  });
+  }, 120_000);
 
   test("with an upstream change: new, changed and removed keys against live, a shrink gate, and nothing left behind", async () => {
     expect((await t.sluice("run", "image")).code).toBe(0);
@@ -74,7 +74,7 @@ describe("--dry-run", () => {
     expect(plain.stdout).toMatch(/removed\s+301/);
     expect(plain.stdout).toContain("swap.maxShrink");
     expect(await snapshot()).toEqual(before2);
-  });
+  }, 120_000);
 
   test("bad rows: the plan counts them as the refresh then does, and a tolerance breach shows as refresh.tolerance", async () => {
     await t.upstream.unsafe(`
@@ -117,10 +117,10 @@ export default defineConfig({ datasets: { photos: {
     expect(planned).toEqual(counted);
     expect(planned.failed).toMatchObject({ duplicate_key: 1 });
     expect(changes).toEqual({ new: 5, changed: 0, removed: 0 });
-  });
+  }, 120_000);
 
   test("a registry dataset is refused with the way out, exit 2", async () => {
     const res = await t.sluice("refresh", "iati", "--dry-run");
     expect(res.code).toBe(2);
-  });
+  }, 120_000);
 });

@@ -50,7 +50,7 @@ describe("the filtered twin", () => {
     expect(index.counters.keptOut).toBeGreaterThan(0);
     expect(index.counters.keptOut).toBe(all - (await ids(twin)).length);
     expect(index.counters.documents).toEqual({ [full]: all, [twin]: all - index.counters.keptOut });
-  });
+  }, 120_000);
 
   test("with common words as terms: many kept out, each term counted, same ids as the must_not", async () => {
     // The commonest title words and tag names of the sample, so that the twin leaves out hundreds.
@@ -86,16 +86,16 @@ export default defineConfig({ datasets: { image: { ...openverseDatasets.image, i
     expect(await aliasIndices(`${t.indexPrefix}image-filtered`)).toEqual([twin]);
     const mapping = (await (await fetch(`${elasticsearchUrl}/${twin}/_mapping`)).json()) as any;
     expect(mapping[twin].mappings._meta.sluice).toMatchObject({ dataset: "image", generation: 2 });
-  });
+  }, 120_000);
 
   test("rollback moves both aliases back together", async () => {
     expect((await t.sluice("swap", "image", "--rollback")).code).toBe(0);
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g1`]);
     expect(await aliasIndices(`${t.indexPrefix}image-filtered`)).toEqual([`${t.indexPrefix}image-filtered-g1`]);
-  });
+  }, 120_000);
 
   test("audio has its twin too", async () => {
     expect((await t.sluice("run", "audio")).code).toBe(0);
     expect(await ids(`${t.indexPrefix}audio-filtered-g1`)).toEqual(await ids(`${t.indexPrefix}audio-g1`, openverseMustNot(shippedTerms)));
-  });
+  }, 120_000);
 });

@@ -92,7 +92,7 @@ describe("search checks before swap", () => {
     expect(shown.stdout).toContain("searchChecks (passed 2, failed 2)");
     expect(shown.stdout).toContain("search checks, live beside new:");
     expect(shown.stdout).toMatch(new RegExp(`${word} keeps its hits\\s+≥ 90% of live's hits\\s+${liveHits}\\s+${newHits}\\s+FAILED`));
-  });
+  }, 120_000);
 
   test("--force promotes past the failed checks, and the swap job still records them", async () => {
     expect((await t.sluice("swap", "image", "--config", config, "--force")).code).toBe(0);
@@ -100,7 +100,7 @@ describe("search checks before swap", () => {
     const swap = await lastJob(t, "image", "swap");
     expect(swap.state).toBe("succeeded");
     expect((swap.counters.searchChecks as any[]).filter((r) => !r.passed)).toHaveLength(2);
-  });
+  }, 120_000);
 
   test("passing checks let the swap go ahead, and are recorded", async () => {
     const passing = `/tmp/${t.name}.passing.config.ts`;
@@ -115,5 +115,5 @@ export default defineConfig({ datasets: { image: { ...openverseDatasets.image, s
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g3`]);
     const swap = await lastJob(t, "image", "swap");
     expect((swap.counters.searchChecks as any[]).map((r) => r.passed)).toEqual([true, true]);
-  });
+  }, 120_000);
 });

@@ -36,16 +36,17 @@ export async function keyDiff(sql: Sql, tables: KeyDiffTables, sample = 10): Pro
   const newRows = `SELECT t.${key}::text AS k FROM ${to} t WHERE NOT EXISTS (SELECT 1 FROM ${from} f WHERE f.${key} = t.${key})`;
   const removedRows = `SELECT f.${key}::text AS k FROM ${from} f WHERE NOT EXISTS (SELECT 1 FROM ${to} t WHERE t.${key} = f.${key})`;
   const changedRows = `SELECT t.${key}::text AS k FROM ${to} t JOIN ${from} f USING (${key}) ${changedWhere}`;
-  const [counts] = await sql.unsafe(`
-    SELECT (SELECT count(*) FROM (${newRows}) x)::bigint AS new,
-           (SELECT count(*) FROM (${changedRows}) x)::bigint AS changed,
-           (SELECT count(*) FROM (${removedRows}) x)::bigint AS removed`);
-  const keys = async (rows: string) => (await sql.unsafe(`SELECT k FROM (${rows}) x ORDER BY k LIMIT ${Math.max(0, Math.trunc(sample))}`)).map((r) => r.k as string);
+  // One pass per kind: the count over every row rides along with the first keys (a top-N sort).
+  const kind = async (rows: string) => {
+    const found = await sql.unsafe(`SELECT k, count(*) OVER ()::bigint AS n FROM (${rows}) x ORDER BY k LIMIT ${Math.max(1, Math.trunc(sample))}`);
+    return { count: Number(found[0]?.n ?? 0), keys: found.slice(0, Math.max(0, Math.trunc(sample))).map((r) => r.k as string) };
+  };
+  const [added, changed, removed] = [await kind(newRows), await kind(changedRows), await kind(removedRows)];
   return {
-    new: Number(counts?.new ?? 0),
-    changed: Number(counts?.changed ?? 0),
-    removed: Number(counts?.removed ?? 0),
-    sample: { new: await keys(newRows), changed: await keys(changedRows), removed: await keys(removedRows) },
+    new: added.count,
+    changed: changed.count,
+    removed: removed.count,
+    sample: { new: added.keys, changed: changed.keys, removed: removed.keys },
   };
 }
 
