@@ -50,6 +50,11 @@ describe("the filtered twin", () => {
     expect(index.counters.keptOut).toBeGreaterThan(0);
     expect(index.counters.keptOut).toBe(all - (await ids(twin)).length);
     expect(index.counters.documents).toEqual({ [full]: all, [twin]: all - index.counters.keptOut });
+    // The twin is a clone of the full index: the full index's write block was lifted afterwards, on both.
+    for (const index of [full, twin]) {
+      const settings = (await (await fetch(`${elasticsearchUrl}/${index}/_settings?flat_settings=true`)).json()) as any;
+      expect(settings[index].settings["index.blocks.write"] ?? "false").toBe("false");
+    }
   }, 120_000);
 
   test("with common words as terms: many kept out, each term counted, same ids as the must_not", async () => {

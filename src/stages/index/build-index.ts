@@ -2,7 +2,7 @@
  * Builds generation N's Elasticsearch indices from its staging table:
  *
  *   staging __gN --COPY row_to_json--> toDocument (+ children) --> BulkSink --> <alias>-gN
- *                                        └─ no sensitive term? ──────────────> <alias>-<suffix>-gN (the filtered twin)
+ *   <alias>-gN --_clone, delete the ids holding a sensitive term--> <alias>-<suffix>-gN (the filtered twin)
  *
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
@@ -25,6 +25,7 @@ import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
+import { cloneFilteredTwin } from "./filtered-twin.ts";
 import { stagingRows } from "./staging-rows.ts";
 import type { Document } from "../../config/types.ts";
 
@@ -44,8 +45,9 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const { dataset, sql, signal, log } = session;
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
-  // The filtered twin (last of the targets) has the parent's body.
-  const bodies = [config.body, ...config.children.map((c) => c.body), ...(config.filtered ? [config.body] : [])];
+  const bodies = [config.body, ...config.children.map((c) => c.body)];
+  // The filtered twin (last of the targets) is cloned from the full index afterwards (filtered-twin.ts).
+  const twin = config.filtered ? targets.pop()! : null;
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
@@ -82,16 +84,14 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
-  const twin = config.filtered ? children.pop()! : null;
   const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
-  let keptOut = 0;
-  /** Each document goes to the parent, and to the twin unless it holds a sensitive term (counted per term). */
+  const keptOut: string[] = [];
+  /** Each document goes to the full index; one holding a sensitive term is kept out of the twin (counted per term). */
   const addParent = async (id: string, document: Document) => {
     await sink.add(parent!.index, id, document);
-    if (!twin) return;
-    const terms = sensitive!.match(document);
-    if (terms.length === 0) return sink.add(twin.index, id, document);
-    keptOut++;
+    const terms = sensitive?.match(document) ?? [];
+    if (terms.length === 0) return;
+    keptOut.push(id);
     for (const term of terms) countReason(counters, "filtered", term);
   };
   const collect = periodicCollector();
@@ -171,14 +171,17 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     }
   }
   if (twin) {
-    // The twin holds the full index minus what a term kept out (when nothing failed to index).
-    const expected = documents[parent!.index]! - keptOut;
-    if (sink.failed === 0 && documents[twin.index] !== expected) {
-      throw new SluiceError(`filtered index ${twin.index} holds ${documents[twin.index]} documents, not ${parent!.index}'s ${documents[parent!.index]} minus the ${keptOut} kept out (${expected})`, {
+    job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.length.toLocaleString("en-US")} documents`, 97);
+    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number);
+    // The twin holds the full index minus the documents a term kept out.
+    const expected = documents[parent!.index]! - made.deleted;
+    documents[twin.index] = made.documents;
+    if (made.documents !== expected) {
+      throw new SluiceError(`filtered index ${twin.index} holds ${made.documents} documents, not ${parent!.index}'s ${documents[parent!.index]} minus the ${made.deleted} kept out (${expected})`, {
         hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
       });
     }
-    counters.keptOut = keptOut;
+    counters.keptOut = keptOut.length;
   }
   counters.documents = documents;
   const failed = sink.failed;
