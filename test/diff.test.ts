@@ -84,4 +84,22 @@ describe("sluice diff", () => {
     const swapLine = stderr.split("\n").findIndex((l) => l.includes("is live"));
     expect(stderr.split("\n").findIndex((l) => l.includes("against live generation 1"))).toBeLessThan(swapLine);
   }, 120_000);
+
+  test("run counts by swap.diffBy before it swaps; a field it cannot count by stops nothing", async () => {
+    const datasetsModule = new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname;
+    const config = (field: string) => `import { defineConfig } from "sluice";
+import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
+export default defineConfig({ datasets: { image: { ...openverseDatasets.image, swap: { diffBy: "${field}" } } } });
+`;
+    await Bun.write(`/tmp/${t.name}.by.config.ts`, config("provider"));
+    await Bun.write(`/tmp/${t.name}.bad.config.ts`, config("no_such_field_xyz"));
+    const good = await t.sluice("run", "image", "--rebuild", "--json", "--config", `/tmp/${t.name}.by.config.ts`);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout).beforeSwap.by.field).toBe("provider");
+    const bad = await t.sluice("run", "image", "--rebuild", "--json", "--config", `/tmp/${t.name}.bad.config.ts`);
+    expect(bad.code).toBe(0);
+    const report = JSON.parse(bad.stdout);
+    expect(report.outcome).toBe("promoted");
+    expect(report.beforeSwap).toBeUndefined();
+  }, 120_000);
 });

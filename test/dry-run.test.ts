@@ -41,8 +41,15 @@ describe("--dry-run", () => {
     expect(await snapshot()).toEqual(before);
   }, 120_000);
 
-  test("with an upstream change: new, changed and removed keys against live, a shrink gate, and nothing left behind", async () => {
+  test("run --dry-run on an unchanged upstream says unchanged, and --rebuild says it would promote", async () => {
     expect((await t.sluice("run", "image")).code).toBe(0);
+    const before = await snapshot();
+    expect(JSON.parse((await t.sluice("run", "image", "--dry-run", "--json")).stdout)).toMatchObject({ outcome: "unchanged", live: 1, changes: { new: 0, changed: 0, removed: 0 } });
+    expect(JSON.parse((await t.sluice("run", "image", "--dry-run", "--rebuild", "--json")).stdout).outcome).toBe("would promote");
+    expect(await snapshot()).toEqual(before);
+  }, 120_000);
+
+  test("with an upstream change: new, changed and removed keys against live, a shrink gate, and nothing left behind", async () => {
     // One row changed, one newly removed upstream, one brought back (new against live).
     const [changed] = await t.upstream`select identifier::text as id from image where not removed_from_source order by identifier limit 1`;
     const [removed] = await t.upstream`select identifier::text as id from image where not removed_from_source order by identifier desc limit 1`;

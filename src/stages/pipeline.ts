@@ -208,8 +208,12 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;
         // What is about to go live, beside what is live, before the alias moves (as `sluice diff` prints it).
-        beforeSwap = await diffGeneration(sql, es, ds, { generation: gen.number, by: ds.swap.diffBy ?? undefined });
-        for (const line of diffSummaryLines(beforeSwap)) log.info(line);
+        // Information only: a diff that cannot be made (say, swap.diffBy names no field) stops nothing.
+        beforeSwap = await diffGeneration(sql, es, ds, { generation: gen.number, by: ds.swap.diffBy ?? undefined }).catch((error: Error) => {
+          log.warn(`no diff before the swap: ${error instanceof SluiceError ? error.toLine() : error.message}`);
+          return undefined;
+        });
+        for (const line of beforeSwap ? diffSummaryLines(beforeSwap) : []) log.info(line);
         steps.push(await swapStep(session, es, fresh, run.job.id, { force: Boolean(options.force), keep: ds.swap.keep, configPath: options.config }));
         // The run's own job carries its stages' skipped and failed rows, not zeros.
         Object.assign(run.counters, runCounters(steps, run.counters.read));
@@ -311,6 +315,6 @@ async function refreshChanges(session: Session, generation: number): Promise<Liv
 }
 
 /** `refresh --dry-run` / `run --dry-run`: what the command would do, leaving nothing behind (plan/dry-run.ts). */
-export function dryRunDataset(dataset: string | undefined, options: SessionOptions, command: "refresh" | "run"): Promise<DryRunPlan> {
-  return withSession(command, dataset, options, (session, es) => planDryRun(session, es, command));
+export function dryRunDataset(dataset: string | undefined, options: SessionOptions & { rebuild?: boolean }, command: "refresh" | "run"): Promise<DryRunPlan> {
+  return withSession(command, dataset, options, (session, es) => planDryRun(session, es, command, { rebuild: Boolean(options.rebuild) }));
 }

@@ -57,7 +57,8 @@ class Rollback extends Error {
 
 const DRY_RUN_TABLE = "sluice_dry_run";
 
-export async function planDryRun(session: Session, es: SearchClient | null, command: "refresh" | "run", sample = 10): Promise<DryRunPlan> {
+export async function planDryRun(session: Session, es: SearchClient | null, command: "refresh" | "run", options: { rebuild?: boolean; sample?: number } = {}): Promise<DryRunPlan> {
+  const sample = options.sample ?? 10;
   const { dataset, env, sql, signal } = session;
   if (dataset.source.kind !== "postgres") {
     throw new UsageError(`--dry-run reads Postgres upstreams only; ${dataset.name} is a ${dataset.source.kind} dataset`, `run \`sluice ${command} ${dataset.name}\` without --dry-run`);
@@ -132,7 +133,8 @@ export async function planDryRun(session: Session, es: SearchClient | null, comm
       counters.changes = { new: changes.new, changed: changes.changed, removed: changes.removed };
       const liveRows = liveTable ? Number((await t.unsafe(`SELECT count(*)::bigint AS n FROM public.${ident(liveTable)}`))[0]?.n ?? 0) : null;
       const fingerprint = datasetFingerprint(dataset);
-      const unchanged = live !== null && live.fingerprint === fingerprint && changes.new + changes.changed + changes.removed === 0;
+      // As `run` decides it: nothing new, changed or removed, same configuration, and no --rebuild.
+      const unchanged = !options.rebuild && live !== null && live.fingerprint === fingerprint && changes.new + changes.changed + changes.removed === 0;
       if (command === "run" && !unchanged && !refusals.length) {
         // The index is not built: every row written is taken to become a document, as a clean index does.
         for (const reason of swapRefusals(dataset, {
