@@ -103,4 +103,22 @@ export default defineConfig({ datasets: { image: { ...openverseDatasets.image, i
     expect((await t.sluice("run", "audio")).code).toBe(0);
     expect(await ids(`${t.indexPrefix}audio-filtered-g1`)).toEqual(await ids(`${t.indexPrefix}audio-g1`, openverseMustNot(shippedTerms)));
   }, 120_000);
+
+  test("upgrading: a generation built before the twin is replaced by one with it; rolling back to it is refused, not half done", async () => {
+    const noTwin = `/tmp/${t.name}.notwin.config.ts`;
+    await Bun.write(noTwin, `import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
+const { filtered: _twin, ...index } = openverseDatasets.audio.index as Record<string, unknown>;
+export default { datasets: { audio: { ...openverseDatasets.audio, index } } };
+`);
+    expect((await t.sluice("run", "audio", "--config", noTwin, "--rebuild")).code).toBe(0);
+    expect(await aliasIndices(`${t.indexPrefix}audio`)).toEqual([`${t.indexPrefix}audio-g2`]);
+    // Without the twin in the configuration, its alias is left where it was.
+    expect(await aliasIndices(`${t.indexPrefix}audio-filtered`)).toEqual([`${t.indexPrefix}audio-filtered-g1`]);
+    expect((await t.sluice("run", "audio")).code).toBe(0);
+    expect(await aliasIndices(`${t.indexPrefix}audio`)).toEqual([`${t.indexPrefix}audio-g3`]);
+    expect(await aliasIndices(`${t.indexPrefix}audio-filtered`)).toEqual([`${t.indexPrefix}audio-filtered-g3`]);
+    expect((await t.sluice("swap", "audio", "--rollback")).code).toBe(1);
+    expect(await aliasIndices(`${t.indexPrefix}audio`)).toEqual([`${t.indexPrefix}audio-g3`]);
+    expect(await aliasIndices(`${t.indexPrefix}audio-filtered`)).toEqual([`${t.indexPrefix}audio-filtered-g3`]);
+  }, 120_000);
 });
