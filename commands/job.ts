@@ -5,6 +5,7 @@ import { UsageError } from "../src/errors.ts";
 import { summarizeCounters } from "../src/jobs/counters.ts";
 import { JOB_STATES, type JobView, parseJobState } from "../src/jobs/jobs.ts";
 import { findJob, findJobs, overrideJobState } from "../src/stages/jobs-admin.ts";
+import { type SearchCheckResult, searchCheckLines } from "../src/stages/swap/search-check-eval.ts";
 
 /** "running", or "running (process gone)" for a job whose lock and heartbeat are gone. */
 function stateLabel(job: JobView): string {
@@ -66,6 +67,8 @@ const show = defineCommand({
       ["error", job.error],
     ];
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(11)} ${v ?? "-"}\n`);
+    const checks = (job.counters as Record<string, unknown>).searchChecks;
+    if (Array.isArray(checks)) process.stdout.write(`\nsearch checks, live beside new:\n${searchCheckLines(checks as SearchCheckResult[]).join("\n")}\n`);
   },
 });
 

@@ -14,6 +14,7 @@ export const main = defineCommand({
     index: () => import("../commands/index.ts").then((m) => m.default),
     swap: () => import("../commands/swap.ts").then((m) => m.default),
     run: () => import("../commands/run.ts").then((m) => m.default),
+    diff: () => import("../commands/diff.ts").then((m) => m.default),
     ingest: () => import("../commands/ingest.ts").then((m) => m.default),
     job: () => import("../commands/job.ts").then((m) => m.default),
     publisher: () => import("../commands/publisher.ts").then((m) => m.default),

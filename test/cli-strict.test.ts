@@ -68,7 +68,7 @@ async function sluiceLogged(...args: string[]): Promise<{ code: number; stdout: 
 
 describe("bad argv exits 2, names the problem in one line, and runs nothing", () => {
   const cases: [string[], string][] = [
-    [["run", "audio", "--dry-run"], "unknown flag --dry-run for `sluice run`"],
+    [["run", "audio", "--dry-rn"], "unknown flag --dry-rn for `sluice run`; did you mean --dry-run?"],
     [["swap", "image", "--rolback"], "unknown flag --rolback for `sluice swap`; did you mean --rollback?"],
     [["validate", "iati", "--report"], "--report needs a value, e.g. `sluice validate iati --report 42`"],
     [["ingest", "<bundle>", "--max-entries"], "--max-entries needs a value, e.g. `sluice ingest upload.tar.gz --max-file-size 50G --max-entries 50000 --json`"],

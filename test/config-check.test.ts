@@ -168,7 +168,7 @@ describe("sluice config check", () => {
     const dataset = schema.properties.datasets.additionalProperties;
     expect(dataset.required).toEqual(["source", "table"]);
     expect(dataset.properties.swap.additionalProperties).toBe(false);
-    expect(Object.keys(dataset.properties.swap.properties)).toEqual(["maxShrink", "keep"]);
+    expect(Object.keys(dataset.properties.swap.properties)).toEqual(["maxShrink", "keep", "diffBy", "checks"]);
   });
 });
 

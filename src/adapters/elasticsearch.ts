@@ -47,10 +47,15 @@ export interface SearchClient {
     putSettings: Operation<estypes.IndicesPutSettingsRequest, estypes.IndicesPutSettingsResponse>;
     refresh: Operation<estypes.IndicesRefreshRequest, estypes.IndicesRefreshResponse>;
     updateAliases: Operation<estypes.IndicesUpdateAliasesRequest, estypes.IndicesUpdateAliasesResponse>;
+    clone: Operation<estypes.IndicesCloneRequest, estypes.IndicesCloneResponse>;
   };
   readonly cluster: { health: Operation<estypes.ClusterHealthRequest | undefined, estypes.ClusterHealthResponse> };
   readonly nodes: { info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse> };
   readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
+  readonly search: Operation<estypes.SearchRequest, estypes.SearchResponse<unknown>>;
+  readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;
+  /** Small administrative bulks (the filtered twin's deletes); documents go through sendBulk. */
+  readonly bulk: Operation<estypes.BulkRequest, estypes.BulkResponse>;
   readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
   close(): Promise<void>;
 }
@@ -80,6 +85,9 @@ function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
     cluster: client.cluster,
     nodes: client.nodes,
     count: ((params: estypes.CountRequest, options?: TransportRequestOptions) => client.count(params, options)) as SearchClient["count"],
+    search: ((params: estypes.SearchRequest, options?: TransportRequestOptions) => client.search(params, options)) as SearchClient["search"],
+    fieldCaps: ((params: estypes.FieldCapsRequest, options?: TransportRequestOptions) => client.fieldCaps(params, options)) as SearchClient["fieldCaps"],
+    bulk: ((params: estypes.BulkRequest, options?: TransportRequestOptions) => client.bulk(params, options)) as SearchClient["bulk"],
     transport: client.transport,
     close: () => client.close(),
   };

@@ -28,6 +28,9 @@ interface OpenSearchResponse {
 }
 type Abortable = Promise<OpenSearchResponse> & { abort?: () => void };
 
+/** The search request keys the Elasticsearch 8 client takes at the top level and OpenSearch's in `body`. */
+const SEARCH_BODY_KEYS = ["query", "aggs", "aggregations", "sort", "size", "from", "_source", "track_total_hits", "search_after", "post_filter", "highlight", "collapse", "pit", "fields"] as const;
+
 /** Moves the Elasticsearch 8 client's top-level body keys into `body`, as the OpenSearch client wants. */
 function withBody(params: Params, bodyKeys: readonly string[]): Params {
   const out: Params = {};
@@ -82,6 +85,9 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     cluster: Record<string, (params: Params, options: Params) => Abortable>;
     nodes: Record<string, (params: Params, options: Params) => Abortable>;
     count: (params: Params, options: Params) => Abortable;
+    search: (params: Params, options: Params) => Abortable;
+    fieldCaps: (params: Params, options: Params) => Abortable;
+    bulk: (params: Params, options: Params) => Abortable;
     transport: { request: (params: Params, options: Params) => Abortable };
   };
   type S = SearchClient;
@@ -101,10 +107,15 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
       }),
       refresh: operation<S["indices"]["refresh"]>((p, o) => os.indices.refresh!(p, o)),
       updateAliases: operation<S["indices"]["updateAliases"]>((p, o) => os.indices.updateAliases!(p, o), ["actions"]),
+      clone: operation<S["indices"]["clone"]>((p, o) => os.indices.clone!(p, o), ["settings", "aliases"]),
     },
     cluster: { health: operation<S["cluster"]["health"]>((p, o) => os.cluster.health!(p, o)) },
     nodes: { info: operation<S["nodes"]["info"]>((p, o) => os.nodes.info!(p, o)) },
     count: operation<S["count"]>((p, o) => os.count(p, o), ["query"]),
+    search: operation<S["search"]>((p, o) => os.search(p, o), SEARCH_BODY_KEYS),
+    fieldCaps: operation<S["fieldCaps"]>((p, o) => os.fieldCaps(p, o), ["index_filter"]),
+    // The bulk body is the list of operations itself, not an object holding it.
+    bulk: operation<S["bulk"]>(({ operations, ...rest }, o) => os.bulk({ ...rest, body: operations }, o)),
     transport: {
       request: (params, options) => call((o) => os.transport.request(params as unknown as Params, o), options as CallOptions),
     },

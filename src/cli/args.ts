@@ -9,6 +9,12 @@ export const configArg = {
 
 export const jsonArg = { type: "boolean", description: "print the result as JSON on stdout", default: false } as const;
 
+export const dryRunArg = {
+  type: "boolean",
+  description: "read the upstream and report what would change and which gates would refuse; leaves nothing behind",
+  default: false,
+} as const;
+
 export const datasetArg = { type: "positional", description: "dataset name (built-in or from the config)", required: true } as const;
 
 /**

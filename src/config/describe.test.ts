@@ -28,3 +28,12 @@ test("one aligned line per setting; long bodies summarized, columns inline", () 
   // Every value starts in the same column.
   expect(new Set(lines.map((l) => l.match(/^\S+ +/)![0].length)).size).toBe(1);
 });
+
+test("a long list (a filtered twin's terms) is cut, with its length", () => {
+  const terms = Array.from({ length: 500 }, (_, i) => `term${i}`);
+  const dataset = resolveDataset("photos", { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, index: { filtered: { terms } } });
+  const line = datasetLines(describeDataset(dataset)).find((l) => l.includes("index.filtered.terms"))!;
+  expect(line).toContain("term0, term1");
+  expect(line).toEndWith("… (500 items; --json shows all)");
+  expect(line.length).toBeLessThan(160);
+});

@@ -50,7 +50,12 @@ function inline(value: unknown): string {
     const pairs = Object.entries(value).map(([k, v]) => `${k} ${v}`);
     if (pairs.length) return pairs.join(", ");
   }
-  if (Array.isArray(value) && value.every((v) => typeof v !== "object")) return value.length ? value.join(", ") : "(none)";
+  if (Array.isArray(value) && value.every((v) => typeof v !== "object")) {
+    // A list of thousands (a filtered twin's sensitive terms) is cut like a long object.
+    const joined = value.join(", ");
+    if (joined.length > INLINE_LIMIT) return `${joined.slice(0, INLINE_LIMIT - 20)}… (${value.length} items; --json shows all)`;
+    return value.length ? joined : "(none)";
+  }
   if (typeof value !== "object") return String(value);
   const json = JSON.stringify(value);
   if (json.length <= INLINE_LIMIT) return json;

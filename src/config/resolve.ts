@@ -6,12 +6,14 @@
 import { ConfigError } from "../errors.ts";
 import { describeIssues } from "./issues.ts";
 import { datasetNamePattern, datasetSchema, REGISTRY_COLUMNS, sluiceConfigSchema } from "./schema.ts";
-import type { Dataset, DatasetConfig, SluiceConfig } from "./types.ts";
+import { readFileSync } from "node:fs";
+import { parseTermsFile } from "../transforms/sensitive-terms.ts";
+import type { ChildIndexConfig, Dataset, DatasetConfig, FilteredIndexConfig, SearchCheckConfig, SluiceConfig } from "./types.ts";
 
 export { REGISTRY_COLUMNS };
 
 export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 3, maxFailures: 0 };
-export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1 };
+export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1, diffBy: null as string | null, checks: [] as SearchCheckConfig[] };
 /** `maxFailures: null` means not set: only the fraction decides. */
 export const REFRESH_DEFAULTS = { maxFailures: null as number | null, maxFailedFraction: 0.01 };
 export const PAYLOAD_DEFAULTS = {
@@ -73,6 +75,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
       toDocument: index.toDocument ?? ((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
       degrade: index.degrade ?? [],
+      filtered: resolveFiltered(index.filtered, index.children ?? [], `${where}.index.filtered`),
       ...INDEX_DEFAULTS,
       ...definedOnly({ batchDocuments: index.batchDocuments, batchBytes: index.batchBytes, concurrency: index.concurrency, maxFailures: index.maxFailures }),
     },
@@ -95,6 +98,24 @@ export function resolveConfig(config: SluiceConfig, file: string, options: Resol
     datasets.set(name, resolveDataset(name, dataset, `${file}: datasets.${name}`, options));
   }
   return datasets;
+}
+
+export const FILTERED_DEFAULTS = { suffix: "filtered", fields: ["title", "description", "tags.name"] };
+
+/** The filtered twin with its terms read, or null; its alias must not be a child's. */
+function resolveFiltered(config: FilteredIndexConfig | undefined, children: ChildIndexConfig[], where: string): NonNullable<Dataset["index"]>["filtered"] {
+  if (!config) return null;
+  const suffix = config.suffix ?? FILTERED_DEFAULTS.suffix;
+  if (children.some((c) => c.suffix === suffix)) throw new ConfigError(`${where}.suffix "${suffix}" is also a child index's suffix`, "give the filtered twin another suffix");
+  let terms = config.terms ?? [];
+  if (config.termsFile !== undefined) {
+    try {
+      terms = parseTermsFile(readFileSync(config.termsFile, "utf8"));
+    } catch (error) {
+      throw new ConfigError(`${where}.termsFile ${config.termsFile} cannot be read: ${(error as Error).message}`, "give a file of sensitive terms, one per line, relative to the working directory");
+    }
+  }
+  return { suffix, terms, fields: config.fields ?? FILTERED_DEFAULTS.fields };
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {

@@ -29,7 +29,7 @@ describe("unknown keys name the path and the closest known key", () => {
     ["inside a child index", { ...minimal, index: { children: [{ suffix: "c", body: {}, toDocuments: () => [], bdy: {} }] } }, "sluice.config.ts: datasets.photos.index.children[0].bdy is not a known key; did you mean body?"],
     ["inside index.body", { ...minimal, index: { body: { mapping: {} } } }, "sluice.config.ts: datasets.photos.index.body.mapping is not a known key; did you mean mappings?"],
     ["inside refresh", { ...minimal, refresh: { maxFailure: 1 } }, "sluice.config.ts: datasets.photos.refresh.maxFailure is not a known key; did you mean maxFailures?"],
-    ["nothing close", { ...minimal, swap: { zzz: 1 } }, "sluice.config.ts: datasets.photos.swap.zzz is not a known key (known keys: maxShrink, keep)"],
+    ["nothing close", { ...minimal, swap: { zzz: 1 } }, "sluice.config.ts: datasets.photos.swap.zzz is not a known key (known keys: maxShrink, keep, diffBy, checks)"],
     ["before a required key it hides", { source: minimal.source, tabel: { key: "id" } }, "sluice.config.ts: datasets.photos.tabel is not a known key; did you mean table?"],
   ])("%s", (_, dataset, line) => {
     expect(problem(dataset)).toBe(line);
@@ -52,6 +52,8 @@ describe("a value of the wrong type names the expected type and what it got", ()
     ["a refresh fraction over 1", { ...minimal, refresh: { maxFailedFraction: 5 } }, "sluice.config.ts: datasets.photos.refresh.maxFailedFraction must be a fraction between 0 and 1, got 5"],
     ["negative refresh failures", { ...minimal, refresh: { maxFailures: -1 } }, "sluice.config.ts: datasets.photos.refresh.maxFailures must be a whole number ≥ 0, got -1"],
     ["a missing kind", { ...minimal, source: { table: "p" } }, "sluice.config.ts: datasets.photos.source.kind is required (use postgres or registry)"],
+    ["a search check with no expectation", { ...minimal, swap: { checks: [{ query: "cat" }] } }, "sluice.config.ts: datasets.photos.swap.checks[0] must name an expectation (minHits, expectId or minShareOfLive), got an object"],
+    ["a search check's share over 1", { ...minimal, swap: { checks: [{ query: "cat", minShareOfLive: 90 }] } }, "sluice.config.ts: datasets.photos.swap.checks[0].minShareOfLive must be a fraction between 0 and 1, got 90"],
     ["a bad column name", { ...minimal, table: { key: "id", columns: { id: "text", "Bad Name": "text" } } }, 'sluice.config.ts: datasets.photos.table.columns["Bad Name"] is not a plain lowercase identifier'],
   ])("%s", (_, dataset, line) => {
     expect(problem(dataset)).toBe(line);

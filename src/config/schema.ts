@@ -21,6 +21,8 @@ import type {
   RefreshConfig,
   RegistrySourceConfig,
   SluiceConfig,
+  SearchCheckConfig,
+  FilteredIndexConfig,
   SwapConfig,
   TableConfig,
   TagCleanConfig,
@@ -164,11 +166,19 @@ const child = strict({
   toDocuments: fn<ChildIndexConfig["toDocuments"]>("(row, context) => documents"),
 });
 
+const filtered = strict({
+  suffix: z.string({ error: "must be a string: `<alias>-<suffix>`" }).regex(/^[a-z0-9_-]+$/, { error: "must be lowercase letters, digits, - or _" }).optional(),
+  termsFile: text.optional(),
+  terms: textList.optional(),
+  fields: textList.optional(),
+}).refine((f) => (f.termsFile === undefined) !== (f.terms === undefined), { error: "must give termsFile or terms (one of them)" });
+
 const index = strict({
   alias: z.string({ error: "must be a string" }).regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: "must be a lowercase Elasticsearch name (letters, digits, -, _ or .)" }).optional(),
   body: indexBody.optional(),
   toDocument: fn<NonNullable<IndexConfig["toDocument"]>>("(row, context) => document").optional(),
   children: z.array(child, { error: "must be a list of child indices" }).optional(),
+  filtered: filtered.optional(),
   batchDocuments: wholeNumber(1).optional(),
   batchBytes: wholeNumber(1).optional(),
   concurrency: wholeNumber(1).optional(),
@@ -176,9 +186,25 @@ const index = strict({
   degrade: z.array(z.enum(DEGRADATIONS, { error: `must be one of ${DEGRADATIONS.join(", ")}` }), { error: `must be a list of ${DEGRADATIONS.join(", ")}` }).optional(),
 });
 
+const searchCheck = strict(
+  {
+    name: text.optional(),
+    query: z.union([text, jsonObject], { error: "must be a query string or an Elasticsearch query object" }),
+    minHits: wholeNumber(0).optional(),
+    expectId: text.optional(),
+    withinTop: wholeNumber(1, 10_000).optional(),
+    minShareOfLive: fraction().optional(),
+  },
+  "a query string or object",
+).refine((c) => c.minHits !== undefined || c.expectId !== undefined || c.minShareOfLive !== undefined, {
+  error: "must name an expectation (minHits, expectId or minShareOfLive)",
+});
+
 const swap = strict({
   maxShrink: fraction().optional(),
   keep: wholeNumber(0).optional(),
+  diffBy: text.optional(),
+  checks: z.array(searchCheck, { error: "must be a list of search checks" }).optional(),
 });
 
 const status = strict({
@@ -281,6 +307,8 @@ export type SchemaMatchesTypes = [
   Check<Same<In<typeof child>, ChildIndexConfig>>,
   Check<Same<In<typeof index>, IndexConfig>>,
   Check<Same<In<typeof swap>, SwapConfig>>,
+  Check<Same<In<typeof searchCheck>, SearchCheckConfig>>,
+  Check<Same<In<typeof filtered>, FilteredIndexConfig>>,
   Check<Same<In<typeof refresh>, RefreshConfig>>,
   Check<Same<In<typeof payload>, PayloadConfig>>,
   Check<Same<In<typeof validate>, ValidateConfig>>,

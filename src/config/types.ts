@@ -125,6 +125,18 @@ export interface ChildIndexConfig {
   toDocuments(row: Record<string, unknown>, context: IndexContext, parent?: Document): Document[] | Promise<Document[]>;
 }
 
+/** The filtered twin: `<alias>-<suffix>`, the parent's documents minus those holding a term. */
+export interface FilteredIndexConfig {
+  /** @default "filtered" */
+  suffix?: string;
+  /** The sensitive terms, one per line (`#` comments); a path relative to the working directory. Give this or `terms`. */
+  termsFile?: string;
+  /** The sensitive terms themselves. */
+  terms?: string[];
+  /** Document fields looked in (dotted paths into lists). @default ["title", "description", "tags.name"] */
+  fields?: string[];
+}
+
 /** One document, several, none (null or []), or several yielded one at a time (a large payload). */
 export type DocumentsOfRow = Document | Document[] | AsyncIterable<Document> | null;
 
@@ -151,6 +163,8 @@ export interface IndexConfig {
    */
   toDocument?(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
   children?: ChildIndexConfig[];
+  /** A twin of the index without the documents that hold a sensitive term, built in the same pass. */
+  filtered?: FilteredIndexConfig;
   /** @default 2000 documents per bulk request */
   batchDocuments?: number;
   /** @default 5 MiB per bulk request */
@@ -176,6 +190,26 @@ export interface SwapConfig {
   maxShrink?: number;
   /** Generations kept besides live (for rollback). @default 1 */
   keep?: number;
+  /** A keyword field whose document counts `run` shows, live beside new, before it swaps (as `sluice diff --by`). */
+  diffBy?: string;
+  /** Searches run against the new index, beside live, before the alias moves; one failing refuses the swap. @default [] */
+  checks?: SearchCheckConfig[];
+}
+
+/** A search run against the new index and live before a swap; at least one expectation. */
+export interface SearchCheckConfig {
+  /** Shown in the table and stored on the swap job. @default the query */
+  name?: string;
+  /** A query string (Lucene syntax, as `?q=`) or an Elasticsearch query object. */
+  query: string | Record<string, unknown>;
+  /** The new index finds at least this many documents. */
+  minHits?: number;
+  /** This document `_id` is among the first `withinTop` hits of the new index. */
+  expectId?: string;
+  /** @default 10 */
+  withinTop?: number;
+  /** The new index finds at least this fraction of what live finds for the same query (0.9: 90%). */
+  minShareOfLive?: number;
 }
 
 export interface RefreshConfig {
@@ -226,11 +260,13 @@ export interface Dataset {
     urlColumns: string[];
     urlScheme: string;
   };
-  index: (Required<Omit<IndexConfig, "toDocument" | "children">> & {
+  index: (Required<Omit<IndexConfig, "toDocument" | "children" | "filtered">> & {
     toDocument(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
     children: ChildIndexConfig[];
+    /** The terms read from `termsFile` (or given), so that the fingerprint follows them. */
+    filtered: { suffix: string; terms: string[]; fields: string[] } | null;
   }) | null;
-  swap: Required<SwapConfig>;
+  swap: Required<Omit<SwapConfig, "diffBy" | "checks">> & { diffBy: string | null; checks: SearchCheckConfig[] };
   refresh: { maxFailures: number | null; maxFailedFraction: number };
   /** Set for registry datasets, null otherwise. */
   payload: Required<PayloadConfig> | null;

@@ -25,7 +25,14 @@ export function generationIndices(dataset: Dataset, generation: number): IndexTa
       alias: `${alias}-${child.suffix}`,
       index: `${alias}-${child.suffix}-g${generation}`,
     })),
+    // The filtered twin last: swapped, rolled back, pruned and discarded with the rest.
+    ...(dataset.index.filtered ? [filteredTarget(alias, dataset.index.filtered.suffix, generation)] : []),
   ];
+}
+
+/** image, "filtered", 3 → image-filtered-g3 behind image-filtered (Openverse's name for it). */
+export function filteredTarget(alias: string, suffix: string, generation: number): IndexTarget {
+  return { alias: `${alias}-${suffix}`, index: `${alias}-${suffix}-g${generation}` };
 }
 
 /** Renders a configured index definition for one table: "{table}" → the table name. */

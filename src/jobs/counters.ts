@@ -41,6 +41,12 @@ export function summarizeCounters(stored: Partial<Counters>): string {
   parts.push(`failed ${n(total(c.failed))}${withReasons(c.failed)}`);
   for (const [section, value] of Object.entries(c)) {
     if (["read", "written", "skipped", "failed"].includes(section)) continue;
+    // A swap's search checks are a list of results (`job show` prints them as a table).
+    if (Array.isArray(value)) {
+      const passed = (value as { passed?: boolean }[]).filter((r) => r.passed).length;
+      parts.push(`${section} (passed ${passed}, failed ${value.length - passed})`);
+      continue;
+    }
     parts.push(typeof value === "number" ? `${section} ${n(value)}` : `${section}${withReasons(value) || " 0"}`);
   }
   return parts.join(" · ");

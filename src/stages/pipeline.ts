@@ -22,6 +22,9 @@ import { openSession, type Session, type SessionOptions } from "./session.ts";
 import type { ReloadOptions } from "./reload/reload.ts";
 import { indexStep, openSearchFor, refreshStep, reloadStep, type StepResult, swapStep, validateStep } from "./steps.ts";
 import type { LiveDiff } from "./refresh/staging-sql.ts";
+import { type DryRunPlan, planDryRun } from "./plan/dry-run.ts";
+import { diffGeneration, type GenerationDiff } from "./plan/generation-diff.ts";
+import { diffSummaryLines } from "./plan/diff-summary.ts";
 import { repairSwap } from "./swap/repair.ts";
 import { refuseWhileSplit, rollbackToPrevious, SwapRefusedError } from "./swap/swap-stage.ts";
 
@@ -33,6 +36,8 @@ export interface StageReport {
   outcome?: "promoted" | "unchanged";
   /** Set when outcome is "unchanged": the live generation that stays, and what refresh compared. */
   unchanged?: { live: number; changes: LiveDiff };
+  /** `run`: the generation beside live just before the swap, as `sluice diff` shows it (logged then). */
+  beforeSwap?: GenerationDiff;
   /** `swap --repair`: what was done. */
   repaired?: string;
 }
@@ -158,6 +163,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
     await refuseWhileSplit(session);
     let generation: Generation | null = await resumableGeneration(session, es);
     let unchanged: StageReport["unchanged"];
+    let beforeSwap: GenerationDiff | undefined;
     slack.notify(`run ${ds.name} started${generation ? ` (resuming generation ${generation.number})` : ""}`);
     let stage = "refresh";
     try {
@@ -201,6 +207,13 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         }
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;
+        // What is about to go live, beside what is live, before the alias moves (as `sluice diff` prints it).
+        // Information only: a diff that cannot be made (say, swap.diffBy names no field) stops nothing.
+        beforeSwap = await diffGeneration(sql, es, ds, { generation: gen.number, by: ds.swap.diffBy ?? undefined }).catch((error: Error) => {
+          log.warn(`no diff before the swap: ${error instanceof SluiceError ? error.toLine() : error.message}`);
+          return undefined;
+        });
+        for (const line of beforeSwap ? diffSummaryLines(beforeSwap) : []) log.info(line);
         steps.push(await swapStep(session, es, fresh, run.job.id, { force: Boolean(options.force), keep: ds.swap.keep, configPath: options.config }));
         // The run's own job carries its stages' skipped and failed rows, not zeros.
         Object.assign(run.counters, runCounters(steps, run.counters.read));
@@ -210,7 +223,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         slack.notify(`run ${ds.name}: unchanged against live generation ${unchanged.live}; nothing indexed or swapped`);
         return { dataset: ds.name, generation: unchanged.live, steps, outcome: "unchanged", unchanged };
       }
-      return { dataset: ds.name, generation: number, steps, outcome: "promoted" };
+      return { dataset: ds.name, generation: number, steps, outcome: "promoted", ...(beforeSwap ? { beforeSwap } : {}) };
     } catch (error) {
       const message = error instanceof SluiceError ? error.toLine() : (error as Error).message;
       slack.notify(`run ${ds.name} FAILED at ${stage}: ${message}. Production untouched.`);
@@ -299,4 +312,9 @@ async function refreshChanges(session: Session, generation: number): Promise<Liv
     where dataset = ${session.dataset.name} and generation = ${generation} and stage = 'refresh' and state = 'succeeded'
     order by id desc limit 1`;
   return (row?.changes as LiveDiff | null) ?? undefined;
+}
+
+/** `refresh --dry-run` / `run --dry-run`: what the command would do, leaving nothing behind (plan/dry-run.ts). */
+export function dryRunDataset(dataset: string | undefined, options: SessionOptions & { rebuild?: boolean }, command: "refresh" | "run"): Promise<DryRunPlan> {
+  return withSession(command, dataset, options, (session, es) => planDryRun(session, es, command, { rebuild: Boolean(options.rebuild) }));
 }

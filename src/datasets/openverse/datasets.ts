@@ -3,6 +3,8 @@
  * database, cleaned with Openverse's rules, and indexed with its computed fields.
  */
 import type { DatasetConfig } from "../../config/types.ts";
+import { parseTermsFile } from "../../transforms/sensitive-terms.ts";
+import sensitiveTerms from "./sensitive-terms.txt" with { type: "text" };
 import { defaultTagRules, URL_FIELDS } from "./clean.ts";
 import { audioDocument, audioIndexBody, imageDocument, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
 
@@ -31,6 +33,8 @@ function openverseMedia(table: "image" | "audio"): DatasetConfig {
       alias: table,
       body: table === "image" ? imageIndexBody() : audioIndexBody(),
       toDocument: (row) => (table === "image" ? imageDocument(row as unknown as OpenverseImageRow) : audioDocument(row as unknown as OpenverseAudioRow)) as never,
+      // `image-filtered` / `audio-filtered`, as Openverse serves them, built in the same pass.
+      filtered: { terms: parseTermsFile(sensitiveTerms) },
     },
   };
 }

@@ -2,6 +2,7 @@
  * Builds generation N's Elasticsearch indices from its staging table:
  *
  *   staging __gN --COPY row_to_json--> toDocument (+ children) --> BulkSink --> <alias>-gN
+ *   <alias>-gN --_clone, delete the ids holding a sensitive term--> <alias>-<suffix>-gN (the filtered twin)
  *
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
  * index is refreshed, and its document count must equal what was sent minus what failed.
@@ -22,7 +23,9 @@ import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
+import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
+import { cloneFilteredTwin } from "./filtered-twin.ts";
 import { type MatureJoin, stagingRows } from "./staging-rows.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
@@ -44,6 +47,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
   const bodies = [config.body, ...config.children.map((c) => c.body)];
+  // The filtered twin (last of the targets) is cloned from the full index afterwards (filtered-twin.ts).
+  const twin = config.filtered ? targets.pop()! : null;
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
@@ -80,6 +85,16 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
+  const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
+  const keptOut: string[] = [];
+  /** Each document goes to the full index; one holding a sensitive term is kept out of the twin (counted per term). */
+  const addParent = async (id: string, document: Document) => {
+    await sink.add(parent!.index, id, document);
+    const terms = sensitive?.match(document) ?? [];
+    if (terms.length === 0) return;
+    keptOut.push(id);
+    for (const term of terms) countReason(counters, "filtered", term);
+  };
   const collect = periodicCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
@@ -92,7 +107,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         let count = 0;
         for await (const document of produced as AsyncIterable<Document>) {
           count++;
-          await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+          await addParent(String(document.id ?? row[dataset.table.key]), document);
           for (const [i, child] of config.children.entries()) {
             for (const childDoc of await child.toDocuments(row, context, document)) {
               await sink.add(children[i]!.index, String(childDoc.id), childDoc);
@@ -109,7 +124,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         continue;
       }
       for (const document of documents) {
-        await sink.add(parent!.index, String(document.id ?? row[dataset.table.key]), document);
+        await addParent(String(document.id ?? row[dataset.table.key]), document);
       }
       for (const [i, child] of config.children.entries()) {
         for (const childDoc of await child.toDocuments(row, context)) {
@@ -155,6 +170,19 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         { hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again" },
       );
     }
+  }
+  if (twin) {
+    job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.length.toLocaleString("en-US")} documents`, 97);
+    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number);
+    // The twin holds the full index minus the documents a term kept out.
+    const expected = documents[parent!.index]! - made.deleted;
+    documents[twin.index] = made.documents;
+    if (made.documents !== expected) {
+      throw new SluiceError(`filtered index ${twin.index} holds ${made.documents} documents, not ${parent!.index}'s ${documents[parent!.index]} minus the ${made.deleted} kept out (${expected})`, {
+        hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
+      });
+    }
+    counters.keptOut = keptOut.length;
   }
   counters.documents = documents;
   const failed = sink.failed;

@@ -78,7 +78,8 @@ export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<C
   })) as CopyPipeResult;
 }
 
-async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeResult> {
+/** The COPY pipe alone, into a table that `api` (a transaction) has already created: `--dry-run` copies into a temporary one. */
+export async function streamRows(api: Sql, options: CopyPipeOptions): Promise<CopyPipeResult> {
   const { upstream, plan, signal } = options;
   const result: CopyPipeResult = { read: 0, written: 0, failed: {}, cleaned: {} };
   const columnList = options.columns.map(ident).join(", ");

@@ -53,7 +53,7 @@ export async function checkPostgresRefresh(session: Pick<Session, "dataset" | "e
 }
 
 /** The staging columns, with their upstream types, once they are known to fit the cleaning rules. */
-async function refreshColumns(upstream: Sql, dataset: Dataset): Promise<StagingColumn[]> {
+export async function refreshColumns(upstream: Sql, dataset: Dataset): Promise<StagingColumn[]> {
   const columns = stagingColumns(dataset, await upstreamColumnTypes(upstream, dataset.source as PostgresSourceConfig));
   checkCleaningFits(dataset, columns);
   return columns;

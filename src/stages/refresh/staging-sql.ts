@@ -13,8 +13,10 @@ import type { StagingColumn } from "./row-transform.ts";
  * The statement that creates an empty staging table. The key column is NOT NULL from the start, so
  * the primary key can later be attached to a unique index without another scan.
  */
-export function createStagingTableSql(staging: string, columns: StagingColumn[], key: string): string {
+export function createStagingTableSql(staging: string, columns: StagingColumn[], key: string, options: { temporary?: boolean } = {}): string {
   const definitions = columns.map((c) => `${ident(c.name)} ${c.type}${c.name === key ? " NOT NULL" : ""}`).join(",\n  ");
+  // A temporary one (`--dry-run`) lives in the transaction that is rolled back, and nowhere else.
+  if (options.temporary) return `CREATE TEMPORARY TABLE ${ident(staging)} (\n  ${definitions}\n) ON COMMIT DROP`;
   return `DROP TABLE IF EXISTS ${ident(staging)}; CREATE TABLE ${ident(staging)} (\n  ${definitions}\n)`;
 }
 

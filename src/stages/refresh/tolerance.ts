@@ -16,29 +16,31 @@ export interface ToleranceBreach {
 }
 
 /** Why the refresh's counts are past its tolerance, or null when they are within it. */
-export function refreshToleranceBreach(dataset: Pick<Dataset, "name" | "refresh">, counters: Counters, job: number): ToleranceBreach | null {
+export function refreshToleranceBreach(dataset: Pick<Dataset, "name" | "refresh">, counters: Counters, job: number | null): ToleranceBreach | null {
   const { read, written } = counters;
   const failed = total(counters.failed);
   const rule = dataset.refresh;
-  const see = `see sluice job show ${job} and sluice.row_failures`;
+  // `--dry-run` has no job: its plan lists the reasons itself.
+  const see = job === null ? "see the plan's failed rows by reason" : `see sluice job show ${job} and sluice.row_failures`;
+  const jobNote = job === null ? "" : ` (job ${job})`;
   const n = (x: number) => x.toLocaleString("en-US");
   if (read > 0 && written === 0) {
     const why = [failed ? `${n(failed)} failed (${topReasons(counters.failed)})` : "", total(counters.skipped) ? `${n(total(counters.skipped))} skipped (${topReasons(counters.skipped)})` : ""];
     return {
-      message: `refresh of ${dataset.name} failed: it read ${n(read)} rows and wrote none: ${why.filter(Boolean).join(", ")} (job ${job})`,
+      message: `refresh of ${dataset.name} failed: it read ${n(read)} rows and wrote none: ${why.filter(Boolean).join(", ")}${jobNote}`,
       hint: `${see}; a refresh that stores no row is never promoted`,
     };
   }
   if (rule.maxFailures !== null) {
     if (failed <= rule.maxFailures) return null;
     return {
-      message: `refresh of ${dataset.name} failed: ${n(failed)} of ${n(read)} rows read failed, more than refresh.maxFailures ${n(rule.maxFailures)}: ${topReasons(counters.failed)} (job ${job})`,
+      message: `refresh of ${dataset.name} failed: ${n(failed)} of ${n(read)} rows read failed, more than refresh.maxFailures ${n(rule.maxFailures)}: ${topReasons(counters.failed)}${jobNote}`,
       hint: `${see}; raise refresh.maxFailures only if that loss is acceptable`,
     };
   }
   if (read === 0 || failed / read <= rule.maxFailedFraction) return null;
   return {
-    message: `refresh of ${dataset.name} failed: ${n(failed)} of ${n(read)} rows read failed (${percent(failed / read)}, more than refresh.maxFailedFraction ${percent(rule.maxFailedFraction)}): ${topReasons(counters.failed)} (job ${job})`,
+    message: `refresh of ${dataset.name} failed: ${n(failed)} of ${n(read)} rows read failed (${percent(failed / read)}, more than refresh.maxFailedFraction ${percent(rule.maxFailedFraction)}): ${topReasons(counters.failed)}${jobNote}`,
     hint: `${see}; raise refresh.maxFailedFraction only if that loss is acceptable`,
   };
 }

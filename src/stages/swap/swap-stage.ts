@@ -18,6 +18,8 @@ import { releaseVanishedPayloads } from "../registry/after-swap.ts";
 import type { Session } from "../session.ts";
 import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
+import { searchCheckLines } from "./search-check-eval.ts";
+import { runSearchChecks } from "./search-checks.ts";
 import { promoteGeneration } from "./promote.ts";
 
 export interface SwapOptions {
@@ -60,7 +62,14 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   job.counters.read = figures.stagingRows;
   // Before the gates: --force passes a gate, never another database's (or a hand-made) index.
   if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
-  const refusals = swapRefusals(dataset, figures);
+  const checks = es && parent && dataset.swap.checks.length ? await runSearchChecks(es, dataset.swap.checks, parent.index, liveIndices[0] ?? null) : [];
+  const failedChecks = checks.filter((c) => !c.passed);
+  if (checks.length) {
+    // Kept on the swap job (`job show` prints them), passed or not.
+    (job.counters as unknown as Record<string, unknown>).searchChecks = checks;
+    for (const line of searchCheckLines(checks)) log[failedChecks.length && !options.force ? "error" : "info"](line);
+  }
+  const refusals = [...swapRefusals(dataset, figures), ...failedChecks.map((c) => `search check "${c.name}" failed: ${c.failures.join("; ")}`)];
   if (refusals.length && !options.force) {
     // Marked, so that the next `run` refreshes anew instead of resuming a generation already refused.
     await mergeGenerationStats(sql, dataset.name, incoming.number, { swapRefused: refusals });
