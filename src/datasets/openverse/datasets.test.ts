@@ -9,10 +9,13 @@ import { generationIndices } from "../../generations/names.ts";
 import { openverseDatasets } from "./datasets.ts";
 
 describe("the built-in Openverse datasets", () => {
-  test.each(["image", "audio"] as const)("%s: alias exactly %s with no prefix, generations behind it", (media) => {
+  test.each(["image", "audio"] as const)("%s: aliases exactly %s and its -filtered twin with no prefix, generations behind them", (media) => {
     const dataset = resolveDataset(media, openverseDatasets[media], `datasets.${media}`, { indexPrefix: "" });
     expect(dataset.index!.alias).toBe(media);
-    expect(generationIndices(dataset, 3)).toEqual([{ alias: media, index: `${media}-g3` }]);
+    expect(generationIndices(dataset, 3)).toEqual([
+      { alias: media, index: `${media}-g3` },
+      { alias: `${media}-filtered`, index: `${media}-filtered-g3` },
+    ]);
     expect(dataset.table.name).toBe(media);
   });
 
