@@ -90,22 +90,35 @@ export class PostgresSource implements Source {
   }
 
   async *docsSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<SourceRecord, SourceCursor, undefined> {
-    const column = this.#requireCursorColumn();
-    let next = cursor;
+    const bound = await this.#cursorBound();
+    if (!bound) return cursor;
     const sql = await this.#db();
-    // The stored cursor's type is the column's: compare in SQL so timestamps stay timestamps.
-    const [{ greater } = { greater: null }] = await sql.unsafe(`SELECT max(${column})::text AS greater FROM ${this.#from} t WHERE ${column} > $1`, [cursor]);
+    const [{ greater } = { greater: null }] = await sql.unsafe(`SELECT max(${bound.column})::text AS greater FROM ${this.#from} t WHERE ${bound.column} > ${bound.param(1)}`, [cursor]);
     if (greater === null) return cursor;
-    next = greater as string;
-    yield* this.#read(`WHERE ${this.#notRemoved} AND ${column} > $1 AND ${column} <= $2`, [cursor, next], signal);
-    return next;
+    // Up to the greatest value seen now: rows changed while this reads are left for the next sync.
+    yield* this.#read(`WHERE ${this.#notRemoved} AND ${bound.column} > ${bound.param(1)} AND ${bound.column} <= ${bound.param(2)}`, [cursor, greater as string], signal);
+    return greater as string;
+  }
+
+  /**
+   * The cursor column and how to pass a stored cursor back: as text cast to the column's own type
+   * in SQL. (A parameter the driver sees as a timestamp goes through a JavaScript Date and loses
+   * its microseconds, which would re-read the last rows forever.) Null for an empty source.
+   */
+  async #cursorBound(): Promise<{ column: string; param(n: number): string } | null> {
+    const column = this.#requireCursorColumn();
+    const sql = await this.#db();
+    const [row] = await sql.unsafe(`SELECT pg_typeof(${column})::text AS type FROM ${this.#from} t LIMIT 1`);
+    if (!row) return null;
+    return { column, param: (n) => `$${n}::text::${row.type as string}` };
   }
 
   async *deletedSince(cursor: SourceCursor, signal: AbortSignal): AsyncIterable<string> {
     if (!this.source.removedColumn) return;
-    const column = this.#requireCursorColumn();
+    const bound = await this.#cursorBound();
+    if (!bound) return;
     const sql = await this.#db();
-    const query = `SELECT ${this.#key} AS id FROM ${this.#from} t WHERE t.${ident(this.source.removedColumn)} IS TRUE AND ${column} > $1`;
+    const query = `SELECT ${this.#key} AS id FROM ${this.#from} t WHERE t.${ident(this.source.removedColumn)} IS TRUE AND ${bound.column} > ${bound.param(1)}`;
     for await (const rows of sql.unsafe(query, [cursor]).cursor(BATCH_ROWS)) {
       for (const row of rows) yield row.id as string;
       if (signal.aborted) return;
