@@ -20,7 +20,7 @@ import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
-import { liveGeneration } from "../../generations/store.ts";
+import { generationsIn, liveGeneration } from "../../generations/store.ts";
 import { isDatabaseFailure, databaseFailure } from "../../adapters/postgres.ts";
 import { openSyncSource } from "../../sources/open.ts";
 import type { Source, SourceRecord, SourceState } from "../../sources/types.ts";
@@ -170,11 +170,27 @@ function bump(job: JobHandle, key: "new" | "updated" | "deleted" | "unchanged", 
   job.counters[key] = ((job.counters[key] as number | undefined) ?? 0) + by;
 }
 
+/** A source's own failure (not sluice's): named as such, with what it means for the index. */
+export class SourceFailedError extends SluiceError {}
+
+/** Passes a source's records on; an error the source throws becomes one line naming the dataset and what was read. */
+async function* guarded<T>(session: Session, job: JobHandle, records: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (error) {
+    if (error instanceof SluiceError || session.signal.aborted) throw error;
+    throw new SourceFailedError(`the source of dataset ${session.dataset.name} failed after ${job.counters.read.toLocaleString("en-US")} records: ${(error as Error)?.message ?? String(error)}; nothing was deleted and the cursor did not move`, {
+      hint: "fix the source and sync again; what was already written is kept and the next sync goes on from there",
+      cause: error,
+    });
+  }
+}
+
 /** The source's records, counted, filtered by the sync rules (excluded ones are absent to the index) and with stored versions. */
 async function* included(session: Session, job: JobHandle, records: AsyncIterable<SourceRecord>, onExcluded?: (id: string) => Promise<void>): AsyncGenerator<SourceRecord> {
   const verdict = compileRules(session.dataset.sync.rules);
   const builder = builderHash(session.dataset);
-  for await (const record of records) {
+  for await (const record of guarded(session, job, records)) {
     job.counters.read++;
     if (!verdict(record.doc).included) {
       countReason(job.counters, "skipped", "excluded_by_rule");
@@ -283,7 +299,7 @@ async function incremental(session: Session, job: JobHandle, es: SearchClient, i
   const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
   job.setTask(`incremental sync of ${dataset.name} from cursor ${cursor}`, 5);
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
-  if (source.deletedSince) for await (const id of source.deletedSince(cursor, signal)) await deletions.add(id);
+  if (source.deletedSince) for await (const id of guarded(session, job, source.deletedSince(cursor, signal))) await deletions.add(id);
   const { writer, failures } = writerFor(session, job, es, index, progress);
   const changes = source.docsSince!(cursor, signal);
   let batch: SourceRecord[] = [];
@@ -304,7 +320,13 @@ async function incremental(session: Session, job: JobHandle, es: SearchClient, i
   const verdict = compileRules(dataset.sync.rules);
   let next: string = cursor;
   for (;;) {
-    const step = await changes.next();
+    let step: IteratorResult<SourceRecord, string>;
+    try {
+      step = await changes.next();
+    } catch (error) {
+      for await (const _ of guarded(session, job, (async function* () { throw error; })())) void _;
+      throw error;
+    }
     if (step.done) {
       next = step.value;
       break;
@@ -352,6 +374,8 @@ async function firstIndexOnly(session: Session, job: JobHandle, es: SearchClient
   const { sql, dataset, signal } = session;
   initCounters(job);
   report.mode = "first";
+  // A first sync that was killed left its generation building: it never went live, so it goes.
+  for (const stale of await generationsIn(sql, dataset.name, ["building", "ready"])) await discardIndexOnlyGeneration(session, es, stale);
   const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
   const cursor = source.cursor ? await source.cursor() : null;
   const { generation, index } = await createIndexOnlyGeneration(session, es);
