@@ -59,6 +59,7 @@ export interface SyncReport {
 }
 
 const INCREMENTAL_BATCH = 500;
+const SEARCH_ERRORS = new Set(["ConnectionError", "TimeoutError", "ResponseError", "NoLivingConnectionsError", "DeserializationError"]);
 
 export async function syncDataset(name: string | undefined, options: SyncOptions): Promise<SyncReport> {
   const session = await openSession("sync", name, options);
@@ -154,7 +155,8 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
   } catch (error) {
     if (error instanceof SluiceError || session.signal.aborted) throw error;
     if (isDatabaseFailure(error)) throw databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `sync ${dataset.name}`);
-    if ((error as Error)?.name?.endsWith("Error") && "meta" in (error as object)) throw searchError(error, session.env.elasticsearchUrl ?? "", `sync ${dataset.name} into`);
+    // The Elasticsearch client's errors (a cut connection after every retry, a refusal) name ELASTICSEARCH_URL.
+    if (SEARCH_ERRORS.has((error as Error)?.name)) throw searchError(error, session.env.elasticsearchUrl ?? "", `sync ${dataset.name} into`);
     throw error;
   } finally {
     await clearJobScratch(sql, job.job.id).catch(() => {});
