@@ -103,6 +103,7 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     out.push({ stage: `sync: peak RSS at ${rows.toLocaleString("en-US")}`, ours: null, limit: null, goal: null, peakRss: peak, note: `first ${mb(first.peakRss)}, no-op ${mb(noop.peakRss)}, incremental ${mb(inc.peakRss)}; goal < 200 MB → ${peak < 200 * 1024 * 1024 ? "pass" : "FAIL"}` });
     return out;
   } finally {
+    if (process.env.BENCH_SYNC_KEEP) return out;
     const listed = await fetch(`${es}/_cat/indices/${prefix}*?h=index`).then((r) => r.text()).catch(() => "");
     for (const index of listed.split("\n").map((l) => l.trim()).filter(Boolean)) await fetch(`${es}/${index}`, { method: "DELETE" }).catch(() => {});
     for (const db of [api, upstream]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});

@@ -17,7 +17,7 @@ import { SluiceError } from "../errors.ts";
 import { qualifiedName } from "../stages/refresh/upstream.ts";
 import type { Source, SourceCursor, SourceRecord, SourceState } from "./types.ts";
 
-const BATCH_ROWS = 1000;
+const BATCH_ROWS = 2000;
 
 export class PostgresSource implements Source {
   readonly ordered = true;
@@ -48,7 +48,7 @@ export class PostgresSource implements Source {
 
   get #version(): string {
     const column = this.dataset.sync.versionColumn;
-    return column ? `(t.${ident(column)})::text` : "md5(row_to_json(t)::text)";
+    return column ? `(t.${ident(column)})::text` : "md5(j.doc::text)";
   }
 
   get #cursorColumn(): string | null {
@@ -142,7 +142,8 @@ export class PostgresSource implements Source {
 
   async *#read(where: string, params: string[], signal: AbortSignal): AsyncIterable<SourceRecord> {
     const sql = await this.#db();
-    const query = `SELECT ${this.#key} AS id, ${this.#version} AS version, row_to_json(t) AS doc FROM ${this.#from} t ${where}`;
+    // The row's JSON is built once (LATERAL) for both the document and its hash.
+    const query = `SELECT ${this.#key} AS id, ${this.#version} AS version, j.doc FROM ${this.#from} t CROSS JOIN LATERAL (SELECT row_to_json(t) AS doc) j ${where}`;
     for await (const rows of sql.unsafe(query, params).cursor(BATCH_ROWS)) {
       for (const row of rows) yield { id: row.id as string, version: row.version as string, doc: row.doc as Record<string, unknown> };
       if (signal.aborted) return;

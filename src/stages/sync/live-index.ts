@@ -14,7 +14,7 @@ export const SYNC_FIELDS = {
   _sluice_job: { type: "keyword" },
 } as const;
 
-const PAGE = 5000;
+const PAGE = 10_000;
 const KEEP_ALIVE = "5m";
 
 /** Adds the sync fields to the index's mapping (allowed even when the mapping is `dynamic: strict`). */
@@ -33,7 +33,7 @@ interface Page {
 }
 
 /** Every hit of `query`, sorted, through a point in time. */
-async function* pages(es: SearchClient, index: string, query: Record<string, unknown>, sort: Record<string, unknown>[], fields: string[], signal: AbortSignal): AsyncGenerator<Page["hits"]> {
+async function* pages(es: SearchClient, index: string, query: Record<string, unknown>, sort: Record<string, unknown>[], fields: string[], signal: AbortSignal, withIds = false): AsyncGenerator<Page["hits"]> {
   const pit = await es.openPointInTime({ index, keep_alive: KEEP_ALIVE });
   let id = pit.id;
   try {
@@ -45,12 +45,15 @@ async function* pages(es: SearchClient, index: string, query: Record<string, unk
         query,
         sort: sort as never,
         _source: false,
+        // No stored fields (not even _id) unless asked: the fetch phase then reads doc values only.
+        ...(withIds ? {} : { stored_fields: "_none_" }),
         docvalue_fields: fields,
         track_total_hits: false,
         ...(after ? { search_after: after as never } : {}),
-      }, { signal });
+        filter_path: ["pit_id", "hits.hits._id", "hits.hits.sort", "hits.hits.fields"],
+      } as never, { signal });
       id = res.pit_id ?? id;
-      const hits = res.hits.hits as Page["hits"];
+      const hits = ((res.hits as { hits?: Page["hits"] } | undefined)?.hits ?? []) as Page["hits"];
       if (hits.length === 0) return;
       yield hits;
       after = hits.at(-1)!.sort;
@@ -61,16 +64,21 @@ async function* pages(es: SearchClient, index: string, query: Record<string, unk
   }
 }
 
-/** The index's ids and versions in id order (the byte order of the keyword `_sluice_id`). */
-export async function* indexEntries(es: SearchClient, index: string, signal: AbortSignal): AsyncGenerator<IndexEntry> {
-  for await (const hits of pages(es, index, { exists: { field: "_sluice_id" } }, [{ _sluice_id: "asc" }], ["_sluice_version"], signal)) {
-    for (const hit of hits) yield { id: String(hit.sort![0]), version: (hit.fields?._sluice_version?.[0] as string | undefined) ?? null };
+/**
+ * The index's stamped ids and versions, a page at a time, in Elasticsearch's natural order
+ * (`_shard_doc`, doc values only, no stored fields): each page costs the same however deep it is,
+ * where a keyword sort with search_after scans the whole index again for every page. The caller
+ * sorts them (through Postgres, scratch.ts).
+ */
+export async function* indexEntryPages(es: SearchClient, index: string, signal: AbortSignal): AsyncGenerator<IndexEntry[]> {
+  for await (const hits of pages(es, index, { exists: { field: "_sluice_id" } }, [{ _shard_doc: "asc" }], ["_sluice_id", "_sluice_version"], signal)) {
+    yield hits.map((hit) => ({ id: String(hit.fields!._sluice_id![0]), version: (hit.fields?._sluice_version?.[0] as string | undefined) ?? null }));
   }
 }
 
 /** Ids of documents this job did not write (every one, stamped or not), in no useful order. */
 export async function* idsNotWrittenBy(es: SearchClient, index: string, job: number, signal: AbortSignal): AsyncGenerator<string> {
-  for await (const hits of pages(es, index, { bool: { must_not: { term: { _sluice_job: String(job) } } } }, [{ _shard_doc: "asc" }], [], signal)) {
+  for await (const hits of pages(es, index, { bool: { must_not: { term: { _sluice_job: String(job) } } } }, [{ _shard_doc: "asc" }], [], signal, true)) {
     for (const hit of hits) yield hit._id;
   }
 }

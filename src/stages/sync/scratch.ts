@@ -5,12 +5,14 @@
  */
 import type { Sql } from "../../adapters/postgres.ts";
 import type { SourceRecord } from "../../sources/types.ts";
+import type { IndexEntry } from "./reconcile.ts";
 
 const BATCH = 1000;
 
 /** Removes what earlier (crashed) syncs of the dataset left; called under the dataset's lock. */
 export async function sweepScratch(sql: Sql, dataset: string): Promise<void> {
   await sql`delete from sluice.sync_records where dataset = ${dataset}`;
+  await sql`delete from sluice.sync_index_entries where dataset = ${dataset}`;
   await sql`delete from sluice.sync_deletions where dataset = ${dataset}`;
 }
 
@@ -67,5 +69,20 @@ export class DeletionList {
 
 export async function clearJobScratch(sql: Sql, job: number): Promise<void> {
   await sql`delete from sluice.sync_records where job_id = ${job}`;
+  await sql`delete from sluice.sync_index_entries where job_id = ${job}`;
   await sql`delete from sluice.sync_deletions where job_id = ${job}`;
+}
+
+/** The index's entries, a page at a time, into Postgres; then read back in id order (COLLATE "C"). */
+export async function* sortedIndexEntries(sql: Sql, dataset: string, job: number, pages: AsyncIterable<IndexEntry[]>): AsyncGenerator<IndexEntry> {
+  for await (const page of pages) {
+    if (!page.length) continue;
+    await sql`
+      insert into sluice.sync_index_entries (dataset, job_id, id, version)
+      select ${dataset}, ${job}, e.id, e.version from unnest(${page.map((e) => e.id)}::text[], ${page.map((e) => e.version)}::text[]) as e(id, version)`;
+  }
+  const query = sql`select id, version from sluice.sync_index_entries where job_id = ${job} order by id`;
+  for await (const rows of query.cursor(5000)) {
+    for (const row of rows) yield { id: row.id as string, version: (row.version as string | null) ?? null };
+  }
 }

@@ -16,7 +16,7 @@ import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { aliasTargets, countDocuments, searchError } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
-import { countReason } from "../../jobs/counters.ts";
+import { countReason, summarizeCounters } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
@@ -30,10 +30,10 @@ import { openSession, type Session, type SessionOptions, throwIfAborted } from "
 import { openSearchFor } from "../steps.ts";
 import { refuseWhileSplit } from "../swap/swap-stage.ts";
 import { createIndexOnlyGeneration, discardIndexOnlyGeneration, firstGenerationThroughStages, promoteIndexOnlyGeneration } from "./first-build.ts";
-import { deleteIds, ensureSyncFields, idsNotWrittenBy, indexEntries, storedVersions, unstampedDocuments } from "./live-index.ts";
+import { deleteIds, ensureSyncFields, idsNotWrittenBy, indexEntryPages, storedVersions, unstampedDocuments } from "./live-index.ts";
 import { reconcile } from "./reconcile.ts";
 import { compileRules } from "./rules.ts";
-import { clearJobScratch, DeletionList, sortedThroughPostgres, sweepScratch } from "./scratch.ts";
+import { clearJobScratch, DeletionList, sortedIndexEntries, sortedThroughPostgres, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
 import { builderHash, DocumentWriter, storedVersion } from "./writer.ts";
 
@@ -73,7 +73,13 @@ export async function syncDataset(name: string | undefined, options: SyncOptions
     es = await openSearchFor(session);
     await refuseWhileSplit(session);
     source = await openSyncSource(session.dataset, session.env);
-    return await runAsJob(session, { stage: "sync" }, (job) => syncJob(session, job, es!, source!, options));
+    const report = await runAsJob(session, { stage: "sync" }, (job) => syncJob(session, job, es!, source!, options));
+    if (report.mode !== "skipped") session.slack.notify(`sync ${report.dataset} (${report.mode}) succeeded: ${summarizeCounters(report.counters)}`);
+    return report;
+  } catch (error) {
+    const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
+    session.slack.notify(`sync ${session.dataset.name} FAILED: ${message}`);
+    throw error;
   } finally {
     await source?.close?.().catch(() => {});
     await es?.close().catch(() => {});
@@ -241,7 +247,7 @@ async function mergeFull(session: Session, job: JobHandle, es: SearchClient, ind
   const records = included(session, job, source.docs(signal));
   const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
   let steps = 0;
-  for await (const step of reconcile(sorted, indexEntries(es, index, signal))) {
+  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal)))) {
     switch (step.kind) {
       case "new":
         if (await writer.write(step.record)) bump(job, "new");
