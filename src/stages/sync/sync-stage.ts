@@ -28,6 +28,7 @@ import { requireIndexConfig } from "../index/build-index.ts";
 import { type JobHandle, runAsJob } from "../job-runner.ts";
 import { openSession, type Session, type SessionOptions, throwIfAborted } from "../session.ts";
 import { openSearchFor } from "../steps.ts";
+import { periodicCollector } from "../memory.ts";
 import { refuseWhileSplit } from "../swap/swap-stage.ts";
 import { createIndexOnlyGeneration, discardIndexOnlyGeneration, firstGenerationThroughStages, promoteIndexOnlyGeneration } from "./first-build.ts";
 import { deleteIds, ensureSyncFields, idsNotWrittenBy, indexEntryPages, storedVersions, unstampedDocuments } from "./live-index.ts";
@@ -247,6 +248,7 @@ async function mergeFull(session: Session, job: JobHandle, es: SearchClient, ind
   const records = included(session, job, source.docs(signal));
   const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
   let steps = 0;
+  const collect = periodicCollector();
   for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal)))) {
     switch (step.kind) {
       case "new":
@@ -263,6 +265,7 @@ async function mergeFull(session: Session, job: JobHandle, es: SearchClient, ind
         break;
     }
     if (++steps % 1000 === 0) {
+      collect();
       progress.tick(1000);
       job.setPercent(5 + Math.min(80, (steps / Math.max(1, before)) * 80));
       throwIfAborted(signal);
@@ -281,9 +284,11 @@ async function restampFull(session: Session, job: JobHandle, es: SearchClient, i
   job.setTask(`full sync of ${dataset.name}: writing every record into ${index} with its version`, 5);
   const { writer, failures } = writerFor(session, job, es, index, progress);
   let n = 0;
+  const collect = periodicCollector();
   for await (const record of included(session, job, source.docs(signal))) {
     if (await writer.write(record)) bump(job, "updated");
     if (++n % 1000 === 0) {
+      collect();
       progress.tick(1000);
       throwIfAborted(signal);
     }
@@ -395,9 +400,11 @@ async function firstIndexOnly(session: Session, job: JobHandle, es: SearchClient
     const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
     const { writer, failures } = writerFor(session, job, es, index, progress);
     let n = 0;
+    const collect = periodicCollector();
     for await (const record of included(session, job, source.docs(signal))) {
       if (await writer.write(record)) bump(job, "new");
       if (++n % 1000 === 0) {
+        collect();
         progress.tick(1000);
         throwIfAborted(signal);
       }
