@@ -24,8 +24,3 @@ export async function commitSyncState(sql: Sql, dataset: string, state: { cursor
     on conflict (dataset) do update set cursor = excluded.cursor, source_state = excluded.source_state,
       last_job = excluded.last_job, last_mode = excluded.last_mode, synced_at = now()`;
 }
-
-/** Forgets the cursor (after a first build or a rebuild by `run`, the index no longer matches it). */
-export async function resetSyncState(sql: Sql, dataset: string): Promise<void> {
-  await sql`delete from sluice.sync_state where dataset = ${dataset}`;
-}
