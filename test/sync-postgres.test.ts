@@ -137,3 +137,19 @@ describe("sync on a postgres source", () => {
     expect(report.counters.deleted).toBe(4);
   });
 });
+
+describe("what sync does not do", () => {
+  test("a dataset whose refresh cleans rows or leaves out moderated ones is refused, naming the keys", async () => {
+    const cleaned = `/tmp/${t.name}-cleaned.config.ts`;
+    await Bun.write(cleaned, `export default { datasets: { cleaned: {
+  source: { kind: "postgres", table: "notes" },
+  table: { key: "id", deletedTable: "moderated" },
+  clean: { urlColumns: ["title"] },
+  index: { alias: "cleaned" },
+} } };\n`);
+    const { code } = await t.sluice("sync", "cleaned", "--config", cleaned);
+    expect(code).toBe(2);
+    const [job] = await t.api`select id from sluice.jobs where dataset = 'cleaned'`;
+    expect(job).toBeUndefined();
+  });
+});

@@ -16,7 +16,7 @@ import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { aliasTargets, searchError } from "../../adapters/elasticsearch.ts";
 import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
-import { SluiceError } from "../../errors.ts";
+import { ConfigError, SluiceError } from "../../errors.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
 import { liveGeneration } from "../../generations/store.ts";
 import { summarizeCounters } from "../../jobs/counters.ts";
@@ -66,6 +66,7 @@ export async function syncDataset(name: string | undefined, options: SyncOptions
     if (config.children.length) {
       throw new SluiceError(`dataset ${session.dataset.name} has child indices, which sync does not keep`, { hint: "use `sluice run` for this dataset" });
     }
+    refuseRefreshOnlyRules(session.dataset);
     es = await openSearchFor(session);
     await refuseWhileSplit(session);
     source = await openSyncSource(session.dataset, session.env);
@@ -81,6 +82,24 @@ export async function syncDataset(name: string | undefined, options: SyncOptions
     await es?.close().catch(() => {});
     await session.close();
   }
+}
+
+/**
+ * Refresh cleans rows and leaves out moderated ones before anything is indexed; sync reads the source
+ * directly and applies neither yet, so it refuses such a dataset rather than publish uncleaned or
+ * moderated rows into the live index.
+ */
+function refuseRefreshOnlyRules(dataset: Dataset): void {
+  const rules = [
+    dataset.clean.tags ? "clean.tags" : null,
+    dataset.clean.urlColumns.length ? "clean.urlColumns" : null,
+    dataset.table.deletedTable ? "table.deletedTable" : null,
+  ].filter((r): r is string => r !== null);
+  if (rules.length === 0) return;
+  throw new ConfigError(
+    `dataset ${dataset.name} sets ${rules.join(", ")}, which refresh applies and sync does not; sync refuses rather than publish uncleaned or moderated rows`,
+    `keep it fresh with \`sluice run ${dataset.name}\`, or express the filter as sync.rules in a dataset without those keys`,
+  );
 }
 
 /** What decides whether the source needs reading: the source's own state and sync's configuration. */
