@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--rows N] [--only refresh|index|reload] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
+ * `bun run bench [--rows N] [--only refresh|index|reload|sync] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
  *
  * Times sluice's refresh and index of the Openverse `image` dataset on N generated rows and prints
  * rows/s beside the limits measured in the same run on the same data:
@@ -70,7 +70,7 @@ export interface BenchContext {
 function parseArgs(argv: string[]) {
   const out = {
     rows: 1_000_000,
-    only: null as null | "refresh" | "index" | "reload",
+    only: null as null | "refresh" | "index" | "reload" | "sync",
     growthRows: -1,
     reuse: false,
     keep: false,
@@ -93,12 +93,12 @@ function parseArgs(argv: string[]) {
     else if (a === "--id" || a.startsWith("--id=")) out.id = value();
     else if (a === "--only" || a.startsWith("--only=")) {
       const v = value();
-      if (v !== "refresh" && v !== "index" && v !== "reload") throw new Error(`--only: refresh, index or reload, got ${v}`);
+      if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync, got ${v}`);
       out.only = v;
     } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -458,6 +458,7 @@ async function main() {
   const doRefresh = opts.only === null || opts.only === "refresh";
   const doIndex = opts.only === null || opts.only === "index";
   const doReload = opts.only === null || opts.only === "reload";
+  const doSync = opts.only === null || opts.only === "sync";
   const benchStart = performance.now();
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
@@ -616,6 +617,16 @@ async function main() {
       } catch (error) {
         notes.push(`reload: failed: ${(error as Error).message}`);
       }
+    }
+  }
+
+  if (doSync) {
+    try {
+      const { benchSync } = await import("./sync.ts");
+      log("sync (bench/sync.ts)");
+      table.push(...(await benchSync({ rows: opts.rows, id: opts.id, apiUrl, elasticsearchUrl: services.elasticsearch, runSluice, log })));
+    } catch (error) {
+      notes.push(`sync: failed: ${(error as Error).message}`);
     }
   }
 

@@ -16,6 +16,7 @@ export const main = defineCommand({
     run: () => import("../commands/run.ts").then((m) => m.default),
     diff: () => import("../commands/diff.ts").then((m) => m.default),
     ingest: () => import("../commands/ingest.ts").then((m) => m.default),
+    sync: () => import("../commands/sync.ts").then((m) => m.default),
     job: () => import("../commands/job.ts").then((m) => m.default),
     publisher: () => import("../commands/publisher.ts").then((m) => m.default),
     status: () => import("../commands/status.ts").then((m) => m.default),

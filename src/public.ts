@@ -5,6 +5,7 @@
 import type { SluiceConfig } from "./config/types.ts";
 
 export type * from "./config/types.ts";
+export type * from "./sources/types.ts";
 
 /** Returns the config unchanged; it exists so that TypeScript checks what you write. */
 export function defineConfig(config: SluiceConfig): SluiceConfig {

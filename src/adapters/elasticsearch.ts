@@ -30,8 +30,8 @@ export interface EngineInfo {
 
 /** One call as the Elasticsearch 8 client types it: the body, or the whole response with `meta: true`. */
 export interface Operation<Request, Response> {
-  (params: Request, options?: TransportRequestOptionsWithOutMeta): Promise<Response>;
   (params: Request, options: TransportRequestOptionsWithMeta): Promise<TransportResult<Response, unknown>>;
+  (params: Request, options?: TransportRequestOptionsWithOutMeta | TransportRequestOptions): Promise<Response>;
 }
 
 /** What sluice calls on a search engine, whichever it is. */
@@ -48,6 +48,7 @@ export interface SearchClient {
     refresh: Operation<estypes.IndicesRefreshRequest, estypes.IndicesRefreshResponse>;
     updateAliases: Operation<estypes.IndicesUpdateAliasesRequest, estypes.IndicesUpdateAliasesResponse>;
     clone: Operation<estypes.IndicesCloneRequest, estypes.IndicesCloneResponse>;
+    putMapping: Operation<estypes.IndicesPutMappingRequest, estypes.IndicesPutMappingResponse>;
   };
   readonly cluster: { health: Operation<estypes.ClusterHealthRequest | undefined, estypes.ClusterHealthResponse> };
   readonly nodes: { info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse> };
@@ -56,6 +57,10 @@ export interface SearchClient {
   readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;
   /** Small administrative bulks (the filtered twin's deletes); documents go through sendBulk. */
   readonly bulk: Operation<estypes.BulkRequest, estypes.BulkResponse>;
+  readonly mget: Operation<estypes.MgetRequest, estypes.MgetResponse<unknown>>;
+  /** Sync's reads of the live index (point in time + `_shard_doc`): Elasticsearch only. */
+  readonly openPointInTime: Operation<estypes.OpenPointInTimeRequest, estypes.OpenPointInTimeResponse>;
+  readonly closePointInTime: Operation<estypes.ClosePointInTimeRequest, estypes.ClosePointInTimeResponse>;
   readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
   close(): Promise<void>;
 }
@@ -88,6 +93,9 @@ function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
     search: ((params: estypes.SearchRequest, options?: TransportRequestOptions) => client.search(params, options)) as SearchClient["search"],
     fieldCaps: ((params: estypes.FieldCapsRequest, options?: TransportRequestOptions) => client.fieldCaps(params, options)) as SearchClient["fieldCaps"],
     bulk: ((params: estypes.BulkRequest, options?: TransportRequestOptions) => client.bulk(params, options)) as SearchClient["bulk"],
+    mget: ((params: estypes.MgetRequest, options?: TransportRequestOptions) => client.mget(params, options)) as SearchClient["mget"],
+    openPointInTime: ((params: estypes.OpenPointInTimeRequest, options?: TransportRequestOptions) => client.openPointInTime(params, options)) as SearchClient["openPointInTime"],
+    closePointInTime: ((params: estypes.ClosePointInTimeRequest, options?: TransportRequestOptions) => client.closePointInTime(params, options)) as SearchClient["closePointInTime"],
     transport: client.transport,
     close: () => client.close(),
   };

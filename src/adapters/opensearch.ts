@@ -9,6 +9,7 @@
 import { Client as OpenSearchClient, errors as osErrors } from "@opensearch-project/opensearch";
 import { errors } from "@elastic/elasticsearch";
 import type { EngineInfo, SearchClient } from "./elasticsearch.ts";
+import { SluiceError } from "../errors.ts";
 
 type Params = Record<string, unknown>;
 interface CallOptions {
@@ -78,6 +79,15 @@ function operation<F>(run: (params: Params, options: Params) => Abortable, bodyK
   return ((params: Params = {}, options?: CallOptions) => call((o) => run(withBody(params, bodyKeys), o), options)) as F;
 }
 
+/** An operation sluice uses only on Elasticsearch: one line saying so, not an HTTP error. */
+function notOnOpenSearch<F>(feature: string, why: string): F {
+  return (async () => {
+    throw new SluiceError(`${feature} is not supported on OpenSearch yet: it ${why}, which OpenSearch lacks`, {
+      hint: `point ELASTICSEARCH_URL at Elasticsearch 8 to use ${feature}, or use \`sluice run\``,
+    });
+  }) as F;
+}
+
 export function openSearchClient(url: string, engine: EngineInfo): SearchClient {
   const client = new OpenSearchClient({ node: url, requestTimeout: 120_000, maxRetries: 0, compression: undefined });
   const os = client as unknown as {
@@ -88,6 +98,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     search: (params: Params, options: Params) => Abortable;
     fieldCaps: (params: Params, options: Params) => Abortable;
     bulk: (params: Params, options: Params) => Abortable;
+    mget: (params: Params, options: Params) => Abortable;
     transport: { request: (params: Params, options: Params) => Abortable };
   };
   type S = SearchClient;
@@ -108,6 +119,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
       refresh: operation<S["indices"]["refresh"]>((p, o) => os.indices.refresh!(p, o)),
       updateAliases: operation<S["indices"]["updateAliases"]>((p, o) => os.indices.updateAliases!(p, o), ["actions"]),
       clone: operation<S["indices"]["clone"]>((p, o) => os.indices.clone!(p, o), ["settings", "aliases"]),
+      putMapping: operation<S["indices"]["putMapping"]>((p, o) => os.indices.putMapping!(p, o), ["properties", "dynamic", "_meta", "_source"]),
     },
     cluster: { health: operation<S["cluster"]["health"]>((p, o) => os.cluster.health!(p, o)) },
     nodes: { info: operation<S["nodes"]["info"]>((p, o) => os.nodes.info!(p, o)) },
@@ -116,6 +128,9 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     fieldCaps: operation<S["fieldCaps"]>((p, o) => os.fieldCaps(p, o), ["index_filter"]),
     // The bulk body is the list of operations itself, not an object holding it.
     bulk: operation<S["bulk"]>(({ operations, ...rest }, o) => os.bulk({ ...rest, body: operations }, o)),
+    mget: operation<S["mget"]>((p, o) => os.mget(p, o), ["ids", "docs"]),
+    openPointInTime: notOnOpenSearch("sync", "reads the live index through a point in time sorted by _shard_doc"),
+    closePointInTime: notOnOpenSearch("sync", "reads the live index through a point in time sorted by _shard_doc"),
     transport: {
       request: (params, options) => call((o) => os.transport.request(params as unknown as Params, o), options as CallOptions),
     },

@@ -12,6 +12,7 @@ export const examples: Record<string, string[]> = {
   swap: ["sluice swap image", "sluice swap image --rollback", "sluice swap image --keep 2", "sluice swap image --repair"],
   run: ["sluice run image", "sluice run audio --json", "sluice run iati --retry-errors", "sluice run image --rebuild", "sluice run image --dry-run --json"],
   diff: ["sluice diff image", "sluice diff image --generation 3 --by provider --json"],
+  sync: ["sluice sync photos", "sluice sync photos --full", "sluice sync photos --incremental --json", "sluice sync photos --full --force   # past the deletion gate"],
   ingest: ["sluice ingest bundle.tar", "sluice ingest upload.tar.gz --max-file-size 50G --max-entries 50000 --json", "sluice job list --dataset bundles"],
   job: ["sluice job list --dataset image", "sluice job show 42"],
   "job list": ["sluice job list --dataset image --state failed --limit 5", "sluice job list --json"],

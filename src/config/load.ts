@@ -17,7 +17,8 @@ import type { Dataset, SluiceConfig } from "./types.ts";
 export const DEFAULT_CONFIG_FILE = "sluice.config.ts";
 
 let pluginRegistered = false;
-function registerSluiceModule(): void {
+/** Lets files sluice imports at run time (the config, module sources) `import … from "sluice"`. */
+export function registerSluiceModule(): void {
   if (pluginRegistered) return;
   pluginRegistered = true;
   plugin({

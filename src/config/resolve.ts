@@ -29,6 +29,7 @@ export const VALIDATE_DEFAULTS = { flagThreshold: 100, flagWindowHours: 2, maxBy
 export const REGISTRY_DEFAULTS = { pageSize: 1000, minListedFraction: 0.5 };
 export const TAG_CLEAN_DEFAULTS = { column: "tags", minAccuracy: 0.9 };
 export const CLEAN_DEFAULTS = { urlScheme: "https" };
+export const SYNC_DEFAULTS = { maxDeleteFraction: 0.1, maxConsecutiveFailures: 100, maxErrorRate: 0.1 };
 
 export interface ResolveOptions {
   /** Put in front of every alias (SLUICE_INDEX_PREFIX), so environments can share a cluster. @default "" */
@@ -84,6 +85,14 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
     payload: registry ? { ...PAYLOAD_DEFAULTS, ...definedOnly(config.payload ?? {}) } : null,
     validate: registry ? { ...VALIDATE_DEFAULTS, jsonSchema: null, ...definedOnly(config.validate ?? {}) } : null,
     status: { maxAgeHours: config.status?.maxAgeHours ?? null },
+    sync: {
+      ...SYNC_DEFAULTS,
+      ...definedOnly({ maxDeleteFraction: config.sync?.maxDeleteFraction, maxConsecutiveFailures: config.sync?.maxConsecutiveFailures, maxErrorRate: config.sync?.maxErrorRate }),
+      source: config.sync?.source ?? null,
+      cursorColumn: config.sync?.cursorColumn ?? null,
+      versionColumn: config.sync?.versionColumn ?? null,
+      rules: config.sync?.rules ?? [],
+    },
   };
 }
 

@@ -88,7 +88,7 @@ test("the JSON Schema is strict and describes every key", () => {
   expect(schema.additionalProperties).toBe(false);
   const dataset = schema.properties.datasets.additionalProperties;
   expect(dataset.additionalProperties).toBe(false);
-  expect(Object.keys(dataset.properties)).toEqual(["source", "table", "clean", "index", "swap", "refresh", "payload", "validate", "status"]);
+  expect(Object.keys(dataset.properties)).toEqual(["source", "table", "clean", "index", "swap", "refresh", "payload", "validate", "status", "sync"]);
   expect(dataset.properties.swap!.additionalProperties).toBe(false);
 });
 

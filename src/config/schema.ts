@@ -27,6 +27,10 @@ import type {
   TableConfig,
   TagCleanConfig,
   ValidateConfig,
+  FileSourceConfig,
+  ModuleSourceConfig,
+  SyncConfig,
+  SyncRule,
 } from "./types.ts";
 
 /** What an index may give up on a cluster without a module (IndexConfig.degrade, SLUICE_INDEX_DEGRADE). */
@@ -241,6 +245,61 @@ const validate = strict({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Sync
+// ---------------------------------------------------------------------------------------------
+
+const fileSource = strict({
+  kind: z.literal("file"),
+  path: z.string({ error: "must be a path or glob" }).min(1, { error: "must be a path or glob" }),
+  format: z.enum(["csv", "tsv", "jsonl"], { error: 'must be "csv", "tsv" or "jsonl"' }).optional(),
+  versionField: text.optional(),
+});
+
+const moduleSource = strict({
+  kind: z.literal("module"),
+  module: z.string({ error: "must be `<file>:<export>`, e.g. ./sources/crm.ts:CrmSource" }).regex(/^.+:[A-Za-z_$][\w$]*$/, { error: "must be `<file>:<export>`, e.g. ./sources/crm.ts:CrmSource" }),
+  options: jsonObject.optional(),
+});
+
+const syncSource = z.discriminatedUnion("kind", [fileSource, moduleSource], {
+  error: (issue) => (issue.code === "invalid_union" ? "is not a known sync source kind (use file or module; postgres is the dataset's own source)" : 'must be an object (e.g. { kind: "file", path: "data/*.csv" })'),
+});
+
+export const SYNC_RULE_OPERATORS = ["equals", "prefix", "suffix", "contains", "regex", "lt", "gt"] as const;
+
+const syncRule = strict({
+  policy: z.enum(["include", "exclude"], { error: 'must be "include" or "exclude"' }),
+  field: z.string({ error: "must be a field name" }).min(1, { error: "must be a field name" }),
+  equals: z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" }).optional(),
+  prefix: text.optional(),
+  suffix: text.optional(),
+  contains: text.optional(),
+  regex: text.refine((pattern) => {
+    try {
+      new RegExp(pattern);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: "must be a valid regular expression" }).optional(),
+  lt: z.union([z.string(), z.number()], { error: "must be a string or number" }).optional(),
+  gt: z.union([z.string(), z.number()], { error: "must be a string or number" }).optional(),
+}).superRefine((rule, ctx) => {
+  const given = SYNC_RULE_OPERATORS.filter((op) => rule[op] !== undefined);
+  if (given.length !== 1) ctx.addIssue({ code: "custom", path: [], input: undefined, message: `needs exactly one of ${SYNC_RULE_OPERATORS.join(", ")} (got ${given.length ? given.join(", ") : "none"})` });
+});
+
+const sync = strict({
+  source: syncSource.optional(),
+  cursorColumn: identifier.optional(),
+  versionColumn: identifier.optional(),
+  rules: z.array(syncRule, { error: "must be a list of rules" }).optional(),
+  maxDeleteFraction: fraction().optional(),
+  maxConsecutiveFailures: wholeNumber(1).optional(),
+  maxErrorRate: fraction().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
 // A dataset, and the rules that span its parts
 // ---------------------------------------------------------------------------------------------
 
@@ -254,6 +313,7 @@ const datasetShape = strict({
   payload: payload.optional(),
   validate: validate.optional(),
   status: status.optional(),
+  sync: sync.optional(),
 });
 
 export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
@@ -267,6 +327,8 @@ export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
     if (tbl.key !== "id") problem(["table", "key"], 'must be "id" for a registry source');
     if (dataset.payload?.format === "json" && !dataset.validate?.jsonSchema) problem(["validate", "jsonSchema"], 'is required when payload.format is "json"');
   }
+  if (dataset.sync && !dataset.sync.source && src.kind !== "postgres") problem(["sync", "source"], "is required for a registry dataset: sync reads a postgres, file or module source");
+  if (dataset.sync?.source && (dataset.sync.cursorColumn || dataset.sync.versionColumn)) problem(["sync", dataset.sync.cursorColumn ? "cursorColumn" : "versionColumn"], "applies to the dataset's postgres source only; remove it or sync.source");
   if (tbl.columns && !(tbl.key in tbl.columns)) problem(["table", "key"], `"${tbl.key}" is not one of table.columns`);
 });
 
@@ -312,6 +374,10 @@ export type SchemaMatchesTypes = [
   Check<Same<In<typeof refresh>, RefreshConfig>>,
   Check<Same<In<typeof payload>, PayloadConfig>>,
   Check<Same<In<typeof validate>, ValidateConfig>>,
+  Check<Same<In<typeof fileSource>, FileSourceConfig>>,
+  Check<Same<In<typeof moduleSource>, ModuleSourceConfig>>,
+  Check<Same<In<typeof syncRule>, SyncRule>>,
+  Check<Same<In<typeof sync>, SyncConfig>>,
   Check<Same<In<typeof datasetSchema>, DatasetConfig>>,
   Check<Same<In<typeof sluiceConfigSchema>, SluiceConfig>>,
 ];

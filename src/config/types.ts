@@ -36,6 +36,67 @@ export interface RegistrySourceConfig {
 export type SourceConfig = PostgresSourceConfig | RegistrySourceConfig;
 
 // ---------------------------------------------------------------------------------------------
+// Sync (`sluice sync`: the live index kept in step in place)
+// ---------------------------------------------------------------------------------------------
+
+/** Records from CSV, TSV or JSONL files, streamed; the record's id is its `table.key` field. */
+export interface FileSourceConfig {
+  kind: "file";
+  /** One file or a glob (`data/*.csv`), relative to the working directory. */
+  path: string;
+  /** @default from the file's extension: .csv, .tsv, .jsonl or .ndjson */
+  format?: "csv" | "tsv" | "jsonl";
+  /** Field holding the record's version (a timestamp or a hash). @default a sha256 of the record */
+  versionField?: string;
+}
+
+/** A source of your own: `./sources/crm.ts:CrmSource`, constructed with `options`. */
+export interface ModuleSourceConfig {
+  kind: "module";
+  /** `<file>:<export>`, the file relative to the working directory; the export is a class or a factory. */
+  module: string;
+  /** Passed to the export: `new CrmSource(options)` or `createSource(options)`. @default {} */
+  options?: Record<string, unknown>;
+}
+
+/**
+ * One sync rule: records whose `field` matches are included or excluded. Rules are tried in
+ * order, the first match wins, and a record no rule matches is included. Exactly one operator.
+ */
+export interface SyncRule {
+  policy: "include" | "exclude";
+  /** A field of the source record; dots reach into objects (`meta.license`). */
+  field: string;
+  equals?: string | number | boolean;
+  prefix?: string;
+  suffix?: string;
+  contains?: string;
+  /** A JavaScript regular expression, without slashes. */
+  regex?: string;
+  /** Less than: numbers compare as numbers, anything else as text. */
+  lt?: string | number;
+  /** Greater than: numbers compare as numbers, anything else as text. */
+  gt?: string | number;
+}
+
+export interface SyncConfig {
+  /** What sync reads. @default the dataset's own `source` (postgres only) */
+  source?: FileSourceConfig | ModuleSourceConfig;
+  /** Postgres source: a column that grows whenever a row changes (`updated_at`); enables --incremental. */
+  cursorColumn?: string;
+  /** Postgres source: the column that is a row's version. @default an md5 of the row */
+  versionColumn?: string;
+  /** Include/exclude rules, applied to each source record before the reconcile. @default [] */
+  rules?: SyncRule[];
+  /** Refuse a sync that would delete more than this fraction of the index, unless --force. @default 0.1 */
+  maxDeleteFraction?: number;
+  /** Stop the sync after this many documents failed in a row. @default 100 */
+  maxConsecutiveFailures?: number;
+  /** Stop the sync when more than this fraction of the documents written failed (checked after 1000). @default 0.1 */
+  maxErrorRate?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Payloads and validation (registry datasets)
 // ---------------------------------------------------------------------------------------------
 
@@ -237,6 +298,8 @@ export interface DatasetConfig {
   validate?: ValidateConfig;
   /** What `sluice status --exit-code` holds the dataset to. */
   status?: StatusConfig;
+  /** How `sluice sync` keeps the live index in step. @default {} (the dataset's own source) */
+  sync?: SyncConfig;
 }
 
 export interface SluiceConfig {
@@ -272,4 +335,9 @@ export interface Dataset {
   payload: Required<PayloadConfig> | null;
   validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;
   status: { maxAgeHours: number | null };
+  sync: Required<Omit<SyncConfig, "source" | "cursorColumn" | "versionColumn">> & {
+    source: FileSourceConfig | ModuleSourceConfig | null;
+    cursorColumn: string | null;
+    versionColumn: string | null;
+  };
 }

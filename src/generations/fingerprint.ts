@@ -28,6 +28,8 @@ export const OPERATIONAL_KEYS: readonly string[] = [
   "payload.timeoutMs",
   "validate.flagThreshold",
   "validate.flagWindowHours",
+  // What `sync` reads and how it gates; a generation is built the same way whatever it says.
+  "sync",
 ];
 
 /** Pure: the canonical text a fingerprint hashes (sorted keys, functions as their source text). */

@@ -1,0 +1,283 @@
+/**
+ * The passes of a sync over the live index, each bounded in memory (sync-stage.ts chooses one):
+ *
+ *   mergeFull       source ⋈ index, both in id order → new / changed / unchanged / vanished
+ *   restampFull     every record written with its version, then what this job did not write goes
+ *   incremental     deletedSince + docsSince(cursor), classified by the stored versions (mget)
+ *   firstIndexOnly  an index-only first generation, loaded and aliased
+ *
+ * Every pass writes through DocumentWriter and ends in applyDeletions: deletions are sent only
+ * after the source ended normally, the writes passed index.maxFailures, and the gate passed.
+ */
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { countDocuments } from "../../adapters/elasticsearch.ts";
+import type { IndexContext } from "../../config/types.ts";
+import { SluiceError } from "../../errors.ts";
+import { countReason } from "../../jobs/counters.ts";
+import { RowFailureLog } from "../../jobs/row-failures.ts";
+import { startProgress } from "../../log/progress.ts";
+import { generationsIn } from "../../generations/store.ts";
+import type { Source, SourceRecord } from "../../sources/types.ts";
+import type { JobHandle } from "../job-runner.ts";
+import { periodicCollector } from "../memory.ts";
+import { type Session, throwIfAborted } from "../session.ts";
+import { createIndexOnlyGeneration, discardIndexOnlyGeneration, promoteIndexOnlyGeneration } from "./first-build.ts";
+import { deleteIds, idsNotWrittenBy, indexEntryPages, storedVersions } from "./live-index.ts";
+import { reconcile } from "./reconcile.ts";
+import { compileRules } from "./rules.ts";
+import { DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scratch.ts";
+import { commitSyncState } from "./sync-state.ts";
+import type { SyncOptions, SyncReport } from "./sync-stage.ts";
+import { builderHash, DocumentWriter, storedVersion } from "./writer.ts";
+
+const INCREMENTAL_BATCH = 500;
+
+/** The sync counters, present from the start so that `job show` lists them even when zero. */
+function initCounters(job: JobHandle): void {
+  for (const key of ["new", "updated", "deleted", "unchanged"]) job.counters[key] ??= 0;
+}
+
+function bump(job: JobHandle, key: "new" | "updated" | "deleted" | "unchanged", by = 1): void {
+  job.counters[key] = ((job.counters[key] as number | undefined) ?? 0) + by;
+}
+
+/** A source's own failure (not sluice's): named as such, with what it means for the index. */
+export class SourceFailedError extends SluiceError {}
+
+/** Passes a source's records on; an error the source throws becomes one line naming the dataset and what was read. */
+async function* guarded<T>(session: Session, job: JobHandle, records: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (error) {
+    if (error instanceof SluiceError || session.signal.aborted) throw error;
+    throw new SourceFailedError(`the source of dataset ${session.dataset.name} failed after ${job.counters.read.toLocaleString("en-US")} records: ${(error as Error)?.message ?? String(error)}; nothing was deleted and the cursor did not move`, {
+      hint: "fix the source and sync again; what was already written is kept and the next sync goes on from there",
+      cause: error,
+    });
+  }
+}
+
+/** The source's records, counted, filtered by the sync rules (excluded ones are absent to the index) and with stored versions. */
+async function* included(session: Session, job: JobHandle, records: AsyncIterable<SourceRecord>, onExcluded?: (id: string) => Promise<void>): AsyncGenerator<SourceRecord> {
+  const verdict = compileRules(session.dataset.sync.rules);
+  const builder = builderHash(session.dataset);
+  for await (const record of guarded(session, job, records)) {
+    job.counters.read++;
+    if (!verdict(record.doc).included) {
+      countReason(job.counters, "skipped", "excluded_by_rule");
+      await onExcluded?.(record.id);
+      continue;
+    }
+    yield storedVersion(record, builder);
+  }
+}
+
+function writerFor(session: Session, job: JobHandle, es: SearchClient, index: string): { writer: DocumentWriter; failures: RowFailureLog } {
+  const failures = new RowFailureLog(session.sql, job.job.id);
+  const writer = new DocumentWriter({ es, index, dataset: session.dataset, job: job.job.id, counters: job.counters, failures, log: session.log, signal: session.signal, context: NO_BLOBS });
+  return { writer, failures };
+}
+
+const NO_BLOBS: IndexContext = {
+  readBlob: async (sha256) => {
+    throw new Error(`sync has no blob store to read payload ${sha256} from`);
+  },
+};
+
+/** Ends the writing half: flushes, lists failures, and applies index.maxFailures before any deletion. */
+async function finishWrites(session: Session, writer: DocumentWriter, failures: RowFailureLog, job: JobHandle): Promise<number> {
+  await writer.close();
+  await failures.flush();
+  const failed = Object.values(writer.failedByType).reduce((a, b) => a + b, 0);
+  const tolerated = session.dataset.index!.maxFailures;
+  if (failed > tolerated) {
+    throw new SluiceError(`${failed} documents failed to sync, more than the ${tolerated} tolerated (index.maxFailures); nothing was deleted and the cursor did not move`, {
+      hint: `see \`sluice job show ${job.job.id}\` and sluice.row_failures; the next sync retries them`,
+    });
+  }
+  return failed;
+}
+
+export async function mergeFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
+  const { sql, dataset, signal } = session;
+  initCounters(job);
+  const before = await countDocuments(es, index);
+  const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
+  job.setTask(`full sync of ${dataset.name}: comparing the source with ${before.toLocaleString("en-US")} documents of ${index}`, 5);
+  const { writer, failures } = writerFor(session, job, es, index);
+  const deletions = new DeletionList(sql, dataset.name, job.job.id);
+  const records = included(session, job, source.docs(signal));
+  const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
+  let steps = 0;
+  const collect = periodicCollector();
+  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal)))) {
+    switch (step.kind) {
+      case "new":
+        if (await writer.write(step.record)) bump(job, "new");
+        break;
+      case "changed":
+        if (await writer.write(step.record)) bump(job, "updated");
+        break;
+      case "unchanged":
+        bump(job, "unchanged");
+        break;
+      case "vanished":
+        await deletions.add(step.id);
+        break;
+    }
+    if (++steps % 1000 === 0) {
+      collect();
+      progress.tick(1000);
+      job.setPercent(5 + Math.min(80, (steps / Math.max(1, before)) * 80));
+      throwIfAborted(signal);
+    }
+  }
+  progress.stop();
+  await finishWrites(session, writer, failures, job);
+  await applyDeletions(session, job, es, index, deletions, before, options);
+}
+
+export async function restampFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
+  const { sql, dataset, signal } = session;
+  initCounters(job);
+  const before = await countDocuments(es, index);
+  const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
+  job.setTask(`full sync of ${dataset.name}: writing every record into ${index} with its version`, 5);
+  const { writer, failures } = writerFor(session, job, es, index);
+  let n = 0;
+  const collect = periodicCollector();
+  for await (const record of included(session, job, source.docs(signal))) {
+    if (await writer.write(record)) bump(job, "updated");
+    if (++n % 1000 === 0) {
+      collect();
+      progress.tick(1000);
+      throwIfAborted(signal);
+    }
+  }
+  progress.stop();
+  const failed = await finishWrites(session, writer, failures, job);
+  if (failed > 0) {
+    session.log.warn(`${failed} documents failed while stamping ${index}; deleting nothing this time (the next full sync decides)`);
+    return;
+  }
+  await es.indices.refresh({ index });
+  const deletions = new DeletionList(sql, dataset.name, job.job.id);
+  for await (const id of idsNotWrittenBy(es, index, job.job.id, signal)) await deletions.add(id);
+  await applyDeletions(session, job, es, index, deletions, before, options);
+}
+
+export async function incremental(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, cursor: string, options: SyncOptions): Promise<string> {
+  const { sql, dataset, signal } = session;
+  initCounters(job);
+  const before = await countDocuments(es, index);
+  const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
+  job.setTask(`incremental sync of ${dataset.name} from cursor ${cursor}`, 5);
+  const deletions = new DeletionList(sql, dataset.name, job.job.id);
+  if (source.deletedSince) for await (const id of guarded(session, job, source.deletedSince(cursor, signal))) await deletions.add(id);
+  const { writer, failures } = writerFor(session, job, es, index);
+  const changes = source.docsSince!(cursor, signal);
+  let batch: SourceRecord[] = [];
+  const flush = async () => {
+    if (!batch.length) return;
+    const versions = await storedVersions(es, index, batch.map((r) => r.id));
+    for (const record of batch) {
+      const stored = versions.get(record.id);
+      if (stored === record.version) bump(job, "unchanged");
+      else if (await writer.write(record)) bump(job, stored === undefined ? "new" : "updated");
+    }
+    progress.tick(batch.length);
+    batch = [];
+    throwIfAborted(signal);
+  };
+  // Read by hand so that the generator's return value, the next cursor, is kept.
+  const builder = builderHash(dataset);
+  const verdict = compileRules(dataset.sync.rules);
+  let next: string = cursor;
+  for (;;) {
+    let step: IteratorResult<SourceRecord, string>;
+    try {
+      step = await changes.next();
+    } catch (error) {
+      for await (const _ of guarded(session, job, (async function* () { throw error; })())) void _;
+      throw error;
+    }
+    if (step.done) {
+      next = step.value;
+      break;
+    }
+    job.counters.read++;
+    if (!verdict(step.value.doc).included) {
+      countReason(job.counters, "skipped", "excluded_by_rule");
+      await deletions.add(step.value.id);
+      continue;
+    }
+    batch.push(storedVersion(step.value, builder));
+    if (batch.length >= INCREMENTAL_BATCH) await flush();
+  }
+  await flush();
+  progress.stop();
+  await finishWrites(session, writer, failures, job);
+  await applyDeletions(session, job, es, index, deletions, before, options);
+  return next;
+}
+
+/** The deletion gate, then the deletions, a batch at a time. */
+async function applyDeletions(session: Session, job: JobHandle, es: SearchClient, index: string, deletions: DeletionList, before: number, options: SyncOptions): Promise<void> {
+  await deletions.flush();
+  const { dataset, signal } = session;
+  if (deletions.count === 0) return;
+  const fraction = dataset.sync.maxDeleteFraction;
+  if (deletions.count > fraction * before && !options.force) {
+    const share = before ? ` (${((deletions.count / before) * 100).toFixed(1)}%)` : "";
+    throw new SluiceError(`sync of ${dataset.name} would delete ${deletions.count.toLocaleString("en-US")} of ${before.toLocaleString("en-US")} documents${share}, more than sync.maxDeleteFraction ${fraction}; deleted nothing and kept the cursor`, {
+      hint: `check the source (a truncated export or a wrong filter?); if these deletions are right, run \`sluice sync ${dataset.name} --force\``,
+    });
+  }
+  job.setTask(`deleting ${deletions.count.toLocaleString("en-US")} documents that left the source`, 90);
+  for await (const ids of deletions.batches()) {
+    const result = await deleteIds(es, index, ids, signal);
+    bump(job, "deleted", result.deleted);
+    if (result.absent) countReason(job.counters, "skipped", "already_absent", result.absent);
+    for (const [reason, n] of Object.entries(result.failed)) countReason(job.counters, "failed", `delete_${reason}`, n);
+    throwIfAborted(signal);
+  }
+}
+
+/** File and module sources: an index-only first generation, loaded from the source and aliased. */
+export async function firstIndexOnly(session: Session, job: JobHandle, es: SearchClient, source: Source, report: SyncReport, configHash: string): Promise<SyncReport> {
+  const { sql, dataset, signal } = session;
+  initCounters(job);
+  report.mode = "first";
+  // A first sync that was killed left its generation building: it never went live, so it goes.
+  for (const stale of await generationsIn(sql, dataset.name, ["building", "ready"])) await discardIndexOnlyGeneration(session, es, stale);
+  const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
+  const cursor = source.cursor ? await source.cursor() : null;
+  const { generation, index } = await createIndexOnlyGeneration(session, es);
+  job.setGeneration(generation.number);
+  report.generation = generation.number;
+  report.index = index;
+  try {
+    job.setTask(`no live index for ${dataset.name}: loading generation ${generation.number} (${index}) from the source`, 5);
+    const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
+    const { writer, failures } = writerFor(session, job, es, index);
+    let n = 0;
+    const collect = periodicCollector();
+    for await (const record of included(session, job, source.docs(signal))) {
+      if (await writer.write(record)) bump(job, "new");
+      if (++n % 1000 === 0) {
+        collect();
+        progress.tick(1000);
+        throwIfAborted(signal);
+      }
+    }
+    progress.stop();
+    await finishWrites(session, writer, failures, job);
+    await promoteIndexOnlyGeneration(session, es, generation, index, job.counters.written);
+  } catch (error) {
+    await discardIndexOnlyGeneration(session, es, generation);
+    throw error;
+  }
+  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full" });
+  job.setTask(`generation ${generation.number} of ${dataset.name} is live (index-only, built by sync)`, 100);
+  return report;
+}

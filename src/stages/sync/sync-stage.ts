@@ -1,0 +1,186 @@
+/**
+ * `sluice sync <dataset>`: keeps the dataset's live index in step with its source, in place, as
+ * Elastic's connectors do — the one deliberate exception to "build a new generation".
+ *
+ *   no live index      → first generation (first-build.ts), then a full sync stamps it
+ *   full (--full)      → source (id order) ⋈ index (id order, point in time) → upsert new/changed,
+ *                        skip unchanged by version, collect vanished → deletion gate → delete
+ *   full, unstamped    → (an index `run` built) write every record, then delete what this job did not write
+ *   incremental        → deletedSince(cursor) + docsSince(cursor) → versions by mget → upsert; cursor
+ *
+ * Deletions are collected in Postgres and sent only after the source ended normally and the gate
+ * passed; the cursor and source state are stored only when the whole sync succeeded. Sync is
+ * index-only: the live table stays as the last `run` built it (see README "Sync").
+ */
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { aliasTargets, searchError } from "../../adapters/elasticsearch.ts";
+import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
+import type { Dataset } from "../../config/types.ts";
+import { ConfigError, SluiceError } from "../../errors.ts";
+import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
+import { liveGeneration } from "../../generations/store.ts";
+import { summarizeCounters } from "../../jobs/counters.ts";
+import { openSyncSource } from "../../sources/open.ts";
+import type { Source, SourceState } from "../../sources/types.ts";
+import { requireIndexConfig } from "../index/build-index.ts";
+import { type JobHandle, runAsJob } from "../job-runner.ts";
+import { openSession, type Session, type SessionOptions } from "../session.ts";
+import { openSearchFor } from "../steps.ts";
+import { refuseWhileSplit } from "../swap/swap-stage.ts";
+import { firstGenerationThroughStages } from "./first-build.ts";
+import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
+import { firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { clearJobScratch, sweepScratch } from "./scratch.ts";
+import { commitSyncState, readSyncState } from "./sync-state.ts";
+import { builderHash } from "./writer.ts";
+
+export type SyncMode = "full" | "incremental";
+
+export interface SyncOptions extends SessionOptions {
+  /** null: incremental when a cursor is stored and the source supports it, else full. */
+  mode: SyncMode | null;
+  /** Delete beyond sync.maxDeleteFraction; promote a first generation the swap gates refuse. */
+  force: boolean;
+}
+
+export interface SyncReport {
+  dataset: string;
+  job: number;
+  /** What ran: a first build (then a full sync), full, incremental, or skipped (source unchanged). */
+  mode: "first" | SyncMode | "skipped";
+  index: string | null;
+  generation: number | null;
+  counters: JobHandle["counters"];
+  /** Why the sync was skipped, when it was. */
+  skipped?: string;
+}
+
+const SEARCH_ERRORS = new Set(["ConnectionError", "TimeoutError", "ResponseError", "NoLivingConnectionsError", "DeserializationError"]);
+
+export async function syncDataset(name: string | undefined, options: SyncOptions): Promise<SyncReport> {
+  const session = await openSession("sync", name, options);
+  let es: SearchClient | null = null;
+  let source: Source | null = null;
+  try {
+    const config = requireIndexConfig(session.dataset);
+    if (config.children.length) {
+      throw new SluiceError(`dataset ${session.dataset.name} has child indices, which sync does not keep`, { hint: "use `sluice run` for this dataset" });
+    }
+    refuseRefreshOnlyRules(session.dataset);
+    es = await openSearchFor(session);
+    await refuseWhileSplit(session);
+    source = await openSyncSource(session.dataset, session.env);
+    const report = await runAsJob(session, { stage: "sync" }, (job) => syncJob(session, job, es!, source!, options));
+    if (report.mode !== "skipped") session.slack.notify(`sync ${report.dataset} (${report.mode}) succeeded: ${summarizeCounters(report.counters)}`);
+    return report;
+  } catch (error) {
+    const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
+    session.slack.notify(`sync ${session.dataset.name} FAILED: ${message}`);
+    throw error;
+  } finally {
+    await source?.close?.().catch(() => {});
+    await es?.close().catch(() => {});
+    await session.close();
+  }
+}
+
+/**
+ * Refresh cleans rows and leaves out moderated ones before anything is indexed; sync reads the source
+ * directly and applies neither yet, so it refuses such a dataset rather than publish uncleaned or
+ * moderated rows into the live index.
+ */
+function refuseRefreshOnlyRules(dataset: Dataset): void {
+  const rules = [
+    dataset.clean.tags ? "clean.tags" : null,
+    dataset.clean.urlColumns.length ? "clean.urlColumns" : null,
+    dataset.table.deletedTable ? "table.deletedTable" : null,
+  ].filter((r): r is string => r !== null);
+  if (rules.length === 0) return;
+  throw new ConfigError(
+    `dataset ${dataset.name} sets ${rules.join(", ")}, which refresh applies and sync does not; sync refuses rather than publish uncleaned or moderated rows`,
+    `keep it fresh with \`sluice run ${dataset.name}\`, or express the filter as sync.rules in a dataset without those keys`,
+  );
+}
+
+/** What decides whether the source needs reading: the source's own state and sync's configuration. */
+function syncConfigHash(dataset: Dataset): string {
+  return new Bun.CryptoHasher("sha256").update(JSON.stringify(dataset.sync.rules)).update(builderHash(dataset)).digest("hex").slice(0, 16);
+}
+
+async function syncJob(session: Session, job: JobHandle, es: SearchClient, source: Source, options: SyncOptions): Promise<SyncReport> {
+  const { sql, dataset, log } = session;
+  const report: SyncReport = { dataset: dataset.name, job: job.job.id, mode: "full", index: null, generation: null, counters: job.counters };
+  try {
+    await sweepScratch(sql, dataset.name);
+    job.setTask(`reaching the source of ${dataset.name}`, 0);
+    await source.ping();
+    const alias = dataset.index!.alias;
+    let targets = await aliasTargets(es, alias);
+    const stored = await readSyncState(sql, dataset.name);
+    const configHash = syncConfigHash(dataset);
+
+    if (targets.length === 0) {
+      if (dataset.sync.source === null) {
+        report.mode = "first";
+        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config });
+        targets = await aliasTargets(es, alias);
+      } else {
+        return await firstIndexOnly(session, job, es, source, report, configHash);
+      }
+    } else {
+      const previous = stored?.sourceState as { source?: SourceState; config?: string } | null | undefined;
+      if (options.mode === null && previous?.config === configHash && !(await source.changed(previous.source ?? null))) {
+        report.mode = "skipped";
+        report.skipped = `the source reports no change since job ${stored!.lastJob}; nothing to sync (--full reads it anyway)`;
+        job.setTask(`unchanged: ${report.skipped}`, 100);
+        return report;
+      }
+    }
+    if (targets.length !== 1) {
+      throw new SluiceError(`alias ${alias} points at ${targets.length} indices (${targets.join(", ")}); sync writes into one`, { hint: "fix the alias, or run `sluice run` to rebuild" });
+    }
+    const index = targets[0]!;
+    report.index = index;
+    const live = await liveGeneration(sql, dataset.name);
+    report.generation ??= live?.number ?? null;
+    await assertOwned(es, index, await indexOwner(sql, dataset.name), "replace", { movingAliases: [alias] });
+    await ensureSyncFields(es, index);
+
+    const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
+    let mode: SyncMode = options.mode ?? (stored?.cursor != null && source.docsSince && report.mode !== "first" ? "incremental" : "full");
+    if (mode === "incremental" && !source.docsSince) {
+      throw new SluiceError(`the source of dataset ${dataset.name} cannot be synced incrementally (it has no docsSince)`, { hint: `run \`sluice sync ${dataset.name} --full\`` });
+    }
+    if (mode === "incremental" && (stored?.cursor == null || report.mode === "first")) {
+      log.warn(`dataset ${dataset.name} has no stored cursor yet: running a full sync, which stores one`);
+      mode = "full";
+    }
+    if (report.mode !== "first") report.mode = mode;
+    let cursor: string | null;
+    if (mode === "full") {
+      cursor = source.cursor ? await source.cursor() : null;
+      const unstamped = await unstampedDocuments(es, index);
+      if (unstamped > 0) {
+        log.info(`${unstamped.toLocaleString("en-US")} documents of ${index} carry no sync version (built by run): writing every record once`);
+        await restampFull(session, job, es, index, source, options);
+      } else {
+        await mergeFull(session, job, es, index, source, options);
+      }
+    } else {
+      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options);
+    }
+    await es.indices.refresh({ index });
+    await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode });
+    job.setTask(`synced ${dataset.name} (${mode})${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
+    return report;
+  } catch (error) {
+    if (error instanceof SluiceError || session.signal.aborted) throw error;
+    if (isDatabaseFailure(error)) throw databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `sync ${dataset.name}`);
+    // The Elasticsearch client's errors (a cut connection after every retry, a refusal) name ELASTICSEARCH_URL.
+    if (SEARCH_ERRORS.has((error as Error)?.name)) throw searchError(error, session.env.elasticsearchUrl ?? "", `sync ${dataset.name} into`);
+    throw error;
+  } finally {
+    await clearJobScratch(sql, job.job.id).catch(() => {});
+  }
+}
+
