@@ -54,6 +54,8 @@ export interface SearchClient {
   readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
   readonly search: Operation<estypes.SearchRequest, estypes.SearchResponse<unknown>>;
   readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;
+  /** `_rank_eval` (the rank-eval module): search checks' judgment files. */
+  readonly rankEval: Operation<estypes.RankEvalRequest, estypes.RankEvalResponse>;
   /** Small administrative bulks (the filtered twin's deletes); documents go through sendBulk. */
   readonly bulk: Operation<estypes.BulkRequest, estypes.BulkResponse>;
   readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
@@ -88,6 +90,7 @@ function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
     search: ((params: estypes.SearchRequest, options?: TransportRequestOptions) => client.search(params, options)) as SearchClient["search"],
     fieldCaps: ((params: estypes.FieldCapsRequest, options?: TransportRequestOptions) => client.fieldCaps(params, options)) as SearchClient["fieldCaps"],
     bulk: ((params: estypes.BulkRequest, options?: TransportRequestOptions) => client.bulk(params, options)) as SearchClient["bulk"],
+    rankEval: ((params: estypes.RankEvalRequest, options?: TransportRequestOptions) => client.rankEval(params, options)) as SearchClient["rankEval"],
     transport: client.transport,
     close: () => client.close(),
   };

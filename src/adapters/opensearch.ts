@@ -88,6 +88,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     search: (params: Params, options: Params) => Abortable;
     fieldCaps: (params: Params, options: Params) => Abortable;
     bulk: (params: Params, options: Params) => Abortable;
+    rankEval: (params: Params, options: Params) => Abortable;
     transport: { request: (params: Params, options: Params) => Abortable };
   };
   type S = SearchClient;
@@ -114,6 +115,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     count: operation<S["count"]>((p, o) => os.count(p, o), ["query"]),
     search: operation<S["search"]>((p, o) => os.search(p, o), SEARCH_BODY_KEYS),
     fieldCaps: operation<S["fieldCaps"]>((p, o) => os.fieldCaps(p, o), ["index_filter"]),
+    rankEval: operation<S["rankEval"]>((p, o) => os.rankEval(p, o), ["requests", "metric"]),
     // The bulk body is the list of operations itself, not an object holding it.
     bulk: operation<S["bulk"]>(({ operations, ...rest }, o) => os.bulk({ ...rest, body: operations }, o)),
     transport: {
