@@ -48,37 +48,37 @@ async function assertRankEvalModule(): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  // Not a skip: without the module there is nothing to test, and that must show.
-  await assertRankEvalModule();
-  t = await createTestEnvironment("rankeval", { searchUrl: opensearchUrl });
-  await loadOpenverseSample(t, ["image"]);
-  expect((await t.sluice("migrate", "up")).code).toBe(0);
-  expect((await t.sluice("run", "image")).code).toBe(0);
-  // The judgments: every live row whose title has the commonest title word is relevant to it.
-  [{ word }] = (await t.api`
-    select lower(w) as word from image, regexp_split_to_table(title, '[^[:alnum:]]+') w
-    where length(w) > 3 group by 1 order by count(distinct identifier) desc, 1 limit 1`) as unknown as [{ word: string }];
-  rated = (await titleIds(`${t.indexPrefix}image`, word)).sort();
-  expect(rated.length).toBeGreaterThanOrEqual(6);
-  judgments = `/tmp/${t.name}.judgments.json`;
-  await Bun.write(
-    judgments,
-    JSON.stringify({
-      requests: [{ id: word, request: { query: { match: { title: word } } }, ratings: rated.map((_id) => ({ _index: "placeholder", _id, rating: 1 })) }],
-      metric: { recall: { k: 1000, relevant_rating_threshold: 1 } },
-    }),
-  );
-  // Upstream, half of them lose the word: the next generation finds only the other half.
-  const losing = rated.slice(0, Math.ceil(rated.length / 2));
-  newRecall = (rated.length - losing.length) / rated.length;
-  await t.upstream`update image set title = regexp_replace(title, ${word}, 'zq', 'gi') where identifier = any(${losing}::uuid[])`;
-}, 120_000);
-afterAll(async () => {
-  await t?.drop();
-});
-
 describe("rank_eval search checks", () => {
+  beforeAll(async () => {
+    // Not a skip: without the module there is nothing to test, and that must show.
+    await assertRankEvalModule();
+    t = await createTestEnvironment("rankeval", { searchUrl: opensearchUrl });
+    await loadOpenverseSample(t, ["image"]);
+    expect((await t.sluice("migrate", "up")).code).toBe(0);
+    expect((await t.sluice("run", "image")).code).toBe(0);
+    // The judgments: every live row whose title has the commonest title word is relevant to it.
+    [{ word }] = (await t.api`
+      select lower(w) as word from image, regexp_split_to_table(title, '[^[:alnum:]]+') w
+      where length(w) > 3 group by 1 order by count(distinct identifier) desc, 1 limit 1`) as unknown as [{ word: string }];
+    rated = (await titleIds(`${t.indexPrefix}image`, word)).sort();
+    expect(rated.length).toBeGreaterThanOrEqual(6);
+    judgments = `/tmp/${t.name}.judgments.json`;
+    await Bun.write(
+      judgments,
+      JSON.stringify({
+        requests: [{ id: word, request: { query: { match: { title: word } } }, ratings: rated.map((_id) => ({ _index: "placeholder", _id, rating: 1 })) }],
+        metric: { recall: { k: 1000, relevant_rating_threshold: 1 } },
+      }),
+    );
+    // Upstream, half of them lose the word: the next generation finds only the other half.
+    const losing = rated.slice(0, Math.ceil(rated.length / 2));
+    newRecall = (rated.length - losing.length) / rated.length;
+    await t.upstream`update image set title = regexp_replace(title, ${word}, 'zq', 'gi') where identifier = any(${losing}::uuid[])`;
+  }, 120_000);
+  afterAll(async () => {
+    await t?.drop();
+  });
+
   test("a score under the floor refuses the swap; live is untouched and both scores are on the swap job", async () => {
     const config = await writeConfig("floor", `{ name: "judged", rankEval: ${JSON.stringify(judgments)}, minScore: 0.9 }`);
     const child = spawnSluice(["run", "image", "--config", config], t.childEnv());
@@ -136,4 +136,19 @@ export default defineConfig({ datasets: { image: { ...openverseDatasets.image, s
     expect(stderr).not.toContain("    at ");
     expect(await aliasIndices(`${es.indexPrefix}image`)).toEqual([`${es.indexPrefix}image-g1`]);
   }, 120_000);
+
+  test("a judgment file that cannot be read is a config error (exit 2), named in one line; nothing moves", async () => {
+    const config = `/tmp/${es.name}.missing.config.ts`;
+    const missing = `/tmp/${es.name}.no-such-judgments.json`;
+    await Bun.write(config, `import { defineConfig } from "sluice";
+import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
+export default defineConfig({ datasets: { image: { ...openverseDatasets.image, swap: { checks: [{ rankEval: ${JSON.stringify(missing)}, minScore: 0.5 }] } } } });
+`);
+    const child = spawnSluice(["swap", "image", "--config", config], es.childEnv());
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`swap.checks rankEval ${missing} cannot be read: ENOENT`);
+    expect(stderr).not.toContain("    at ");
+    expect(await aliasIndices(`${es.indexPrefix}image`)).toEqual([`${es.indexPrefix}image-g1`]);
+  }, 60_000);
 });
