@@ -2,7 +2,7 @@
  * Issue 10, point 4: the engines `scripts/services up` starts, and what each can do.
  *
  * OpenSearch (OPENSEARCH_URL) is the engine with the standard modules: analysis-common (stemmers,
- * the `english` analyzer), mapper-extras (`rank_feature`), lang-painless and reindex, which
+ * the `english` analyzer), mapper-extras (`rank_feature`), lang-painless, reindex and rank-eval, which
  * scripts/services lays out from Maven Central. Elasticsearch (ELASTICSEARCH_URL) is the Maven
  * Central integ-test zip, which has none of them; the last block records that difference, so that
  * a mapping bent to fit it is a choice and not an accident.
@@ -97,9 +97,9 @@ describe("OpenSearch at OPENSEARCH_URL has the standard modules", () => {
     expect(json.version.distribution).toBe("opensearch");
   });
 
-  test("_nodes/plugins lists analysis-common, mapper-extras, lang-painless and reindex", async () => {
+  test("_nodes/plugins lists analysis-common, mapper-extras, lang-painless, reindex and rank-eval", async () => {
     const modules = await moduleNames(opensearchUrl);
-    expect(modules).toEqual(expect.arrayContaining(["analysis-common", "mapper-extras", "lang-painless", "reindex", "transport-netty4"]));
+    expect(modules).toEqual(expect.arrayContaining(["analysis-common", "mapper-extras", "lang-painless", "reindex", "rank-eval", "transport-netty4"]));
   });
 
   test("the english analyzer stems: cats -> cat, running -> run", async () => {

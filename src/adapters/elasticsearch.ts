@@ -55,6 +55,8 @@ export interface SearchClient {
   readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
   readonly search: Operation<estypes.SearchRequest, estypes.SearchResponse<unknown>>;
   readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;
+  /** `_rank_eval` (the rank-eval module): search checks' judgment files. */
+  readonly rankEval: Operation<estypes.RankEvalRequest, estypes.RankEvalResponse>;
   /** Small administrative bulks (the filtered twin's deletes); documents go through sendBulk. */
   readonly bulk: Operation<estypes.BulkRequest, estypes.BulkResponse>;
   readonly mget: Operation<estypes.MgetRequest, estypes.MgetResponse<unknown>>;
@@ -96,6 +98,7 @@ function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
     mget: ((params: estypes.MgetRequest, options?: TransportRequestOptions) => client.mget(params, options)) as SearchClient["mget"],
     openPointInTime: ((params: estypes.OpenPointInTimeRequest, options?: TransportRequestOptions) => client.openPointInTime(params, options)) as SearchClient["openPointInTime"],
     closePointInTime: ((params: estypes.ClosePointInTimeRequest, options?: TransportRequestOptions) => client.closePointInTime(params, options)) as SearchClient["closePointInTime"],
+    rankEval: ((params: estypes.RankEvalRequest, options?: TransportRequestOptions) => client.rankEval(params, options)) as SearchClient["rankEval"],
     transport: client.transport,
     close: () => client.close(),
   };

@@ -99,6 +99,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     fieldCaps: (params: Params, options: Params) => Abortable;
     bulk: (params: Params, options: Params) => Abortable;
     mget: (params: Params, options: Params) => Abortable;
+    rankEval: (params: Params, options: Params) => Abortable;
     transport: { request: (params: Params, options: Params) => Abortable };
   };
   type S = SearchClient;
@@ -126,6 +127,7 @@ export function openSearchClient(url: string, engine: EngineInfo): SearchClient 
     count: operation<S["count"]>((p, o) => os.count(p, o), ["query"]),
     search: operation<S["search"]>((p, o) => os.search(p, o), SEARCH_BODY_KEYS),
     fieldCaps: operation<S["fieldCaps"]>((p, o) => os.fieldCaps(p, o), ["index_filter"]),
+    rankEval: operation<S["rankEval"]>((p, o) => os.rankEval(p, o), ["requests", "metric"]),
     // The bulk body is the list of operations itself, not an object holding it.
     bulk: operation<S["bulk"]>(({ operations, ...rest }, o) => os.bulk({ ...rest, body: operations }, o)),
     mget: operation<S["mget"]>((p, o) => os.mget(p, o), ["ids", "docs"]),

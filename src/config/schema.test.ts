@@ -54,6 +54,9 @@ describe("a value of the wrong type names the expected type and what it got", ()
     ["a missing kind", { ...minimal, source: { table: "p" } }, "sluice.config.ts: datasets.photos.source.kind is required (use postgres or registry)"],
     ["a search check with no expectation", { ...minimal, swap: { checks: [{ query: "cat" }] } }, "sluice.config.ts: datasets.photos.swap.checks[0] must name an expectation (minHits, expectId or minShareOfLive), got an object"],
     ["a search check's share over 1", { ...minimal, swap: { checks: [{ query: "cat", minShareOfLive: 90 }] } }, "sluice.config.ts: datasets.photos.swap.checks[0].minShareOfLive must be a fraction between 0 and 1, got 90"],
+    ["a search check with neither query nor rankEval", { ...minimal, swap: { checks: [{ minHits: 1 }] } }, "sluice.config.ts: datasets.photos.swap.checks[0] must give query or rankEval (one of them), got an object"],
+    ["a rankEval check with no expectation", { ...minimal, swap: { checks: [{ rankEval: "j.json" }] } }, "sluice.config.ts: datasets.photos.swap.checks[0] must name an expectation for rankEval (minScore or maxDropFromLive), got an object"],
+    ["a rankEval check with a query's expectation", { ...minimal, swap: { checks: [{ rankEval: "j.json", minScore: 0.5, minHits: 3 }] } }, "sluice.config.ts: datasets.photos.swap.checks[0] mixes a query's expectations (minHits, expectId, withinTop, minShareOfLive) with rankEval's (minScore, maxDropFromLive), got an object"],
     ["a bad column name", { ...minimal, table: { key: "id", columns: { id: "text", "Bad Name": "text" } } }, 'sluice.config.ts: datasets.photos.table.columns["Bad Name"] is not a plain lowercase identifier'],
   ])("%s", (_, dataset, line) => {
     expect(problem(dataset)).toBe(line);

@@ -190,19 +190,31 @@ const index = strict({
   degrade: z.array(z.enum(DEGRADATIONS, { error: `must be one of ${DEGRADATIONS.join(", ")}` }), { error: `must be a list of ${DEGRADATIONS.join(", ")}` }).optional(),
 });
 
+const score = z.number({ error: "must be a number >= 0" }).min(0, { error: "must be a number >= 0" });
 const searchCheck = strict(
   {
     name: text.optional(),
-    query: z.union([text, jsonObject], { error: "must be a query string or an Elasticsearch query object" }),
+    query: z.union([text, jsonObject], { error: "must be a query string or an Elasticsearch query object" }).optional(),
     minHits: wholeNumber(0).optional(),
     expectId: text.optional(),
     withinTop: wholeNumber(1, 10_000).optional(),
     minShareOfLive: fraction().optional(),
+    rankEval: text.optional(),
+    minScore: score.optional(),
+    maxDropFromLive: score.optional(),
   },
   "a query string or object",
-).refine((c) => c.minHits !== undefined || c.expectId !== undefined || c.minShareOfLive !== undefined, {
-  error: "must name an expectation (minHits, expectId or minShareOfLive)",
-});
+)
+  .refine((c) => (c.query === undefined) !== (c.rankEval === undefined), { error: "must give query or rankEval (one of them)" })
+  .refine((c) => c.query === undefined || c.minHits !== undefined || c.expectId !== undefined || c.minShareOfLive !== undefined, {
+    error: "must name an expectation (minHits, expectId or minShareOfLive)",
+  })
+  .refine((c) => c.rankEval === undefined || c.minScore !== undefined || c.maxDropFromLive !== undefined, {
+    error: "must name an expectation for rankEval (minScore or maxDropFromLive)",
+  })
+  .refine((c) => (c.query === undefined ? c.minHits ?? c.expectId ?? c.withinTop ?? c.minShareOfLive : c.minScore ?? c.maxDropFromLive) === undefined, {
+    error: "mixes a query's expectations (minHits, expectId, withinTop, minShareOfLive) with rankEval's (minScore, maxDropFromLive)",
+  });
 
 const swap = strict({
   maxShrink: fraction().optional(),

@@ -257,12 +257,16 @@ export interface SwapConfig {
   checks?: SearchCheckConfig[];
 }
 
-/** A search run against the new index and live before a swap; at least one expectation. */
+/**
+ * A search run against the new index and live before a swap: a `query` with at least one of
+ * minHits, expectId, minShareOfLive; or a `rankEval` judgment file with minScore and/or
+ * maxDropFromLive.
+ */
 export interface SearchCheckConfig {
-  /** Shown in the table and stored on the swap job. @default the query */
+  /** Shown in the table and stored on the swap job. @default the query (or the judgment file) */
   name?: string;
   /** A query string (Lucene syntax, as `?q=`) or an Elasticsearch query object. */
-  query: string | Record<string, unknown>;
+  query?: string | Record<string, unknown>;
   /** The new index finds at least this many documents. */
   minHits?: number;
   /** This document `_id` is among the first `withinTop` hits of the new index. */
@@ -271,6 +275,17 @@ export interface SearchCheckConfig {
   withinTop?: number;
   /** The new index finds at least this fraction of what live finds for the same query (0.9: 90%). */
   minShareOfLive?: number;
+  /**
+   * A judgment file (path from the working directory): JSON in `_rank_eval`'s request format,
+   * `{ requests: [{ id, request: { query }, ratings: [{ _index, _id, rating }] }], metric }`. Each
+   * rating's `_index` is a placeholder, replaced by the new index's name and by live's. Needs the
+   * cluster's rank-eval module.
+   */
+  rankEval?: string;
+  /** The new index's `_rank_eval` metric score is at least this. */
+  minScore?: number;
+  /** The new index's score is at most this much below live's on the same judgments (0.05). */
+  maxDropFromLive?: number;
 }
 
 export interface RefreshConfig {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { evaluateCheck, searchCheckLines } from "./search-check-eval.ts";
+import { evaluateCheck, evaluateRankEval, searchCheckLines } from "./search-check-eval.ts";
 
 describe("evaluateCheck", () => {
   test("minHits counts the new index's hits", () => {
@@ -33,4 +33,22 @@ test("the table puts live beside new, with the expected id's rank", () => {
     "cats   ≥ 5 hits     40      3       FAILED: 3 hits, fewer than 5",
     "dog    d1 in top 3  9 (#1)  9 (#2)  ok",
   ]);
+});
+
+describe("evaluateRankEval", () => {
+  test("minScore is a floor on the new index's score", () => {
+    const check = { rankEval: "j.json", minScore: 0.8 };
+    expect(evaluateRankEval(check, "precision", { hits: 0, top: [], score: 0.8 }, null).passed).toBe(true);
+    expect(evaluateRankEval(check, "precision", { hits: 0, top: [], score: 0.6 }, null).failures).toEqual(["precision 0.6, below 0.8"]);
+  });
+  test("maxDropFromLive compares with live's score; nothing live passes", () => {
+    const check = { rankEval: "j.json", maxDropFromLive: 0.05 };
+    expect(evaluateRankEval(check, "dcg", { hits: 0, top: [], score: 0.7 }, { hits: 0, top: [], score: 0.75 }).passed).toBe(true);
+    expect(evaluateRankEval(check, "dcg", { hits: 0, top: [], score: 0.6 }, { hits: 0, top: [], score: 0.75 }).failures).toEqual(["dcg 0.6, 0.15 below live's 0.75 (allows 0.05)"]);
+    expect(evaluateRankEval(check, "dcg", { hits: 0, top: [], score: 0 }, null).passed).toBe(true);
+  });
+  test("the table shows the scores, live beside new", () => {
+    const result = evaluateRankEval({ name: "judged", rankEval: "j.json", minScore: 0.8 }, "precision", { hits: 0, top: [], score: 0.5 }, { hits: 0, top: [], score: 0.9 });
+    expect(searchCheckLines([result])[1]).toMatch(/^judged\s+precision ≥ 0.8\s+0.9\s+0.5\s+FAILED: precision 0.5, below 0.8$/);
+  });
 });

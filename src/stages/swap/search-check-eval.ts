@@ -11,6 +11,8 @@ import { tableLines } from "../plan/diff-summary.ts";
 export interface SearchAnswer {
   hits: number;
   top: string[];
+  /** A rankEval check's `_rank_eval` metric score (hits and top are then 0 and empty). */
+  score?: number;
 }
 
 export interface SearchCheckResult {
@@ -26,7 +28,29 @@ export interface SearchCheckResult {
 }
 
 export function checkName(check: SearchCheckConfig): string {
-  return check.name ?? (typeof check.query === "string" ? check.query : JSON.stringify(check.query));
+  return check.name ?? check.rankEval ?? (typeof check.query === "string" ? check.query : JSON.stringify(check.query));
+}
+
+/**
+ * A rankEval check, from the metric's score on the new index and on live's (same judgments).
+ *
+ *   { minScore: 0.8 } · precision new 0.6 → failed: "precision 0.6, below 0.8"
+ */
+export function evaluateRankEval(check: SearchCheckConfig, metric: string, fresh: SearchAnswer, live: SearchAnswer | null): SearchCheckResult {
+  const expects: string[] = [];
+  const failures: string[] = [];
+  const score = fresh.score ?? 0;
+  if (check.minScore !== undefined) {
+    expects.push(`${metric} ≥ ${check.minScore}`);
+    if (score < check.minScore) failures.push(`${metric} ${decimal(score)}, below ${check.minScore}`);
+  }
+  if (check.maxDropFromLive !== undefined) {
+    expects.push(`${metric} ≤ ${check.maxDropFromLive} below live's`);
+    // With nothing live there is no score to fall below. The epsilon absorbs float noise.
+    const drop = live?.score === undefined ? 0 : live.score - score;
+    if (drop > check.maxDropFromLive + 1e-9) failures.push(`${metric} ${decimal(score)}, ${decimal(drop)} below live's ${decimal(live!.score!)} (allows ${check.maxDropFromLive})`);
+  }
+  return { name: checkName(check), expects, new: fresh, live, passed: failures.length === 0, failures };
 }
 
 export function evaluateCheck(check: SearchCheckConfig, fresh: SearchAnswer, live: SearchAnswer | null): SearchCheckResult {
@@ -71,6 +95,8 @@ export function searchCheckLines(results: SearchCheckResult[]): string[] {
 
 /** Hits, and where the expected id ranks when one is expected: "12 (#3)". */
 function rankNote(hits: number, r: SearchCheckResult, fresh = false): string {
+  const score = (fresh ? r.new : r.live!).score;
+  if (score !== undefined) return decimal(score);
   const id = r.expects.find((e) => e.includes(" in top "))?.split(" in top ")[0];
   if (!id) return String(hits);
   const answer = fresh ? r.new : r.live!;
@@ -80,4 +106,8 @@ function rankNote(hits: number, r: SearchCheckResult, fresh = false): string {
 
 function percent(fraction: number): string {
   return `${(fraction * 100).toLocaleString("en-US", { maximumFractionDigits: 1 })}%`;
+}
+
+function decimal(n: number): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: 4 });
 }
