@@ -9,20 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
-import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
+import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 
 let t: TestEnvironment;
 let liveCount = 0;
 
-async function growUpstream(copies: number): Promise<void> {
-  await t.upstream.unsafe(`
-    INSERT INTO image SELECT gen_random_uuid(), created_on, updated_on, ingestion_type, provider, source,
-      foreign_identifier || '-' || n, foreign_landing_url, url || '?copy=' || n, thumbnail, width, height, filesize,
-      license, license_version, creator, creator_url, title, meta_data, tags, watermarked, last_synced_with_source,
-      removed_from_source, filetype, category, standardized_popularity
-    FROM (SELECT * FROM image) sample, generate_series(1, ${copies - 1}) n`);
-}
 
 async function liveState() {
   const [row] = await t.api`select count(*)::int as n from image`;
@@ -95,7 +87,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
 beforeAll(async () => {
   t = await createTestEnvironment("faults9");
   await loadOpenverseSample(t, ["image"]);
-  await growUpstream(20);
+  await growUpstreamImages(t, 20);
   expect((await t.sluice("migrate", "up")).code).toBe(0);
   expect((await t.sluice("run", "image")).code).toBe(0);
   liveCount = (await liveState()).rows;

@@ -6,20 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, serverUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
-import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
+import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 let t: TestEnvironment;
 let liveCount = 0;
 
-/** Grows the upstream to `copies` times the sample, so that stages last long enough to be hit. */
-async function growUpstream(copies: number): Promise<void> {
-  await t.upstream.unsafe(`
-    INSERT INTO image SELECT gen_random_uuid(), created_on, updated_on, ingestion_type, provider, source,
-      foreign_identifier || '-' || n, foreign_landing_url, url || '?copy=' || n, thumbnail, width, height, filesize,
-      license, license_version, creator, creator_url, title, meta_data, tags, watermarked, last_synced_with_source,
-      removed_from_source, filetype, category, standardized_popularity
-    FROM (SELECT * FROM image) sample, generate_series(1, ${copies - 1}) n`);
-}
 
 /** The child's exit code and stderr; a child still running after 60 s is killed and its stderr shown. */
 async function exitOf(child: ReturnType<typeof spawnSluice>): Promise<[number, string]> {
@@ -68,7 +59,7 @@ async function killRunMidIndex(signal: "SIGTERM" | "SIGKILL") {
 beforeAll(async () => {
   t = await createTestEnvironment("faults");
   await loadOpenverseSample(t, ["image"]);
-  await growUpstream(20);
+  await growUpstreamImages(t, 20);
   expect((await t.sluice("migrate", "up")).code).toBe(0);
   expect((await t.sluice("run", "image")).code).toBe(0);
   liveCount = (await liveState()).rows;

@@ -12,6 +12,7 @@ import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/p
 import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError, SluiceError } from "../errors.ts";
+import { processAlive } from "../process-alive.ts";
 
 export interface BlobStore {
   /** Stores the bytes; returns their sha256 (hex). */
@@ -184,7 +185,7 @@ const FOREIGN_TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
  * Removes temp files left by processes that are gone: this host's whose pid is not running, and
  * other hosts' older than a day. A running process's files are never touched.
  */
-export async function sweepTemps(tempDir: string, isAlive: (pid: number) => boolean = pidAlive): Promise<number> {
+export async function sweepTemps(tempDir: string, isAlive: (pid: number) => boolean = processAlive): Promise<number> {
   const names = await readdir(tempDir).catch(() => [] as string[]);
   const host = safeHost();
   let swept = 0;
@@ -203,14 +204,6 @@ export async function sweepTemps(tempDir: string, isAlive: (pid: number) => bool
   return swept;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
-  }
-}
 
 /**
  * One line for a file-system error in the blob directory, naming the path and the fix: a path that

@@ -27,3 +27,13 @@ export async function lastJob(t: TestEnvironment, dataset: string, stage: string
   const [row] = await t.api`select id::int, state, counters, error, generation from sluice.jobs where dataset = ${dataset} and stage = ${stage} order by id desc limit 1`;
   return row as never;
 }
+
+/** Grows the upstream image table to `copies` times the sample, so that stages last long enough to be hit. */
+export async function growUpstreamImages(t: TestEnvironment, copies: number): Promise<void> {
+  await t.upstream.unsafe(`
+    INSERT INTO image SELECT gen_random_uuid(), created_on, updated_on, ingestion_type, provider, source,
+      foreign_identifier || '-' || n, foreign_landing_url, url || '?copy=' || n, thumbnail, width, height, filesize,
+      license, license_version, creator, creator_url, title, meta_data, tags, watermarked, last_synced_with_source,
+      removed_from_source, filetype, category, standardized_popularity
+    FROM (SELECT * FROM image) sample, generate_series(1, ${copies - 1}) n`);
+}

@@ -7,6 +7,7 @@ import { mkdir, open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { throwIfAborted } from "../session.ts";
 import type { HashType } from "./metadata.ts";
+import { processAlive } from "../../process-alive.ts";
 
 export interface StagedFile {
   tempPath: string;
@@ -49,14 +50,4 @@ export async function freshStagingDir(root: string, jobId: number): Promise<stri
   const dir = join(root, `ingest-${process.pid}-${jobId}`);
   await mkdir(dir);
   return dir;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
