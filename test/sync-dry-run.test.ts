@@ -132,3 +132,38 @@ describe("sync --dry-run", () => {
     expect(stdout).toMatch(/deletion gate: 6 of 40 documents .* would refuse/);
   });
 });
+
+describe("sync --dry-run over an index built by run", () => {
+  test("every record counts as updated (it is stamped once) and what the source lost is deleted, as the real sync does", async () => {
+    const built = `/tmp/${t.name}-built.config.ts`;
+    await Bun.write(
+      built,
+      `export default { datasets: { built: {
+  source: { kind: "postgres", table: "built" },
+  table: { key: "id" },
+  index: { alias: "built", body: { mappings: { dynamic: "strict", properties: { id: { type: "keyword" }, title: { type: "text" }, updated_at: { type: "date" } } } } },
+  sync: { cursorColumn: "updated_at" },
+} } };\n`,
+    );
+    await t.upstream`create table built (id integer primary key, title text not null, updated_at timestamptz not null default now())`;
+    await t.upstream`insert into built (id, title) select n, 'built ' || n from generate_series(1, 30) n`;
+    expect((await t.sluice("run", "built", "--config", built)).code).toBe(0);
+    await t.upstream`delete from built where id = 7`;
+    const builtAlias = `${t.indexPrefix}built`;
+    const mappingBefore = await fetch(`${elasticsearchUrl}/${builtAlias}/_mapping`).then((r) => r.json());
+    const [jobsBefore] = await t.api`select count(*)::int as n from sluice.jobs`;
+    const dry = await t.sluice("sync", "built", "--config", built, "--json", "--dry-run", "--full");
+    expect(dry.code).toBe(0);
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.counters).toMatchObject({ read: 29, new: 0, updated: 29, deleted: 1, unchanged: 0 });
+    expect(plan.sample.deleted).toEqual(["7"]);
+    expect(await fetch(`${elasticsearchUrl}/${builtAlias}/_mapping`).then((r) => r.json())).toEqual(mappingBefore);
+    const [jobsAfter] = await t.api`select count(*)::int as n from sluice.jobs`;
+    expect(jobsAfter!.n).toBe(jobsBefore!.n);
+
+    const real = await t.sluice("sync", "built", "--config", built, "--json", "--full");
+    expect(real.code).toBe(0);
+    const report = JSON.parse(real.stdout);
+    for (const key of ["read", "new", "updated", "deleted", "unchanged"]) expect(report.counters[key]).toBe(plan.counters[key]);
+  });
+});
