@@ -58,7 +58,7 @@ async function* guarded<T>(session: Session, job: JobHandle, records: AsyncItera
 }
 
 /** The source's records, counted, filtered by the sync rules (excluded ones are absent to the index) and with stored versions. */
-async function* included(session: Session, job: JobHandle, records: AsyncIterable<SourceRecord>, onExcluded?: (id: string) => Promise<void>): AsyncGenerator<SourceRecord> {
+export async function* included(session: Session, job: JobHandle, records: AsyncIterable<SourceRecord>, onExcluded?: (id: string) => Promise<void>): AsyncGenerator<SourceRecord> {
   const verdict = compileRules(session.dataset.sync.rules);
   const builder = builderHash(session.dataset);
   for await (const record of guarded(session, job, records)) {
@@ -78,7 +78,7 @@ function writerFor(session: Session, job: JobHandle, es: SearchClient, index: st
   return { writer, failures };
 }
 
-const NO_BLOBS: IndexContext = {
+export const NO_BLOBS: IndexContext = {
   readBlob: async (sha256) => {
     throw new Error(`sync has no blob store to read payload ${sha256} from`);
   },

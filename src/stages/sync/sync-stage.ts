@@ -89,7 +89,7 @@ export async function syncDataset(name: string | undefined, options: SyncOptions
  * directly and applies neither yet, so it refuses such a dataset rather than publish uncleaned or
  * moderated rows into the live index.
  */
-function refuseRefreshOnlyRules(dataset: Dataset): void {
+export function refuseRefreshOnlyRules(dataset: Dataset): void {
   const rules = [
     dataset.clean.tags ? "clean.tags" : null,
     dataset.clean.urlColumns.length ? "clean.urlColumns" : null,
@@ -103,7 +103,7 @@ function refuseRefreshOnlyRules(dataset: Dataset): void {
 }
 
 /** What decides whether the source needs reading: the source's own state and sync's configuration. */
-function syncConfigHash(dataset: Dataset): string {
+export function syncConfigHash(dataset: Dataset): string {
   return new Bun.CryptoHasher("sha256").update(JSON.stringify(dataset.sync.rules)).update(builderHash(dataset)).digest("hex").slice(0, 16);
 }
 

@@ -28,6 +28,12 @@ export function builderHash(dataset: Dataset): string {
   return new Bun.CryptoHasher("sha256").update(String(dataset.index?.toDocument ?? "")).digest("hex").slice(0, 8);
 }
 
+/** The documents `toDocument` makes of a record (sync writes a record only when it makes exactly one). */
+export async function documentsOf(dataset: Dataset, record: SourceRecord, context: IndexContext): Promise<Record<string, unknown>[]> {
+  const produced = await dataset.index!.toDocument(record.doc, context);
+  return (produced === null ? [] : Array.isArray(produced) ? produced : [produced]) as Record<string, unknown>[];
+}
+
 export interface WriterOptions {
   es: SearchClient;
   index: string;
@@ -93,8 +99,7 @@ export class DocumentWriter {
   /** The document of a record, stamped; null when `toDocument` makes none. */
   async write(record: SourceRecord): Promise<boolean> {
     if (this.#tripped) throw this.#tripped;
-    const produced = await this.o.dataset.index!.toDocument(record.doc, this.o.context);
-    const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced];
+    const documents = await documentsOf(this.o.dataset, record, this.o.context);
     if (documents.length === 0) {
       countReason(this.o.counters, "skipped", "not_indexable");
       return false;
