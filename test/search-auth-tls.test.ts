@@ -90,6 +90,16 @@ describe("Elasticsearch behind TLS and authentication", () => {
     expect(count.count).toBeGreaterThan(0);
   }, 120_000);
 
+  test("status reads cluster health and the aliases through the proxy with the same key and CA", async () => {
+    const before = { ...proxy };
+    const res = await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url, ELASTICSEARCH_API_KEY: API_KEY, ELASTICSEARCH_CA_CERT: ca.caPath }, "status", "--json");
+    const report = JSON.parse(res.stdout) as { elasticsearch: { reachable: boolean }; datasets: { name: string; swap: { state: string } | null }[] };
+    expect(report.elasticsearch.reachable).toBe(true);
+    expect(report.datasets.find((d) => d.name === "image")?.swap?.state).toBe("agreed");
+    expect(proxy.refused - before.refused).toBe(0);
+    expect(res.stdout).not.toContain(API_KEY);
+  }, 60_000);
+
   test("username and password: config check passes through the proxy, and --json never holds the password", async () => {
     const before = { ...proxy };
     const res = await runChild({ ELASTICSEARCH_URL: proxy.url, ELASTICSEARCH_USERNAME: USERNAME, ELASTICSEARCH_PASSWORD: PASSWORD, ELASTICSEARCH_CA_CERT: ca.caPath }, "config", "check", "image", "--json");

@@ -158,6 +158,12 @@ export function certificateHint(access: SearchAccess): string {
     : "set ELASTICSEARCH_CA_CERT to the PEM file of the CA that signed the server's certificate";
 }
 
+/** Headers and Bun's `tls` for a plain `fetch` to the engine (status's quick reads), with the same credentials and CA as the clients. */
+export function searchFetchInit(url: string, access: SearchAccess): { headers: Record<string, string>; tls?: { ca: string } } {
+  const authorization = authorizationHeader(new URL(url), access);
+  return { headers: authorization ? { authorization } : {}, ...(access.ca ? { tls: { ca: access.ca } } : {}) };
+}
+
 async function probeOnce(url: string, path: string, access: SearchAccess): Promise<{ status: number; product: string | null; json: unknown }> {
   const target = new URL(url);
   const headers: Record<string, string> = { accept: "application/json" };
