@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTestEnvironment, elasticsearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { createTestEnvironment, elasticsearchUrl, opensearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { loadOpenverseSample } from "./support/openverse.ts";
 import { makeTestCa, type TestCa } from "./support/test-ca.ts";
 
@@ -21,9 +21,9 @@ interface AuthProxy {
   stop(): void;
 }
 
-function startAuthProxy(ca: TestCa): AuthProxy {
+function startAuthProxy(ca: TestCa, upstreamUrl = elasticsearchUrl): AuthProxy {
   const allowed = new Set([`ApiKey ${API_KEY}`, `Basic ${btoa(`${USERNAME}:${PASSWORD}`)}`]);
-  const upstream = new URL(elasticsearchUrl);
+  const upstream = new URL(upstreamUrl);
   const proxy: AuthProxy = { url: "", authorized: 0, refused: 0, stop: () => server.stop(true) };
   const server = Bun.serve({
     port: 0,
@@ -108,6 +108,22 @@ describe("Elasticsearch behind TLS and authentication", () => {
     expect(res.stdout + res.stderr).not.toContain(PASSWORD);
     expect(proxy.authorized - before.authorized).toBeGreaterThan(0);
     expect(proxy.refused - before.refused).toBe(0);
+  }, 60_000);
+
+  test("OpenSearch behind the proxy: its client sends the API key and trusts the CA too", async () => {
+    const osProxy = startAuthProxy(ca, opensearchUrl);
+    try {
+      for (const auth of [{ ELASTICSEARCH_API_KEY: API_KEY }, { ELASTICSEARCH_USERNAME: USERNAME, ELASTICSEARCH_PASSWORD: PASSWORD }]) {
+        const res = await runChild({ ELASTICSEARCH_URL: osProxy.url, ELASTICSEARCH_CA_CERT: ca.caPath, SLUICE_INDEX_DEGRADE: "", ...auth }, "config", "check", "image", "--json");
+        expect(res.stdout).toContain("answers: OpenSearch 2");
+        expect(res.stdout + res.stderr).not.toContain(API_KEY);
+        expect(res.stdout + res.stderr).not.toContain(PASSWORD);
+      }
+      expect(osProxy.authorized).toBeGreaterThan(2);
+      expect(osProxy.refused).toBe(0);
+    } finally {
+      osProxy.stop();
+    }
   }, 60_000);
 
   test("a wrong API key: exit 1, one line naming ELASTICSEARCH_URL and the 401, without the key", async () => {
