@@ -113,7 +113,8 @@ describe("Elasticsearch behind TLS and authentication", () => {
   test("OpenSearch behind the proxy: its client sends the API key and trusts the CA too", async () => {
     const osProxy = startAuthProxy(ca, opensearchUrl);
     try {
-      for (const auth of [{ ELASTICSEARCH_API_KEY: API_KEY }, { ELASTICSEARCH_USERNAME: USERNAME, ELASTICSEARCH_PASSWORD: PASSWORD }]) {
+      const auths: Record<string, string>[] = [{ ELASTICSEARCH_API_KEY: API_KEY }, { ELASTICSEARCH_USERNAME: USERNAME, ELASTICSEARCH_PASSWORD: PASSWORD }];
+      for (const auth of auths) {
         const res = await runChild({ ELASTICSEARCH_URL: osProxy.url, ELASTICSEARCH_CA_CERT: ca.caPath, SLUICE_INDEX_DEGRADE: "", ...auth }, "config", "check", "image", "--json");
         expect(res.stdout).toContain("answers: OpenSearch 2");
         expect(res.stdout + res.stderr).not.toContain(API_KEY);
