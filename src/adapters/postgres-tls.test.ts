@@ -26,4 +26,8 @@ describe("parsePostgresTls", () => {
   test("an unknown sslmode is refused", () => {
     expect(() => parsePostgresTls("postgres://h/db?sslmode=verify")).toThrow(SslModeError);
   });
+
+  test("a URL that is not a WHATWG URL (several hosts) is left to postgres.js", () => {
+    expect(parsePostgresTls("postgres://u@h1:5432,h2:5433/db").url).toBe("postgres://u@h1:5432,h2:5433/db");
+  });
 });

@@ -23,7 +23,13 @@ export interface PostgresTls {
 export class SslModeError extends Error {}
 
 export function parsePostgresTls(url: string, env: Record<string, string | undefined> = {}): PostgresTls {
-  const parsed = new URL(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a WHATWG URL (several hosts): left to postgres.js as it is.
+    return { url, mode: undefined, rootCert: undefined, clientCert: undefined, clientKey: undefined };
+  }
   const param = (name: (typeof TLS_PARAMETERS)[number]) => parsed.searchParams.get(name) || env[`PG${name.toUpperCase()}`] || undefined;
   const rawMode = param("sslmode");
   if (rawMode !== undefined && !(SSL_MODES as readonly string[]).includes(rawMode)) {
