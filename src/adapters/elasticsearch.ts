@@ -152,7 +152,7 @@ export function authorizationHeader(url: URL, access: SearchAccess): string | nu
 /** Errors of an https connection whose certificate does not chain to a trusted CA (Bun's and Node's codes). */
 const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|certificate/i;
 
-export function certificateHint(access: SearchAccess): string {
+function certificateHint(access: SearchAccess): string {
   return access.ca
     ? "the server's certificate does not chain to ELASTICSEARCH_CA_CERT or does not name this host; check both"
     : "set ELASTICSEARCH_CA_CERT to the PEM file of the CA that signed the server's certificate";
@@ -176,7 +176,7 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
   target.search = search;
   let res: Response;
   try {
-    // `tls` is Bun's fetch option; the CA verifies the server, never replacing the system's trust for other hosts.
+    // `tls` is Bun's fetch option: the CA that ELASTICSEARCH_CA_CERT names is what this server must chain to.
     res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000), ...(access.ca ? { tls: { ca: access.ca } } : {}) } as RequestInit);
   } catch (error) {
     const text = `${(error as { code?: string }).code ?? ""} ${(error as Error).message}`;
