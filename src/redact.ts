@@ -20,6 +20,11 @@ export function registerSecretsOf(url: string | undefined): void {
   }
 }
 
+/** Remembers a bare secret (an API key, a password from its own variable) so that `redact` removes it anywhere. */
+export function registerSecret(value: string | undefined): void {
+  if (value) secrets.add(value);
+}
+
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`. */
 export function maskUrl(url: string): string {
   try {

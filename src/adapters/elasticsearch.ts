@@ -17,6 +17,7 @@ import {
   type TransportRequestParams,
   type TransportResult,
 } from "@elastic/elasticsearch";
+import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
@@ -71,9 +72,15 @@ export function engineName(engine: EngineInfo): string {
   return `${engine.product === "opensearch" ? "OpenSearch" : "Elasticsearch"}${engine.version ? ` ${engine.version}` : ""}`;
 }
 
-export async function openSearch(url: string): Promise<SearchClient> {
-  const engine = await detectEngine(url);
-  const client = engine.product === "opensearch" ? openSearchClient(url, engine) : elasticsearchClient(url, engine);
+/** The engine at ELASTICSEARCH_URL, with the environment's credentials and CA. */
+export function openConfiguredSearch(env: Env): Promise<SearchClient> {
+  return openSearch(requireEnv(env, "elasticsearchUrl", "ELASTICSEARCH_URL"), env.elasticsearchAccess);
+}
+
+/** `access`: ELASTICSEARCH_API_KEY / _USERNAME / _PASSWORD / _CA_CERT (src/config/env.ts), used by the probe and both clients alike. */
+export async function openSearch(url: string, access: SearchAccess = {}): Promise<SearchClient> {
+  const engine = await detectEngine(url, access);
+  const client = engine.product === "opensearch" ? openSearchClient(url, engine, access) : elasticsearchClient(url, engine, access);
   try {
     await client.cluster.health({ timeout: "10s" });
   } catch (error) {
@@ -83,9 +90,17 @@ export async function openSearch(url: string): Promise<SearchClient> {
   return client;
 }
 
-function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
+function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAccess): SearchClient {
   // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
-  const client = new Client({ node: url, Connection: HttpConnection, requestTimeout: 120_000, maxRetries: 0, compression: false });
+  const client = new Client({
+    node: url,
+    Connection: HttpConnection,
+    requestTimeout: 120_000,
+    maxRetries: 0,
+    compression: false,
+    ...(access.apiKey ? { auth: { apiKey: access.apiKey } } : access.username ? { auth: { username: access.username, password: access.password ?? "" } } : {}),
+    ...(access.ca ? { tls: { ca: access.ca } } : {}),
+  });
   return {
     engine,
     indices: client.indices,
@@ -109,14 +124,15 @@ function elasticsearchClient(url: string, engine: EngineInfo): SearchClient {
  * Elasticsearch sends `x-elastic-product` on every answer, so when `GET /` is refused (405 from
  * the integ-test zip) `_cluster/health` tells.
  */
-export async function detectEngine(url: string): Promise<EngineInfo> {
-  const root = await probe(url, "/");
+export async function detectEngine(url: string, access: SearchAccess = {}): Promise<EngineInfo> {
+  const probe = (path: string) => probeOnce(url, path, access);
+  const root = await probe("/");
   const version = (root.json as { version?: { number?: string; distribution?: string } } | null)?.version;
   if (root.status === 200 && version?.distribution === "opensearch") return { product: "opensearch", version: version.number ?? null };
-  const elastic = root.product === "Elasticsearch" || (await probe(url, "/_cluster/health")).product === "Elasticsearch";
+  const elastic = root.product === "Elasticsearch" || (await probe("/_cluster/health")).product === "Elasticsearch";
   if (elastic) {
     if (root.status === 200 && version?.number) return { product: "elasticsearch", version: version.number };
-    const local = (await probe(url, "/_nodes/_local?filter_path=nodes.*.version")).json as { nodes?: Record<string, { version?: string }> } | null;
+    const local = (await probe("/_nodes/_local?filter_path=nodes.*.version")).json as { nodes?: Record<string, { version?: string }> } | null;
     return { product: "elasticsearch", version: Object.values(local?.nodes ?? {})[0]?.version ?? null };
   }
   const said = root.status === 200 ? JSON.stringify(version ?? null) : `HTTP ${root.status}`;
@@ -125,24 +141,56 @@ export async function detectEngine(url: string): Promise<EngineInfo> {
   });
 }
 
-async function probe(url: string, path: string): Promise<{ status: number; product: string | null; json: unknown }> {
+/** The `Authorization` header for `access`, else for the URL's own credentials; null when there are none. */
+export function authorizationHeader(url: URL, access: SearchAccess): string | null {
+  if (access.apiKey) return `ApiKey ${access.apiKey}`;
+  if (access.username) return `Basic ${btoa(`${access.username}:${access.password ?? ""}`)}`;
+  if (url.username || url.password) return `Basic ${btoa(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`)}`;
+  return null;
+}
+
+/** Errors of an https connection whose certificate does not chain to a trusted CA (Bun's and Node's codes). */
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|certificate/i;
+
+function certificateHint(access: SearchAccess): string {
+  return access.ca
+    ? "the server's certificate does not chain to ELASTICSEARCH_CA_CERT or does not name this host; check both"
+    : "set ELASTICSEARCH_CA_CERT to the PEM file of the CA that signed the server's certificate";
+}
+
+/** Headers and Bun's `tls` for a plain `fetch` to the engine (status's quick reads), with the same credentials and CA as the clients. */
+export function searchFetchInit(url: string, access: SearchAccess): { headers: Record<string, string>; tls?: { ca: string } } {
+  const authorization = authorizationHeader(new URL(url), access);
+  return { headers: authorization ? { authorization } : {}, ...(access.ca ? { tls: { ca: access.ca } } : {}) };
+}
+
+async function probeOnce(url: string, path: string, access: SearchAccess): Promise<{ status: number; product: string | null; json: unknown }> {
   const target = new URL(url);
   const headers: Record<string, string> = { accept: "application/json" };
-  if (target.username || target.password) {
-    headers.authorization = `Basic ${btoa(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`)}`;
-    target.username = "";
-    target.password = "";
-  }
+  const authorization = authorizationHeader(target, access);
+  if (authorization) headers.authorization = authorization;
+  target.username = "";
+  target.password = "";
   const [pathname, search = ""] = path.split("?");
   target.pathname = `${target.pathname.replace(/\/$/, "")}${pathname}`;
   target.search = search;
   let res: Response;
   try {
-    res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000) });
+    // `tls` is Bun's fetch option: the CA that ELASTICSEARCH_CA_CERT names is what this server must chain to.
+    res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000), ...(access.ca ? { tls: { ca: access.ca } } : {}) } as RequestInit);
   } catch (error) {
-    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${(error as Error).message}`, {
-      hint: "is Elasticsearch running? `scripts/services up` starts a local one",
+    const text = `${(error as { code?: string }).code ?? ""} ${(error as Error).message}`;
+    const certificate = CERTIFICATE_ERRORS.test(text);
+    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${certificate ? "TLS certificate verification failed: " : ""}${(error as Error).message}`, {
+      hint: certificate ? certificateHint(access) : "is Elasticsearch running? `scripts/services up` starts a local one",
       cause: error,
+    });
+  }
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel().catch(() => {});
+    const used = access.apiKey ? "ELASTICSEARCH_API_KEY" : access.username ? "ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD" : authorization ? "the credentials in ELASTICSEARCH_URL" : "no credentials";
+    throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) refused ${used}: HTTP ${res.status} ${res.status === 401 ? "Unauthorized" : "Forbidden"}`, {
+      hint: authorization ? "check the key or the username and password, and the user's privileges" : "set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD",
     });
   }
   const text = await res.text().catch(() => "");

@@ -8,6 +8,7 @@
  */
 import { Client as OpenSearchClient, errors as osErrors } from "@opensearch-project/opensearch";
 import { errors } from "@elastic/elasticsearch";
+import type { SearchAccess } from "../config/env.ts";
 import type { EngineInfo, SearchClient } from "./elasticsearch.ts";
 import { SluiceError } from "../errors.ts";
 
@@ -88,8 +89,17 @@ function notOnOpenSearch<F>(feature: string, why: string): F {
   }) as F;
 }
 
-export function openSearchClient(url: string, engine: EngineInfo): SearchClient {
-  const client = new OpenSearchClient({ node: url, requestTimeout: 120_000, maxRetries: 0, compression: undefined });
+export function openSearchClient(url: string, engine: EngineInfo, access: SearchAccess = {}): SearchClient {
+  const client = new OpenSearchClient({
+    node: url,
+    requestTimeout: 120_000,
+    maxRetries: 0,
+    compression: undefined,
+    // The OpenSearch client has no API-key option; the header is the same one Elasticsearch reads.
+    ...(access.apiKey ? { headers: { authorization: `ApiKey ${access.apiKey}` } } : {}),
+    ...(access.username ? { auth: { username: access.username, password: access.password ?? "" } } : {}),
+    ...(access.ca ? { ssl: { ca: access.ca } } : {}),
+  });
   const os = client as unknown as {
     indices: Record<string, (params: Params, options: Params) => Abortable>;
     cluster: Record<string, (params: Params, options: Params) => Abortable>;

@@ -2,9 +2,12 @@
  * The one place that opens PostgreSQL connections (postgres.js). Connection failures become one
  * line naming the variable, the masked URL and the likely fix.
  */
+import { readFileSync } from "node:fs";
+import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
-import { SluiceError } from "../errors.ts";
+import { ConfigError, SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
+import { parsePostgresTls, SslModeError } from "./postgres-tls.ts";
 
 export type Sql = postgres.Sql<{}>;
 export type ReservedSql = postgres.ReservedSql<{}>;
@@ -21,7 +24,9 @@ export interface OpenDatabaseOptions {
 
 /** Opens a pool and proves it works, so that a bad URL fails here with a clear line. */
 export async function openDatabase(url: string, options: OpenDatabaseOptions): Promise<Sql> {
-  const sql = postgres(url, {
+  const tls = postgresTls(url, options.variable);
+  const sql = postgres(tls.url, {
+    ...(tls.ssl === undefined ? {} : { ssl: tls.ssl }),
     max: options.maxConnections ?? 4,
     connect_timeout: 10,
     idle_timeout: 30,
@@ -35,6 +40,50 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions): P
     throw connectionError(error, url, options.variable);
   }
   return sql;
+}
+
+/**
+ * postgres.js's `ssl` for the URL's libpq parameters (./postgres-tls.ts): certificate files are read
+ * here, so that a path that cannot be read is a configuration error naming the variable.
+ */
+function postgresTls(url: string, variable: string): { url: string; ssl: postgres.Options<{}>["ssl"] | undefined } {
+  let tls;
+  try {
+    tls = parsePostgresTls(url, process.env);
+  } catch (error) {
+    if (error instanceof SslModeError) throw new ConfigError(`${variable} (${maskUrl(url)}): ${error.message}`, "use sslmode=verify-full with sslrootcert=<CA file> to verify the server");
+    throw error;
+  }
+  const read = (parameter: string, path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      throw new ConfigError(`${variable}: ${parameter} (${path}) cannot be read${code ? ` (${code})` : ""}`, `point ${parameter} at a readable PEM file`);
+    }
+  };
+  if (tls.mode === undefined || tls.mode === "disable" || tls.mode === "allow" || tls.mode === "prefer" || tls.mode === "require") {
+    // postgres.js does these itself (require/allow/prefer: encrypted, unverified).
+    return { url: tls.mode === undefined ? tls.url : withSslMode(tls.url, tls.mode), ssl: undefined };
+  }
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const ssl: ConnectionOptions = {
+    rejectUnauthorized: true,
+    ...(tls.rootCert && tls.rootCert !== "system" ? { ca: read("sslrootcert", tls.rootCert) } : {}),
+    ...(tls.clientCert ? { cert: read("sslcert", tls.clientCert) } : {}),
+    ...(tls.clientKey ? { key: read("sslkey", tls.clientKey) } : {}),
+    // postgres.js names no server for an IP address, so Node would check "localhost"; check the URL's host.
+    // verify-ca checks the chain only, as libpq does.
+    checkServerIdentity: tls.mode === "verify-full" ? (_servername, cert) => checkServerIdentity(host, cert) : () => undefined,
+  };
+  return { url: tls.url, ssl: ssl as postgres.Options<{}>["ssl"] };
+}
+
+function withSslMode(url: string, mode: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("sslmode", mode);
+  return parsed.toString();
 }
 
 export function connectionError(error: unknown, url: string, variable: string): SluiceError {
@@ -55,11 +104,19 @@ function describeConnectionFailure(code: string | undefined, error: unknown): { 
     case "ETIMEDOUT":
       return { problem: "timed out", fix: "check the host, port and firewall" };
     case "28P01":
-    case "28000":
       return { problem: "authentication failed", fix: "check the user and password in the URL" };
+    case "28000":
+      // No pg_hba.conf line admits this host, user and encryption: the server's words say which.
+      return { problem: `refused: ${(error as Error).message}`, fix: "check the user in the URL, and sslmode if the server accepts only TLS (hostssl)" };
     case "3D000":
       return { problem: "database does not exist", fix: "create it (createdb) or fix the database name in the URL" };
     default:
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code ?? "")) {
+        return {
+          problem: `TLS certificate verification failed: ${(error as Error).message}`,
+          fix: "add sslrootcert=<PEM file of the CA that signed the server's certificate> to the URL, and check that the certificate names the host",
+        };
+      }
       return {
         problem: (error as Error)?.message ?? String(error),
         fix: "check the URL and that the server accepts connections",

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { DEFAULT_REFRESH_LIMIT, readEnv, requireEnv } from "./env.ts";
 
@@ -26,5 +29,32 @@ describe("readEnv", () => {
   });
   test("requireEnv names the missing variable", () => {
     expect(() => requireEnv(readEnv({}), "databaseUrl", "DATABASE_URL")).toThrow(/DATABASE_URL is not set/);
+  });
+});
+
+describe("readEnv: Elasticsearch credentials and CA", () => {
+  test("an API key, or a username and password, and nothing when unset", () => {
+    expect(readEnv({}).elasticsearchAccess).toEqual({ apiKey: undefined, username: undefined, password: undefined, ca: undefined });
+    expect(readEnv({ ELASTICSEARCH_API_KEY: " a2V5OnNlY3JldA== " }).elasticsearchAccess.apiKey).toBe("a2V5OnNlY3JldA==");
+    expect(readEnv({ ELASTICSEARCH_USERNAME: "reader", ELASTICSEARCH_PASSWORD: "pw" }).elasticsearchAccess).toMatchObject({ username: "reader", password: "pw" });
+  });
+
+  test("a key beside a username, or a password alone, is a configuration error", () => {
+    expect(() => readEnv({ ELASTICSEARCH_API_KEY: "k", ELASTICSEARCH_USERNAME: "u" })).toThrow(ConfigError);
+    expect(() => readEnv({ ELASTICSEARCH_PASSWORD: "p" })).toThrow("ELASTICSEARCH_PASSWORD is set without ELASTICSEARCH_USERNAME");
+  });
+
+  test("ELASTICSEARCH_CA_CERT is read; a missing file or one without a certificate is a configuration error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-env-ca-"));
+    try {
+      const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+      writeFileSync(join(dir, "ca.pem"), pem);
+      writeFileSync(join(dir, "not.pem"), "hello");
+      expect(readEnv({ ELASTICSEARCH_CA_CERT: join(dir, "ca.pem") }).elasticsearchAccess.ca).toBe(pem);
+      expect(() => readEnv({ ELASTICSEARCH_CA_CERT: join(dir, "nope.pem") })).toThrow(`ELASTICSEARCH_CA_CERT (${join(dir, "nope.pem")}) cannot be read (ENOENT)`);
+      expect(() => readEnv({ ELASTICSEARCH_CA_CERT: join(dir, "not.pem") })).toThrow("holds no PEM certificate");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,8 +2,9 @@
  * The environment sluice reads, checked once. Bun loads `.env` from the working directory before
  * this runs, so a `.env` file and exported variables behave the same; exported values win.
  */
+import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
-import { registerSecretsOf } from "../redact.ts";
+import { registerSecret, registerSecretsOf } from "../redact.ts";
 import { DEGRADATIONS } from "./schema.ts";
 import type { Degradation } from "./types.ts";
 
@@ -13,6 +14,8 @@ export interface Env {
   /** The catalog that `postgres` sources copy from. */
   upstreamDatabaseUrl: string | undefined;
   elasticsearchUrl: string | undefined;
+  /** How sluice proves who it is to the search engine and checks who the engine is, besides URL credentials. */
+  elasticsearchAccess: SearchAccess;
   slackWebhook: string | undefined;
   /** Rows a refresh copies at most; null means no limit. */
   dataRefreshLimit: number | null;
@@ -24,6 +27,19 @@ export interface Env {
   indexDegrade: Degradation[];
 }
 
+/**
+ * ELASTICSEARCH_API_KEY (sent as `Authorization: ApiKey …`), or ELASTICSEARCH_USERNAME and
+ * ELASTICSEARCH_PASSWORD (Basic), and ELASTICSEARCH_CA_CERT: the PEM bundle, read here, that an
+ * https server's certificate must chain to.
+ */
+export interface SearchAccess {
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** The PEM text of ELASTICSEARCH_CA_CERT. */
+  ca?: string;
+}
+
 /** The limit a non-production refresh applies when DATA_REFRESH_LIMIT is not set. */
 export const DEFAULT_REFRESH_LIMIT = 100_000;
 
@@ -32,6 +48,7 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     databaseUrl: urlVariable(source, "DATABASE_URL", ["postgres:", "postgresql:"]),
     upstreamDatabaseUrl: urlVariable(source, "UPSTREAM_DATABASE_URL", ["postgres:", "postgresql:"]),
     elasticsearchUrl: urlVariable(source, "ELASTICSEARCH_URL", ["http:", "https:"]),
+    elasticsearchAccess: searchAccess(source),
     slackWebhook: urlVariable(source, "SLACK_WEBHOOK", ["http:", "https:"]),
     environment: (nonEmpty(source.ENVIRONMENT) ?? "local").toLowerCase(),
     dataRefreshLimit: null,
@@ -44,6 +61,35 @@ export function readEnv(source: Record<string, string | undefined> = process.env
     registerSecretsOf(url);
   }
   return env;
+}
+
+function searchAccess(source: Record<string, string | undefined>): SearchAccess {
+  const apiKey = nonEmpty(source.ELASTICSEARCH_API_KEY);
+  const username = nonEmpty(source.ELASTICSEARCH_USERNAME);
+  const password = source.ELASTICSEARCH_PASSWORD || undefined;
+  // Registered before any check can fail, so that no error line carries them.
+  registerSecret(apiKey);
+  registerSecret(password);
+  if (apiKey && (username || password)) {
+    throw new ConfigError("ELASTICSEARCH_API_KEY and ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD are both set", "set one way to authenticate: the API key, or the username and password");
+  }
+  if (password && !username) {
+    throw new ConfigError("ELASTICSEARCH_PASSWORD is set without ELASTICSEARCH_USERNAME", "set ELASTICSEARCH_USERNAME too, or unset ELASTICSEARCH_PASSWORD");
+  }
+  const caPath = nonEmpty(source.ELASTICSEARCH_CA_CERT);
+  let ca: string | undefined;
+  if (caPath !== undefined) {
+    try {
+      ca = readFileSync(caPath, "utf8");
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      throw new ConfigError(`ELASTICSEARCH_CA_CERT (${caPath}) cannot be read${code ? ` (${code})` : ""}`, "point it at a readable PEM file holding the CA that signed the server's certificate");
+    }
+    if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new ConfigError(`ELASTICSEARCH_CA_CERT (${caPath}) holds no PEM certificate`, "point it at a PEM file (-----BEGIN CERTIFICATE-----)");
+    }
+  }
+  return { apiKey, username, password: username ? (password ?? "") : undefined, ca };
 }
 
 /** A comma-separated list of degradations ("ranking,stemming"). */

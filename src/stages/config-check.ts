@@ -171,7 +171,7 @@ class Services {
     const url = this.env.elasticsearchUrl;
     if (!url) return { what: "elasticsearch", ok: false, detail: "ELASTICSEARCH_URL is not set (export it or put it in .env)" };
     try {
-      const client = await openSearch(url);
+      const client = await openSearch(url, this.env.elasticsearchAccess);
       const health = await client.cluster.health({}).finally(() => client.close());
       return { what: "elasticsearch", ok: true, detail: `ELASTICSEARCH_URL (${maskUrl(url)}) answers: ${engineName(client.engine)} cluster ${health.cluster_name} is ${health.status}` };
     } catch (error) {

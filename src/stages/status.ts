@@ -1,5 +1,6 @@
 /** `sluice status`: what an on-call engineer asks first — is everything reachable, and what is live. */
-import { readEnv, requireEnv } from "../config/env.ts";
+import { readEnv, requireEnv, type SearchAccess } from "../config/env.ts";
+import { searchFetchInit } from "../adapters/elasticsearch.ts";
 import { SluiceError } from "../errors.ts";
 import { loadDatasets } from "../config/load.ts";
 import { listJobs } from "../jobs/jobs.ts";
@@ -42,7 +43,7 @@ export async function collectStatus(configPath?: string, now = new Date()): Prom
   const env = readEnv();
   const datasets = await loadDatasets(configPath);
   const url = maskUrl(requireDatabaseUrl(env));
-  const elasticsearch = await elasticsearchHealth(env.elasticsearchUrl);
+  const elasticsearch = await elasticsearchHealth(env.elasticsearchUrl, env.elasticsearchAccess);
   const blank = (dataset: Dataset, detail: string): DatasetStatus => ({
     name: dataset.name,
     source: dataset.source.kind,
@@ -84,7 +85,7 @@ export async function collectStatus(configPath?: string, now = new Date()): Prom
           select max(finished_at) as at from sluice.jobs
           where dataset = ${dataset.name} and parent_id is null and state = 'succeeded'`;
         row.lastSuccessAt = success?.at ?? null;
-        row.swap = await swapAgreement(sql, dataset, row.liveGeneration, env.elasticsearchUrl);
+        row.swap = await swapAgreement(sql, dataset, row.liveGeneration, env.elasticsearchUrl, env.elasticsearchAccess);
       }
       rows.push(row);
     }
@@ -107,10 +108,10 @@ function requireDatabaseUrl(env: ReturnType<typeof readEnv>): string {
   return requireEnv(env, "databaseUrl", "DATABASE_URL");
 }
 
-async function elasticsearchHealth(url: string | undefined): Promise<StatusReport["elasticsearch"]> {
+async function elasticsearchHealth(url: string | undefined, access: SearchAccess): Promise<StatusReport["elasticsearch"]> {
   if (!url) return { url: null, status: "not configured (ELASTICSEARCH_URL)", reachable: false };
   try {
-    const res = await fetch(new URL("/_cluster/health", url), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(new URL("/_cluster/health", url), { ...searchFetchInit(url, access), signal: AbortSignal.timeout(3000) } as RequestInit);
     const body = (await res.json()) as { status?: string };
     return { url: maskUrl(url), status: body.status ?? `HTTP ${res.status}`, reachable: body.status !== undefined };
   } catch (error) {
@@ -118,7 +119,7 @@ async function elasticsearchHealth(url: string | undefined): Promise<StatusRepor
   }
 }
 
-async function swapAgreement(sql: Sql, dataset: Dataset, live: number | null, esUrl: string | undefined): Promise<DatasetStatus["swap"]> {
+async function swapAgreement(sql: Sql, dataset: Dataset, live: number | null, esUrl: string | undefined, access: SearchAccess): Promise<DatasetStatus["swap"]> {
   const repair = `sluice swap ${dataset.name} --repair`;
   const open = await openSwap(sql, dataset.name);
   if (open) {
@@ -127,7 +128,7 @@ async function swapAgreement(sql: Sql, dataset: Dataset, live: number | null, es
   }
   if (live === null || !dataset.index || !esUrl) return { state: "agreed", detail: null, repair: null };
   for (const target of generationIndices(dataset, live)) {
-    const indices = await aliasIndices(esUrl, target.alias);
+    const indices = await aliasIndices(esUrl, target.alias, access);
     if (indices === null) return { state: "unknown", detail: "Elasticsearch did not answer", repair: null };
     if (indices.length !== 1 || indices[0] !== target.index) {
       return { state: "split", detail: `the table is on generation ${live} but alias ${target.alias} points at ${indices.join(", ") || "nothing"}`, repair };
@@ -137,9 +138,9 @@ async function swapAgreement(sql: Sql, dataset: Dataset, live: number | null, es
 }
 
 /** The indices an alias points at ([] when there is none), or null when Elasticsearch does not answer. */
-async function aliasIndices(url: string, alias: string): Promise<string[] | null> {
+async function aliasIndices(url: string, alias: string, access: SearchAccess): Promise<string[] | null> {
   try {
-    const res = await fetch(new URL(`/_alias/${encodeURIComponent(alias)}`, url), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(new URL(`/_alias/${encodeURIComponent(alias)}`, url), { ...searchFetchInit(url, access), signal: AbortSignal.timeout(3000) } as RequestInit);
     if (res.status === 404) return [];
     if (!res.ok) return null;
     return Object.keys((await res.json()) as object);

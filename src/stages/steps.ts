@@ -3,8 +3,7 @@
  * refresh → reload → validate → index → swap for a registry. `run` chains them and the standalone
  * commands call one each; both get the same jobs, counters and generation bookkeeping.
  */
-import { openSearch, type SearchClient } from "../adapters/elasticsearch.ts";
-import { requireEnv } from "../config/env.ts";
+import { openConfiguredSearch, type SearchClient } from "../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../config/types.ts";
 import { blobStoreFromEnv } from "../adapters/blob-store.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
@@ -44,7 +43,7 @@ function indexContext(dataset: Dataset): IndexContext {
 /** The search client of a dataset with an index, once its index bodies are known to fit the cluster (or degraded, with a warning). */
 export async function openSearchFor(session: Session): Promise<SearchClient | null> {
   if (!session.dataset.index) return null;
-  const es = await openSearch(requireEnv(session.env, "elasticsearchUrl", "ELASTICSEARCH_URL"));
+  const es = await openConfiguredSearch(session.env);
   try {
     await fitDatasetToCluster(session, es);
   } catch (error) {
