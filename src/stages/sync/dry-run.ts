@@ -16,20 +16,16 @@ import { aliasTargets, countDocuments } from "../../adapters/elasticsearch.ts";
 import { countReason, type Counters, emptyCounters } from "../../jobs/counters.ts";
 import { SluiceError } from "../../errors.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
-import { openSyncSource } from "../../sources/open.ts";
 import type { Source, SourceRecord, SourceState } from "../../sources/types.ts";
-import { requireIndexConfig } from "../index/build-index.ts";
 import type { JobHandle } from "../job-runner.ts";
-import { openSession, type Session, throwIfAborted } from "../session.ts";
-import { openSearchFor } from "../steps.ts";
-import { refuseWhileSplit } from "../swap/swap-stage.ts";
+import { type Session, throwIfAborted } from "../session.ts";
 import { idsNotWrittenBy, indexEntryPages, storedVersions, unstampedDocuments } from "./live-index.ts";
 import { included, NO_BLOBS } from "./passes.ts";
 import { type IndexEntry, reconcile } from "./reconcile.ts";
 import { compileRules } from "./rules.ts";
 import { clearJobScratch, DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scratch.ts";
 import { readSyncState } from "./sync-state.ts";
-import { refuseRefreshOnlyRules, type SyncOptions, syncConfigHash } from "./sync-stage.ts";
+import { type SyncOptions, syncConfigHash, withSyncSession } from "./sync-stage.ts";
 import { builderHash, documentsOf, storedVersion } from "./writer.ts";
 
 const SAMPLE = 10;
@@ -55,25 +51,8 @@ export interface SyncDryRunPlan {
   notes: string[];
 }
 
-export async function planSyncDryRun(name: string | undefined, options: SyncOptions): Promise<SyncDryRunPlan> {
-  const session = await openSession("sync", name, options);
-  let es: SearchClient | null = null;
-  let source: Source | null = null;
-  try {
-    const config = requireIndexConfig(session.dataset);
-    if (config.children.length) {
-      throw new SluiceError(`dataset ${session.dataset.name} has child indices, which sync does not keep`, { hint: "use `sluice run` for this dataset" });
-    }
-    refuseRefreshOnlyRules(session.dataset);
-    es = await openSearchFor(session);
-    await refuseWhileSplit(session);
-    source = await openSyncSource(session.dataset, session.env);
-    return await plan(session, es!, source, options);
-  } finally {
-    await source?.close?.().catch(() => {});
-    await es?.close().catch(() => {});
-    await session.close();
-  }
+export function planSyncDryRun(name: string | undefined, options: SyncOptions): Promise<SyncDryRunPlan> {
+  return withSyncSession(name, options, (session, es, source) => plan(session, es, source, options));
 }
 
 /** Collects counts and samples; stands in for the job the real sync would create (it has no row). */

@@ -57,7 +57,16 @@ export interface SyncReport {
 
 const SEARCH_ERRORS = new Set(["ConnectionError", "TimeoutError", "ResponseError", "NoLivingConnectionsError", "DeserializationError"]);
 
-export async function syncDataset(name: string | undefined, options: SyncOptions): Promise<SyncReport> {
+/**
+ * Opens what a sync (or its dry run) works on, after the refusals both make: a session under the
+ * dataset's lock, its live index's engine and its source. `work` runs inside; all three are closed.
+ */
+export async function withSyncSession<T>(
+  name: string | undefined,
+  options: SyncOptions,
+  work: (session: Session, es: SearchClient, source: Source) => Promise<T>,
+  onError?: (session: Session, error: unknown) => void,
+): Promise<T> {
   const session = await openSession("sync", name, options);
   let es: SearchClient | null = null;
   let source: Source | null = null;
@@ -70,18 +79,31 @@ export async function syncDataset(name: string | undefined, options: SyncOptions
     es = await openSearchFor(session);
     await refuseWhileSplit(session);
     source = await openSyncSource(session.dataset, session.env);
-    const report = await runAsJob(session, { stage: "sync" }, (job) => syncJob(session, job, es!, source!, options));
-    if (report.mode !== "skipped") session.slack.notify(`sync ${report.dataset} (${report.mode}) succeeded: ${summarizeCounters(report.counters)}`);
-    return report;
+    return await work(session, es!, source);
   } catch (error) {
-    const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
-    session.slack.notify(`sync ${session.dataset.name} FAILED: ${message}`);
+    onError?.(session, error);
     throw error;
   } finally {
     await source?.close?.().catch(() => {});
     await es?.close().catch(() => {});
     await session.close();
   }
+}
+
+export function syncDataset(name: string | undefined, options: SyncOptions): Promise<SyncReport> {
+  return withSyncSession(
+    name,
+    options,
+    async (session, es, source) => {
+      const report = await runAsJob(session, { stage: "sync" }, (job) => syncJob(session, job, es, source, options));
+      if (report.mode !== "skipped") session.slack.notify(`sync ${report.dataset} (${report.mode}) succeeded: ${summarizeCounters(report.counters)}`);
+      return report;
+    },
+    (session, error) => {
+      const message = error instanceof SluiceError ? error.toLine() : (error as Error)?.message ?? String(error);
+      session.slack.notify(`sync ${session.dataset.name} FAILED: ${message}`);
+    },
+  );
 }
 
 /**
