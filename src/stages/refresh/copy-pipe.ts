@@ -72,10 +72,23 @@ export function copyFormat(plan: RowPlan, options: { checkUtf8: boolean; binaryA
 }
 
 export async function copyUpstreamToStaging(options: CopyPipeOptions): Promise<CopyPipeResult> {
-  return (await options.api.begin(async (tx) => {
-    await tx.unsafe(options.createStaging);
-    return streamRows(tx as unknown as Sql, options);
-  })) as CopyPipeResult;
+  let pipeError: unknown = null;
+  try {
+    return (await options.api.begin(async (tx) => {
+      await tx.unsafe(options.createStaging);
+      try {
+        return await streamRows(tx as unknown as Sql, options);
+      } catch (error) {
+        pipeError = error;
+        throw error;
+      }
+    })) as CopyPipeResult;
+  } catch (error) {
+    // A COPY cut mid-stream can leave the staging connection in copy mode for a moment, and the
+    // transaction's ROLLBACK then fails (COPY_IN_PROGRESS); the copy's own error says what happened.
+    if (pipeError !== null && error !== pipeError) throw pipeError;
+    throw error;
+  }
 }
 
 /** The COPY pipe alone, into a table that `api` (a transaction) has already created: `--dry-run` copies into a temporary one. */
@@ -158,7 +171,8 @@ function forEachChunk(readable: Readable, handle: (chunk: Uint8Array) => Promise
       waiting.then(() => settled || readable.resume(), fail);
     };
     readable.on("data", onData);
-    readable.once("error", fail);
+    // `on`, not `once`: a connection cut mid-COPY can emit a second error (a write to the dead socket).
+    readable.on("error", fail);
     readable.once("end", () => {
       if (settled) return;
       settled = true;
