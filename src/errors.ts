@@ -48,8 +48,8 @@ export class SluiceError extends Error {
 }
 
 export class ConfigError extends SluiceError {
-  constructor(message: string, hint?: string) {
-    super(message, { exitCode: ExitCode.usage, hint });
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super(message, { exitCode: ExitCode.usage, hint, cause });
   }
 }
 

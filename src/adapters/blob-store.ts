@@ -221,12 +221,13 @@ export function blobDirError(error: unknown, dir: string, doing: "prepare" | "wr
       });
     case "ENOTDIR":
     case "EEXIST":
-      return withCause(new ConfigError(`${setting} is not a directory: a file is in the way (${code})`, "point SLUICE_BLOB_DIR at a directory, or move that file"), error);
+      return new ConfigError(`${setting} is not a directory: a file is in the way (${code})`, "point SLUICE_BLOB_DIR at a directory, or move that file", error);
     case "EACCES":
     case "EPERM":
     case "EROFS":
-      return withCause(
-        new ConfigError(`${setting} is not writable (${code}${code === "EROFS" ? ": read-only file system" : ": permission denied"})`, "make it writable for this user, or point SLUICE_BLOB_DIR at a writable directory"),
+      return new ConfigError(
+        `${setting} is not writable (${code}${code === "EROFS" ? ": read-only file system" : ": permission denied"})`,
+        "make it writable for this user, or point SLUICE_BLOB_DIR at a writable directory",
         error,
       );
     default:
@@ -235,11 +236,6 @@ export function blobDirError(error: unknown, dir: string, doing: "prepare" | "wr
         cause: error,
       });
   }
-}
-
-function withCause<E extends Error>(error: E, cause: unknown): E {
-  Object.defineProperty(error, "cause", { value: cause, enumerable: false });
-  return error;
 }
 
 export class S3BlobStore implements BlobStore {

@@ -22,6 +22,7 @@ import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
 import { openSearchClient } from "./opensearch.ts";
+import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
   product: "elasticsearch" | "opensearch";
@@ -149,8 +150,7 @@ export function authorizationHeader(url: URL, access: SearchAccess): string | nu
   return null;
 }
 
-/** Errors of an https connection whose certificate does not chain to a trusted CA (Bun's and Node's codes). */
-const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|certificate/i;
+
 
 function certificateHint(access: SearchAccess): string {
   return access.ca
@@ -180,7 +180,7 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
     res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000), ...(access.ca ? { tls: { ca: access.ca } } : {}) } as RequestInit);
   } catch (error) {
     const text = `${(error as { code?: string }).code ?? ""} ${(error as Error).message}`;
-    const certificate = CERTIFICATE_ERRORS.test(text);
+    const certificate = isCertificateError(text);
     throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${certificate ? "TLS certificate verification failed: " : ""}${(error as Error).message}`, {
       hint: certificate ? certificateHint(access) : "is Elasticsearch running? `scripts/services up` starts a local one",
       cause: error,
@@ -266,7 +266,20 @@ export async function countDocuments(client: SearchClient, index: string): Promi
 }
 
 /** Names of the modules and plugins every node of the cluster has (`_nodes/plugins`). */
-export async function clusterModules(client: SearchClient): Promise<Set<string>> {
+/** Modules per client: the cluster-fit check and the search checks of one run ask once. */
+const modulesByClient = new WeakMap<SearchClient, Promise<Set<string>>>();
+
+export function clusterModules(client: SearchClient): Promise<Set<string>> {
+  let modules = modulesByClient.get(client);
+  if (!modules) {
+    modules = readClusterModules(client);
+    modules.catch(() => modulesByClient.delete(client));
+    modulesByClient.set(client, modules);
+  }
+  return modules;
+}
+
+async function readClusterModules(client: SearchClient): Promise<Set<string>> {
   const res = (await client.nodes.info({ metric: "plugins", filter_path: ["nodes.*.modules.name", "nodes.*.plugins.name"] })) as unknown as {
     nodes?: Record<string, { modules?: { name: string }[]; plugins?: { name: string }[] }>;
   };

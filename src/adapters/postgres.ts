@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { ConfigError, SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
 import { parsePostgresTls, SslModeError } from "./postgres-tls.ts";
+import { isCertificateError } from "./tls-errors.ts";
 
 export type Sql = postgres.Sql<{}>;
 export type ReservedSql = postgres.ReservedSql<{}>;
@@ -111,7 +112,7 @@ function describeConnectionFailure(code: string | undefined, error: unknown): { 
     case "3D000":
       return { problem: "database does not exist", fix: "create it (createdb) or fix the database name in the URL" };
     default:
-      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code ?? "")) {
+      if (isCertificateError(code)) {
         return {
           problem: `TLS certificate verification failed: ${(error as Error).message}`,
           fix: "add sslrootcert=<PEM file of the CA that signed the server's certificate> to the URL, and check that the certificate names the host",
