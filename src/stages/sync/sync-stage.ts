@@ -81,8 +81,9 @@ export async function withSyncSession<T>(
     source = await openSyncSource(session.dataset, session.env);
     return await work(session, es!, source);
   } catch (error) {
-    onError?.(session, error);
-    throw error;
+    const failure = syncFailure(session, error);
+    onError?.(session, failure);
+    throw failure;
   } finally {
     await source?.close?.().catch(() => {});
     await es?.close().catch(() => {});
@@ -104,6 +105,16 @@ export function syncDataset(name: string | undefined, options: SyncOptions): Pro
       session.slack.notify(`sync ${session.dataset.name} FAILED: ${message}`);
     },
   );
+}
+
+/** A driver's error as one line naming the service it came from; sluice's own errors pass as they are. */
+function syncFailure(session: Session, error: unknown): unknown {
+  if (error instanceof SluiceError || session.signal.aborted) return error;
+  const name = session.dataset.name;
+  if (isDatabaseFailure(error)) return databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `sync ${name}`);
+  // The Elasticsearch client's errors (a cut connection after every retry, a refusal) name ELASTICSEARCH_URL.
+  if (SEARCH_ERRORS.has((error as Error)?.name)) return searchError(error, session.env.elasticsearchUrl ?? "", `sync ${name} into`);
+  return error;
 }
 
 /**
@@ -196,11 +207,7 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     job.setTask(`synced ${dataset.name} (${mode})${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
     return report;
   } catch (error) {
-    if (error instanceof SluiceError || session.signal.aborted) throw error;
-    if (isDatabaseFailure(error)) throw databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `sync ${dataset.name}`);
-    // The Elasticsearch client's errors (a cut connection after every retry, a refusal) name ELASTICSEARCH_URL.
-    if (SEARCH_ERRORS.has((error as Error)?.name)) throw searchError(error, session.env.elasticsearchUrl ?? "", `sync ${dataset.name} into`);
-    throw error;
+    throw syncFailure(session, error);
   } finally {
     await clearJobScratch(sql, job.job.id).catch(() => {});
   }
