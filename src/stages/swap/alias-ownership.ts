@@ -5,7 +5,7 @@
  *
  *   incoming gN indices: ours, behind no alias but their own   |   alias targets: ours (or adoptable)
  */
-import { aliasTargets, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { type AliasAction, type SearchClient } from "../../adapters/elasticsearch.ts";
 import type { Sql } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { databaseIdentity } from "../../generations/identity.ts";
@@ -14,21 +14,35 @@ import { assertOwned, IndexOwnershipError, indexFacts } from "../../generations/
 import { mayAdoptUnmarked, ownershipRefusal } from "../../generations/ownership.ts";
 import type { Generation } from "../../generations/store.ts";
 
-export async function assertPromotionOwned(sql: Sql, es: SearchClient, dataset: Dataset, incoming: Pick<Generation, "number">, outgoing: Pick<Generation, "number"> | null): Promise<void> {
+/**
+ * Checks the very alias actions the promotion will send (`aliasActions`), so that what is checked
+ * and what is moved are one read of the aliases: every index the move takes an alias off is judged.
+ */
+export async function assertPromotionOwned(
+  sql: Sql,
+  es: SearchClient,
+  dataset: Dataset,
+  incoming: Pick<Generation, "number">,
+  outgoing: Pick<Generation, "number"> | null,
+  actions: readonly AliasAction[],
+): Promise<void> {
   const identity = await databaseIdentity(sql);
   const owner = { database: identity.id, dataset: dataset.name };
+  const targets = generationIndices(dataset, incoming.number);
   const live = outgoing ? generationIndices(dataset, outgoing.number) : [];
-  for (const [i, target] of generationIndices(dataset, incoming.number).entries()) {
+  for (const target of targets) {
     await assertOwned(es, target.index, owner, "promote", { movingAliases: [target.alias], generation: incoming.number });
-    for (const index of await aliasTargets(es, target.alias)) {
-      if (index === target.index) continue;
-      const facts = await indexFacts(es, index);
-      if (!facts) continue;
-      const adoptUnmarked = mayAdoptUnmarked(facts, identity.createdAt, live[i]?.index ?? null);
-      const refusal = ownershipRefusal(facts, owner, "unalias", { adoptUnmarked });
-      if (refusal) {
-        throw new IndexOwnershipError({ message: `cannot move alias ${target.alias}: ${refusal.message}`, hint: refusal.hint });
-      }
+  }
+  for (const action of actions) {
+    if (!("remove" in action)) continue;
+    const { index, alias } = action.remove;
+    const facts = await indexFacts(es, index);
+    if (!facts) continue;
+    const i = targets.findIndex((t) => t.alias === alias);
+    const adoptUnmarked = mayAdoptUnmarked(facts, identity.createdAt, live[i]?.index ?? null);
+    const refusal = ownershipRefusal(facts, owner, "unalias", { adoptUnmarked });
+    if (refusal) {
+      throw new IndexOwnershipError({ message: `cannot move alias ${alias}: ${refusal.message}`, hint: refusal.hint });
     }
   }
 }

@@ -36,6 +36,8 @@ export interface PromotionPlan {
   outgoingState: GenerationState;
   /** The job doing the swap, recorded in the journal. */
   jobId: number | null;
+  /** The alias actions already read and checked for ownership (`aliasActions`); read here when absent. */
+  actions?: AliasAction[];
 }
 
 export async function promoteGeneration(session: Session, es: SearchClient | null, plan: PromotionPlan): Promise<void> {
@@ -52,7 +54,7 @@ export async function promoteGeneration(session: Session, es: SearchClient | nul
     aliases: targets,
   };
   // Read before anything moves: a refusal or a failed read here leaves nothing to undo.
-  const actions = es && targets.length ? await aliasActions(es, dataset, incoming.number) : [];
+  const actions = plan.actions ?? (es && targets.length ? await aliasActions(es, dataset, incoming.number) : []);
   const swapId = await moveTables(sql, dataset, swap, plan.jobId);
   if (!es || swapId === null) return;
   try {

@@ -34,16 +34,18 @@ export async function repairSwap(session: Session, job: JobHandle, es: SearchCli
     job.setTask(`finishing the swap of ${dataset.name} to generation ${open.incoming}`, 20);
     if (await indicesExist(es, generationIndices(dataset, open.incoming).map((t) => t.index))) {
       // A repair moves aliases like a swap does: only onto and off indices this database owns.
-      await assertPromotionOwned(sql, es, dataset, { number: open.incoming }, open.outgoing === null ? null : { number: open.outgoing });
-      await updateAliases(es, await aliasActions(es, dataset, open.incoming));
+      const actions = await aliasActions(es, dataset, open.incoming);
+      await assertPromotionOwned(sql, es, dataset, { number: open.incoming }, open.outgoing === null ? null : { number: open.outgoing }, actions);
+      await updateAliases(es, actions);
       await closeSwap(sql, open.id, "done", "finished by swap --repair");
       return finish(log, { generation: open.incoming, done: `finished the swap: table and alias are on generation ${open.incoming}` });
     }
     // The incoming index is gone (Elasticsearch lost it): only the outgoing generation can be live.
     await reverseTables(sql, dataset, open, "reversed by swap --repair: the incoming index is gone");
     if (open.outgoing !== null && (await indicesExist(es, generationIndices(dataset, open.outgoing).map((t) => t.index)))) {
-      await assertPromotionOwned(sql, es, dataset, { number: open.outgoing }, { number: open.incoming });
-      await updateAliases(es, await aliasActions(es, dataset, open.outgoing));
+      const actions = await aliasActions(es, dataset, open.outgoing);
+      await assertPromotionOwned(sql, es, dataset, { number: open.outgoing }, { number: open.incoming }, actions);
+      await updateAliases(es, actions);
     }
     return finish(log, { generation: open.outgoing, done: `reversed the swap: generation ${open.incoming}'s index is gone, generation ${open.outgoing ?? "none"} is live again` });
   }
@@ -59,8 +61,9 @@ export async function repairSwap(session: Session, job: JobHandle, es: SearchCli
       hint: `run \`sluice run ${dataset.name} --rebuild\` to build a new generation`,
     });
   }
-  await assertPromotionOwned(sql, es, dataset, live, null);
-  await updateAliases(es, await aliasActions(es, dataset, live.number));
+  const actions = await aliasActions(es, dataset, live.number);
+  await assertPromotionOwned(sql, es, dataset, live, null, actions);
+  await updateAliases(es, actions);
   return finish(log, { generation: live.number, done: `moved the alias back onto live generation ${live.number}` });
 }
 

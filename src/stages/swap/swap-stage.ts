@@ -20,7 +20,7 @@ import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
 import { searchCheckLines } from "./search-check-eval.ts";
 import { runSearchChecks } from "./search-checks.ts";
-import { promoteGeneration } from "./promote.ts";
+import { aliasActions, promoteGeneration } from "./promote.ts";
 
 export interface SwapOptions {
   force: boolean;
@@ -61,7 +61,9 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   };
   job.counters.read = figures.stagingRows;
   // Before the gates: --force passes a gate, never another database's (or a hand-made) index.
-  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing);
+  // One read of the aliases serves the ownership check and the move, so that the two cannot differ.
+  const actions = es && dataset.index ? await aliasActions(es, dataset, incoming.number) : [];
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, incoming, outgoing, actions);
   const checks = es && parent && dataset.swap.checks.length ? await runSearchChecks(es, dataset.swap.checks, parent.index, liveIndices[0] ?? null) : [];
   const failedChecks = checks.filter((c) => !c.passed);
   if (checks.length) {
@@ -80,7 +82,7 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   }
   for (const r of refusals) log.warn(`forced past: ${r}`);
   job.setTask(`promoting generation ${incoming.number}${outgoing ? ` over ${outgoing.number}` : ""}`, 50);
-  await promoteGeneration(session, es, { dataset, incoming, outgoing, outgoingState: "previous", jobId: job.job.id });
+  await promoteGeneration(session, es, { dataset, incoming, outgoing, outgoingState: "previous", jobId: job.job.id, actions });
   job.counters.written = figures.stagingRows;
   log.success(`generation ${incoming.number} of ${dataset.name} is live`);
   await releaseVanishedPayloads(session, job, outgoing);
@@ -112,10 +114,11 @@ export async function rollbackToPrevious(session: Session, job: JobHandle, es: S
       }
     }
   }
-  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, previous, live);
+  const actions = es && dataset.index ? await aliasActions(es, dataset, previous.number) : [];
+  if (es && dataset.index) await assertPromotionOwned(sql, es, dataset, previous, live, actions);
   job.setGeneration(previous.number);
   job.setTask(`rolling back ${dataset.name} from generation ${live.number} to ${previous.number}`, 30);
-  await promoteGeneration(session, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded", jobId: job.job.id });
+  await promoteGeneration(session, es, { dataset, incoming: previous, outgoing: live, outgoingState: "discarded", jobId: job.job.id, actions });
   job.counters.written = await countRows(sql, dataset.table.name);
   log.success(`generation ${previous.number} of ${dataset.name} is live again; generation ${live.number} is kept as discarded until pruned`);
   return previous;
