@@ -36,12 +36,19 @@ export async function tryLockDataset(sql: Sql, dataset: string): Promise<Dataset
  * same server must not count.
  */
 export async function datasetLockHeld(sql: Sql, dataset: string): Promise<boolean> {
-  const [row] = await sql`
-    select exists (
+  return (await datasetLocksHeld(sql, [dataset])).has(dataset);
+}
+
+/** Which of these datasets' locks are held in this database, in one query. */
+export async function datasetLocksHeld(sql: Sql, datasets: readonly string[]): Promise<Set<string>> {
+  if (datasets.length === 0) return new Set();
+  const rows = await sql`
+    select d.name from unnest(${datasets as string[]}::text[]) as d(name)
+    where exists (
       select 1 from pg_locks
       where locktype = 'advisory' and granted and classid = ${LOCK_NAMESPACE}::int::oid
-        and objid = hashtext(${dataset})::oid and objsubid = 2
+        and objid = hashtext(d.name)::oid and objsubid = 2
         and database = (select oid from pg_database where datname = current_database())
-    ) as held`;
-  return Boolean(row?.held);
+    )`;
+  return new Set(rows.map((r) => r.name as string));
 }

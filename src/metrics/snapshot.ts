@@ -4,7 +4,7 @@
  */
 import type { Sql } from "../adapters/postgres.ts";
 import type { Counters } from "../jobs/counters.ts";
-import { datasetLockHeld } from "../jobs/lock.ts";
+import { datasetLocksHeld } from "../jobs/lock.ts";
 
 export interface StageSnapshot {
   dataset: string;
@@ -50,6 +50,7 @@ export async function readMetricsSnapshot(sql: Sql): Promise<MetricsSnapshot> {
     select d.dataset, (select number from sluice.generations g where g.dataset = d.dataset and g.state = 'live') as live
     from (select dataset from sluice.jobs union select dataset from sluice.generations) d
     order by d.dataset`;
+  const held = await datasetLocksHeld(sql, datasets.map((r) => r.dataset as string));
   return {
     stages: stages.map((r) => ({
       dataset: r.dataset,
@@ -60,8 +61,6 @@ export async function readMetricsSnapshot(sql: Sql): Promise<MetricsSnapshot> {
       lastCounters: r.counters,
       runningSince: r.running_since,
     })),
-    datasets: await Promise.all(
-      datasets.map(async (r) => ({ dataset: r.dataset, liveGeneration: r.live ?? null, lockHeld: await datasetLockHeld(sql, r.dataset) })),
-    ),
+    datasets: datasets.map((r) => ({ dataset: r.dataset, liveGeneration: r.live ?? null, lockHeld: held.has(r.dataset) })),
   };
 }

@@ -68,9 +68,10 @@ export class PostgresSource implements Source {
 
   /** Changed when the row count or the greatest cursor value moved (every row counts, removed or not). */
   async changed(state: SourceState | null): Promise<boolean> {
-    if (!state) return true;
+    // Without a cursor column an update cannot be seen in the counts: always changed, and no scan.
+    if (!state || !this.#cursorColumn) return true;
     const now = await this.state();
-    return now.rows !== state.rows || now.cursor !== state.cursor || !this.#cursorColumn;
+    return now.rows !== state.rows || now.cursor !== state.cursor;
   }
 
   async state(): Promise<SourceState> {
