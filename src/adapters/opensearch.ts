@@ -115,6 +115,7 @@ export function openSearchClient(url: string, engine: EngineInfo, access: Search
   type S = SearchClient;
   return {
     engine,
+    client: "@opensearch-project/opensearch",
     indices: {
       create: operation<S["indices"]["create"]>((p, o) => os.indices.create!(p, o), ["settings", "mappings", "aliases"]),
       delete: operation<S["indices"]["delete"]>((p, o) => os.indices.delete!(p, o)),
