@@ -6,18 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSearch, type SearchClient } from "../src/adapters/elasticsearch.ts";
-import { aliasIndices, createTestEnvironment, elasticsearch8Url, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearch8Url, elasticsearchUrl, nodeVersion, type TestEnvironment } from "./support/harness.ts";
 import { lastJob } from "./support/openverse.ts";
 
 const inCi = Boolean(process.env.CI) && process.env.CI !== "false" && process.env.CI !== "0";
-
-/** The version the node at `url` reports (the integ-test zip refuses `GET /`). */
-async function nodeVersion(url: string): Promise<string | null> {
-  const res = await fetch(`${url}/_nodes/_local?filter_path=nodes.*.version`).catch(() => null);
-  if (!res?.ok) return null;
-  const body = (await res.json()) as { nodes?: Record<string, { version?: string }> };
-  return Object.values(body.nodes ?? {})[0]?.version ?? null;
-}
 
 const targets = [
   { variable: "ELASTICSEARCH_URL", url: elasticsearchUrl, major: 9 },

@@ -145,6 +145,14 @@ export function spawnSluice(args: string[], env: Record<string, string>): Bun.Su
   });
 }
 
+/** The version the Elasticsearch node at `url` reports (the integ-test zip refuses `GET /`); null when it does not answer. */
+export async function nodeVersion(url = elasticsearchUrl): Promise<string | null> {
+  const res = await fetch(`${url}/_nodes/_local?filter_path=nodes.*.version`).catch(() => null);
+  if (!res?.ok) return null;
+  const body = (await res.json()) as { nodes?: Record<string, { version?: string }> };
+  return Object.values(body.nodes ?? {})[0]?.version ?? null;
+}
+
 export async function searchCount(index: string, searchUrl = elasticsearchUrl): Promise<number | null> {
   const res = await fetch(`${searchUrl}/${index}/_count`);
   if (res.status === 404) return null;
