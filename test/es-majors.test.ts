@@ -113,3 +113,17 @@ for (const target of targets) {
     });
   });
 }
+
+describe("one pin everywhere", () => {
+  test("docker-compose.yml runs the versions scripts/services pins", async () => {
+    const root = new URL("../", import.meta.url).pathname;
+    const services = await Bun.file(`${root}scripts/services`).text();
+    const compose = await Bun.file(`${root}docker-compose.yml`).text();
+    const nine = services.match(/^ES9_VERSION=\$\{SLUICE_ES_VERSION:-([0-9.]+)\}$/m)?.[1];
+    const eight = services.match(/^ES8_VERSION=\$\{SLUICE_ES8_VERSION:-([0-9.]+)\}$/m)?.[1];
+    expect(nine).toMatch(/^9\./);
+    expect(eight).toMatch(/^8\./);
+    const images = [...compose.matchAll(/image: docker\.elastic\.co\/elasticsearch\/elasticsearch:(\S+)/g)].map((m) => m[1]);
+    expect(images).toEqual([nine, eight]);
+  });
+});
