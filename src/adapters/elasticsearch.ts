@@ -32,7 +32,7 @@ export interface EngineInfo {
   version: string | null;
 }
 
-/** One call as the Elasticsearch 8 client types it: the body, or the whole response with `meta: true`. */
+/** One call as the Elasticsearch clients (9 and 8) type it: the body, or the whole response with `meta: true`. */
 export interface Operation<Request, Response> {
   (params: Request, options: TransportRequestOptionsWithMeta): Promise<TransportResult<Response, unknown>>;
   (params: Request, options?: TransportRequestOptionsWithOutMeta | TransportRequestOptions): Promise<Response>;
