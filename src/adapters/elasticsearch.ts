@@ -2,9 +2,10 @@
  * The search engine behind ELASTICSEARCH_URL: Elasticsearch through its official client of the
  * server's major (9 or 8, see elasticsearchClient), or OpenSearch through its own
  * (./opensearch.ts), told apart when sluice connects. All give the stages one `SearchClient`: the
- * operations sluice uses, with the Elasticsearch client's parameters, results and error classes. Index administration uses the
- * typed API; bulk requests take a prebuilt NDJSON string so that no document is serialized twice,
- * and are retried on 429, 5xx and dropped connections by the shared policy (src/retry.ts).
+ * operations sluice uses, with the Elasticsearch clients' parameters, results and error classes.
+ * Index administration uses the typed API; bulk requests take a prebuilt NDJSON string so that no
+ * document is serialized twice, and are retried on 429, 5xx and dropped connections by the shared
+ * policy (src/retry.ts).
  */
 import {
   Client,
