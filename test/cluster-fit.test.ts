@@ -6,7 +6,7 @@
  * at the start and in the summary. OpenSearch, which has both, gets Openverse's body untouched.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestEnvironment, elasticsearchUrl, opensearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { createTestEnvironment, elasticsearchUrl, nodeVersion, opensearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { loadOpenverseSample } from "./support/openverse.ts";
 
 let es: TestEnvironment;
@@ -36,7 +36,7 @@ describe("the core-only Elasticsearch", () => {
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     expect(code).toBe(1);
     const line =
-      `the audio mapping needs mapper-extras (rank_feature) and analysis-common (stemmer, stemmer_override), which ELASTICSEARCH_URL (${new URL(elasticsearchUrl)}, Elasticsearch 8.19.21) lacks ` +
+      `the audio mapping needs mapper-extras (rank_feature) and analysis-common (stemmer, stemmer_override), which ELASTICSEARCH_URL (${new URL(elasticsearchUrl)}, Elasticsearch ${await nodeVersion()}) lacks ` +
       "(point sluice at a cluster with mapper-extras and analysis-common, or set index.degrade (or SLUICE_INDEX_DEGRADE) to ranking,stemming to build without ranking and stemming)";
     expect(stderr).toContain(line);
     expect(stderr.split("\n").filter((l) => l.includes("the audio mapping needs")).length).toBe(1);

@@ -86,6 +86,15 @@ describe("status --exit-code", () => {
     expect(messages(report)).toMatch(/Elasticsearch http:\/\/127\.0\.0\.1:\d+\/ is unreachable/);
   });
 
+  test("an unset ELASTICSEARCH_URL does not count while no dataset has a live index", async () => {
+    const tablesOnly = config.replace(/\.config\.ts$/, ".tables.config.ts");
+    await Bun.write(tablesOnly, `export default { datasets: { tunes: { source: { kind: "postgres", table: "audio" }, table: { key: "identifier" }, index: false } } };\n`);
+    const { code, report } = await status({ ELASTICSEARCH_URL: "" }, tablesOnly);
+    expect(report.elasticsearch.reachable).toBe(false);
+    expect(report.health.problems).toEqual([]);
+    expect(code).toBe(0);
+  });
+
   test("exits 0 after a successful run, 6 when it is older than status.maxAgeHours, 6 after a failed run", async () => {
     expect((await t.sluice("run", "tunes", "--config", config)).code).toBe(0);
     const healthy = await status();
@@ -104,6 +113,10 @@ describe("status --exit-code", () => {
     const failed = await status();
     expect(failed.code).toBe(6);
     expect(messages(failed.report)).toMatch(/^tunes: last run \(job \d+\) failed \(see `sluice job show \d+`\)$/);
+    // tunes has a live index now, so an unset ELASTICSEARCH_URL counts, before the failed run.
+    const unset = await status({ ELASTICSEARCH_URL: "" });
+    expect(unset.code).toBe(5);
+    expect(messages(unset.report)).toContain("Elasticsearch (ELASTICSEARCH_URL) is not configured (ELASTICSEARCH_URL)");
   }, 60_000);
 });
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { detectEngine, openSearch } from "../src/adapters/elasticsearch.ts";
-import { aliasIndices, createTestEnvironment, elasticsearchUrl, opensearchUrl, searchCount, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearch8Url, elasticsearchUrl, opensearchUrl, searchCount, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 let t: TestEnvironment;
@@ -29,7 +29,8 @@ async function markOf(index: string): Promise<{ database: string; dataset: strin
 describe("the engine behind ELASTICSEARCH_URL", () => {
   test("is told apart when sluice connects: OpenSearch by GET /, the integ-test Elasticsearch (405 on GET /) by its header", async () => {
     expect(await detectEngine(opensearchUrl)).toEqual({ product: "opensearch", version: expect.stringMatching(/^2\./) });
-    expect(await detectEngine(elasticsearchUrl)).toEqual({ product: "elasticsearch", version: expect.stringMatching(/^8\./) });
+    expect(await detectEngine(elasticsearchUrl)).toEqual({ product: "elasticsearch", version: expect.stringMatching(/^9\./) });
+    if (elasticsearch8Url) expect(await detectEngine(elasticsearch8Url)).toEqual({ product: "elasticsearch", version: expect.stringMatching(/^8\./) });
     const client = await openSearch(opensearchUrl);
     try {
       expect(client.engine.product).toBe("opensearch");

@@ -1,10 +1,11 @@
 /**
- * The search engine behind ELASTICSEARCH_URL: Elasticsearch through its official client (major 8,
- * like the server), or OpenSearch through its own (./opensearch.ts), told apart when sluice
- * connects. Both give the stages one `SearchClient`: the operations sluice uses, with the
- * Elasticsearch client's parameters, results and error classes. Index administration uses the
- * typed API; bulk requests take a prebuilt NDJSON string so that no document is serialized twice,
- * and are retried on 429, 5xx and dropped connections by the shared policy (src/retry.ts).
+ * The search engine behind ELASTICSEARCH_URL: Elasticsearch through its official client of the
+ * server's major (9 or 8, see elasticsearchClient), or OpenSearch through its own
+ * (./opensearch.ts), told apart when sluice connects. All give the stages one `SearchClient`: the
+ * operations sluice uses, with the Elasticsearch clients' parameters, results and error classes.
+ * Index administration uses the typed API; bulk requests take a prebuilt NDJSON string so that no
+ * document is serialized twice, and are retried on 429, 5xx and dropped connections by the shared
+ * policy (src/retry.ts).
  */
 import {
   Client,
@@ -17,6 +18,8 @@ import {
   type TransportRequestParams,
   type TransportResult,
 } from "@elastic/elasticsearch";
+// The 8 client under an npm alias (package.json): it speaks to Elasticsearch 8 servers.
+import { Client as Client8, errors as errors8, HttpConnection as HttpConnection8 } from "es8client";
 import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
@@ -30,7 +33,7 @@ export interface EngineInfo {
   version: string | null;
 }
 
-/** One call as the Elasticsearch 8 client types it: the body, or the whole response with `meta: true`. */
+/** One call as the Elasticsearch clients (9 and 8) type it: the body, or the whole response with `meta: true`. */
 export interface Operation<Request, Response> {
   (params: Request, options: TransportRequestOptionsWithMeta): Promise<TransportResult<Response, unknown>>;
   (params: Request, options?: TransportRequestOptionsWithOutMeta | TransportRequestOptions): Promise<Response>;
@@ -39,6 +42,8 @@ export interface Operation<Request, Response> {
 /** What sluice calls on a search engine, whichever it is. */
 export interface SearchClient {
   readonly engine: EngineInfo;
+  /** The client library talking to it and its major, e.g. `@elastic/elasticsearch 9`. */
+  readonly client: string;
   readonly indices: {
     create: Operation<estypes.IndicesCreateRequest, estypes.IndicesCreateResponse>;
     delete: Operation<estypes.IndicesDeleteRequest, estypes.IndicesDeleteResponse>;
@@ -81,6 +86,12 @@ export function openConfiguredSearch(env: Env): Promise<SearchClient> {
 /** `access`: ELASTICSEARCH_API_KEY / _USERNAME / _PASSWORD / _CA_CERT (src/config/env.ts), used by the probe and both clients alike. */
 export async function openSearch(url: string, access: SearchAccess = {}): Promise<SearchClient> {
   const engine = await detectEngine(url, access);
+  const major = serverMajor(engine);
+  if (engine.product === "elasticsearch" && major !== null && major < 8) {
+    throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) is Elasticsearch ${engine.version}, which sluice does not support`, {
+      hint: "upgrade the cluster to Elasticsearch 8.19 or 9, or point ELASTICSEARCH_URL at one",
+    });
+  }
   const client = engine.product === "opensearch" ? openSearchClient(url, engine, access) : elasticsearchClient(url, engine, access);
   try {
     await client.cluster.health({ timeout: "10s" });
@@ -91,19 +102,36 @@ export async function openSearch(url: string, access: SearchAccess = {}): Promis
   return client;
 }
 
+/** The server's major version (`9` of `9.5.4`); null when it did not say. */
+export function serverMajor(engine: EngineInfo): number | null {
+  const major = Number.parseInt(engine.version ?? "", 10);
+  return Number.isFinite(major) ? major : null;
+}
+
+/**
+ * The client of the server's major. Each client sends `compatible-with=<its major>` in Accept and
+ * Content-Type, and a server takes its own major and the one before: Elasticsearch 8 refuses the 9
+ * client's requests with a body (`media_type_header_exception`), while 9 takes the 8 client's. So
+ * 8 gets the 8 client, 9 and later the 9 client, and a server that hides its version (a user
+ * without `monitor`) the 8 client, which both majors accept.
+ */
 function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAccess): SearchClient {
-  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
-  const client = new Client({
+  const major = serverMajor(engine);
+  const options = {
     node: url,
-    Connection: HttpConnection,
     requestTimeout: 120_000,
     maxRetries: 0,
     compression: false,
     ...(access.apiKey ? { auth: { apiKey: access.apiKey } } : access.username ? { auth: { username: access.username, password: access.password ?? "" } } : {}),
     ...(access.ca ? { tls: { ca: access.ca } } : {}),
-  });
+  };
+  // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
+  // The 8 client's API is the 9 client's with the `body` form besides (which sluice does not use).
+  const nine = major !== null && major >= 9;
+  const client = nine ? new Client({ ...options, Connection: HttpConnection }) : (new Client8({ ...options, Connection: HttpConnection8 }) as unknown as Client);
   return {
     engine,
+    client: `@elastic/elasticsearch ${nine ? 9 : 8}`,
     indices: client.indices,
     cluster: client.cluster,
     nodes: client.nodes,
@@ -138,7 +166,7 @@ export async function detectEngine(url: string, access: SearchAccess = {}): Prom
   }
   const said = root.status === 200 ? JSON.stringify(version ?? null) : `HTTP ${root.status}`;
   throw new SluiceError(`ELASTICSEARCH_URL (${maskUrl(url)}) is neither Elasticsearch nor OpenSearch (GET / answered ${said}, without x-elastic-product)`, {
-    hint: "point ELASTICSEARCH_URL at an Elasticsearch 8 or OpenSearch 2 cluster",
+    hint: "point ELASTICSEARCH_URL at an Elasticsearch 8.19 or 9 cluster, or an OpenSearch 2 one",
   });
 }
 
@@ -201,15 +229,30 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
   return { status: res.status, product: res.headers.get("x-elastic-product"), json };
 }
 
+/** A refusal from the server, thrown by either client (each has its own error classes); OpenSearch's are turned into the 9 client's. */
+export function isResponseError(error: unknown): error is errors.ResponseError {
+  return error instanceof errors.ResponseError || error instanceof errors8.ResponseError;
+}
+
+/** The request timed out, from either client. */
+function isTimeoutError(error: unknown): error is errors.TimeoutError {
+  return error instanceof errors.TimeoutError || error instanceof errors8.TimeoutError;
+}
+
+/** No answer at all (refused, dropped, timed out), from either client. */
+export function isConnectionFailure(error: unknown): error is errors.ConnectionError | errors.TimeoutError {
+  return error instanceof errors.ConnectionError || error instanceof errors8.ConnectionError || isTimeoutError(error);
+}
+
 export function searchError(error: unknown, url: string, doing: string): SluiceError {
   const where = `ELASTICSEARCH_URL (${maskUrl(url)})`;
-  if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError) {
+  if (isConnectionFailure(error)) {
     return new SluiceError(`cannot ${doing} ${where}: ${error.message}`, {
       hint: "is Elasticsearch running? `scripts/services up` starts a local one",
       cause: error,
     });
   }
-  if (error instanceof errors.ResponseError) {
+  if (isResponseError(error)) {
     const reason = (error.body as { error?: { reason?: string } })?.error?.reason ?? error.message;
     return new SluiceError(`Elasticsearch refused to ${doing}: ${reason} (HTTP ${error.statusCode})`, { cause: error });
   }
@@ -231,7 +274,7 @@ export async function describeIndex(client: SearchClient, name: string): Promise
   try {
     res = (await client.indices.get({ index: name, expand_wildcards: "all" })) as typeof res;
   } catch (error) {
-    if (error instanceof errors.ResponseError && error.statusCode === 404) return null;
+    if (isResponseError(error) && error.statusCode === 404) return null;
     throw error;
   }
   const entries = Object.entries(res);
@@ -345,9 +388,9 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
         )) as { statusCode: number | null; body: unknown };
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
-        if (!(error instanceof errors.ConnectionError || error instanceof errors.TimeoutError)) throw error;
+        if (!isConnectionFailure(error)) throw error;
         lastError = error;
-        return { retry: error instanceof errors.TimeoutError ? "timeout" : "connection" };
+        return { retry: isTimeoutError(error) ? "timeout" : "connection" };
       }
       const status = res.statusCode ?? 0;
       if (status < 300) return { done: { items: bulkItems(res.body as BulkBody) } };

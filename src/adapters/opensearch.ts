@@ -2,7 +2,7 @@
  * OpenSearch, through its own client (@opensearch-project/opensearch): the Elasticsearch client
  * refuses any server that is not Elasticsearch. This adapter gives the stages the same
  * `SearchClient` they use for Elasticsearch: the operations sluice calls, with the Elasticsearch
- * 8 client's parameter names (body keys at the top level) and results (the body, or the whole
+ * clients' parameter names (body keys at the top level) and results (the body, or the whole
  * response with `meta: true`), and its error classes, so that ownership checks, retries and
  * one-line errors treat both engines alike.
  */
@@ -30,10 +30,10 @@ interface OpenSearchResponse {
 }
 type Abortable = Promise<OpenSearchResponse> & { abort?: () => void };
 
-/** The search request keys the Elasticsearch 8 client takes at the top level and OpenSearch's in `body`. */
+/** The search request keys the Elasticsearch clients take at the top level and OpenSearch's in `body`. */
 const SEARCH_BODY_KEYS = ["query", "aggs", "aggregations", "sort", "size", "from", "_source", "track_total_hits", "search_after", "post_filter", "highlight", "collapse", "pit", "fields"] as const;
 
-/** Moves the Elasticsearch 8 client's top-level body keys into `body`, as the OpenSearch client wants. */
+/** Moves the Elasticsearch clients' top-level body keys into `body`, as the OpenSearch client wants. */
 function withBody(params: Params, bodyKeys: readonly string[]): Params {
   const out: Params = {};
   const body: Params = {};
@@ -84,7 +84,7 @@ function operation<F>(run: (params: Params, options: Params) => Abortable, bodyK
 function notOnOpenSearch<F>(feature: string, why: string): F {
   return (async () => {
     throw new SluiceError(`${feature} is not supported on OpenSearch yet: it ${why}, which OpenSearch lacks`, {
-      hint: `point ELASTICSEARCH_URL at Elasticsearch 8 to use ${feature}, or use \`sluice run\``,
+      hint: `point ELASTICSEARCH_URL at Elasticsearch (8.19 or 9) to use ${feature}, or use \`sluice run\``,
     });
   }) as F;
 }
@@ -115,6 +115,7 @@ export function openSearchClient(url: string, engine: EngineInfo, access: Search
   type S = SearchClient;
   return {
     engine,
+    client: "@opensearch-project/opensearch",
     indices: {
       create: operation<S["indices"]["create"]>((p, o) => os.indices.create!(p, o), ["settings", "mappings", "aliases"]),
       delete: operation<S["indices"]["delete"]>((p, o) => os.indices.delete!(p, o)),

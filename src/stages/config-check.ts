@@ -173,7 +173,7 @@ class Services {
     try {
       const client = await openSearch(url, this.env.elasticsearchAccess);
       const health = await client.cluster.health({}).finally(() => client.close());
-      return { what: "elasticsearch", ok: true, detail: `ELASTICSEARCH_URL (${maskUrl(url)}) answers: ${engineName(client.engine)} cluster ${health.cluster_name} is ${health.status}` };
+      return { what: "elasticsearch", ok: true, detail: `ELASTICSEARCH_URL (${maskUrl(url)}) answers: ${engineName(client.engine)} cluster ${health.cluster_name} is ${health.status} (client: ${client.client})` };
     } catch (error) {
       return { what: "elasticsearch", ok: false, detail: problemOf(error) };
     }

@@ -6,6 +6,7 @@ const now = new Date("2026-11-30T12:00:00Z");
 const dataset = (over: Partial<DatasetStatus> = {}): DatasetStatus => ({
   name: "image",
   source: "postgres",
+  indexed: true,
   liveGeneration: 3,
   swap: { state: "agreed", detail: null, repair: null },
   lastJob: null,
@@ -23,6 +24,19 @@ const report = (over: Partial<Omit<StatusReport, "health">> = {}): Omit<StatusRe
 
 test("healthy: exit 0, no problems", () => {
   expect(assessHealth(report(), now)).toEqual({ exitCode: 0, problems: [] });
+});
+
+test("an unset ELASTICSEARCH_URL counts only when a dataset has a live index", () => {
+  const unset = { url: null, status: "not configured (ELASTICSEARCH_URL)", reachable: false };
+  expect(assessHealth(report({ elasticsearch: unset, datasets: [dataset({ indexed: false, liveGeneration: 2 })] }), now)).toEqual({ exitCode: 0, problems: [] });
+  expect(assessHealth(report({ elasticsearch: unset, datasets: [dataset({ liveGeneration: null, lastRun: null, lastSuccessAt: null })] }), now)).toEqual({ exitCode: 0, problems: [] });
+  expect(assessHealth(report({ elasticsearch: unset, datasets: [] }), now)).toEqual({ exitCode: 0, problems: [] });
+  const indexed = assessHealth(report({ elasticsearch: unset, datasets: [dataset({ indexed: false }), dataset({ name: "audio" })] }), now);
+  expect(indexed.exitCode).toBe(5);
+  expect(indexed.problems.map((p) => p.message)).toEqual(["Elasticsearch (ELASTICSEARCH_URL) is not configured (ELASTICSEARCH_URL)"]);
+  // Set but not answering counts whatever the datasets are.
+  const down = { url: "http://127.0.0.1:1/", status: "unreachable (connection refused)", reachable: false };
+  expect(assessHealth(report({ elasticsearch: down, datasets: [dataset({ indexed: false })] }), now).exitCode).toBe(5);
 });
 
 test.each([

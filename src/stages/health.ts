@@ -26,7 +26,10 @@ export function assessHealth(report: Omit<StatusReport, "health">, now: Date): H
   const add = (exitCode: number, dataset: string | null, message: string) => problems.push({ exitCode, dataset, message });
   const { database: db, elasticsearch: es } = report;
   if (!db.reachable) add(ExitCode.unreachable, null, `PostgreSQL is unreachable: ${db.error}`);
-  if (!es.reachable) add(ExitCode.unreachable, null, `Elasticsearch ${es.url ?? "(ELASTICSEARCH_URL)"} is ${es.status}`);
+  // An unset ELASTICSEARCH_URL is a problem only when some dataset has a live index to serve (not
+  // for table-only datasets, nor before the first swap); a set one that does not answer always is.
+  const needsSearch = es.url !== null || report.datasets.some((d) => d.indexed && d.liveGeneration !== null);
+  if (!es.reachable && needsSearch) add(ExitCode.unreachable, null, `Elasticsearch ${es.url ?? "(ELASTICSEARCH_URL)"} is ${es.status}`);
   else if (es.status === "red") add(ExitCode.unreachable, null, "Elasticsearch is red (a primary shard is unassigned)");
   if (db.pending) add(ExitCode.schema, null, `${db.pending} migration(s) pending (run \`sluice migrate up\`)`);
   if (db.drifted) add(ExitCode.schema, null, `${db.drifted} migration(s) drifted from the files this binary carries (see \`sluice migrate status\`)`);

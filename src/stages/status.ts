@@ -16,6 +16,8 @@ import { openApiDatabase } from "./session.ts";
 export interface DatasetStatus {
   name: string;
   source: string;
+  /** Whether the dataset has a search index (`index: false` keeps only the table). */
+  indexed: boolean;
   liveGeneration: number | null;
   /**
    * Whether table, alias and sluice.generations agree: "split" while a swap is unfinished (its
@@ -47,6 +49,7 @@ export async function collectStatus(configPath?: string, now = new Date()): Prom
   const blank = (dataset: Dataset, detail: string): DatasetStatus => ({
     name: dataset.name,
     source: dataset.source.kind,
+    indexed: Boolean(dataset.index),
     liveGeneration: null,
     swap: { state: "unknown", detail, repair: null },
     lastJob: null,

@@ -10,6 +10,8 @@ import { logger } from "../../src/log/logger.ts";
 
 export const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:sluice@127.0.0.1:5432/sluice";
 export const elasticsearchUrl = process.env.ELASTICSEARCH_URL ?? "http://127.0.0.1:9200";
+/** The Elasticsearch 8 node `scripts/services up` starts beside the default (9) one; null when not given. */
+export const elasticsearch8Url = process.env.ELASTICSEARCH8_URL || null;
 /** The second engine `scripts/services up` starts: OpenSearch with analysis-common and mapper-extras. */
 export const opensearchUrl = process.env.OPENSEARCH_URL ?? "http://127.0.0.1:9250";
 
@@ -64,7 +66,7 @@ export async function createTestEnvironment(label: string, options: EnvironmentO
     DATABASE_URL: apiUrl,
     UPSTREAM_DATABASE_URL: upstreamUrl,
     ELASTICSEARCH_URL: searchUrl,
-    SLUICE_INDEX_DEGRADE: searchUrl === elasticsearchUrl ? CORE_ONLY_DEGRADE : "",
+    SLUICE_INDEX_DEGRADE: searchUrl === elasticsearchUrl || searchUrl === elasticsearch8Url ? CORE_ONLY_DEGRADE : "",
     SLUICE_INDEX_PREFIX: indexPrefix,
     ENVIRONMENT: "test",
     SLACK_WEBHOOK: "",
@@ -141,6 +143,14 @@ export function spawnSluice(args: string[], env: Record<string, string>): Bun.Su
     stdout: "pipe",
     stderr: "pipe",
   });
+}
+
+/** The version the Elasticsearch node at `url` reports (the integ-test zip refuses `GET /`); null when it does not answer. */
+export async function nodeVersion(url = elasticsearchUrl): Promise<string | null> {
+  const res = await fetch(`${url}/_nodes/_local?filter_path=nodes.*.version`).catch(() => null);
+  if (!res?.ok) return null;
+  const body = (await res.json()) as { nodes?: Record<string, { version?: string }> };
+  return Object.values(body.nodes ?? {})[0]?.version ?? null;
 }
 
 export async function searchCount(index: string, searchUrl = elasticsearchUrl): Promise<number | null> {
