@@ -57,7 +57,9 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   job.setTask(`creating ${index}`, 0);
   const owner = await indexOwner(sql, dataset.name);
   await createFreshIndex(es, index, owner, generation.number, {
-    settings: { ...settings, number_of_replicas: 0, refresh_interval: "-1" },
+    // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
+    // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
+    settings: { ...settings, number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0, refresh_interval: "-1" },
     mappings: markedMappings(config.body.mappings as Record<string, unknown> | undefined, markFor(owner, generation.number)),
   });
   const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
