@@ -5,6 +5,7 @@
  * counted in their own range, and `sluice job show` per range and per worker.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
 
 let t: TestEnvironment;
@@ -21,11 +22,13 @@ beforeAll(async () => {
   if (!process.env.SLUICE_TEST_LOGS) process.env.SLUICE_LOG_LEVEL = "error";
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
     INSERT INTO nums SELECT i * 10, 'row ' || i, CASE WHEN i % 100 = 0 THEN 'bad' ELSE i::text END FROM generate_series(1, 2000) i;
+    CREATE TABLE hosts (id integer PRIMARY KEY, title text, n text);
+    INSERT INTO hosts SELECT i, 'host row ' || i, i::text FROM generate_series(1, 3000) i;
     CREATE TABLE ones (id integer PRIMARY KEY, title text, n text);
     INSERT INTO ones SELECT i, 'one ' || i, i::text FROM generate_series(1, 5) i;
     CREATE TABLE words (id text PRIMARY KEY, title text, n text);
@@ -147,3 +150,26 @@ describe("ranges cover staging exactly", () => {
     expect(await esCount(`${t.indexPrefix}words`)).toBe(1515);
   }, 120_000);
 });
+
+test("deploy/ssh/sluice-index-hosts.sh: a worker per host over ssh, the coordinator here, then swap", async () => {
+  // ssh to each host runs its command on this machine; `sluice` is this checkout.
+  const root = new URL("../", import.meta.url).pathname;
+  const bin = `/tmp/${t.name}-bin`;
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(`${bin}/ssh`, `#!/bin/sh\nwhile [ "$1" = -o ]; do shift 2; done\nshift\nexec sh -c "$*"\n`);
+  writeFileSync(`${bin}/sluice`, `#!/bin/sh\nexec bun ${root}src/cli.ts "$@"\n`);
+  chmodSync(`${bin}/ssh`, 0o755);
+  chmodSync(`${bin}/sluice`, 0o755);
+  const child = Bun.spawn(["sh", `${root}deploy/ssh/sluice-index-hosts.sh`, "hosts"], {
+    env: { ...t.childEnv(), PATH: `${bin}:${process.env.PATH}`, SLUICE_HOSTS: "w1 w2", SLUICE_REMOTE_ENV: "/nonexistent", SLUICE_CONFIG: config },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, err] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  expect(err).not.toContain("exited with");
+  expect(code).toBe(0);
+  const rows = await ranges("hosts");
+  expect(rows.every((r) => r.state === "done")).toBe(true);
+  expect(rows.reduce((n, r) => n + Number(r.rows_read), 0)).toBe(3000);
+  expect(await esCount(`${t.indexPrefix}hosts`)).toBe(3000);
+}, 120_000);
