@@ -46,8 +46,8 @@ export function selfCommand(): string[] {
 export async function buildIndexWithWorkers(session: Session, job: JobHandle, es: SearchClient, generation: Generation, options: ScaleOutOptions): Promise<void> {
   const { dataset, sql, log } = session;
   const config = requireIndexConfig(dataset);
-  if (config.children.length || config.filtered) {
-    throw new SluiceError(`dataset ${dataset.name} has child indexes or a filtered twin, which --workers does not build yet`, {
+  if (config.children.length || config.filtered || dataset.source.kind === "registry") {
+    throw new SluiceError(`dataset ${dataset.name} has child indexes, a filtered twin or payloads, which --workers does not build yet`, {
       hint: `index it in one process: \`sluice index ${dataset.name}\` without --workers`,
     });
   }
@@ -72,8 +72,11 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   try {
     finished = await waitForRanges(session, job, es, generation, children, options, total);
   } catch (error) {
-    await abandonRanges(sql, dataset.name, generation.number, (error as Error).message).catch(() => {});
+    const leased = await abandonRanges(sql, dataset.name, generation.number, (error as Error).message).catch(() => 0);
     await stopWorkers(children);
+    // Workers elsewhere notice at their next renewal (a third of the lease) and stop writing; the
+    // index is deleted only after that, so that no late request of theirs recreates it unmarked.
+    if (leased) await sleep((options.leaseSeconds * 1000) / 3 + 2000);
     throw error;
   }
   await Promise.all(children.map((c) => c.exited));

@@ -178,9 +178,16 @@ export async function releaseRange(sql: Sql, range: IndexRange, holder: string):
       and holder = ${holder} and state = 'leased'`;
 }
 
-/** Ends every open range of a generation (its index job failed): a worker still on one loses its lease at the next renewal. */
-export async function abandonRanges(sql: Sql, dataset: string, generation: number, why: string): Promise<void> {
-  await sql`
-    update sluice.index_ranges set state = 'failed', error = coalesce(error, ${why}), updated_at = now(), finished_at = now()
-    where dataset = ${dataset} and generation = ${generation} and state in ('pending', 'leased')`;
+/**
+ * Ends every open range of a generation (its index job failed): a worker still on one loses its
+ * lease at the next renewal. Returns how many were leased then.
+ */
+export async function abandonRanges(sql: Sql, dataset: string, generation: number, why: string): Promise<number> {
+  const rows = await sql`
+    update sluice.index_ranges r set state = 'failed', error = coalesce(r.error, ${why}), updated_at = now(), finished_at = now()
+    from sluice.index_ranges before
+    where r.dataset = ${dataset} and r.generation = ${generation} and r.state in ('pending', 'leased')
+      and before.dataset = r.dataset and before.generation = r.generation and before.range_no = r.range_no
+    returning before.state as was`;
+  return rows.filter((r) => r.was === "leased").length;
 }
