@@ -98,7 +98,9 @@ function parseArgs(argv: string[]) {
       const v = value();
       if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync, got ${v}`);
       out.only = v;
-    } else if (a === "--reuse-upstream") out.reuse = true;
+    } else if (a === "--workers" || a.startsWith("--workers=")) out.workers = value().split(",").map(count);
+    else if (a === "--rounds" || a.startsWith("--rounds=")) out.rounds = count(value());
+    else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
       console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep] [--workers 1,2,4 [--rounds 3]]");

@@ -129,6 +129,12 @@ describe("ranges cover staging exactly", () => {
       ["5", null, 1, "done"],
     ]);
     expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
+    // Indexed again (the generation is ready now): the worker processes join at once, not only the coordinator.
+    const again = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--ranges", "5", "--lease", "5");
+    expect(again.code).toBe(0);
+    const holders = (await ranges("ones")).map((r) => Number(String(r.holder).split(":")[1]));
+    expect(holders.some((pid) => pid !== process.pid)).toBe(true);
+    expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
   }, 60_000);
 
   test("text keys, cut and read in byte order, through run --workers", async () => {

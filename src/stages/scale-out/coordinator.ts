@@ -79,7 +79,8 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
     if (leased) await sleep((options.leaseSeconds * 1000) / 3 + 2000);
     throw error;
   }
-  await Promise.all(children.map((c) => c.exited));
+  // Every range is done: a worker still starting up or looking for work has nothing left.
+  await stopWorkers(children);
 
   job.setTask("restoring settings and refreshing", 92);
   await es.indices.putSettings({
@@ -183,7 +184,7 @@ function spawnWorkers(session: Session, options: ScaleOutOptions): Worker[] {
   });
 }
 
-/** Ends local workers (their ranges are already abandoned): TERM, then KILL after a grace period. */
+/** Ends local workers still running (their ranges are done or abandoned): TERM, then KILL after a grace period. */
 async function stopWorkers(children: Worker[]): Promise<void> {
   for (const c of children) if (c.code === null) c.process.kill("SIGTERM");
   const grace = sleep(10_000).then(() => children.forEach((c) => c.code === null && c.process.kill("SIGKILL")));

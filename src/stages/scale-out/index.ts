@@ -3,13 +3,14 @@
  * being indexed, from any machine with the same DATABASE_URL and ELASTICSEARCH_URL.
  */
 import { SluiceError } from "../../errors.ts";
+import { datasetLockHeld } from "../../jobs/lock.ts";
 import { datasetFingerprint, shortFingerprint } from "../../generations/fingerprint.ts";
 import { pendingGeneration } from "../../generations/store.ts";
 import { sleep } from "../../retry.ts";
 import { requireIndexConfig } from "../index/build-index.ts";
 import type { SessionOptions } from "../session.ts";
 import { openSearchFor } from "../steps.ts";
-import { generationWithOpenRanges } from "./ranges.ts";
+import { generationWithOpenRanges, runningJobRangesClosed } from "./ranges.ts";
 import { newHolderId, type WorkerReport, workRanges } from "./worker.ts";
 import { openWorkerSession } from "./worker-session.ts";
 
@@ -18,7 +19,7 @@ export type { WorkerReport } from "./worker.ts";
 
 export interface WorkerCommandOptions extends SessionOptions {
   leaseSeconds: number;
-  /** How long to wait for a coordinator to cut ranges when none are open yet. @default 120 */
+  /** How long to wait, while a job holds the dataset's lock, for a coordinator to cut ranges. @default 120 */
   waitSeconds?: number | undefined;
 }
 
@@ -27,17 +28,17 @@ export async function runIndexWorker(datasetName: string | undefined, options: W
   const { dataset, sql, log } = session;
   try {
     requireIndexConfig(dataset);
+    // A worker may start before the coordinator has cut ranges (while the run refreshes): it waits
+    // as long as a job holds the dataset's lock, up to --wait. With nothing running, there is nothing to join.
     const deadline = Date.now() + (options.waitSeconds ?? 120) * 1000;
     let generation = await generationWithOpenRanges(sql, dataset.name);
-    while (generation === null && Date.now() < deadline && !(await rangesAllClosed(session))) {
+    while (generation === null) {
+      if (!(await datasetLockHeld(sql, dataset.name)) || (await runningJobRangesClosed(sql, dataset.name)) || Date.now() >= deadline) {
+        log.info(`no index job of ${dataset.name} has ranges to work on; nothing to do (the coordinator is \`sluice index ${dataset.name} --workers N\` or \`sluice run ${dataset.name} --workers N\`)`);
+        return { holder: "", generation: 0, ranges: [], lost: [], rowsRead: 0, docsSent: 0 };
+      }
       await sleep(1000, session.signal);
       generation = await generationWithOpenRanges(sql, dataset.name);
-    }
-    if (generation === null) {
-      if (await rangesAllClosed(session)) return { holder: "", generation: 0, ranges: [], lost: [], rowsRead: 0, docsSent: 0 };
-      throw new SluiceError(`dataset ${dataset.name} has no ranges to index`, {
-        hint: `start the coordinator, which cuts them: \`sluice index ${dataset.name} --workers 0\` (or \`sluice run ${dataset.name} --workers 0\`)`,
-      });
     }
     const pending = await pendingGeneration(sql, dataset.name);
     const fingerprint = datasetFingerprint(dataset);
@@ -57,13 +58,4 @@ export async function runIndexWorker(datasetName: string | undefined, options: W
   } finally {
     await session.close();
   }
-}
-
-/** Whether the generation being built has ranges and every one is closed (done or failed): nothing to wait for. */
-async function rangesAllClosed(session: { sql: import("../../adapters/postgres.ts").Sql; dataset: { name: string } }): Promise<boolean> {
-  const [row] = await session.sql`
-    select count(*)::int as n, count(*) filter (where r.state in ('pending', 'leased'))::int as open
-    from sluice.index_ranges r join sluice.generations g on g.dataset = r.dataset and g.number = r.generation
-    where r.dataset = ${session.dataset.name} and g.state = 'building'`;
-  return row!.n > 0 && row!.open === 0;
 }

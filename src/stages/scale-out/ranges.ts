@@ -160,14 +160,26 @@ export async function rangesOfJob(sql: Sql, jobId: number): Promise<IndexRange[]
   return rows.map(toRange);
 }
 
-/** The newest generation of a dataset that has ranges not yet done (what a joining worker works on). */
+/**
+ * The generation whose ranges a joining worker works on: the newest with ranges not yet done whose
+ * index job is running (a coordinator that died leaves its ranges to the next index job).
+ */
 export async function generationWithOpenRanges(sql: Sql, dataset: string): Promise<number | null> {
   const [row] = await sql`
     select r.generation from sluice.index_ranges r
-    join sluice.generations g on g.dataset = r.dataset and g.number = r.generation and g.state = 'building'
+    join sluice.jobs j on j.id = r.job_id and j.state = 'running'
     where r.dataset = ${dataset} and r.state in ('pending', 'leased')
     order by r.generation desc limit 1`;
   return row ? (row.generation as number) : null;
+}
+
+/** Whether an index job of the dataset is running whose ranges are all closed: a worker starting now has nothing left to join. */
+export async function runningJobRangesClosed(sql: Sql, dataset: string): Promise<boolean> {
+  const [row] = await sql`
+    select count(*)::int as n, count(*) filter (where r.state in ('pending', 'leased'))::int as open
+    from sluice.index_ranges r join sluice.jobs j on j.id = r.job_id and j.state = 'running'
+    where r.dataset = ${dataset}`;
+  return row!.n > 0 && row!.open === 0;
 }
 
 /** Hands a range back (a worker stopped by a signal): pending again, resumed from its checkpoint by the next claim. */
