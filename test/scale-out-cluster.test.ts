@@ -28,6 +28,7 @@ beforeAll(async () => {
   if (up.code !== 0) throw new Error(`the three-node cluster did not start:\n${up.out}`);
   t = await createTestEnvironment("cluster", { searchUrl: clusterUrl });
   if (!process.env.SLUICE_TEST_LOGS) process.env.SLUICE_LOG_LEVEL = "error";
+  // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
 export default defineConfig({ datasets: { ${dataset("killed", 0)}, ${dataset("late", 0)}, ${dataset("nodes", 1)} } });\n`);
@@ -36,7 +37,10 @@ export default defineConfig({ datasets: { ${dataset("killed", 0)}, ${dataset("la
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, 300_000);
 
+const levelBefore = process.env.SLUICE_LOG_LEVEL;
 afterAll(async () => {
+  if (levelBefore === undefined) delete process.env.SLUICE_LOG_LEVEL;
+  else process.env.SLUICE_LOG_LEVEL = levelBefore;
   await t?.drop();
   services("down");
 }, 120_000);

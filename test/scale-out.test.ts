@@ -20,6 +20,7 @@ beforeAll(async () => {
   t = await createTestEnvironment("scaleout");
   // The workers are child processes: quiet unless asked.
   if (!process.env.SLUICE_TEST_LOGS) process.env.SLUICE_LOG_LEVEL = "error";
+  // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
 export default defineConfig({ datasets: { ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
@@ -39,7 +40,10 @@ export default defineConfig({ datasets: { ${dataset("hosts", "integer", "long")}
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, 60_000);
 
+const levelBefore = process.env.SLUICE_LOG_LEVEL;
 afterAll(async () => {
+  if (levelBefore === undefined) delete process.env.SLUICE_LOG_LEVEL;
+  else process.env.SLUICE_LOG_LEVEL = levelBefore;
   await t.drop();
 }, 120_000);
 
