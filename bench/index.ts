@@ -74,6 +74,9 @@ function parseArgs(argv: string[]) {
     growthRows: -1,
     reuse: false,
     keep: false,
+    /** `--workers 1,2,4`: also the index stage spread over that many workers (bench/workers.ts). */
+    workers: [] as number[],
+    rounds: 3,
     id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -95,10 +98,12 @@ function parseArgs(argv: string[]) {
       const v = value();
       if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync, got ${v}`);
       out.only = v;
-    } else if (a === "--reuse-upstream") out.reuse = true;
+    } else if (a === "--workers" || a.startsWith("--workers=")) out.workers = value().split(",").map(count);
+    else if (a === "--rounds" || a.startsWith("--rounds=")) out.rounds = count(value());
+    else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep] [--workers 1,2,4 [--rounds 3]]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -591,6 +596,13 @@ async function main() {
         note: `the twin (${keptOut} documents kept out) adds ${(extra * 100).toFixed(0)}% to the index stage (goal < 20%: ${extra < 0.2 ? "pass" : "FAIL"}); limit = the index without it`,
       });
       notes.push(`index with the twin: whole command ${secs(twin.run.ms)}; index phases (s since start): ${phaseTimes(twin.run)}`);
+    }
+
+    if (doIndex && opts.workers.length) {
+      const { benchWorkers } = await import("./workers.ts");
+      const spread = await benchWorkers({ rows: opts.rows, workers: opts.workers, rounds: opts.rounds, apiUrl, elasticsearchUrl: services.elasticsearch, env, prefix: names.prefix });
+      table.push(...spread.rows);
+      notes.push(...spread.notes);
     }
 
     const peaks = [refresh.run.peakRss, ...(table.filter((r) => r.stage.startsWith("index (")).map((r) => r.peakRss ?? 0))];

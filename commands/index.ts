@@ -1,12 +1,29 @@
 import { defineCommand } from "citty";
-import { configArg, datasetArg, jsonArg } from "../src/cli/args.ts";
+import { configArg, datasetArg, intFlag, jsonArg } from "../src/cli/args.ts";
+import { printJson } from "../src/cli/output.ts";
 import { printStageReport } from "../src/cli/report.ts";
+import { leaseSeconds, scaleOutArgs, scaleOutOptions } from "../src/cli/scale-out-args.ts";
+import { UsageError } from "../src/errors.ts";
 import { indexDataset } from "../src/stages/pipeline.ts";
+import { runIndexWorker } from "../src/stages/scale-out/index.ts";
 
 export default defineCommand({
   meta: { name: "index", description: "Build a new Elasticsearch index generation from staging" },
-  args: { dataset: datasetArg, config: configArg, json: jsonArg},
+  args: {
+    dataset: datasetArg,
+    config: configArg,
+    json: jsonArg,
+    worker: { type: "boolean", description: "join the workers of the generation being indexed: lease key ranges until none is left", default: false },
+    wait: { type: "string", description: "with --worker: seconds to wait for ranges while a job holds the dataset's lock (default 120)", valueHint: "seconds" },
+    ...scaleOutArgs,
+  },
   async run({ args }) {
-    printStageReport(await indexDataset(args.dataset, { config: args.config}), args.json);
+    if (args.worker) {
+      if (args.workers !== undefined) throw new UsageError("--worker and --workers do not go together", "--workers N starts the coordinator; --worker joins one");
+      const report = await runIndexWorker(args.dataset, { config: args.config, leaseSeconds: leaseSeconds(args.lease), waitSeconds: intFlag("wait", args.wait) });
+      if (args.json) return printJson(report);
+      return console.log(`worker ${report.holder}: ranges ${report.ranges.join(", ") || "none"}, ${report.rowsRead} rows read, ${report.docsSent} documents sent${report.lost.length ? `, lost ${report.lost.join(", ")}` : ""}`);
+    }
+    printStageReport(await indexDataset(args.dataset, { config: args.config, scaleOut: scaleOutOptions(args, args.config) }), args.json);
   },
 });

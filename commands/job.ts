@@ -4,7 +4,7 @@ import { formatTime, printJson, printTable } from "../src/cli/output.ts";
 import { UsageError } from "../src/errors.ts";
 import { summarizeCounters } from "../src/jobs/counters.ts";
 import { JOB_STATES, type JobView, parseJobState } from "../src/jobs/jobs.ts";
-import { findJob, findJobs, overrideJobState } from "../src/stages/jobs-admin.ts";
+import { findJob, findJobRanges, findJobs, overrideJobState } from "../src/stages/jobs-admin.ts";
 import { type SearchCheckResult, searchCheckLines } from "../src/stages/swap/search-check-eval.ts";
 
 /** "running", or "running (process gone)" for a job whose lock and heartbeat are gone. */
@@ -48,8 +48,10 @@ const show = defineCommand({
   meta: { name: "show", description: "Show one job: state, task, percent, counters, error" },
   args: { id: { type: "positional", description: "job id", required: true }, json: jsonArg },
   async run({ args }) {
-    const job = await findJob(intFlag({ positional: "job id" }, args.id)!);
-    if (args.json) return printJson(job);
+    const id = intFlag({ positional: "job id" }, args.id)!;
+    const job = await findJob(id);
+    const spread = job.stage === "index" ? await findJobRanges(id) : { ranges: [], workers: [] };
+    if (args.json) return printJson(spread.ranges.length ? { ...job, ...spread } : job);
     const rows: [string, string | number | null][] = [
       ["id", job.id],
       ["dataset", job.dataset],
@@ -69,6 +71,12 @@ const show = defineCommand({
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(11)} ${v ?? "-"}\n`);
     const checks = (job.counters as Record<string, unknown>).searchChecks;
     if (Array.isArray(checks)) process.stdout.write(`\nsearch checks, live beside new:\n${searchCheckLines(checks as SearchCheckResult[]).join("\n")}\n`);
+    if (spread.ranges.length) {
+      process.stdout.write(`\nranges:\n`);
+      printTable(spread.ranges as unknown as Record<string, string | number | null>[], ["range", "bounds", "state", "holder", "attempts", "read", "sent", "failed", "checkpoint"]);
+      process.stdout.write(`\nworkers:\n`);
+      printTable(spread.workers as unknown as Record<string, string | number | null>[], ["holder", "done", "working", "read", "sent", "failed"]);
+    }
   },
 });
 

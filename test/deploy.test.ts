@@ -186,3 +186,48 @@ describe("Kubernetes CronJob", () => {
     expect(await argvProblem(doc.spec.jobTemplate.spec.template.spec.containers[0].args)).toBeNull();
   });
 });
+
+describe("scale-out workers (issue 13)", () => {
+  const worker = readFileSync(join(deploy, "systemd/sluice-index@.service"), "utf8");
+
+  function workerRoot(unit: string): string {
+    const dir = mkdtempSync(join(scratch, "root-"));
+    mkdirSync(join(dir, "usr/lib/systemd"), { recursive: true });
+    cpSync("/usr/lib/systemd/system", join(dir, "usr/lib/systemd/system"), { recursive: true });
+    mkdirSync(join(dir, "etc/systemd/system"), { recursive: true });
+    writeFileSync(join(dir, "etc/systemd/system/sluice-index@.service"), unit);
+    mkdirSync(join(dir, "usr/local/bin"), { recursive: true });
+    writeFileSync(join(dir, "usr/local/bin/sluice"), "#!/bin/sh\nexit 0\n");
+    chmodSync(join(dir, "usr/local/bin/sluice"), 0o755);
+    return dir;
+  }
+
+  test("sluice-index@image.service passes systemd-analyze verify, runs a worker, restarts one that failed", async () => {
+    const verify = await sh(["systemd-analyze", "verify", `--root=${workerRoot(worker)}`, "sluice-index@image.service"]);
+    expect(verify.out + verify.err).toBe("");
+    expect(verify.code).toBe(0);
+    const typo = await sh(["systemd-analyze", "verify", `--root=${workerRoot(worker.replace("RestartSec", "RestartSecs"))}`, "sluice-index@image.service"]);
+    expect(typo.err).toContain("Unknown key 'RestartSecs'");
+    const s = unitKeys(worker);
+    expect(s.get("ExecStart")).toBe("/usr/local/bin/sluice index %i --worker");
+    expect(s.get("Restart")).toBe("on-failure");
+    expect(await argvProblem(["index", "image", "--worker"])).toBeNull();
+  });
+
+  test("the Kubernetes Indexed Job: completions equal the workers, each pod a worker", async () => {
+    const doc = Bun.YAML.parse(readFileSync(join(deploy, "kubernetes/sluice-index-workers.yaml"), "utf8")) as any;
+    expect(doc.apiVersion).toBe("batch/v1");
+    expect(doc.kind).toBe("Job");
+    expect(doc.spec.completionMode).toBe("Indexed");
+    expect(doc.spec.completions).toBe(doc.spec.parallelism);
+    expect(doc.spec.backoffLimitPerIndex).toBeGreaterThan(0);
+    const pod = doc.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.containers[0].envFrom[0].secretRef.name).toBe("sluice-env");
+    expect(pod.containers[0].args.slice(0, 3)).toEqual(["index", "image", "--worker"]);
+    expect(await argvProblem(pod.containers[0].args)).toBeNull();
+    // The coordinator it names: the CronJob's run with --workers 0.
+    expect(await argvProblem(["run", "image", "--workers", "0"])).toBeNull();
+  });
+});

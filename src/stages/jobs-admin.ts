@@ -2,6 +2,8 @@
 import { type JobFilter, type JobState, type JobView, getJob, listJobs, parseJobState, setJobState } from "../jobs/jobs.ts";
 import { UsageError } from "../errors.ts";
 import { withCurrentApiDatabase } from "./session.ts";
+import { type RangeLine, rangeLines, type WorkerLine, workerLines } from "./scale-out/progress.ts";
+import { rangesOfJob } from "./scale-out/ranges.ts";
 
 export function findJobs(filter: JobFilter): Promise<JobView[]> {
   return withCurrentApiDatabase((sql) => listJobs(sql, filter));
@@ -9,6 +11,14 @@ export function findJobs(filter: JobFilter): Promise<JobView[]> {
 
 export function findJob(id: number): Promise<JobView> {
   return withCurrentApiDatabase((sql) => getJob(sql, id));
+}
+
+/** An index job spread over workers: its ranges and each worker's share (empty for any other job). */
+export function findJobRanges(id: number): Promise<{ ranges: RangeLine[]; workers: WorkerLine[] }> {
+  return withCurrentApiDatabase(async (sql) => {
+    const ranges = await rangesOfJob(sql, id);
+    return { ranges: rangeLines(ranges), workers: workerLines(ranges) };
+  });
 }
 
 export interface JobStateChange {

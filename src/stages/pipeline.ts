@@ -26,6 +26,7 @@ import { type DryRunPlan, planDryRun } from "./plan/dry-run.ts";
 import { diffGeneration, type GenerationDiff } from "./plan/generation-diff.ts";
 import { diffSummaryLines } from "./plan/diff-summary.ts";
 import { repairSwap } from "./swap/repair.ts";
+import type { ScaleOutOptions } from "./scale-out/coordinator.ts";
 import { refuseWhileSplit, rollbackToPrevious, SwapRefusedError } from "./swap/swap-stage.ts";
 
 export interface StageReport {
@@ -71,11 +72,11 @@ export function refreshDataset(dataset: string | undefined, options: SessionOpti
   });
 }
 
-export function indexDataset(dataset: string | undefined, options: SessionOptions): Promise<StageReport> {
+export function indexDataset(dataset: string | undefined, options: SessionOptions & { scaleOut?: ScaleOutOptions | null }): Promise<StageReport> {
   return withSession("index", dataset, options, async (session, es) => {
     const generation = await refreshedGeneration(session);
     try {
-      const result = await indexStep(session, es!, generation, null);
+      const result = await indexStep(session, es!, generation, null, options.scaleOut);
       return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
     } catch (error) {
       // Keep staging so that the index stage can be retried on its own.
@@ -154,6 +155,8 @@ export interface RunOptions extends SessionOptions {
   rebuild?: boolean;
   /** Registry datasets: retry rows whose download failed before. */
   retryErrors?: boolean;
+  /** Index with workers sharing leased key ranges (stages/scale-out). */
+  scaleOut?: ScaleOutOptions | null;
 }
 
 export function runDataset(dataset: string | undefined, options: RunOptions): Promise<StageReport> {
@@ -203,7 +206,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         if (es) {
           stage = "index";
           if (await indexedAlready(session, es, gen)) log.info(`generation ${gen.number} is already indexed`);
-          else steps.push(await indexStep(session, es, gen, run.job.id));
+          else steps.push(await indexStep(session, es, gen, run.job.id, options.scaleOut));
         }
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;

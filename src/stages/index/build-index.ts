@@ -204,7 +204,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
  * may have left a half-filled one, or its create request may still land after our delete; so
  * retry on "exists"). Anything else at that name is refused, never deleted.
  */
-async function createFreshIndex(
+export async function createFreshIndex(
   es: SearchClient,
   index: string,
   owner: IndexOwner,
@@ -231,7 +231,7 @@ async function createFreshIndex(
 }
 
 /** The dataset's mature table when the API database has it (Openverse's api_mature<media> joined on the key). */
-async function matureJoin(session: Session): Promise<MatureJoin | null> {
+export async function matureJoin(session: Session): Promise<MatureJoin | null> {
   const { matureTable, key } = session.dataset.table;
   if (!matureTable) return null;
   if (await tableInApiDatabase(session.sql, matureTable)) return { table: matureTable, key };

@@ -90,6 +90,16 @@ export class BulkSink {
     if (this.#fatal) throw this.#fatal;
   }
 
+  /**
+   * Resolves once every document added before the call has been answered (indexed, or counted
+   * failed through onItemFailed): a checkpoint may then name them. Sends the part-filled batch.
+   */
+  async settled(): Promise<void> {
+    await this.#dispatch();
+    await Promise.all([...this.#inFlight]);
+    if (this.#fatal) throw this.#fatal;
+  }
+
   get failed(): number {
     return Object.values(this.failuresByType).reduce((a, b) => a + b, 0);
   }

@@ -14,7 +14,11 @@ export interface MatureJoin {
   key: string;
 }
 
-export async function* stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null): AsyncGenerator<Record<string, unknown>[]> {
+/**
+ * `where`: a `WHERE … ORDER BY …` over the table's columns, to read one key range in key order
+ * (scale-out workers, see stages/scale-out/key-ranges.ts); by default the whole table, unordered.
+ */
+export async function* stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<Record<string, unknown>[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
   const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
@@ -33,7 +37,7 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
     described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
   }
   const reader = copyRowReader(described, ident);
-  const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source}) TO STDOUT`).readable();
+  const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const decoder = new TextDecoder();

@@ -1,0 +1,203 @@
+/**
+ * The index stage spread over workers: the coordinator runs inside the index job (holding the
+ * dataset's lock), and workers anywhere share the ranges through Postgres.
+ *
+ *   create <alias>-gN → split staging into ranges → spawn N local workers (`sluice index --worker`)
+ *   → wait for every range (working lapsed or left-over ranges itself once its own workers are gone)
+ *   → restore settings, refresh → documents per range and in total = sent − failed → ready for swap
+ */
+import { fileURLToPath } from "node:url";
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { countDocuments } from "../../adapters/elasticsearch.ts";
+import { SluiceError } from "../../errors.ts";
+import { countReason } from "../../jobs/counters.ts";
+import { generationIndices } from "../../generations/names.ts";
+import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
+import { indexOwner } from "../../generations/owned-indices.ts";
+import { markedMappings, markFor } from "../../generations/ownership.ts";
+import { sleep } from "../../retry.ts";
+import { createFreshIndex, requireIndexConfig } from "../index/build-index.ts";
+import type { JobHandle } from "../job-runner.ts";
+import { type Session, throwIfAborted } from "../session.ts";
+import { countRows } from "../refresh/staging-sql.ts";
+import { rangeQuery } from "./key-ranges.ts";
+import { abandonRanges, createRanges, type IndexRange, listRanges } from "./ranges.ts";
+import { newHolderId, workRanges } from "./worker.ts";
+
+export interface ScaleOutOptions {
+  /** Local worker processes to start; 0 leaves the work to workers started elsewhere (and to the coordinator). */
+  workers: number;
+  /** Ranges to cut staging into. @default 4 per worker, at least 4 */
+  ranges?: number | undefined;
+  /** @default 30 */
+  leaseSeconds: number;
+  /** The config file, passed on to local workers. */
+  config?: string | undefined;
+}
+
+export const SCALE_OUT_DEFAULTS = { leaseSeconds: 30, rangesPerWorker: 4 } as const;
+
+/** The command that starts this same binary again: the compiled executable, or bun with the CLI's entry when run from source. */
+export function selfCommand(): string[] {
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  return compiled ? [process.execPath] : [process.execPath, fileURLToPath(new URL("../../cli.ts", import.meta.url))];
+}
+
+export async function buildIndexWithWorkers(session: Session, job: JobHandle, es: SearchClient, generation: Generation, options: ScaleOutOptions): Promise<void> {
+  const { dataset, sql, log } = session;
+  const config = requireIndexConfig(dataset);
+  if (config.children.length || config.filtered || dataset.source.kind === "registry") {
+    throw new SluiceError(`dataset ${dataset.name} has child indexes, a filtered twin or payloads, which --workers does not build yet`, {
+      hint: `index it in one process: \`sluice index ${dataset.name}\` without --workers`,
+    });
+  }
+  const [parent] = generationIndices(dataset, generation.number);
+  const index = parent!.index;
+  const settings = config.body.settings ?? {};
+  job.setTask(`creating ${index}`, 0);
+  const owner = await indexOwner(sql, dataset.name);
+  await createFreshIndex(es, index, owner, generation.number, {
+    // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
+    // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
+    settings: { ...settings, number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0, refresh_interval: "-1" },
+    mappings: markedMappings(config.body.mappings as Record<string, unknown> | undefined, markFor(owner, generation.number)),
+  });
+  const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
+  job.setTask(`cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 2);
+  const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id, table: generation.tableName, key: dataset.table.key, parts });
+  const total = await countRows(sql, generation.tableName);
+  const children = spawnWorkers(session, options);
+  job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${options.workers} local workers`, 5);
+  let finished: IndexRange[];
+  try {
+    finished = await waitForRanges(session, job, es, generation, children, options, total);
+  } catch (error) {
+    const leased = await abandonRanges(sql, dataset.name, generation.number, (error as Error).message).catch(() => 0);
+    await stopWorkers(children);
+    // Workers elsewhere notice at their next renewal (a third of the lease) and stop writing; the
+    // index is deleted only after that, so that no late request of theirs recreates it unmarked.
+    if (leased) await sleep((options.leaseSeconds * 1000) / 3 + 2000);
+    throw error;
+  }
+  // Every range is done: a worker still starting up or looking for work has nothing left.
+  await stopWorkers(children);
+
+  job.setTask("restoring settings and refreshing", 92);
+  await es.indices.putSettings({
+    index,
+    // null puts Elasticsearch's default back; the typings do not allow it.
+    settings: {
+      number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0,
+      refresh_interval: (settings as { refresh_interval?: string }).refresh_interval ?? null,
+    } as Record<string, unknown>,
+  });
+  await es.indices.refresh({ index });
+
+  job.setTask("checking document counts per range and in total", 96);
+  const counters = job.counters;
+  counters.read = sum(finished, (r) => r.rowsRead);
+  const failed = sum(finished, (r) => r.docsFailed);
+  for (const r of finished) {
+    for (const [type, n] of Object.entries(r.failedByType)) countReason(counters, "failed", type, n);
+    if (r.rowsSkipped) countReason(counters, "skipped", "not_indexable", r.rowsSkipped);
+  }
+  const keyField = keyFieldOf(config.body.mappings, dataset.table.key);
+  if (keyField) {
+    for (const r of finished) {
+      const actual = (await es.count({ index, query: rangeQuery(keyField, r) })).count;
+      if (actual !== r.docsSent - r.docsFailed) {
+        throw new SluiceError(
+          `range ${r.number} [${r.lower ?? "-∞"}, ${r.upper ?? "+∞"}) of ${index} holds ${actual} documents but ${r.docsSent} were sent and ${r.docsFailed} reported failed`,
+          { hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again" },
+        );
+      }
+    }
+  }
+  const expected = sum(finished, (r) => r.docsSent - r.docsFailed);
+  const actual = await countDocuments(es, index);
+  if (actual !== expected) {
+    throw new SluiceError(`index ${index} holds ${actual} documents but its ${finished.length} ranges sent ${expected + failed} and reported ${failed} failed (expected ${expected})`, {
+      hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
+    });
+  }
+  counters.written = actual;
+  counters.documents = { [index]: actual };
+  counters.ranges = finished.length;
+  await mergeGenerationStats(sql, dataset.name, generation.number, {
+    documents: { [index]: actual },
+    indexFailures: failed,
+    indexedByJob: job.job.id,
+    ranges: finished.length,
+  });
+  if (failed > config.maxFailures) {
+    throw new SluiceError(`${failed} documents failed to index, more than the ${config.maxFailures} tolerated`, {
+      hint: `see \`sluice job show ${job.job.id}\` and sluice.row_failures; raise index.maxFailures only if that loss is acceptable`,
+    });
+  }
+  log.info(`${index}: ${actual} documents from ${finished.length} ranges checked per range${keyField ? "" : " (in total only: the key is not a field of the mapping)"}`);
+}
+
+/** Polls the ranges until all are done; works them itself once its own workers are gone (a lapsed lease, or workers elsewhere). */
+async function waitForRanges(session: Session, job: JobHandle, es: SearchClient, generation: Generation, children: Worker[], options: ScaleOutOptions, total: number): Promise<IndexRange[]> {
+  const { sql, dataset, log } = session;
+  const holder = newHolderId();
+  for (;;) {
+    throwIfAborted(session.signal);
+    const ranges = await listRanges(sql, dataset.name, generation.number);
+    const broken = ranges.find((r) => r.state === "failed");
+    if (broken) throw new SluiceError(`range ${broken.number} of ${dataset.name} generation ${generation.number} failed: ${broken.error}`, { hint: "fix the cause, then run the index stage again" });
+    const done = ranges.filter((r) => r.state === "done").length;
+    const read = sum(ranges, (r) => r.rowsRead);
+    job.counters.read = read;
+    const holders = new Set(ranges.filter((r) => r.state === "leased").map((r) => r.holder));
+    job.setPercent(5 + (Math.min(read, total) / Math.max(1, total)) * 85);
+    if (done === ranges.length) return ranges;
+    for (const c of children) {
+      if (c.code === null || c.reported) continue;
+      c.reported = true;
+      if (c.code !== 0) log.warn(`worker ${c.pid} exited with code ${c.code}; its range passes to another worker when its lease lapses`);
+    }
+    if (children.every((c) => c.code !== null)) {
+      const report = await workRanges(session, es, generation.number, { holder, leaseSeconds: options.leaseSeconds });
+      if (report.ranges.length) log.info(`coordinator finished ranges ${report.ranges.join(", ")} itself`);
+    }
+    job.counters.workers = holders.size;
+    await sleep(1000, session.signal).catch(() => {});
+  }
+}
+
+interface Worker {
+  pid: number;
+  code: number | null;
+  reported: boolean;
+  exited: Promise<number>;
+  process: Bun.Subprocess;
+}
+
+function spawnWorkers(session: Session, options: ScaleOutOptions): Worker[] {
+  const args = ["index", session.dataset.name, "--worker", "--lease", String(options.leaseSeconds), ...(options.config ? ["--config", options.config] : [])];
+  return Array.from({ length: options.workers }, () => {
+    const child = Bun.spawn([...selfCommand(), ...args], { env: process.env, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
+    const worker: Worker = { pid: child.pid, code: null, reported: false, process: child, exited: child.exited };
+    child.exited.then((code) => (worker.code = code));
+    return worker;
+  });
+}
+
+/** Ends local workers still running (their ranges are done or abandoned): TERM, then KILL after a grace period. */
+async function stopWorkers(children: Worker[]): Promise<void> {
+  for (const c of children) if (c.code === null) c.process.kill("SIGTERM");
+  const grace = sleep(10_000).then(() => children.forEach((c) => c.code === null && c.process.kill("SIGKILL")));
+  await Promise.race([Promise.all(children.map((c) => c.exited)), grace]);
+  await Promise.all(children.map((c) => c.exited));
+}
+
+/** The mapping's field for the key, when there is one a range query can count on (keyword or numeric). */
+function keyFieldOf(mappings: Record<string, unknown> | undefined, key: string): string | null {
+  const type = ((mappings?.properties as Record<string, { type?: string }> | undefined)?.[key])?.type;
+  return type && ["keyword", "long", "integer", "short", "byte", "unsigned_long"].includes(type) ? key : null;
+}
+
+function sum<T>(items: readonly T[], of: (item: T) => number): number {
+  return items.reduce((a, item) => a + of(item), 0);
+}
