@@ -60,6 +60,17 @@ describe("sync on a postgres source", () => {
     expect(gen!.state).toBe("live");
     const [state] = await t.api`select cursor from sluice.sync_state where dataset = 'notes'`;
     expect(state!.cursor).not.toBeNull();
+    // Each document was written once, stamped by the index stage: no second (stamping) pass.
+    const written = await fetch(`${elasticsearchUrl}/${alias}/_search?size=1000&version=true&_source=_sluice_job`).then((r) => r.json() as Promise<{ hits: { hits: { _version: number; _source: { _sluice_job?: string } }[] } }>);
+    expect(new Set(written.hits.hits.map((h) => h._version))).toEqual(new Set([1]));
+    expect(new Set(written.hits.hits.map((h) => h._source._sluice_job))).toEqual(new Set([String(report.job)]));
+    expect(report.counters).toMatchObject({ read: 40, new: 40, updated: 0, deleted: 0 });
+  });
+
+  test("a full sync right after the first build finds every document unchanged (the stamped versions are the source's)", async () => {
+    const { code, report } = await sync("--full");
+    expect(code).toBe(0);
+    expect(report.counters).toMatchObject({ read: 40, new: 0, updated: 0, deleted: 0, unchanged: 40 });
   });
 
   test("an unchanged source skips the sync, and the job says so", async () => {

@@ -8,7 +8,7 @@ import type { Dataset, IndexContext } from "../config/types.ts";
 import { blobStoreFromEnv } from "../adapters/blob-store.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
-import { buildIndexGeneration } from "./index/build-index.ts";
+import { buildIndexGeneration, type DocumentStamp } from "./index/build-index.ts";
 import { clusterFitWarnings, fitDatasetToCluster } from "./index/cluster-fit.ts";
 import { type JobHandle, runAsJob } from "./job-runner.ts";
 import { checkPostgresRefresh, refreshFromPostgres } from "./refresh/postgres-refresh.ts";
@@ -75,8 +75,8 @@ export async function refreshStep(session: Session, parentId: number | null, onG
   return { generation, result: warnings.length ? { ...result, warnings } : result };
 }
 
-export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null): Promise<StepResult> {
-  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext(session.dataset)));
+export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null, stamp?: DocumentStamp): Promise<StepResult> {
+  const result = await stepJob(session, "index", generation, parentId, (job) => buildIndexGeneration(session, job, es, generation, indexContext(session.dataset), stamp));
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   const warnings = clusterFitWarnings(session);
   return warnings.length ? { ...result, warnings } : result;

@@ -2,7 +2,7 @@
  * `sluice sync <dataset>`: keeps the dataset's live index in step with its source, in place, as
  * Elastic's connectors do — the one deliberate exception to "build a new generation".
  *
- *   no live index      → first generation (first-build.ts), then a full sync stamps it
+ *   no live index      → first generation (first-build.ts), its documents stamped as they are written
  *   full (--full)      → source (id order) ⋈ index (id order, point in time) → upsert new/changed,
  *                        skip unchanged by version, collect vanished → deletion gate → delete
  *   full, unstamped    → (an index `run` built) write every record, then delete what this job did not write
@@ -155,8 +155,19 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     if (targets.length === 0) {
       if (dataset.sync.source === null) {
         report.mode = "first";
+        // Read before the build, so that what changes while it reads is picked up by the next sync.
+        const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
+        const cursor = source.cursor ? await source.cursor() : null;
         report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config });
         targets = await aliasTargets(es, alias);
+        report.index = targets.length === 1 ? targets[0]! : null;
+        // Stamped as written (first-build.ts): the generation is already what a full sync makes.
+        if (report.index && (await unstampedDocuments(es, report.index)) === 0) {
+          for (const key of ["updated", "deleted", "unchanged"]) job.counters[key] ??= 0;
+          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full" });
+          job.setTask(`generation ${report.generation} of ${dataset.name} is live, built and stamped by sync${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
+          return report;
+        }
       } else {
         return await firstIndexOnly(session, job, es, source, report, configHash);
       }
