@@ -73,6 +73,22 @@ describe("sync on a postgres source", () => {
     expect(report.counters).toMatchObject({ read: 40, new: 0, updated: 0, deleted: 0, unchanged: 40 });
   });
 
+  test("a full sync compares the source with the versions table the last sync left, and with the index itself when their counts differ", async () => {
+    const live = (await t.api`select versions_index from sluice.sync_state where dataset = 'notes'`)[0]!.versions_index as string;
+    expect(live).toStartWith(alias);
+    const [{ n }] = (await t.api`select count(*)::int as n from sluice.sync_versions where dataset = 'notes'`) as unknown as [{ n: number }];
+    expect(n).toBe(40);
+    // The table stands in for the index: a version changed there alone makes that document rewritten.
+    await t.api`update sluice.sync_versions set version = 'stale' where dataset = 'notes' and id = '9'`;
+    const table = await sync("--full");
+    expect(table.report.counters).toMatchObject({ updated: 1, unchanged: 39 });
+    // A document deleted behind sync's back: the counts differ, so the index itself is read, and the document comes back.
+    await fetch(`${elasticsearchUrl}/${alias}/_doc/12?refresh=true`, { method: "DELETE" });
+    const drifted = await sync("--full");
+    expect(drifted.report.counters).toMatchObject({ new: 1, updated: 0, unchanged: 39 });
+    expect((await indexed()).has("12")).toBe(true);
+  });
+
   test("an unchanged source skips the sync, and the job says so", async () => {
     const { code, report } = await sync();
     expect(code).toBe(0);

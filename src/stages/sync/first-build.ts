@@ -28,13 +28,14 @@ import { countReason } from "../../jobs/counters.ts";
 import { rowVersion } from "../../sources/postgres.ts";
 import { compileRules } from "./rules.ts";
 import { builderHash, storedVersion } from "./writer.ts";
+import type { WrittenList } from "./versions-mirror.ts";
 
 /**
  * The sync fields of a staging row's document, as the sync writer would stamp the same record
  * (id, storedVersion, job). A key whose text is not its JSON form (a numeric 1.50 is "1.50" to the
  * source but 1.5 here) is left unstamped, and the full sync that then follows stamps it.
  */
-export function syncStamp(session: Session, job: JobHandle): DocumentStamp {
+export function syncStamp(session: Session, job: JobHandle, written: WrittenList): DocumentStamp {
   const { dataset } = session;
   const verdict = compileRules(dataset.sync.rules);
   const builder = builderHash(dataset);
@@ -49,13 +50,14 @@ export function syncStamp(session: Session, job: JobHandle): DocumentStamp {
       const value = row[key];
       if (String(value) !== id || !(typeof value === "string" || Number.isSafeInteger(value))) return null;
       const { version } = storedVersion({ id, version: rowVersion(row, dataset.sync.versionColumn), doc: row }, builder);
+      written.push(id, version);
       return { _sluice_id: id, _sluice_version: version, _sluice_job: String(job.job.id) };
     },
   };
 }
 
 /** Builds and swaps in a generation through the existing stages (postgres datasets). Returns its number. */
-export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined }): Promise<number> {
+export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined; written: WrittenList }): Promise<number> {
   let generation: Generation | null = null;
   try {
     job.setTask(`no live index for ${session.dataset.name}: building its first generation (refresh, index, swap)`, 1);
@@ -63,7 +65,9 @@ export async function firstGenerationThroughStages(session: Session, job: JobHan
       generation = g;
       job.setGeneration(g.number);
     }));
-    const indexed = await indexStep(session, es, generation, job.job.id, syncStamp(session, job));
+    const indexed = await indexStep(session, es, generation, job.job.id, syncStamp(session, job, options.written));
+    await options.written.flush();
+    for (const [reason, n] of Object.entries(indexed.counters.failed)) countReason(job.counters, "failed", reason, n);
     job.counters.read = indexed.counters.read;
     job.counters.new = indexed.counters.written;
     job.counters.written = indexed.counters.written;

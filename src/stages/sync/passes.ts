@@ -29,6 +29,7 @@ import { DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scrat
 import { commitSyncState } from "./sync-state.ts";
 import type { SyncOptions, SyncReport } from "./sync-stage.ts";
 import { builderHash, DocumentWriter, storedVersion } from "./writer.ts";
+import { type MirrorUpdate, mirroredEntries, WrittenList } from "./versions-mirror.ts";
 
 const INCREMENTAL_BATCH = 500;
 
@@ -39,6 +40,11 @@ function initCounters(job: JobHandle): void {
 
 function bump(job: JobHandle, key: "new" | "updated" | "deleted" | "unchanged", by = 1): void {
   job.counters[key] = ((job.counters[key] as number | undefined) ?? 0) + by;
+}
+
+/** Whether the job counted any failure (a write or a delete): then the versions table cannot vouch for the index. */
+export function failedAny(job: JobHandle): boolean {
+  return Object.values(job.counters.failed).some((n) => n > 0);
 }
 
 /** A source's own failure (not sluice's): named as such, with what it means for the index. */
@@ -74,7 +80,8 @@ export async function* included(session: Session, job: JobHandle, records: Async
 
 function writerFor(session: Session, job: JobHandle, es: SearchClient, index: string): { writer: DocumentWriter; failures: RowFailureLog } {
   const failures = new RowFailureLog(session.sql, job.job.id);
-  const writer = new DocumentWriter({ es, index, dataset: session.dataset, job: job.job.id, counters: job.counters, failures, log: session.log, signal: session.signal, context: NO_BLOBS });
+  const written = new WrittenList(session.sql, session.dataset.name, job.job.id);
+  const writer = new DocumentWriter({ es, index, dataset: session.dataset, job: job.job.id, counters: job.counters, failures, log: session.log, signal: session.signal, context: NO_BLOBS, written });
   return { writer, failures };
 }
 
@@ -98,7 +105,8 @@ async function finishWrites(session: Session, writer: DocumentWriter, failures: 
   return failed;
 }
 
-export async function mergeFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
+/** Returns where the versions table's next state starts from: itself when it stood in for the index, else the index's entries read here. */
+export async function mergeFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions, mirrors: string | null): Promise<MirrorUpdate["base"]> {
   const { sql, dataset, signal } = session;
   initCounters(job);
   const before = await countDocuments(es, index);
@@ -110,7 +118,9 @@ export async function mergeFull(session: Session, job: JobHandle, es: SearchClie
   const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
   let steps = 0;
   const collect = periodicCollector();
-  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal)))) {
+  const mirrored = await mirroredEntries(sql, dataset.name, mirrors, index, before);
+  const entries = mirrored ?? sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal));
+  for await (const step of reconcile(sorted, entries)) {
     switch (step.kind) {
       case "new":
         if (await writer.write(step.record)) bump(job, "new");
@@ -135,6 +145,7 @@ export async function mergeFull(session: Session, job: JobHandle, es: SearchClie
   progress.stop();
   await finishWrites(session, writer, failures, job);
   await applyDeletions(session, job, es, index, deletions, before, options);
+  return mirrored ? "table" : "index entries";
 }
 
 export async function restampFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
@@ -277,7 +288,7 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
     await discardIndexOnlyGeneration(session, es, generation);
     throw error;
   }
-  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full" });
+  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : index, base: "empty" } });
   job.setTask(`generation ${generation.number} of ${dataset.name} is live (index-only, built by sync)`, 100);
   return report;
 }

@@ -29,7 +29,8 @@ import { openSearchFor } from "../steps.ts";
 import { refuseWhileSplit } from "../swap/swap-stage.ts";
 import { firstGenerationThroughStages } from "./first-build.ts";
 import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
-import { firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { failedAny, firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
 import { clearJobScratch, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
 import { builderHash } from "./writer.ts";
@@ -158,13 +159,14 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
         // Read before the build, so that what changes while it reads is picked up by the next sync.
         const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
         const cursor = source.cursor ? await source.cursor() : null;
-        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config });
+        const written = new WrittenList(sql, dataset.name, job.job.id);
+        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config, written });
         targets = await aliasTargets(es, alias);
         report.index = targets.length === 1 ? targets[0]! : null;
         // Stamped as written (first-build.ts): the generation is already what a full sync makes.
         if (report.index && (await unstampedDocuments(es, report.index)) === 0) {
           for (const key of ["updated", "deleted", "unchanged"]) job.counters[key] ??= 0;
-          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full" });
+          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : report.index, base: "empty" } });
           job.setTask(`generation ${report.generation} of ${dataset.name} is live, built and stamped by sync${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
           return report;
         }
@@ -201,20 +203,27 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     }
     if (report.mode !== "first") report.mode = mode;
     let cursor: string | null;
+    let base: MirrorUpdate["base"];
+    await suspendMirror(sql, dataset.name);
     if (mode === "full") {
       cursor = source.cursor ? await source.cursor() : null;
       const unstamped = await unstampedDocuments(es, index);
       if (unstamped > 0) {
         log.info(`${unstamped.toLocaleString("en-US")} documents of ${index} carry no sync version (built by run): writing every record once`);
         await restampFull(session, job, es, index, source, options);
+        // Every document left in the index was written by this job (restampFull deleted the rest).
+        base = "empty";
       } else {
-        await mergeFull(session, job, es, index, source, options);
+        base = await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null);
       }
     } else {
       cursor = await incremental(session, job, es, index, source, stored!.cursor!, options);
+      base = "table";
     }
     await es.indices.refresh({ index });
-    await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode });
+    // An incremental sync keeps the table in step only if it already mirrored this index.
+    const trusted = !failedAny(job) && (base !== "table" || mode === "full" || stored?.versionsIndex === index);
+    await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode, mirror: { index: trusted ? index : null, base } });
     job.setTask(`synced ${dataset.name} (${mode})${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
     return report;
   } catch (error) {
