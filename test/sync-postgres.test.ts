@@ -165,6 +165,39 @@ describe("sync on a postgres source", () => {
   });
 });
 
+describe("a version column", () => {
+  test("a full sync compares ids and versions alone and reads whole only the rows it found new or changed", async () => {
+    await t.upstream`create table revs (id integer primary key, title text not null, updated_at timestamptz not null default now())`;
+    await t.upstream`insert into revs (id, title, updated_at) select n, 'rev ' || n, now() - interval '1 day' from generate_series(1, 30) n`;
+    const revsConfig = `/tmp/${t.name}.revs.config.ts`;
+    await Bun.write(revsConfig, `export default { datasets: { revs: {
+  source: { kind: "postgres", table: "revs" },
+  table: { key: "id" },
+  index: { alias: "revs", body: { mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, updated_at: { type: "date" } } } } },
+  sync: { versionColumn: "updated_at", maxDeleteFraction: 0.5 },
+} } };\n`);
+    const run = async () => {
+      const { code, stdout } = await t.sluice("sync", "revs", "--config", revsConfig, "--json", "--full");
+      expect(code).toBe(0);
+      return JSON.parse(stdout).counters;
+    };
+    expect(await run()).toMatchObject({ new: 30 });
+    expect(await run()).toMatchObject({ read: 30, new: 0, updated: 0, unchanged: 30 });
+    await t.upstream`update revs set title = title || ' (edited)', updated_at = now() where id in (3, 4)`;
+    await t.upstream`insert into revs (id, title) values (31, 'rev 31')`;
+    await t.upstream`delete from revs where id = 5`;
+    expect(await run()).toMatchObject({ read: 30, new: 1, updated: 2, deleted: 1, unchanged: 27 });
+    await fetch(`${elasticsearchUrl}/${t.indexPrefix}revs/_refresh`, { method: "POST" });
+    const docs = await fetch(`${elasticsearchUrl}/${t.indexPrefix}revs/_search?size=100`).then((r) => r.json() as Promise<{ hits: { hits: { _id: string; _source: { title: string } }[] } }>);
+    const titles = new Map(docs.hits.hits.map((h) => [h._id, h._source.title]));
+    expect(titles.size).toBe(30);
+    expect(titles.get("3")).toBe("rev 3 (edited)");
+    expect(titles.get("31")).toBe("rev 31");
+    expect(titles.has("5")).toBe(false);
+    expect(await run()).toMatchObject({ new: 0, updated: 0, unchanged: 30 });
+  });
+});
+
 describe("what sync does not do", () => {
   test("a dataset whose refresh cleans rows or leaves out moderated ones is refused, naming the keys", async () => {
     const cleaned = `/tmp/${t.name}-cleaned.config.ts`;

@@ -23,7 +23,7 @@ import { periodicCollector } from "../memory.ts";
 import { type Session, throwIfAborted } from "../session.ts";
 import { createIndexOnlyGeneration, discardIndexOnlyGeneration, promoteIndexOnlyGeneration } from "./first-build.ts";
 import { deleteIds, idsNotWrittenBy, indexEntryPages, storedVersions } from "./live-index.ts";
-import { reconcile } from "./reconcile.ts";
+import { reconcile, type Versioned } from "./reconcile.ts";
 import { compileRules } from "./rules.ts";
 import { DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scratch.ts";
 import { commitSyncState } from "./sync-state.ts";
@@ -60,6 +60,15 @@ async function* guarded<T>(session: Session, job: JobHandle, records: AsyncItera
       hint: "fix the source and sync again; what was already written is kept and the next sync goes on from there",
       cause: error,
     });
+  }
+}
+
+/** A source's ids and versions, counted and with stored versions (versions() of a source, no rules). */
+async function* versionsOnly(session: Session, job: JobHandle, versions: AsyncIterable<Versioned>): AsyncGenerator<Versioned> {
+  const builder = builderHash(session.dataset);
+  for await (const entry of guarded(session, job, versions)) {
+    job.counters.read++;
+    yield storedVersion({ id: entry.id, version: entry.version }, builder);
   }
 }
 
@@ -114,20 +123,45 @@ export async function mergeFull(session: Session, job: JobHandle, es: SearchClie
   job.setTask(`full sync of ${dataset.name}: comparing the source with ${before.toLocaleString("en-US")} documents of ${index}`, 5);
   const { writer, failures } = writerFor(session, job, es, index);
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
-  const records = included(session, job, source.docs(signal));
-  const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
+  // Ids and versions alone when the source offers them and no rule needs the records: only what
+  // the merge finds new or changed is then read whole (docsByIds), a batch at a time.
+  const versions = source.ordered && source.docsByIds && dataset.sync.rules.length === 0 ? (source.versions?.(signal) ?? null) : null;
+  const sorted: AsyncIterable<Versioned> = versions
+    ? versionsOnly(session, job, versions)
+    : source.ordered
+      ? included(session, job, source.docs(signal))
+      : sortedThroughPostgres(sql, dataset.name, job.job.id, included(session, job, source.docs(signal)));
   let steps = 0;
   const collect = periodicCollector();
   const mirrored = await mirroredEntries(sql, dataset.name, mirrors, index, before);
   const entries = mirrored ?? sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal));
+  let wanted = new Map<string, "new" | "updated">();
+  const write = async (record: SourceRecord, kind: "new" | "updated") => {
+    if (await writer.write(record)) bump(job, kind);
+  };
+  const fetchWanted = async () => {
+    if (!wanted.size) return;
+    const batch = wanted;
+    wanted = new Map();
+    // A record gone since its version was read is left to the next sync.
+    for await (const record of guarded(session, job, source.docsByIds!([...batch.keys()], signal))) {
+      const kind = batch.get(record.id);
+      if (kind) await write(storedVersion(record, builder), kind);
+    }
+  };
+  const builder = builderHash(dataset);
   for await (const step of reconcile(sorted, entries)) {
     switch (step.kind) {
       case "new":
-        if (await writer.write(step.record)) bump(job, "new");
+      case "changed": {
+        const kind = step.kind === "new" ? "new" : "updated";
+        if (!versions) await write(step.record as SourceRecord, kind);
+        else {
+          wanted.set(step.record.id, kind);
+          if (wanted.size >= INCREMENTAL_BATCH) await fetchWanted();
+        }
         break;
-      case "changed":
-        if (await writer.write(step.record)) bump(job, "updated");
-        break;
+      }
       case "unchanged":
         bump(job, "unchanged");
         break;
@@ -142,6 +176,7 @@ export async function mergeFull(session: Session, job: JobHandle, es: SearchClie
       throwIfAborted(signal);
     }
   }
+  await fetchWanted();
   progress.stop();
   await finishWrites(session, writer, failures, job);
   await applyDeletions(session, job, es, index, deletions, before, options);

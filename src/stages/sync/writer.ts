@@ -21,7 +21,7 @@ const ERROR_RATE_AFTER = 1000;
  * The version stored in the index: the source's, and a short hash of the document builder's text,
  * so that a changed `toDocument` rewrites every document at the next full sync.
  */
-export function storedVersion(record: SourceRecord, builderHash: string): SourceRecord {
+export function storedVersion<R extends Pick<SourceRecord, "id" | "version">>(record: R, builderHash: string): R {
   return { ...record, version: `${record.version}@${builderHash}` };
 }
 
