@@ -30,6 +30,7 @@ import { refuseWhileSplit } from "../swap/swap-stage.ts";
 import { firstGenerationThroughStages } from "./first-build.ts";
 import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
 import { failedAny, firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { LiveOutput } from "./output.ts";
 import { type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
 import { clearJobScratch, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
@@ -214,10 +215,10 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
         // Every document left in the index was written by this job (restampFull deleted the rest).
         base = "empty";
       } else {
-        base = await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null);
+        base = await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null, new LiveOutput(session, job, es, index));
       }
     } else {
-      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options);
+      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options, new LiveOutput(session, job, es, index));
       base = "table";
     }
     await es.indices.refresh({ index });
