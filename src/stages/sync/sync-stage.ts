@@ -79,6 +79,12 @@ export async function withSyncSession<T>(
     }
     refuseRefreshOnlyRules(session.dataset);
     es = await openSearchFor(session);
+    if (es!.engine.product === "opensearch") {
+      // Refused before anything is read or written, rather than part-way at the first full sync that needs the index's ids.
+      throw new SluiceError(`sync is not supported on OpenSearch yet: a full sync reads the live index through Elasticsearch's point in time sorted by _shard_doc, which OpenSearch lacks; nothing was read or written`, {
+        hint: `point ELASTICSEARCH_URL at Elasticsearch 8 to sync, or keep ${session.dataset.name} fresh with \`sluice run ${session.dataset.name}\``,
+      });
+    }
     await refuseWhileSplit(session);
     source = await openSyncSource(session.dataset, session.env);
     return await work(session, es!, source);
