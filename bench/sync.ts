@@ -61,6 +61,8 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     log(`sync: generating ${rows.toLocaleString("en-US")} upstream rows`);
     await up.unsafe(`CREATE TABLE bench_sync (id integer PRIMARY KEY, title text NOT NULL, body text NOT NULL, kind text NOT NULL, updated_at timestamptz NOT NULL)`);
     await up.unsafe(`INSERT INTO bench_sync SELECT n, 'title ' || n, repeat('lorem ipsum dolor sit amet ', 12) || n, (ARRAY['a','b','c'])[1 + n % 3], now() - interval '1 day' FROM generate_series(1, ${rows}) n`);
+    // The cursor column is indexed, as a table synced incrementally by it should be.
+    await up.unsafe("CREATE INDEX ON bench_sync (updated_at)");
     await up.unsafe("ANALYZE bench_sync");
     const config = join(dir, "sync.config.ts");
     await Bun.write(config, `export default { datasets: { bench_sync: {

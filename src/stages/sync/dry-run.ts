@@ -180,7 +180,7 @@ async function plan(session: Session, es: SearchClient, source: Source, options:
     }
     result.mode = mode;
     const output = new RecordingOutput(session, es, index, tally);
-    if (mode === "incremental") await incremental(session, job, es, index, source, stored!.cursor!, options, output);
+    if (mode === "incremental") await incremental(session, job, es, index, source, stored!.cursor!, options, output, stored?.versionsIndex ?? null);
     else if ((await unstampedDocuments(es, index)) > 0) await planRestamp(session, job, tally, output, es, index, source, before, options);
     else await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null, output);
     result.gate = { maxDeleteFraction: dataset.sync.maxDeleteFraction, deletions: output.gate.deletions, documents: before, wouldRefuse: output.refusal !== null };

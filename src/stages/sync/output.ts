@@ -51,9 +51,11 @@ export class LiveOutput implements PassOutput {
     private readonly job: JobHandle,
     private readonly es: SearchClient,
     private readonly index: string,
+    /** List what is written straight into the versions table (a pass that rewrites the whole index, after clearMirror). */
+    direct = false,
   ) {
     this.#failures = new RowFailureLog(session.sql, job.job.id);
-    const written = new WrittenList(session.sql, session.dataset.name, job.job.id);
+    const written = new WrittenList(session.sql, session.dataset.name, job.job.id, direct);
     this.#writer = new DocumentWriter({ es, index, dataset: session.dataset, job: job.job.id, counters: job.counters, failures: this.#failures, log: session.log, signal: session.signal, context: NO_BLOBS, written });
   }
 

@@ -28,7 +28,7 @@ import { commitSyncState } from "./sync-state.ts";
 import type { SyncOptions, SyncReport } from "./sync-stage.ts";
 import { builderHash, storedVersion } from "./writer.ts";
 import { LiveOutput, type PassOutput } from "./output.ts";
-import { type MirrorUpdate, mirroredEntries } from "./versions-mirror.ts";
+import { clearMirror, type MirrorUpdate, mirroredEntries, mirroredVersions } from "./versions-mirror.ts";
 
 const INCREMENTAL_BATCH = 500;
 
@@ -166,7 +166,8 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
   const before = await countDocuments(es, index);
   const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
   job.setTask(`full sync of ${dataset.name}: writing every record into ${index} with its version`, 5);
-  const output = new LiveOutput(session, job, es, index);
+  await clearMirror(sql, dataset.name);
+  const output = new LiveOutput(session, job, es, index, true);
   let n = 0;
   const collect = periodicCollector();
   for await (const record of included(session, job, source.docs(signal))) {
@@ -190,7 +191,8 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
   await applyDeletions(session, job, output, deletions, before, options);
 }
 
-export async function incremental(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, cursor: string, options: SyncOptions, output: PassOutput): Promise<string> {
+/** `mirrors`: the index the versions table mirrored when the sync began; when it is this one, versions are looked up there instead of in the index (mget). */
+export async function incremental(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, cursor: string, options: SyncOptions, output: PassOutput, mirrors: string | null): Promise<string> {
   const { sql, dataset, signal } = session;
   initCounters(job);
   const before = await countDocuments(es, index);
@@ -202,7 +204,8 @@ export async function incremental(session: Session, job: JobHandle, es: SearchCl
   let batch: SourceRecord[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const versions = await storedVersions(es, index, batch.map((r) => r.id));
+    const ids = batch.map((r) => r.id);
+    const versions = mirrors === index ? await mirroredVersions(sql, dataset.name, ids) : await storedVersions(es, index, ids);
     for (const record of batch) {
       const stored = versions.get(record.id);
       if (stored === record.version) tally(job, output, "unchanged", record.id);
@@ -284,7 +287,8 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
   try {
     job.setTask(`no live index for ${dataset.name}: loading generation ${generation.number} (${index}) from the source`, 5);
     const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
-    const output = new LiveOutput(session, job, es, index);
+    await clearMirror(sql, dataset.name);
+    const output = new LiveOutput(session, job, es, index, true);
     let n = 0;
     const collect = periodicCollector();
     for await (const record of included(session, job, source.docs(signal))) {
@@ -302,7 +306,7 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
     await discardIndexOnlyGeneration(session, es, generation);
     throw error;
   }
-  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : index, base: "empty" } });
+  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : index, base: "table" } });
   job.setTask(`generation ${generation.number} of ${dataset.name} is live (index-only, built by sync)`, 100);
   return report;
 }

@@ -31,7 +31,7 @@ import { firstGenerationThroughStages } from "./first-build.ts";
 import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
 import { failedAny, firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
 import { LiveOutput } from "./output.ts";
-import { type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
+import { clearMirror, type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
 import { clearJobScratch, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
 import { builderHash } from "./writer.ts";
@@ -166,14 +166,15 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
         // Read before the build, so that what changes while it reads is picked up by the next sync.
         const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
         const cursor = source.cursor ? await source.cursor() : null;
-        const written = new WrittenList(sql, dataset.name, job.job.id);
+        await clearMirror(sql, dataset.name);
+        const written = new WrittenList(sql, dataset.name, job.job.id, true);
         report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config, written });
         targets = await aliasTargets(es, alias);
         report.index = targets.length === 1 ? targets[0]! : null;
         // Stamped as written (first-build.ts): the generation is already what a full sync makes.
         if (report.index && (await unstampedDocuments(es, report.index)) === 0) {
           for (const key of ["updated", "deleted", "unchanged"]) job.counters[key] ??= 0;
-          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : report.index, base: "empty" } });
+          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : report.index, base: "table" } });
           job.setTask(`generation ${report.generation} of ${dataset.name} is live, built and stamped by sync${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
           return report;
         }
@@ -218,13 +219,13 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
       if (unstamped > 0) {
         log.info(`${unstamped.toLocaleString("en-US")} documents of ${index} carry no sync version (built by run): writing every record once`);
         await restampFull(session, job, es, index, source, options);
-        // Every document left in the index was written by this job (restampFull deleted the rest).
-        base = "empty";
+        // Every document left in the index was written by this job and listed directly (restampFull deleted the rest).
+        base = "table";
       } else {
         base = await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null, new LiveOutput(session, job, es, index));
       }
     } else {
-      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options, new LiveOutput(session, job, es, index));
+      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options, new LiveOutput(session, job, es, index), stored?.versionsIndex ?? null);
       base = "table";
     }
     await es.indices.refresh({ index });
