@@ -10,6 +10,7 @@ import m0005 from "./0005_database_identity.sql" with { type: "text" };
 import m0006 from "./0006_swap_journal_and_fingerprints.sql" with { type: "text" };
 import m0007 from "./0007_sync.sql" with { type: "text" };
 import m0008 from "./0008_index_ranges.sql" with { type: "text" };
+import m0009 from "./0009_sync_versions.sql" with { type: "text" };
 
 export const migrationSources: readonly { file: string; text: string }[] = [
   { file: "0001_jobs_and_generations.sql", text: m0001 },
@@ -20,4 +21,5 @@ export const migrationSources: readonly { file: string; text: string }[] = [
   { file: "0006_swap_journal_and_fingerprints.sql", text: m0006 },
   { file: "0007_sync.sql", text: m0007 },
   { file: "0008_index_ranges.sql", text: m0008 },
+  { file: "0009_sync_versions.sql", text: m0009 },
 ];

@@ -115,6 +115,21 @@ describe("sluice config check", () => {
     expect(stderr).toContain("upstream table public.fotos does not exist");
   });
 
+  test("a sync source is pinged: a file source whose files are missing fails, naming the path; one that exists passes", async () => {
+    const present = join(dir, "books.csv");
+    await Bun.write(present, "id,title\n1,Dune\n");
+    const missing = join(dir, "nowhere", "*.csv");
+    const config = await writeConfig(
+      "syncsources",
+      `    books: { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, sync: { source: { kind: "file", path: ${JSON.stringify(present)} } } },
+    lost: { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, sync: { source: { kind: "file", path: ${JSON.stringify(missing)} } } },`,
+    );
+    const { code, stdout } = await t.sluice("config", "check", "--config", config);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`ok      sync source: file source ${present} answers ping()`);
+    expect(stdout).toMatch(/FAILED  sync source: .*no file matches .*nowhere/);
+  });
+
   test("a key column the upstream table lacks, and a failing query: exit 1", async () => {
     const config = await writeConfig(
       "columns",

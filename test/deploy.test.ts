@@ -46,13 +46,13 @@ describe("systemd units", () => {
    * distribution's own units, the two templates under /etc/systemd/system and an executable at
    * /usr/local/bin/sluice, so nothing on this machine is installed or started.
    */
-  function unitRoot(service: string, timer: string): string {
+  function unitRoot(service: string, timer: string, name = "sluice-run"): string {
     const dir = mkdtempSync(join(scratch, "root-"));
     mkdirSync(join(dir, "usr/lib/systemd"), { recursive: true });
     cpSync("/usr/lib/systemd/system", join(dir, "usr/lib/systemd/system"), { recursive: true });
     mkdirSync(join(dir, "etc/systemd/system"), { recursive: true });
-    writeFileSync(join(dir, "etc/systemd/system/sluice-run@.service"), service);
-    writeFileSync(join(dir, "etc/systemd/system/sluice-run@.timer"), timer);
+    writeFileSync(join(dir, `etc/systemd/system/${name}@.service`), service);
+    writeFileSync(join(dir, `etc/systemd/system/${name}@.timer`), timer);
     mkdirSync(join(dir, "usr/local/bin"), { recursive: true });
     writeFileSync(join(dir, "usr/local/bin/sluice"), "#!/bin/sh\nexit 0\n");
     chmodSync(join(dir, "usr/local/bin/sluice"), 0o755);
@@ -66,6 +66,20 @@ describe("systemd units", () => {
     const verify = await sh(["systemd-analyze", "verify", `--root=${dir}`, "sluice-run@image.service", "sluice-run@image.timer"]);
     expect(verify.out + verify.err).toBe("");
     expect(verify.code).toBe(0);
+  });
+
+  test("sluice-sync@image.service and .timer (hourly, beside the weekly run) pass systemd-analyze verify with nothing to say", async () => {
+    const syncService = readFileSync(join(deploy, "systemd/sluice-sync@.service"), "utf8");
+    const syncTimer = readFileSync(join(deploy, "systemd/sluice-sync@.timer"), "utf8");
+    const dir = unitRoot(syncService, syncTimer, "sluice-sync");
+    const verify = await sh(["systemd-analyze", "verify", `--root=${dir}`, "sluice-sync@image.service", "sluice-sync@image.timer"]);
+    expect(verify.out + verify.err).toBe("");
+    expect(verify.code).toBe(0);
+    const keys = unitKeys(syncService);
+    expect(keys.get("ExecStart")).toBe("/usr/local/bin/sluice sync %i");
+    expect(keys.get("SuccessExitStatus")).toBe("4");
+    expect(unitKeys(syncTimer).get("OnCalendar")).toBe("hourly");
+    expect(await argvProblem(["sync", "image"])).toBeNull();
   });
 
   test("the check can fail: a misspelled key, a missing binary are reported", async () => {
@@ -108,7 +122,7 @@ describe("crontab", () => {
   }, 30_000);
 
   test("each line: five schedule fields, a user, and sluice argv the strict checker accepts", async () => {
-    expect(jobs.length).toBe(3);
+    expect(jobs.length).toBe(4);
     for (const line of jobs) {
       const fields = line.split(/\s+/);
       for (const field of fields.slice(0, 5)) expect(field).toMatch(/^(\*|\d+)(\/\d+)?$/);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { detectEngine, openSearch } from "../src/adapters/elasticsearch.ts";
-import { aliasIndices, createTestEnvironment, elasticsearch8Url, elasticsearchUrl, opensearchUrl, searchCount, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearch8Url, elasticsearchUrl, opensearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 let t: TestEnvironment;
@@ -88,5 +88,24 @@ describe("sluice run image against OpenSearch", () => {
     expect((await lastJob(t, "image", "index")).error).toStartWith(`index ${index} carries no sluice mark`);
     expect(await searchCount(index, opensearchUrl)).toBe(1);
     expect(await aliasIndices(`${t.indexPrefix}image`, opensearchUrl)).toEqual([`${t.indexPrefix}image-g1`]);
+  });
+});
+
+describe("sync on OpenSearch", () => {
+  test("is refused before anything is read or written, with one line naming OpenSearch and the way out", async () => {
+    await t.upstream`create table notes (id integer primary key, title text not null)`;
+    await t.upstream`insert into notes values (1, 'one'), (2, 'two')`;
+    const config = `/tmp/${t.name}.sync.config.ts`;
+    await Bun.write(config, `export default { datasets: { notes: { source: { kind: "postgres", table: "notes" }, table: { key: "id" }, index: { alias: "notes" } } } };\n`);
+    const child = spawnSluice(["sync", "notes", "--config", config], t.childEnv());
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(1);
+    const errors = stderr.split("\n").filter((l: string) => l.includes("[error]") || l.includes("ERROR"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain("sync is not supported on OpenSearch yet");
+    expect(errors[0]).toContain("sluice run notes");
+    expect((await fetch(`${opensearchUrl}/_cat/indices/${t.indexPrefix}notes*?h=index`).then((r) => r.text())).trim()).toBe("");
+    const [{ n }] = (await t.api`select count(*)::int as n from sluice.generations where dataset = 'notes'`) as unknown as [{ n: number }];
+    expect(n).toBe(0);
   });
 });

@@ -60,6 +60,33 @@ describe("sync on a postgres source", () => {
     expect(gen!.state).toBe("live");
     const [state] = await t.api`select cursor from sluice.sync_state where dataset = 'notes'`;
     expect(state!.cursor).not.toBeNull();
+    // Each document was written once, stamped by the index stage: no second (stamping) pass.
+    const written = await fetch(`${elasticsearchUrl}/${alias}/_search?size=1000&version=true&_source=_sluice_job`).then((r) => r.json() as Promise<{ hits: { hits: { _version: number; _source: { _sluice_job?: string } }[] } }>);
+    expect(new Set(written.hits.hits.map((h) => h._version))).toEqual(new Set([1]));
+    expect(new Set(written.hits.hits.map((h) => h._source._sluice_job))).toEqual(new Set([String(report.job)]));
+    expect(report.counters).toMatchObject({ read: 40, new: 40, updated: 0, deleted: 0 });
+  });
+
+  test("a full sync right after the first build finds every document unchanged (the stamped versions are the source's)", async () => {
+    const { code, report } = await sync("--full");
+    expect(code).toBe(0);
+    expect(report.counters).toMatchObject({ read: 40, new: 0, updated: 0, deleted: 0, unchanged: 40 });
+  });
+
+  test("a full sync compares the source with the versions table the last sync left, and with the index itself when their counts differ", async () => {
+    const live = (await t.api`select versions_index from sluice.sync_state where dataset = 'notes'`)[0]!.versions_index as string;
+    expect(live).toStartWith(alias);
+    const [{ n }] = (await t.api`select count(*)::int as n from sluice.sync_versions where dataset = 'notes'`) as unknown as [{ n: number }];
+    expect(n).toBe(40);
+    // The table stands in for the index: a version changed there alone makes that document rewritten.
+    await t.api`update sluice.sync_versions set version = 'stale' where dataset = 'notes' and id = '9'`;
+    const table = await sync("--full");
+    expect(table.report.counters).toMatchObject({ updated: 1, unchanged: 39 });
+    // A document deleted behind sync's back: the counts differ, so the index itself is read, and the document comes back.
+    await fetch(`${elasticsearchUrl}/${alias}/_doc/12?refresh=true`, { method: "DELETE" });
+    const drifted = await sync("--full");
+    expect(drifted.report.counters).toMatchObject({ new: 1, updated: 0, unchanged: 39 });
+    expect((await indexed()).has("12")).toBe(true);
   });
 
   test("an unchanged source skips the sync, and the job says so", async () => {
@@ -135,6 +162,39 @@ describe("sync on a postgres source", () => {
     expect(["40", "41", "42"].filter((id) => docs.has(id))).toEqual([]);
     expect(report.counters.skipped.excluded_by_rule).toBe(4);
     expect(report.counters.deleted).toBe(4);
+  });
+});
+
+describe("a version column", () => {
+  test("a full sync compares ids and versions alone and reads whole only the rows it found new or changed", async () => {
+    await t.upstream`create table revs (id integer primary key, title text not null, updated_at timestamptz not null default now())`;
+    await t.upstream`insert into revs (id, title, updated_at) select n, 'rev ' || n, now() - interval '1 day' from generate_series(1, 30) n`;
+    const revsConfig = `/tmp/${t.name}.revs.config.ts`;
+    await Bun.write(revsConfig, `export default { datasets: { revs: {
+  source: { kind: "postgres", table: "revs" },
+  table: { key: "id" },
+  index: { alias: "revs", body: { mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, updated_at: { type: "date" } } } } },
+  sync: { versionColumn: "updated_at", maxDeleteFraction: 0.5 },
+} } };\n`);
+    const run = async () => {
+      const { code, stdout } = await t.sluice("sync", "revs", "--config", revsConfig, "--json", "--full");
+      expect(code).toBe(0);
+      return JSON.parse(stdout).counters;
+    };
+    expect(await run()).toMatchObject({ new: 30 });
+    expect(await run()).toMatchObject({ read: 30, new: 0, updated: 0, unchanged: 30 });
+    await t.upstream`update revs set title = title || ' (edited)', updated_at = now() where id in (3, 4)`;
+    await t.upstream`insert into revs (id, title) values (31, 'rev 31')`;
+    await t.upstream`delete from revs where id = 5`;
+    expect(await run()).toMatchObject({ read: 30, new: 1, updated: 2, deleted: 1, unchanged: 27 });
+    await fetch(`${elasticsearchUrl}/${t.indexPrefix}revs/_refresh`, { method: "POST" });
+    const docs = await fetch(`${elasticsearchUrl}/${t.indexPrefix}revs/_search?size=100`).then((r) => r.json() as Promise<{ hits: { hits: { _id: string; _source: { title: string } }[] } }>);
+    const titles = new Map(docs.hits.hits.map((h) => [h._id, h._source.title]));
+    expect(titles.size).toBe(30);
+    expect(titles.get("3")).toBe("rev 3 (edited)");
+    expect(titles.get("31")).toBe("rev 31");
+    expect(titles.has("5")).toBe(false);
+    expect(await run()).toMatchObject({ new: 0, updated: 0, unchanged: 30 });
   });
 });
 

@@ -3,7 +3,8 @@
  * UPSTREAM_DATABASE_URL, read through a server-side cursor in id order (`COLLATE "C"`, the byte
  * order the index's keyword sort uses), so neither side holds the table.
  *
- *   full:        SELECT key, version, row FROM … WHERE NOT removed ORDER BY key::text COLLATE "C"
+ *   full:        SELECT key, row FROM … WHERE NOT removed ORDER BY key::text COLLATE "C"
+ *   version:     rowVersion(row): the version column's JSON value, or an MD5 of the row's JSON
  *   incremental: … WHERE cursorColumn > $cursor            (next cursor: the greatest value seen)
  *   deletions:   rows flagged by removedColumn after the cursor; rows deleted outright leave the
  *                index at the next full sync (the reconcile), which an incremental one cannot see
@@ -18,6 +19,22 @@ import { qualifiedName } from "../stages/refresh/upstream.ts";
 import type { Source, SourceCursor, SourceRecord, SourceState } from "./types.ts";
 
 const BATCH_ROWS = 2000;
+
+/**
+ * A row's version, computed from its `row_to_json` object rather than in SQL, so that the index
+ * stage can stamp a first generation built from the staging table (the same rows, decoded to the
+ * same objects by copy-row-reader.ts) with exactly the versions this source yields.
+ *
+ *   versionColumn updated_at: {updated_at: "2026-01-01T00:00:00+00:00", …} → "2026-01-01T00:00:00+00:00"
+ *   no versionColumn:        {id: 1, title: "a"}                          → md5 of '{"id":1,"title":"a"}'
+ */
+export function rowVersion(row: Record<string, unknown>, versionColumn: string | null): string {
+  if (versionColumn) {
+    const value = row[versionColumn];
+    return typeof value === "string" ? value : JSON.stringify(value ?? null);
+  }
+  return new Bun.CryptoHasher("md5").update(JSON.stringify(row)).digest("hex");
+}
 
 export class PostgresSource implements Source {
   readonly ordered = true;
@@ -46,10 +63,6 @@ export class PostgresSource implements Source {
     return this.source.removedColumn ? `t.${ident(this.source.removedColumn)} IS NOT TRUE` : "TRUE";
   }
 
-  get #version(): string {
-    const column = this.dataset.sync.versionColumn;
-    return column ? `(t.${ident(column)})::text` : "md5(j.doc::text)";
-  }
 
   get #cursorColumn(): string | null {
     return this.dataset.sync.cursorColumn ? `t.${ident(this.dataset.sync.cursorColumn)}` : null;
@@ -89,6 +102,36 @@ export class PostgresSource implements Source {
   async *docs(signal: AbortSignal): AsyncIterable<SourceRecord> {
     yield* this.#read(`WHERE ${this.#notRemoved} ORDER BY ${this.#key} COLLATE "C"`, [], signal);
   }
+
+  /**
+   * With a version column, ids and versions without building each row's JSON: the value's JSON text,
+   * as rowVersion gives it (a string unquoted). Without one the version is a hash of the whole row,
+   * so there is nothing cheaper than docs(): null.
+   */
+  versions(signal: AbortSignal): AsyncIterable<{ id: string; version: string }> | null {
+    const column = this.dataset.sync.versionColumn;
+    if (!column) return null;
+    const value = `to_json(t.${ident(column)})`;
+    const version = `CASE WHEN json_typeof(${value}) = 'string' THEN ${value} #>> '{}' ELSE coalesce(${value}::text, 'null') END`;
+    const query = `SELECT ${this.#key} AS id, ${version} AS version FROM ${this.#from} t WHERE ${this.#notRemoved} ORDER BY ${this.#key} COLLATE "C"`;
+    const db = () => this.#db();
+    return (async function* () {
+      const sql = await db();
+      for await (const rows of sql.unsafe(query).cursor(10_000)) {
+        yield* rows as unknown as { id: string; version: string }[];
+        if (signal.aborted) return;
+      }
+    })();
+  }
+
+  async *docsByIds(ids: string[], signal: AbortSignal): AsyncIterable<SourceRecord> {
+    const sql = await this.#db();
+    // Compared in the key's own type, so that its index is used.
+    this.#keyType ??= ((await sql.unsafe(`SELECT pg_typeof(t.${ident(this.dataset.table.key)})::text AS type FROM ${this.#from} t LIMIT 1`))[0]?.type as string | undefined) ?? "text";
+    yield* this.#read(`WHERE ${this.#notRemoved} AND t.${ident(this.dataset.table.key)} = ANY($1::text[]::${this.#keyType}[])`, [ids as never], signal);
+  }
+
+  #keyType: string | null = null;
 
   async *docsSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<SourceRecord, SourceCursor, undefined> {
     const bound = await this.#cursorBound();
@@ -141,12 +184,15 @@ export class PostgresSource implements Source {
     return column;
   }
 
-  async *#read(where: string, params: string[], signal: AbortSignal): AsyncIterable<SourceRecord> {
+  async *#read(where: string, params: unknown[], signal: AbortSignal): AsyncIterable<SourceRecord> {
     const sql = await this.#db();
-    // The row's JSON is built once (LATERAL) for both the document and its hash.
-    const query = `SELECT ${this.#key} AS id, ${this.#version} AS version, j.doc FROM ${this.#from} t CROSS JOIN LATERAL (SELECT row_to_json(t) AS doc) j ${where}`;
-    for await (const rows of sql.unsafe(query, params).cursor(BATCH_ROWS)) {
-      for (const row of rows) yield { id: row.id as string, version: row.version as string, doc: row.doc as Record<string, unknown> };
+    const query = `SELECT ${this.#key} AS id, row_to_json(t) AS doc FROM ${this.#from} t ${where}`;
+    const versionColumn = this.dataset.sync.versionColumn;
+    for await (const rows of sql.unsafe(query, params as never[]).cursor(BATCH_ROWS)) {
+      for (const row of rows) {
+        const doc = row.doc as Record<string, unknown>;
+        yield { id: row.id as string, version: rowVersion(doc, versionColumn), doc };
+      }
       if (signal.aborted) return;
     }
   }

@@ -56,6 +56,17 @@ export interface Source {
   docs(signal: AbortSignal): AsyncIterable<SourceRecord>;
 
   /**
+   * Optional, with `docsByIds`: every record's id and version alone, in the order of `docs()`, or
+   * null when this source cannot give them cheaply. A full sync then compares these with the index
+   * and reads whole only the records it finds new or changed (not used when sync rules are set,
+   * which need the records). The versions must be exactly those `docs()` gives.
+   */
+  versions?(signal: AbortSignal): AsyncIterable<Pick<SourceRecord, "id" | "version">> | null;
+
+  /** The records of `ids` that still exist, in any order (see `versions`). */
+  docsByIds?(ids: string[], signal: AbortSignal): AsyncIterable<SourceRecord>;
+
+  /**
    * Records changed after `cursor` (in any order), for an incremental sync; the generator's return
    * value is the cursor to store once the sync succeeds. Without it, `--incremental` is refused.
    */

@@ -1,7 +1,7 @@
 /**
  * `sluice config check`: is the configuration right, and can sluice reach what it names?
  *
- *   config file → schema → resolved datasets → each source, the API database, Elasticsearch → report
+ *   config file → schema → resolved datasets → each source (and sync source: ping()), the API database, Elasticsearch → report
  *
  * A config error throws (exit 2) before anything is contacted. Reachability problems do not throw
  * here: every dataset gets its checks, and the command exits 1 when any failed. Each service is
@@ -15,7 +15,9 @@ import { datasetNamed, loadConfiguration } from "../config/load.ts";
 import type { Dataset, PostgresSourceConfig, RegistrySourceConfig } from "../config/types.ts";
 import { SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
+import { openSyncSource } from "../sources/open.ts";
 import { pageUrl, parseRegistryPage } from "../sources/registry.ts";
+import type { Source } from "../sources/types.ts";
 import { qualifiedName, stagingColumns, upstreamColumnTypes } from "./refresh/upstream.ts";
 
 export interface Check {
@@ -60,6 +62,7 @@ export async function checkConfiguration(configPath?: string, datasetName?: stri
     const datasets: DatasetCheck[] = [];
     for (const dataset of chosen) {
       const checks = [await checkSource(dataset, services)];
+      if (dataset.sync.source) checks.push(await checkSyncSource(dataset, services.env));
       if (dataset.table.deletedTable) checks.push(await checkModerationTable("deleted table", "deletedTable", dataset.table.deletedTable, services));
       if (dataset.table.matureTable) checks.push(await checkModerationTable("mature table", "matureTable", dataset.table.matureTable, services));
       if (dataset.index) checks.push(await services.elasticsearch());
@@ -83,6 +86,21 @@ async function checkSource(dataset: Dataset, services: Services): Promise<Check>
     return { what: "source", ok: true, detail: await checkUpstream(dataset, source, await services.upstream(), services.env.upstreamDatabaseUrl!) };
   } catch (error) {
     return { what: "source", ok: false, detail: problemOf(error) };
+  }
+}
+
+/** A dataset's own sync source (file or module): loaded as `sluice sync` loads it, and its ping() called. */
+async function checkSyncSource(dataset: Dataset, env: Env): Promise<Check> {
+  let source: Source | null = null;
+  try {
+    source = await openSyncSource(dataset, env);
+    await source.ping();
+    const configured = dataset.sync.source!;
+    return { what: "sync source", ok: true, detail: `${configured.kind} source ${configured.kind === "file" ? configured.path : configured.module} answers ping()` };
+  } catch (error) {
+    return { what: "sync source", ok: false, detail: problemOf(error) };
+  } finally {
+    await source?.close?.().catch(() => {});
   }
 }
 

@@ -76,7 +76,7 @@ export function indexDataset(dataset: string | undefined, options: SessionOption
   return withSession("index", dataset, options, async (session, es) => {
     const generation = await refreshedGeneration(session);
     try {
-      const result = await indexStep(session, es!, generation, null, options.scaleOut);
+      const result = await indexStep(session, es!, generation, null, { scaleOut: options.scaleOut });
       return { dataset: session.dataset.name, generation: generation.number, steps: [result] };
     } catch (error) {
       // Keep staging so that the index stage can be retried on its own.
@@ -206,7 +206,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
         if (es) {
           stage = "index";
           if (await indexedAlready(session, es, gen)) log.info(`generation ${gen.number} is already indexed`);
-          else steps.push(await indexStep(session, es, gen, run.job.id, options.scaleOut));
+          else steps.push(await indexStep(session, es, gen, run.job.id, { scaleOut: options.scaleOut }));
         }
         stage = "swap";
         const fresh = (await generationsIn(sql, ds.name, ["ready"])).find((g) => g.number === gen.number) ?? gen;

@@ -8,7 +8,7 @@ import type { Dataset, IndexContext } from "../config/types.ts";
 import { blobStoreFromEnv } from "../adapters/blob-store.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
-import { buildIndexGeneration } from "./index/build-index.ts";
+import { buildIndexGeneration, type DocumentStamp } from "./index/build-index.ts";
 import { buildIndexWithWorkers, type ScaleOutOptions } from "./scale-out/coordinator.ts";
 import { clusterFitWarnings, fitDatasetToCluster } from "./index/cluster-fit.ts";
 import { type JobHandle, runAsJob } from "./job-runner.ts";
@@ -76,9 +76,17 @@ export async function refreshStep(session: Session, parentId: number | null, onG
   return { generation, result: warnings.length ? { ...result, warnings } : result };
 }
 
-export async function indexStep(session: Session, es: SearchClient, generation: Generation, parentId: number | null, scaleOut?: ScaleOutOptions | null): Promise<StepResult> {
+/** `scaleOut`: leased ranges sent by workers (scale-out/); `stamp`: sync's fields on each document as it is written (sync's first build, single process). */
+export async function indexStep(
+  session: Session,
+  es: SearchClient,
+  generation: Generation,
+  parentId: number | null,
+  options: { scaleOut?: ScaleOutOptions | null; stamp?: DocumentStamp } = {},
+): Promise<StepResult> {
+  const { scaleOut, stamp } = options;
   const result = await stepJob(session, "index", generation, parentId, (job) =>
-    scaleOut ? buildIndexWithWorkers(session, job, es, generation, scaleOut) : buildIndexGeneration(session, job, es, generation, indexContext(session.dataset)),
+    scaleOut ? buildIndexWithWorkers(session, job, es, generation, scaleOut) : buildIndexGeneration(session, job, es, generation, indexContext(session.dataset), stamp),
   );
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   const warnings = clusterFitWarnings(session);

@@ -30,9 +30,20 @@ import { type MatureJoin, stagingRows } from "./staging-rows.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
 
-export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
+/**
+ * Fields a caller adds to each document of the full (parent) index as it is written: sync's first
+ * generation carries its version fields from the start, so no second pass rewrites it.
+ */
+export interface DocumentStamp {
+  /** Mapping properties of the added fields. */
+  properties: Record<string, unknown>;
+  /** The fields for the document of `row` indexed as `id`; null adds none; "leave out" indexes nothing for the row. */
+  fields(row: Record<string, unknown>, id: string): Record<string, unknown> | null | "leave out";
+}
+
+export async function buildIndexGeneration(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext, stamp?: DocumentStamp): Promise<void> {
   try {
-    await fillIndices(session, job, es, generation, context);
+    await fillIndices(session, job, es, generation, context, stamp);
   } catch (error) {
     if (error instanceof SluiceError || session.signal.aborted) throw error;
     // Driver errors become one line naming the service they came from: the API database (read
@@ -42,7 +53,7 @@ export async function buildIndexGeneration(session: Session, job: JobHandle, es:
   }
 }
 
-async function fillIndices(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext): Promise<void> {
+async function fillIndices(session: Session, job: JobHandle, es: SearchClient, generation: Generation, context: IndexContext, stamp?: DocumentStamp): Promise<void> {
   const { dataset, sql, signal, log } = session;
   const config = requireIndexConfig(dataset);
   const targets = generationIndices(dataset, generation.number);
@@ -57,9 +68,11 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const mark = markFor(owner, generation.number);
   for (const [i, target] of targets.entries()) {
     const body = bodies[i]!;
+    let mappings = body.mappings as { properties?: Record<string, unknown> } | undefined;
+    if (i === 0 && stamp) mappings = { ...(mappings ?? {}), properties: { ...(mappings?.properties ?? {}), ...stamp.properties } };
     await createFreshIndex(es, target.index, owner, generation.number, {
       settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
-      mappings: markedMappings(body.mappings as Record<string, unknown> | undefined, mark),
+      mappings: markedMappings(mappings as Record<string, unknown> | undefined, mark),
     });
   }
 
@@ -88,7 +101,10 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
   const keptOut: string[] = [];
   /** Each document goes to the full index; one holding a sensitive term is kept out of the twin (counted per term). */
-  const addParent = async (id: string, document: Document) => {
+  const addParent = async (id: string, document: Document, row: Record<string, unknown>) => {
+    const stamped = stamp?.fields(row, id) ?? null;
+    if (stamped === "leave out") return;
+    if (stamped) document = { ...document, ...stamped };
     await sink.add(parent!.index, id, document);
     const terms = sensitive?.match(document) ?? [];
     if (terms.length === 0) return;
@@ -107,7 +123,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         let count = 0;
         for await (const document of produced as AsyncIterable<Document>) {
           count++;
-          await addParent(String(document.id ?? row[dataset.table.key]), document);
+          await addParent(String(document.id ?? row[dataset.table.key]), document, row);
           for (const [i, child] of config.children.entries()) {
             for (const childDoc of await child.toDocuments(row, context, document)) {
               await sink.add(children[i]!.index, String(childDoc.id), childDoc);
@@ -124,7 +140,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         continue;
       }
       for (const document of documents) {
-        await addParent(String(document.id ?? row[dataset.table.key]), document);
+        await addParent(String(document.id ?? row[dataset.table.key]), document, row);
       }
       for (const [i, child] of config.children.entries()) {
         for (const childDoc of await child.toDocuments(row, context)) {

@@ -1,7 +1,7 @@
 /**
- * `sluice sync <dataset> --dry-run`: the source and the live index read exactly as the real sync
- * reads them (same mode choice, rules, versions, reconcile, deletion gate), classified without a
- * writer. Nothing is left behind: no document written or deleted, no mapping change, no cursor, no
+ * `sluice sync <dataset> --dry-run`: the real sync's passes (passes.ts: mode choice, rules,
+ * versions, reconcile, deletion gate) run with an output that records instead of writing
+ * (RecordingOutput), so the plan and the sync cannot drift apart. Nothing is left behind: no document written or deleted, no mapping change, no cursor, no
  * job row, no generation; the dataset's lock is held only while the plan is made.
  *
  *   full         source ⋈ index (stamped ids; every id when run built the index) → new / updated / unchanged / deleted
@@ -18,18 +18,17 @@ import { SluiceError } from "../../errors.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
 import type { Source, SourceRecord, SourceState } from "../../sources/types.ts";
 import type { JobHandle } from "../job-runner.ts";
-import { type Session, throwIfAborted } from "../session.ts";
-import { idsNotWrittenBy, indexEntryPages, storedVersions, unstampedDocuments } from "./live-index.ts";
-import { included, NO_BLOBS } from "./passes.ts";
+import type { Session } from "../session.ts";
+import { idsNotWrittenBy, storedVersions, unstampedDocuments } from "./live-index.ts";
+import { applyDeletions, included, incremental, mergeFull } from "./passes.ts";
+import { type DeleteOutcome, NO_BLOBS, type PassOutput } from "./output.ts";
 import { type IndexEntry, reconcile } from "./reconcile.ts";
-import { compileRules } from "./rules.ts";
 import { clearJobScratch, DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scratch.ts";
 import { readSyncState } from "./sync-state.ts";
 import { type SyncOptions, syncConfigHash, withSyncSession } from "./sync-stage.ts";
-import { builderHash, documentsOf, storedVersion } from "./writer.ts";
+import { documentsOf } from "./writer.ts";
 
 const SAMPLE = 10;
-const BATCH = 500;
 
 export interface SyncDryRunPlan {
   dryRun: true;
@@ -64,22 +63,63 @@ class Tally {
     for (const key of ["new", "updated", "deleted", "unchanged"]) this.counters[key] = 0;
   }
 
+  /** Counts an id of a kind (the first build and the restamp plan, which count for themselves). */
   add(kind: "new" | "updated" | "deleted" | "unchanged", id: string): void {
     this.counters[kind] = (this.counters[kind] as number) + 1;
-    if (kind !== "unchanged" && this.sample[kind].length < SAMPLE) this.sample[kind].push(id);
+    this.note(kind, id);
   }
 
-  /** A record to be written: counted as the writer would (skipped when toDocument makes none, failed when several). */
-  async write(session: Session, record: SourceRecord, kind: "new" | "updated"): Promise<boolean> {
-    const documents = await documentsOf(session.dataset, record, NO_BLOBS);
-    if (documents.length === 0) countReason(this.counters, "skipped", "not_indexable");
-    else if (documents.length > 1) countReason(this.counters, "failed", "several_documents");
+  note(kind: "new" | "updated" | "deleted" | "unchanged", id: string): void {
+    if (kind !== "unchanged" && this.sample[kind].length < SAMPLE) this.sample[kind].push(id);
+  }
+}
+
+/**
+ * The output of a dry run's passes (the real sync's passes, passes.ts): a write is checked as the
+ * writer would check it and counted, a deletion looked up in the index, the gate's refusal kept.
+ */
+class RecordingOutput implements PassOutput {
+  refusal: SluiceError | null = null;
+  gate = { deletions: 0, documents: 0 };
+
+  constructor(
+    private readonly session: Session,
+    private readonly es: SearchClient,
+    private readonly index: string | null,
+    private readonly tally: Tally,
+  ) {}
+
+  async write(record: SourceRecord): Promise<boolean> {
+    const documents = await documentsOf(this.session.dataset, record, NO_BLOBS);
+    if (documents.length === 0) countReason(this.tally.counters, "skipped", "not_indexable");
+    else if (documents.length > 1) countReason(this.tally.counters, "failed", "several_documents");
     else {
-      this.counters.written++;
-      this.add(kind, record.id);
+      this.tally.counters.written++;
       return true;
     }
     return false;
+  }
+
+  async finishWrites(): Promise<void> {}
+
+  async refused(error: SluiceError): Promise<void> {
+    this.refusal = error;
+  }
+
+  decided(deletions: number, documents: number): void {
+    this.gate = { deletions, documents };
+  }
+
+  /** As the real deletion counts them: an id the index no longer holds is skipped, not deleted. */
+  async deleteIds(ids: string[]): Promise<DeleteOutcome> {
+    const present = await storedVersions(this.es, this.index!, ids);
+    const held = ids.filter((id) => present.has(id));
+    for (const id of held) this.tally.note("deleted", id);
+    return { deleted: held.length, absent: ids.length - held.length, failed: {} };
+  }
+
+  counted(kind: "new" | "updated" | "deleted" | "unchanged", id: string): void {
+    this.tally.note(kind, id);
   }
 }
 
@@ -110,7 +150,8 @@ async function plan(session: Session, es: SearchClient, source: Source, options:
     if (targets.length === 0) {
       result.mode = "first";
       result.outcome = "would build a first generation";
-      for await (const record of included(session, job, source.docs(signal))) await tally.write(session, record, "new");
+      const output = new RecordingOutput(session, es, null, tally);
+      for await (const record of included(session, job, source.docs(signal))) if (await output.write(record)) tally.add("new", record.id);
       if (dataset.sync.source === null) result.notes.push(`the first generation goes through refresh, index and swap: \`sluice run ${dataset.name} --dry-run\` shows their gates`);
       return result;
     }
@@ -138,47 +179,36 @@ async function plan(session: Session, es: SearchClient, source: Source, options:
       mode = "full";
     }
     result.mode = mode;
-    const deletions = new DeletionList(sql, dataset.name, scratchId);
-    if (mode === "full") await planFull(session, job, tally, es, index, source, deletions);
-    else await planIncremental(session, job, tally, es, index, source, stored!.cursor!, deletions);
-    await deletions.flush();
-    const wouldRefuse = deletions.count > dataset.sync.maxDeleteFraction * before && !options.force;
-    result.gate = { maxDeleteFraction: dataset.sync.maxDeleteFraction, deletions: deletions.count, documents: before, wouldRefuse };
-    if (wouldRefuse) {
-      result.outcome = "would be refused";
-      return result;
-    }
-    // As applyDeletions counts them: an id the index no longer holds is skipped, not deleted.
-    for await (const ids of deletions.batches()) {
-      const present = await storedVersions(es, index, ids);
-      for (const id of ids) {
-        if (present.has(id)) tally.add("deleted", id);
-        else countReason(tally.counters, "skipped", "already_absent");
-      }
-      throwIfAborted(signal);
-    }
+    const output = new RecordingOutput(session, es, index, tally);
+    if (mode === "incremental") await incremental(session, job, es, index, source, stored!.cursor!, options, output, stored?.versionsIndex ?? null);
+    else if ((await unstampedDocuments(es, index)) > 0) await planRestamp(session, job, tally, output, es, index, source, before, options);
+    else await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null, output);
+    result.gate = { maxDeleteFraction: dataset.sync.maxDeleteFraction, deletions: output.gate.deletions, documents: before, wouldRefuse: output.refusal !== null };
+    if (output.refusal) result.outcome = "would be refused";
     return result;
   } finally {
     await clearJobScratch(sql, scratchId).catch(() => {});
   }
 }
 
-async function planFull(session: Session, job: JobHandle, tally: Tally, es: SearchClient, index: string, source: Source, deletions: DeletionList): Promise<void> {
+/**
+ * An index built by `run` is rewritten whole by restampFull (every record counts as updated) and
+ * then loses every document the source did not give; restampFull finds those by what it wrote,
+ * which a dry run cannot, so here the source is reconciled against every id, stamped or not.
+ */
+async function planRestamp(session: Session, job: JobHandle, tally: Tally, output: RecordingOutput, es: SearchClient, index: string, source: Source, before: number, options: SyncOptions): Promise<void> {
   const { sql, dataset, signal } = session;
+  const deletions = new DeletionList(sql, dataset.name, job.job.id);
   const records = included(session, job, source.docs(signal));
   const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
-  // An index built by `run` is rewritten whole (every record counts as updated) and then loses every
-  // document the source did not give: reconciled against every id, stamped or not.
-  const restamp = (await unstampedDocuments(es, index)) > 0;
-  const entries = restamp ? everyId(es, index, signal) : indexEntryPages(es, index, signal);
-  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, entries))) {
+  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, everyId(es, index, signal)))) {
     if (step.kind === "vanished") await deletions.add(step.id);
     else if (step.kind === "unchanged") tally.add("unchanged", step.id);
-    else if (!(await tally.write(session, step.record, restamp || step.kind === "changed" ? "updated" : "new")) && restamp && step.kind === "changed") {
-      // The restamp pass deletes what it did not write, a document whose record now makes none included.
-      await deletions.add(step.record.id);
-    }
+    else if (await output.write(step.record)) tally.add("updated", step.record.id);
+    // The restamp pass deletes what it did not write, a document whose record now makes none included.
+    else if (step.kind === "changed") await deletions.add(step.record.id);
   }
+  await applyDeletions(session, job, output, deletions, before, options);
 }
 
 /** Every id of the index, stamped or not, as entries without a version (the restamp pass's view). */
@@ -193,34 +223,4 @@ async function* everyId(es: SearchClient, index: string, signal: AbortSignal): A
     }
   }
   if (page.length) yield page;
-}
-
-async function planIncremental(session: Session, job: JobHandle, tally: Tally, es: SearchClient, index: string, source: Source, cursor: string, deletions: DeletionList): Promise<void> {
-  const { dataset, signal } = session;
-  if (source.deletedSince) for await (const id of source.deletedSince(cursor, signal)) await deletions.add(id);
-  const verdict = compileRules(dataset.sync.rules);
-  const builder = builderHash(dataset);
-  let batch: SourceRecord[] = [];
-  const flush = async () => {
-    if (!batch.length) return;
-    const versions = await storedVersions(es, index, batch.map((r) => r.id));
-    for (const record of batch) {
-      const stored = versions.get(record.id);
-      if (stored === record.version) tally.add("unchanged", record.id);
-      else await tally.write(session, record, stored === undefined ? "new" : "updated");
-    }
-    batch = [];
-    throwIfAborted(signal);
-  };
-  for await (const record of source.docsSince!(cursor, signal)) {
-    job.counters.read++;
-    if (!verdict(record.doc).included) {
-      countReason(job.counters, "skipped", "excluded_by_rule");
-      await deletions.add(record.id);
-      continue;
-    }
-    batch.push(storedVersion(record, builder));
-    if (batch.length >= BATCH) await flush();
-  }
-  await flush();
 }

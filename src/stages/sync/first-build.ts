@@ -2,7 +2,10 @@
  * A dataset with no live index gets its first one here, as a generation swapped in:
  *
  *   postgres source (the dataset's own): refresh → index → swap, the stages `run` chains, so the
- *     live table and the index start together; the full sync that follows stamps the documents.
+ *     live table and the index start together. The index stage stamps each document with its sync
+ *     fields as it writes it (syncStamp), with the version the source would give the same row, and
+ *     leaves out what the sync rules exclude: the generation is what a full sync would have made,
+ *     so no second pass rewrites it.
  *   file or module source: no table to build, so the generation is index-only: `<alias>-gN` is
  *     created with sluice's ownership mark, loaded from the source, and the alias put on it.
  *
@@ -20,9 +23,41 @@ import type { Session } from "../session.ts";
 import { indexStep, refreshStep, swapStep } from "../steps.ts";
 import { SwapRefusedError } from "../swap/swap-stage.ts";
 import { SYNC_FIELDS } from "./live-index.ts";
+import type { DocumentStamp } from "../index/build-index.ts";
+import { countReason } from "../../jobs/counters.ts";
+import { rowVersion } from "../../sources/postgres.ts";
+import { compileRules } from "./rules.ts";
+import { builderHash, storedVersion } from "./writer.ts";
+import type { WrittenList } from "./versions-mirror.ts";
+
+/**
+ * The sync fields of a staging row's document, as the sync writer would stamp the same record
+ * (id, storedVersion, job). A key whose text is not its JSON form (a numeric 1.50 is "1.50" to the
+ * source but 1.5 here) is left unstamped, and the full sync that then follows stamps it.
+ */
+export function syncStamp(session: Session, job: JobHandle, written: WrittenList): DocumentStamp {
+  const { dataset } = session;
+  const verdict = compileRules(dataset.sync.rules);
+  const builder = builderHash(dataset);
+  const key = dataset.table.key;
+  return {
+    properties: SYNC_FIELDS,
+    fields(row, id) {
+      if (!verdict(row).included) {
+        countReason(job.counters, "skipped", "excluded_by_rule");
+        return "leave out";
+      }
+      const value = row[key];
+      if (String(value) !== id || !(typeof value === "string" || Number.isSafeInteger(value))) return null;
+      const { version } = storedVersion({ id, version: rowVersion(row, dataset.sync.versionColumn), doc: row }, builder);
+      written.push(id, version);
+      return { _sluice_id: id, _sluice_version: version, _sluice_job: String(job.job.id) };
+    },
+  };
+}
 
 /** Builds and swaps in a generation through the existing stages (postgres datasets). Returns its number. */
-export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined }): Promise<number> {
+export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined; written: WrittenList }): Promise<number> {
   let generation: Generation | null = null;
   try {
     job.setTask(`no live index for ${session.dataset.name}: building its first generation (refresh, index, swap)`, 1);
@@ -30,7 +65,12 @@ export async function firstGenerationThroughStages(session: Session, job: JobHan
       generation = g;
       job.setGeneration(g.number);
     }));
-    await indexStep(session, es, generation, job.job.id);
+    const indexed = await indexStep(session, es, generation, job.job.id, { stamp: syncStamp(session, job, options.written) });
+    await options.written.flush();
+    for (const [reason, n] of Object.entries(indexed.counters.failed)) countReason(job.counters, "failed", reason, n);
+    job.counters.read = indexed.counters.read;
+    job.counters.new = indexed.counters.written;
+    job.counters.written = indexed.counters.written;
     await swapStep(session, es, { ...generation, state: "ready" }, job.job.id, { force: options.force, keep: session.dataset.swap.keep, configPath: options.configPath });
     return generation.number;
   } catch (error) {

@@ -6,15 +6,13 @@
  *   incremental     deletedSince + docsSince(cursor), classified by the stored versions (mget)
  *   firstIndexOnly  an index-only first generation, loaded and aliased
  *
- * Every pass writes through DocumentWriter and ends in applyDeletions: deletions are sent only
+ * Every pass writes through a PassOutput (output.ts: the live index, or a dry run's record) and ends in applyDeletions: deletions are sent only
  * after the source ended normally, the writes passed index.maxFailures, and the gate passed.
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { countDocuments } from "../../adapters/elasticsearch.ts";
-import type { IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
-import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { generationsIn } from "../../generations/store.ts";
 import type { Source, SourceRecord } from "../../sources/types.ts";
@@ -22,13 +20,15 @@ import type { JobHandle } from "../job-runner.ts";
 import { periodicCollector } from "../memory.ts";
 import { type Session, throwIfAborted } from "../session.ts";
 import { createIndexOnlyGeneration, discardIndexOnlyGeneration, promoteIndexOnlyGeneration } from "./first-build.ts";
-import { deleteIds, idsNotWrittenBy, indexEntryPages, storedVersions } from "./live-index.ts";
-import { reconcile } from "./reconcile.ts";
+import { idsNotWrittenBy, indexEntryPages, storedVersions } from "./live-index.ts";
+import { reconcile, type Versioned } from "./reconcile.ts";
 import { compileRules } from "./rules.ts";
 import { DeletionList, sortedIndexEntries, sortedThroughPostgres } from "./scratch.ts";
 import { commitSyncState } from "./sync-state.ts";
 import type { SyncOptions, SyncReport } from "./sync-stage.ts";
-import { builderHash, DocumentWriter, storedVersion } from "./writer.ts";
+import { builderHash, storedVersion } from "./writer.ts";
+import { LiveOutput, type PassOutput } from "./output.ts";
+import { clearMirror, type MirrorUpdate, mirroredEntries, mirroredVersions } from "./versions-mirror.ts";
 
 const INCREMENTAL_BATCH = 500;
 
@@ -39,6 +39,17 @@ function initCounters(job: JobHandle): void {
 
 function bump(job: JobHandle, key: "new" | "updated" | "deleted" | "unchanged", by = 1): void {
   job.counters[key] = ((job.counters[key] as number | undefined) ?? 0) + by;
+}
+
+/** Counts one id of a kind, and tells the output (a dry run samples it). */
+function tally(job: JobHandle, output: PassOutput, kind: "new" | "updated" | "unchanged", id: string): void {
+  bump(job, kind);
+  output.counted?.(kind, id);
+}
+
+/** Whether the job counted any failure (a write or a delete): then the versions table cannot vouch for the index. */
+export function failedAny(job: JobHandle): boolean {
+  return Object.values(job.counters.failed).some((n) => n > 0);
 }
 
 /** A source's own failure (not sluice's): named as such, with what it means for the index. */
@@ -57,6 +68,15 @@ async function* guarded<T>(session: Session, job: JobHandle, records: AsyncItera
   }
 }
 
+/** A source's ids and versions, counted and with stored versions (versions() of a source, no rules). */
+async function* versionsOnly(session: Session, job: JobHandle, versions: AsyncIterable<Versioned>): AsyncGenerator<Versioned> {
+  const builder = builderHash(session.dataset);
+  for await (const entry of guarded(session, job, versions)) {
+    job.counters.read++;
+    yield storedVersion({ id: entry.id, version: entry.version }, builder);
+  }
+}
+
 /** The source's records, counted, filtered by the sync rules (excluded ones are absent to the index) and with stored versions. */
 export async function* included(session: Session, job: JobHandle, records: AsyncIterable<SourceRecord>, onExcluded?: (id: string) => Promise<void>): AsyncGenerator<SourceRecord> {
   const verdict = compileRules(session.dataset.sync.rules);
@@ -72,54 +92,55 @@ export async function* included(session: Session, job: JobHandle, records: Async
   }
 }
 
-function writerFor(session: Session, job: JobHandle, es: SearchClient, index: string): { writer: DocumentWriter; failures: RowFailureLog } {
-  const failures = new RowFailureLog(session.sql, job.job.id);
-  const writer = new DocumentWriter({ es, index, dataset: session.dataset, job: job.job.id, counters: job.counters, failures, log: session.log, signal: session.signal, context: NO_BLOBS });
-  return { writer, failures };
-}
-
-export const NO_BLOBS: IndexContext = {
-  readBlob: async (sha256) => {
-    throw new Error(`sync has no blob store to read payload ${sha256} from`);
-  },
-};
-
-/** Ends the writing half: flushes, lists failures, and applies index.maxFailures before any deletion. */
-async function finishWrites(session: Session, writer: DocumentWriter, failures: RowFailureLog, job: JobHandle): Promise<number> {
-  await writer.close();
-  await failures.flush();
-  const failed = Object.values(writer.failedByType).reduce((a, b) => a + b, 0);
-  const tolerated = session.dataset.index!.maxFailures;
-  if (failed > tolerated) {
-    throw new SluiceError(`${failed} documents failed to sync, more than the ${tolerated} tolerated (index.maxFailures); nothing was deleted and the cursor did not move`, {
-      hint: `see \`sluice job show ${job.job.id}\` and sluice.row_failures; the next sync retries them`,
-    });
-  }
-  return failed;
-}
-
-export async function mergeFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
+/** Returns where the versions table's next state starts from: itself when it stood in for the index, else the index's entries read here. */
+export async function mergeFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions, mirrors: string | null, output: PassOutput): Promise<MirrorUpdate["base"]> {
   const { sql, dataset, signal } = session;
   initCounters(job);
   const before = await countDocuments(es, index);
   const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
   job.setTask(`full sync of ${dataset.name}: comparing the source with ${before.toLocaleString("en-US")} documents of ${index}`, 5);
-  const { writer, failures } = writerFor(session, job, es, index);
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
-  const records = included(session, job, source.docs(signal));
-  const sorted = source.ordered ? records : sortedThroughPostgres(sql, dataset.name, job.job.id, records);
+  // Ids and versions alone when the source offers them and no rule needs the records: only what
+  // the merge finds new or changed is then read whole (docsByIds), a batch at a time.
+  const versions = source.ordered && source.docsByIds && dataset.sync.rules.length === 0 ? (source.versions?.(signal) ?? null) : null;
+  const sorted: AsyncIterable<Versioned> = versions
+    ? versionsOnly(session, job, versions)
+    : source.ordered
+      ? included(session, job, source.docs(signal))
+      : sortedThroughPostgres(sql, dataset.name, job.job.id, included(session, job, source.docs(signal)));
   let steps = 0;
   const collect = periodicCollector();
-  for await (const step of reconcile(sorted, sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal)))) {
+  const mirrored = await mirroredEntries(sql, dataset.name, mirrors, index, before);
+  const entries = mirrored ?? sortedIndexEntries(sql, dataset.name, job.job.id, indexEntryPages(es, index, signal));
+  let wanted = new Map<string, "new" | "updated">();
+  const write = async (record: SourceRecord, kind: "new" | "updated") => {
+    if (await output.write(record)) tally(job, output, kind, record.id);
+  };
+  const fetchWanted = async () => {
+    if (!wanted.size) return;
+    const batch = wanted;
+    wanted = new Map();
+    // A record gone since its version was read is left to the next sync.
+    for await (const record of guarded(session, job, source.docsByIds!([...batch.keys()], signal))) {
+      const kind = batch.get(record.id);
+      if (kind) await write(storedVersion(record, builder), kind);
+    }
+  };
+  const builder = builderHash(dataset);
+  for await (const step of reconcile(sorted, entries)) {
     switch (step.kind) {
       case "new":
-        if (await writer.write(step.record)) bump(job, "new");
+      case "changed": {
+        const kind = step.kind === "new" ? "new" : "updated";
+        if (!versions) await write(step.record as SourceRecord, kind);
+        else {
+          wanted.set(step.record.id, kind);
+          if (wanted.size >= INCREMENTAL_BATCH) await fetchWanted();
+        }
         break;
-      case "changed":
-        if (await writer.write(step.record)) bump(job, "updated");
-        break;
+      }
       case "unchanged":
-        bump(job, "unchanged");
+        tally(job, output, "unchanged", step.id);
         break;
       case "vanished":
         await deletions.add(step.id);
@@ -132,9 +153,11 @@ export async function mergeFull(session: Session, job: JobHandle, es: SearchClie
       throwIfAborted(signal);
     }
   }
+  await fetchWanted();
   progress.stop();
-  await finishWrites(session, writer, failures, job);
-  await applyDeletions(session, job, es, index, deletions, before, options);
+  await output.finishWrites();
+  await applyDeletions(session, job, output, deletions, before, options);
+  return mirrored ? "table" : "index entries";
 }
 
 export async function restampFull(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, options: SyncOptions): Promise<void> {
@@ -143,11 +166,12 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
   const before = await countDocuments(es, index);
   const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
   job.setTask(`full sync of ${dataset.name}: writing every record into ${index} with its version`, 5);
-  const { writer, failures } = writerFor(session, job, es, index);
+  await clearMirror(sql, dataset.name);
+  const output = new LiveOutput(session, job, es, index, true);
   let n = 0;
   const collect = periodicCollector();
   for await (const record of included(session, job, source.docs(signal))) {
-    if (await writer.write(record)) bump(job, "updated");
+    if (await output.write(record)) bump(job, "updated");
     if (++n % 1000 === 0) {
       collect();
       progress.tick(1000);
@@ -155,7 +179,8 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
     }
   }
   progress.stop();
-  const failed = await finishWrites(session, writer, failures, job);
+  await output.finishWrites();
+  const failed = output.failed;
   if (failed > 0) {
     session.log.warn(`${failed} documents failed while stamping ${index}; deleting nothing this time (the next full sync decides)`);
     return;
@@ -163,10 +188,11 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
   await es.indices.refresh({ index });
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
   for await (const id of idsNotWrittenBy(es, index, job.job.id, signal)) await deletions.add(id);
-  await applyDeletions(session, job, es, index, deletions, before, options);
+  await applyDeletions(session, job, output, deletions, before, options);
 }
 
-export async function incremental(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, cursor: string, options: SyncOptions): Promise<string> {
+/** `mirrors`: the index the versions table mirrored when the sync began; when it is this one, versions are looked up there instead of in the index (mget). */
+export async function incremental(session: Session, job: JobHandle, es: SearchClient, index: string, source: Source, cursor: string, options: SyncOptions, output: PassOutput, mirrors: string | null): Promise<string> {
   const { sql, dataset, signal } = session;
   initCounters(job);
   const before = await countDocuments(es, index);
@@ -174,16 +200,16 @@ export async function incremental(session: Session, job: JobHandle, es: SearchCl
   job.setTask(`incremental sync of ${dataset.name} from cursor ${cursor}`, 5);
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
   if (source.deletedSince) for await (const id of guarded(session, job, source.deletedSince(cursor, signal))) await deletions.add(id);
-  const { writer, failures } = writerFor(session, job, es, index);
   const changes = source.docsSince!(cursor, signal);
   let batch: SourceRecord[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const versions = await storedVersions(es, index, batch.map((r) => r.id));
+    const ids = batch.map((r) => r.id);
+    const versions = mirrors === index ? await mirroredVersions(sql, dataset.name, ids) : await storedVersions(es, index, ids);
     for (const record of batch) {
       const stored = versions.get(record.id);
-      if (stored === record.version) bump(job, "unchanged");
-      else if (await writer.write(record)) bump(job, stored === undefined ? "new" : "updated");
+      if (stored === record.version) tally(job, output, "unchanged", record.id);
+      else if (await output.write(record)) tally(job, output, stored === undefined ? "new" : "updated", record.id);
     }
     progress.tick(batch.length);
     batch = [];
@@ -216,26 +242,28 @@ export async function incremental(session: Session, job: JobHandle, es: SearchCl
   }
   await flush();
   progress.stop();
-  await finishWrites(session, writer, failures, job);
-  await applyDeletions(session, job, es, index, deletions, before, options);
+  await output.finishWrites();
+  await applyDeletions(session, job, output, deletions, before, options);
   return next;
 }
 
 /** The deletion gate, then the deletions, a batch at a time. */
-async function applyDeletions(session: Session, job: JobHandle, es: SearchClient, index: string, deletions: DeletionList, before: number, options: SyncOptions): Promise<void> {
+export async function applyDeletions(session: Session, job: JobHandle, output: PassOutput, deletions: DeletionList, before: number, options: SyncOptions): Promise<void> {
   await deletions.flush();
   const { dataset, signal } = session;
+  output.decided?.(deletions.count, before);
   if (deletions.count === 0) return;
   const fraction = dataset.sync.maxDeleteFraction;
   if (deletions.count > fraction * before && !options.force) {
     const share = before ? ` (${((deletions.count / before) * 100).toFixed(1)}%)` : "";
-    throw new SluiceError(`sync of ${dataset.name} would delete ${deletions.count.toLocaleString("en-US")} of ${before.toLocaleString("en-US")} documents${share}, more than sync.maxDeleteFraction ${fraction}; deleted nothing and kept the cursor`, {
+    await output.refused(new SluiceError(`sync of ${dataset.name} would delete ${deletions.count.toLocaleString("en-US")} of ${before.toLocaleString("en-US")} documents${share}, more than sync.maxDeleteFraction ${fraction}; deleted nothing and kept the cursor`, {
       hint: `check the source (a truncated export or a wrong filter?); if these deletions are right, run \`sluice sync ${dataset.name} --force\``,
-    });
+    }));
+    return;
   }
   job.setTask(`deleting ${deletions.count.toLocaleString("en-US")} documents that left the source`, 90);
   for await (const ids of deletions.batches()) {
-    const result = await deleteIds(es, index, ids, signal);
+    const result = await output.deleteIds(ids);
     bump(job, "deleted", result.deleted);
     if (result.absent) countReason(job.counters, "skipped", "already_absent", result.absent);
     for (const [reason, n] of Object.entries(result.failed)) countReason(job.counters, "failed", `delete_${reason}`, n);
@@ -259,11 +287,12 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
   try {
     job.setTask(`no live index for ${dataset.name}: loading generation ${generation.number} (${index}) from the source`, 5);
     const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
-    const { writer, failures } = writerFor(session, job, es, index);
+    await clearMirror(sql, dataset.name);
+    const output = new LiveOutput(session, job, es, index, true);
     let n = 0;
     const collect = periodicCollector();
     for await (const record of included(session, job, source.docs(signal))) {
-      if (await writer.write(record)) bump(job, "new");
+      if (await output.write(record)) bump(job, "new");
       if (++n % 1000 === 0) {
         collect();
         progress.tick(1000);
@@ -271,13 +300,13 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
       }
     }
     progress.stop();
-    await finishWrites(session, writer, failures, job);
+    await output.finishWrites();
     await promoteIndexOnlyGeneration(session, es, generation, index, job.counters.written);
   } catch (error) {
     await discardIndexOnlyGeneration(session, es, generation);
     throw error;
   }
-  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full" });
+  await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : index, base: "table" } });
   job.setTask(`generation ${generation.number} of ${dataset.name} is live (index-only, built by sync)`, 100);
   return report;
 }

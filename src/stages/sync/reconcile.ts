@@ -16,9 +16,12 @@ export interface IndexEntry {
   version: string | null;
 }
 
-export type ReconcileStep =
-  | { kind: "new"; record: SourceRecord }
-  | { kind: "changed"; record: SourceRecord }
+/** What the merge needs of a source's record: its id and version (the record itself, or only those two). */
+export type Versioned = Pick<SourceRecord, "id" | "version">;
+
+export type ReconcileStep<R extends Versioned = SourceRecord> =
+  | { kind: "new"; record: R }
+  | { kind: "changed"; record: R }
   | { kind: "unchanged"; id: string }
   | { kind: "vanished"; id: string };
 
@@ -55,7 +58,7 @@ async function* inOrder<T extends { id: string }>(items: AsyncIterable<T>, what:
   }
 }
 
-export async function* reconcile(source: AsyncIterable<SourceRecord>, index: AsyncIterable<IndexEntry>): AsyncGenerator<ReconcileStep> {
+export async function* reconcile<R extends Versioned = SourceRecord>(source: AsyncIterable<R>, index: AsyncIterable<IndexEntry>): AsyncGenerator<ReconcileStep<R>> {
   const s = inOrder(source, "the source")[Symbol.asyncIterator]();
   const i = inOrder(index, "the index")[Symbol.asyncIterator]();
   let record = await s.next();

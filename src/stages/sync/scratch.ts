@@ -14,6 +14,7 @@ export async function sweepScratch(sql: Sql, dataset: string): Promise<void> {
   await sql`delete from sluice.sync_records where dataset = ${dataset}`;
   await sql`delete from sluice.sync_index_entries where dataset = ${dataset}`;
   await sql`delete from sluice.sync_deletions where dataset = ${dataset}`;
+  await sql`delete from sluice.sync_written where dataset = ${dataset}`;
 }
 
 /** Writes records to Postgres and reads them back in id order (COLLATE "C"). */
@@ -71,6 +72,7 @@ export async function clearJobScratch(sql: Sql, job: number): Promise<void> {
   await sql`delete from sluice.sync_records where job_id = ${job}`;
   await sql`delete from sluice.sync_index_entries where job_id = ${job}`;
   await sql`delete from sluice.sync_deletions where job_id = ${job}`;
+  await sql`delete from sluice.sync_written where job_id = ${job}`;
 }
 
 /** The index's entries, a page at a time, into Postgres; then read back in id order (COLLATE "C"). */

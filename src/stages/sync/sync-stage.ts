@@ -2,7 +2,7 @@
  * `sluice sync <dataset>`: keeps the dataset's live index in step with its source, in place, as
  * Elastic's connectors do — the one deliberate exception to "build a new generation".
  *
- *   no live index      → first generation (first-build.ts), then a full sync stamps it
+ *   no live index      → first generation (first-build.ts), its documents stamped as they are written
  *   full (--full)      → source (id order) ⋈ index (id order, point in time) → upsert new/changed,
  *                        skip unchanged by version, collect vanished → deletion gate → delete
  *   full, unstamped    → (an index `run` built) write every record, then delete what this job did not write
@@ -29,7 +29,9 @@ import { openSearchFor } from "../steps.ts";
 import { refuseWhileSplit } from "../swap/swap-stage.ts";
 import { firstGenerationThroughStages } from "./first-build.ts";
 import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
-import { firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { failedAny, firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
+import { LiveOutput } from "./output.ts";
+import { clearMirror, type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
 import { clearJobScratch, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
 import { builderHash } from "./writer.ts";
@@ -77,6 +79,12 @@ export async function withSyncSession<T>(
     }
     refuseRefreshOnlyRules(session.dataset);
     es = await openSearchFor(session);
+    if (es!.engine.product === "opensearch") {
+      // Refused before anything is read or written, rather than part-way at the first full sync that needs the index's ids.
+      throw new SluiceError(`sync is not supported on OpenSearch yet: a full sync reads the live index through Elasticsearch's point in time sorted by _shard_doc, which OpenSearch lacks; nothing was read or written`, {
+        hint: `point ELASTICSEARCH_URL at Elasticsearch 8 to sync, or keep ${session.dataset.name} fresh with \`sluice run ${session.dataset.name}\``,
+      });
+    }
     await refuseWhileSplit(session);
     source = await openSyncSource(session.dataset, session.env);
     return await work(session, es!, source);
@@ -155,8 +163,21 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     if (targets.length === 0) {
       if (dataset.sync.source === null) {
         report.mode = "first";
-        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config });
+        // Read before the build, so that what changes while it reads is picked up by the next sync.
+        const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
+        const cursor = source.cursor ? await source.cursor() : null;
+        await clearMirror(sql, dataset.name);
+        const written = new WrittenList(sql, dataset.name, job.job.id, true);
+        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config, written });
         targets = await aliasTargets(es, alias);
+        report.index = targets.length === 1 ? targets[0]! : null;
+        // Stamped as written (first-build.ts): the generation is already what a full sync makes.
+        if (report.index && (await unstampedDocuments(es, report.index)) === 0) {
+          for (const key of ["updated", "deleted", "unchanged"]) job.counters[key] ??= 0;
+          await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : report.index, base: "table" } });
+          job.setTask(`generation ${report.generation} of ${dataset.name} is live, built and stamped by sync${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
+          return report;
+        }
       } else {
         return await firstIndexOnly(session, job, es, source, report, configHash);
       }
@@ -190,20 +211,27 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     }
     if (report.mode !== "first") report.mode = mode;
     let cursor: string | null;
+    let base: MirrorUpdate["base"];
+    await suspendMirror(sql, dataset.name);
     if (mode === "full") {
       cursor = source.cursor ? await source.cursor() : null;
       const unstamped = await unstampedDocuments(es, index);
       if (unstamped > 0) {
         log.info(`${unstamped.toLocaleString("en-US")} documents of ${index} carry no sync version (built by run): writing every record once`);
         await restampFull(session, job, es, index, source, options);
+        // Every document left in the index was written by this job and listed directly (restampFull deleted the rest).
+        base = "table";
       } else {
-        await mergeFull(session, job, es, index, source, options);
+        base = await mergeFull(session, job, es, index, source, options, stored?.versionsIndex ?? null, new LiveOutput(session, job, es, index));
       }
     } else {
-      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options);
+      cursor = await incremental(session, job, es, index, source, stored!.cursor!, options, new LiveOutput(session, job, es, index), stored?.versionsIndex ?? null);
+      base = "table";
     }
     await es.indices.refresh({ index });
-    await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode });
+    // An incremental sync keeps the table in step only if it already mirrored this index.
+    const trusted = !failedAny(job) && (base !== "table" || mode === "full" || stored?.versionsIndex === index);
+    await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode, mirror: { index: trusted ? index : null, base } });
     job.setTask(`synced ${dataset.name} (${mode})${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
     return report;
   } catch (error) {

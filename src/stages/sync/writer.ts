@@ -12,6 +12,7 @@ import type { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { SourceRecord } from "../../sources/types.ts";
 import { BulkSink } from "../index/bulk-sink.ts";
+import type { WrittenList } from "./versions-mirror.ts";
 
 /** The share of documents that must have been written before the error rate is judged. */
 const ERROR_RATE_AFTER = 1000;
@@ -20,7 +21,7 @@ const ERROR_RATE_AFTER = 1000;
  * The version stored in the index: the source's, and a short hash of the document builder's text,
  * so that a changed `toDocument` rewrites every document at the next full sync.
  */
-export function storedVersion(record: SourceRecord, builderHash: string): SourceRecord {
+export function storedVersion<R extends Pick<SourceRecord, "id" | "version">>(record: R, builderHash: string): R {
   return { ...record, version: `${record.version}@${builderHash}` };
 }
 
@@ -45,6 +46,8 @@ export interface WriterOptions {
   signal: AbortSignal;
   context: IndexContext;
   onWritten?: (n: number) => void;
+  /** Where the ids and versions sent are listed for the versions table (versions-mirror.ts). */
+  written?: WrittenList;
 }
 
 export class DocumentWriter {
@@ -112,11 +115,13 @@ export class DocumentWriter {
     // record.version is already the stored one (storedVersion), as the reconcile compared it.
     const stamped = { ...documents[0], _sluice_id: record.id, _sluice_version: record.version, _sluice_job: String(this.o.job) };
     await this.#sink.add(this.o.index, record.id, stamped);
+    this.o.written?.push(record.id, record.version);
     return true;
   }
 
   async close(): Promise<void> {
     await this.#sink.close();
+    await this.o.written?.flush();
     if (this.#tripped) throw this.#tripped;
     for (const [type, n] of Object.entries(this.#sink.failuresByType)) countReason(this.o.counters, "failed", type, n);
     const tally = this.#sink.tallies.get(this.o.index);
