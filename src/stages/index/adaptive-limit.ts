@@ -20,12 +20,22 @@ const MB = 1024 * 1024;
 export class AdaptiveLimit {
   #limit: number;
   #recent: number[] = [];
+  /** The fewest and most slots used so far, for the stage's log. */
+  lowest: number;
+  highest: number;
 
   constructor(
     readonly max: number,
     start = Math.min(2, max),
   ) {
     this.#limit = Math.max(1, Math.min(max, start));
+    this.lowest = this.highest = this.#limit;
+  }
+
+  #set(limit: number): void {
+    this.#limit = limit;
+    this.lowest = Math.min(this.lowest, limit);
+    this.highest = Math.max(this.highest, limit);
   }
 
   get current(): number {
@@ -39,12 +49,12 @@ export class AdaptiveLimit {
     this.#recent.push(perMb);
     if (this.#recent.length > WINDOW) this.#recent.shift();
     const best = Math.min(...this.#recent);
-    if (perMb > best * SHRINK_ABOVE) this.#limit = Math.max(1, this.#limit - 1);
-    else if (saturated && perMb <= best * GROW_BELOW) this.#limit = Math.min(this.max, this.#limit + 1);
+    if (perMb > best * SHRINK_ABOVE) this.#set(Math.max(1, this.#limit - 1));
+    else if (saturated && perMb <= best * GROW_BELOW) this.#set(Math.min(this.max, this.#limit + 1));
   }
 
   /** The cluster answered 429 to a request or to some of its items. */
   onRejected(): void {
-    this.#limit = Math.max(1, Math.floor(this.#limit / 2));
+    this.#set(Math.max(1, Math.floor(this.#limit / 2)));
   }
 }

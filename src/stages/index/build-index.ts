@@ -138,6 +138,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   }
   await sink.close();
   progress.stop();
+  const { lowest, highest } = sink.concurrencyRange;
+  log.info(`bulk requests in flight adapted between ${lowest} and ${highest} (index.concurrency ${config.concurrency}), ${sink.concurrency} at the end`);
   await failures.flush();
   for (const [type, n] of Object.entries(sink.failuresByType)) countReason(counters, "failed", type, n);
   const parentTally = sink.tallies.get(parent!.index) ?? { sent: 0, indexed: 0, failed: 0 };

@@ -102,6 +102,11 @@ export class BulkSink {
     return this.#limit.current;
   }
 
+  /** The fewest and most requests allowed in flight so far. */
+  get concurrencyRange(): { lowest: number; highest: number } {
+    return { lowest: this.#limit.lowest, highest: this.#limit.highest };
+  }
+
 
   /** Queues one document; resolves when there is room for more. */
   async add(index: string, id: string, document: unknown): Promise<void> {
