@@ -20,15 +20,13 @@ describe("AdaptiveLimit", () => {
     expect(limit.current).toBe(2);
   });
 
-  test("gives a slot back when answers slow to more than twice the recent best per megabyte", () => {
-    const limit = new AdaptiveLimit(6, 4);
+  test("holds while answers are slower than 1.5× the recent best per megabyte", () => {
+    const limit = new AdaptiveLimit(6, 3);
     limit.onAnswer(1000, 5 * MB, false);
     limit.onAnswer(2500, 5 * MB, true);
+    limit.onAnswer(1600, 5 * MB, true);
     expect(limit.current).toBe(3);
-    // Between 1.5× and 2×: hold.
-    limit.onAnswer(1800, 5 * MB, true);
-    expect(limit.current).toBe(3);
-    // A smaller request in proportion is not slower.
+    // A smaller request, in proportion no slower, counts as holding.
     limit.onAnswer(200, 1 * MB, true);
     expect(limit.current).toBe(4);
   });

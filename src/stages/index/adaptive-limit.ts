@@ -5,7 +5,8 @@
  *   - start at `start` slots; never more than `max` (index.concurrency), never fewer than 1;
  *   - an answer with no 429 in it, while every slot was busy, that took at most 1.5× the best time
  *     per megabyte of the last 20 answers → one slot more (the cluster kept up; more may fit);
- *   - an answer that took more than 2× that best → one slot fewer (requests queue in the cluster);
+ *   - a slower answer holds the count: on a shared machine latency also rises with other work, and
+ *     giving slots back for that left the cluster's second core idle (measured: stuck at 1 slot);
  *   - any 429 (the whole request, or some of its items) → half the slots, at least 1 (the cluster
  *     said it is full).
  *
@@ -14,7 +15,6 @@
  */
 const WINDOW = 20;
 const GROW_BELOW = 1.5;
-const SHRINK_ABOVE = 2;
 const MB = 1024 * 1024;
 
 export class AdaptiveLimit {
@@ -49,8 +49,7 @@ export class AdaptiveLimit {
     this.#recent.push(perMb);
     if (this.#recent.length > WINDOW) this.#recent.shift();
     const best = Math.min(...this.#recent);
-    if (perMb > best * SHRINK_ABOVE) this.#set(Math.max(1, this.#limit - 1));
-    else if (saturated && perMb <= best * GROW_BELOW) this.#set(Math.min(this.max, this.#limit + 1));
+    if (saturated && perMb <= best * GROW_BELOW) this.#set(Math.min(this.max, this.#limit + 1));
   }
 
   /** The cluster answered 429 to a request or to some of its items. */
