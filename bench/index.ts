@@ -79,6 +79,8 @@ function parseArgs(argv: string[]) {
     keep: false,
     rounds: 3,
     rawConcurrency: [2, 3, 4],
+    /** Index rounds of sluice alone, no references: for the cost-as-work-grows runs (issue 12, point 4). */
+    sluiceOnly: false,
     id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -105,7 +107,7 @@ function parseArgs(argv: string[]) {
     } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -410,7 +412,7 @@ async function indexRounds(
   esUrl: string,
   prefix: string,
   env: Record<string, string>,
-  opts: { rounds: number; rawConcurrency: number[] },
+  opts: { rounds: number; rawConcurrency: number[]; sluiceOnly: boolean },
 ): Promise<{ results: Map<string, ToolRun[]>; last: StageRun; raw: NdjsonBuild; skipped: string[] }> {
   const { table } = await stagingTable(apiUrl);
   const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
@@ -462,9 +464,11 @@ async function indexRounds(
         run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index], env)),
       },
     ];
+    if (opts.sluiceOnly) tools.splice(1);
     const python = process.env.SLUICE_BENCH_PYTHON || "python3";
     const probe = Bun.spawnSync([python, "-c", "import elasticsearch; print(elasticsearch.__versionstr__)"], { stdout: "pipe", stderr: "pipe" });
-    if (probe.exitCode === 0) {
+    if (opts.sluiceOnly) skipped.push("references: skipped (--sluice-only)");
+    else if (probe.exitCode === 0) {
       tools.push({ name: "parallel_bulk", run: () => onReference(() => childTool([python, "bench/parallel-bulk.py", dir, esUrl, index], env)) });
     } else {
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (pip install 'elasticsearch<9', or point SLUICE_BENCH_PYTHON at a python that has it)`);
@@ -496,6 +500,15 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
   const ours = results.get("sluice index")!;
   const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
   const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
+  const cpu = median(ours.map(cpuPer1k));
+  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`;
+  const perRow = (r: ToolRun) => (r.ms * 1000) / r.docs;
+  notes.push(`index: ${spread(ours.map(perRow), 1)} µs per document (whole command), peak RSS ${mb(last.run.peakRss)} (last round)`);
+  if (curls.length === 0) {
+    table.push({ stage: "index (whole command)", ours: rate(ours), limit: null, goal: null, peakRss: last.run.peakRss, note: "no references (--sluice-only)" });
+    table.push({ stage: "index CPU-s per 1k docs", ours: null, limit: null, goal: null, peakRss: null, note: cpuNote });
+    return;
+  }
   const [bestName, best] = curls.reduce((a, b) => (rate(b[1]) > rate(a[1]) ? b : a));
   const vsBest = roundRatios(ours, best);
   table.push({
@@ -504,7 +517,7 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     limit: rate(best),
     goal: 0.9,
     ratio: median(vsBest),
-    peakRss: Math.max(...[last.run.peakRss]),
+    peakRss: last.run.peakRss,
     note: `limit: raw _bulk, ${bestName} (best median); ratio per round ${spread(vsBest, 2)}`,
   });
   const helpers = results.get("helpers.bulk")!;
@@ -515,15 +528,7 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     const vsPython = roundRatios(ours, python);
     table.push({ stage: "index vs parallel_bulk", ours: rate(ours), limit: rate(python), goal: null, ratio: median(vsPython), peakRss: null, note: `info: Openverse's method (chunk 400, 4 threads); ratio per round ${spread(vsPython, 2)}` });
   }
-  const cpu = median(ours.map(cpuPer1k));
-  table.push({
-    stage: "index CPU-s per 1k docs",
-    ours: null,
-    limit: null,
-    goal: null,
-    peakRss: null,
-    note: `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`,
-  });
+  table.push({ stage: "index CPU-s per 1k docs", ours: null, limit: null, goal: null, peakRss: null, note: cpuNote });
   table.push({
     stage: "index: bulk phase only",
     ours: last.phaseMs ? rate([{ ...ours.at(-1)!, ms: last.phaseMs }]) : null,
@@ -649,7 +654,7 @@ async function main() {
         note: "info: the pipe in COPY binary, as sluice copies when column types allow",
       });
       notes.push(
-        `refresh: ${refresh.rows.toLocaleString("en-US")} rows; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
+        `refresh: ${refresh.rows.toLocaleString("en-US")} rows, ${((refresh.run.ms * 1000) / refresh.rows).toFixed(1)} µs per row; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
           `after copy ${secs(refresh.phaseMs === null ? null : refresh.run.ms - refresh.phaseMs)} incl. start-up); pipe ${secs(pipe?.ms ?? null)}`,
       );
       notes.push(`refresh phases (s since start): ${phaseTimes(refresh.run)}`);
