@@ -405,7 +405,8 @@ async function oursIndex(apiUrl: string, env: Record<string, string>, config: st
  * (prebuilt NDJSON of the same documents, cut by the same batch rule, sent by `xargs -P c curl` at
  * each concurrency c), `helpers.bulk` at its defaults, and Openverse's `parallel_bulk` when python
  * has the `elasticsearch` package. Every reference writes an index of its own, made with the body
- * sluice builds on this cluster and deleted afterwards.
+ * sluice builds on this cluster and deleted afterwards; its time includes the `_refresh` that makes
+ * the documents searchable, as sluice's command does.
  */
 async function indexRounds(
   apiUrl: string,
@@ -429,7 +430,10 @@ async function indexRounds(
       await es(esUrl, "PUT", `/${index}`, { settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" }, mappings: body.mappings });
       try {
         const r = await work();
+        // Timed with the refresh, as sluice's command ends with one: the documents are searchable.
+        const refreshStart = performance.now();
         await es(esUrl, "POST", `/${index}/_refresh`);
+        r.ms += performance.now() - refreshStart;
         const { count } = await es(esUrl, "GET", `/${index}/_count`);
         if (count !== built.documents) log(`WARNING: ${count} of ${built.documents} documents indexed`);
         return { docs: count as number, ...r };
