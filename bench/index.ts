@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--rows N] [--only refresh|index|reload|sync] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
+ * `bun run bench [--rows N] [--only refresh,index,reload,sync] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
  *
  * Times sluice's refresh and index of the Openverse `image` dataset on N generated rows and prints
  * rows/s beside the limits measured in the same run on the same data:
@@ -73,7 +73,8 @@ export interface BenchContext {
 function parseArgs(argv: string[]) {
   const out = {
     rows: 1_000_000,
-    only: null as null | "refresh" | "index" | "reload" | "sync",
+    /** The parts to run (`--only a,b`); null for all. */
+    only: null as null | Set<"refresh" | "index" | "reload" | "sync">,
     growthRows: -1,
     reuse: false,
     keep: false,
@@ -101,13 +102,13 @@ function parseArgs(argv: string[]) {
     else if (a === "--rounds" || a.startsWith("--rounds=")) out.rounds = Math.max(1, count(value()));
     else if (a === "--raw-concurrency" || a.startsWith("--raw-concurrency=")) out.rawConcurrency = value().split(",").map((v) => Math.max(1, count(v)));
     else if (a === "--only" || a.startsWith("--only=")) {
-      const v = value();
-      if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync, got ${v}`);
-      out.only = v;
+      const parts = value().split(",");
+      for (const v of parts) if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync (comma-separated), got ${v}`);
+      out.only = new Set(parts as ("refresh" | "index" | "reload" | "sync")[]);
     } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -589,14 +590,14 @@ async function main() {
   const env = childEnv(upstreamUrl);
   const table: BenchRow[] = [];
   const notes: string[] = [];
-  const doRefresh = opts.only === null || opts.only === "refresh";
-  const doIndex = opts.only === null || opts.only === "index";
-  const doReload = opts.only === null || opts.only === "reload";
-  const doSync = opts.only === null || opts.only === "sync";
+  const doRefresh = opts.only === null || opts.only.has("refresh");
+  const doIndex = opts.only === null || opts.only.has("index");
+  const doReload = opts.only === null || opts.only.has("reload");
+  const doSync = opts.only === null || opts.only.has("sync");
   const benchStart = performance.now();
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
-  log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${opts.only}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
+  log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${[...opts.only].join(", ")}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
   log(`bench id ${opts.id}: databases ${names.api}, ${names.upstream}, ${names.growth}; indices ${names.prefix}*`);
 
   // Growth run first, on its own upstream: sluice's peak RSS at the smaller N.
