@@ -173,7 +173,9 @@ async function deleteRecordedIndices(adminUrl: string, apiDatabase: string, esUr
     return withSql(withDatabase(adminUrl, apiDatabase), async (api) => {
       const [table] = await api`select to_regclass('sluice.generations') is not null as ok`;
       if (!table?.ok) return [];
-      return (await api`select index_name from sluice.generations where index_name is not null`).map((r) => r.index_name as string);
+      // A generation's other indices (its filtered twin, child indices) are the keys of stats.documents.
+      const rows = await api`select index_name, coalesce(stats->'documents', '{}'::jsonb) as documents from sluice.generations`;
+      return [...new Set(rows.flatMap((r) => [...(r.index_name ? [r.index_name as string] : []), ...Object.keys(r.documents as Record<string, number>)]))];
     });
   });
   for (const index of names) await es(esUrl, "DELETE", `/${encodeURIComponent(index)}`);
