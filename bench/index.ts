@@ -106,6 +106,7 @@ function parseArgs(argv: string[]) {
       for (const v of parts) if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync (comma-separated), got ${v}`);
       out.only = new Set(parts as ("refresh" | "index" | "reload" | "sync")[]);
     } else if (a === "--reuse-upstream") out.reuse = true;
+    else if (a === "--sluice-only") out.sluiceOnly = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
       console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
