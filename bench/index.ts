@@ -423,7 +423,20 @@ async function indexRounds(
   const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
   const index = `${prefix}reference`;
   const skipped: string[] = [];
+  let last: StageRun | null = null;
   try {
+    const sluice: Tool = {
+      name: "sluice index",
+      run: async () => {
+        const run = await oursIndex(apiUrl, env);
+        last = run;
+        return { docs: run.rows, cpu: run.run.cpuSeconds, ms: run.run.ms };
+      },
+    };
+    if (opts.sluiceOnly) {
+      const results = await runRounds([sluice], opts.rounds, esUrl, log);
+      return { results, last: last!, raw: { files: 0, documents: 0, bytes: 0, ms: 0 }, skipped: ["references: skipped (--sluice-only)"] };
+    }
     log(`building NDJSON from ${table} into ${dir} (not timed)`);
     const built = await buildNdjson({ databaseUrl: apiUrl, table, index, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes });
     log(`NDJSON: ${built.documents.toLocaleString("en-US")} documents in ${built.files} files, ${mb(built.bytes)}, built in ${secs(built.ms)}`);
@@ -447,15 +460,8 @@ async function indexRounds(
     };
     // The same response filter sluice asks for, so Elasticsearch does the same work.
     const filter = "errors,items.*.status,items.*._id,items.*._index,items.*.error.type,items.*.error.reason";
-    let last: StageRun | null = null;
     const tools: Tool[] = [
-      {
-        name: "sluice index",
-        run: async () => {
-          last = await oursIndex(apiUrl, env);
-          return { docs: last.rows, cpu: last.run.cpuSeconds, ms: last.run.ms };
-        },
-      },
+      sluice,
       ...opts.rawConcurrency.map((c) => ({
         name: `curl P=${c}`,
         run: () =>
@@ -472,11 +478,9 @@ async function indexRounds(
         run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index], env)),
       },
     ];
-    if (opts.sluiceOnly) tools.splice(1);
     const python = process.env.SLUICE_BENCH_PYTHON || "python3";
     const probe = Bun.spawnSync([python, "-c", "import elasticsearch; print(elasticsearch.__versionstr__)"], { stdout: "pipe", stderr: "pipe" });
-    if (opts.sluiceOnly) skipped.push("references: skipped (--sluice-only)");
-    else if (probe.exitCode === 0) {
+    if (probe.exitCode === 0) {
       tools.push({ name: "parallel_bulk", run: () => onReference(() => childTool([python, "bench/parallel-bulk.py", dir, esUrl, index], env)) });
     } else {
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (pip install 'elasticsearch<9', or point SLUICE_BENCH_PYTHON at a python that has it)`);
@@ -545,7 +549,8 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     peakRss: null,
     note: "info: last round, from log lines 'indexing…' → 'restoring…'",
   });
-  notes.push(`index: ${last.rows.toLocaleString("en-US")} docs, ${mb(raw.bytes)} NDJSON in ${raw.files} files (built in ${secs(raw.ms)}, not timed); per tool, median [min–max] over ${ours.length} rounds:`);
+  const ndjson = raw.files ? `, ${mb(raw.bytes)} NDJSON in ${raw.files} files (built in ${secs(raw.ms)}, not timed)` : "";
+  notes.push(`index: ${last.rows.toLocaleString("en-US")} docs${ndjson}; per tool, median [min–max] over ${ours.length} rounds:`);
   for (const [name, runs] of results) {
     notes.push(
       `  ${name.padEnd(13)} ${spread(runs.map(docsPerSecond))} docs/s; CPU-s/1k docs ${spread(runs.map(cpuPer1k), 4)}; ` +
