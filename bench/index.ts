@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--rows N] [--only refresh|index|reload|sync] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
+ * `bun run bench [--rows N] [--only refresh,index,reload,sync] [--growth-rows M] [--id ID] [--reuse-upstream] [--keep]`
  *
  * Times sluice's refresh and index of the Openverse `image` dataset on N generated rows and prints
  * rows/s beside the limits measured in the same run on the same data:
@@ -39,15 +39,18 @@ import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
-import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { childTool, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
-import { buildNdjson } from "./ndjson.ts";
+import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
 
 export interface BenchRow {
   stage: string;
   ours: number | null;
   limit: number | null;
   goal: number | null;
+  /** When set, the ratio printed (a median of per-round ratios) instead of ours / limit. */
+  ratio?: number;
   peakRss: number | null;
   note?: string;
 }
@@ -70,13 +73,17 @@ export interface BenchContext {
 function parseArgs(argv: string[]) {
   const out = {
     rows: 1_000_000,
-    only: null as null | "refresh" | "index" | "reload" | "sync",
+    /** The parts to run (`--only a,b`); null for all. */
+    only: null as null | Set<"refresh" | "index" | "reload" | "sync">,
     growthRows: -1,
     reuse: false,
     keep: false,
     /** `--workers 1,2,4`: also the index stage spread over that many workers (bench/workers.ts). */
     workers: [] as number[],
     rounds: 3,
+    rawConcurrency: [2, 3, 4],
+    /** Index rounds of sluice alone, no references: for the cost-as-work-grows runs (issue 12, point 4). */
+    sluiceOnly: false,
     id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -94,16 +101,18 @@ function parseArgs(argv: string[]) {
     if (a === "--rows" || a.startsWith("--rows=")) out.rows = count(value());
     else if (a === "--growth-rows" || a.startsWith("--growth-rows=")) out.growthRows = count(value());
     else if (a === "--id" || a.startsWith("--id=")) out.id = value();
+    else if (a === "--rounds" || a.startsWith("--rounds=")) out.rounds = Math.max(1, count(value()));
+    else if (a === "--raw-concurrency" || a.startsWith("--raw-concurrency=")) out.rawConcurrency = value().split(",").map((v) => Math.max(1, count(v)));
     else if (a === "--only" || a.startsWith("--only=")) {
-      const v = value();
-      if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync, got ${v}`);
-      out.only = v;
+      const parts = value().split(",");
+      for (const v of parts) if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync (comma-separated), got ${v}`);
+      out.only = new Set(parts as ("refresh" | "index" | "reload" | "sync")[]);
     } else if (a === "--workers" || a.startsWith("--workers=")) out.workers = value().split(",").map(count);
-    else if (a === "--rounds" || a.startsWith("--rounds=")) out.rounds = count(value());
     else if (a === "--reuse-upstream") out.reuse = true;
+    else if (a === "--sluice-only") out.sluiceOnly = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh|index|reload|sync] [--growth-rows M (N/4, 0 = skip)] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep] [--workers 1,2,4 [--rounds 3]]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--workers 1,2,4] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -168,7 +177,9 @@ async function deleteRecordedIndices(adminUrl: string, apiDatabase: string, esUr
     return withSql(withDatabase(adminUrl, apiDatabase), async (api) => {
       const [table] = await api`select to_regclass('sluice.generations') is not null as ok`;
       if (!table?.ok) return [];
-      return (await api`select index_name from sluice.generations where index_name is not null`).map((r) => r.index_name as string);
+      // A generation's other indices (its filtered twin, child indices) are the keys of stats.documents.
+      const rows = await api`select index_name, coalesce(stats->'documents', '{}'::jsonb) as documents from sluice.generations`;
+      return [...new Set(rows.flatMap((r) => [...(r.index_name ? [r.index_name as string] : []), ...Object.keys(r.documents as Record<string, number>)]))];
     });
   });
   for (const index of names) await es(esUrl, "DELETE", `/${encodeURIComponent(index)}`);
@@ -396,47 +407,160 @@ async function oursIndex(apiUrl: string, env: Record<string, string>, config: st
   return { run, rows, phaseMs };
 }
 
-/** The index limit: prebuilt NDJSON of the same documents, sent by curl at the same batch size and concurrency. */
-async function rawBulk(apiUrl: string, esUrl: string, index: string): Promise<Measured & { build: number; files: number; bytes: number }> {
+/**
+ * The index stage in rounds against its references (bench/index-rounds.ts): the raw `_bulk` limit
+ * (prebuilt NDJSON of the same documents, cut by the same batch rule, sent by `xargs -P c curl` at
+ * each concurrency c), `helpers.bulk` at its defaults, and Openverse's `parallel_bulk` when python
+ * has the `elasticsearch` package. Every reference writes an index of its own, made with the body
+ * sluice builds on this cluster and deleted afterwards; its time includes the `_refresh` that makes
+ * the documents searchable, as sluice's command does.
+ */
+async function indexRounds(
+  apiUrl: string,
+  esUrl: string,
+  prefix: string,
+  env: Record<string, string>,
+  opts: { rounds: number; rawConcurrency: number[]; sluiceOnly: boolean },
+): Promise<{ results: Map<string, ToolRun[]>; last: StageRun; raw: NdjsonBuild; skipped: string[] }> {
   const { table } = await stagingTable(apiUrl);
   const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
+  const index = `${prefix}reference`;
+  const skipped: string[] = [];
+  let last: StageRun | null = null;
   try {
+    const sluice: Tool = {
+      name: "sluice index",
+      run: async () => {
+        const run = await oursIndex(apiUrl, env);
+        last = run;
+        return { docs: run.rows, cpu: run.run.cpuSeconds, ms: run.run.ms };
+      },
+    };
+    if (opts.sluiceOnly) {
+      const results = await runRounds([sluice], opts.rounds, esUrl, log);
+      return { results, last: last!, raw: { files: 0, documents: 0, bytes: 0, ms: 0 }, skipped: ["references: skipped (--sluice-only)"] };
+    }
     log(`building NDJSON from ${table} into ${dir} (not timed)`);
-    const built = await buildNdjson({
-      databaseUrl: apiUrl,
-      table,
-      index,
-      dir,
-      batchDocuments: INDEX_DEFAULTS.batchDocuments,
-      batchBytes: INDEX_DEFAULTS.batchBytes,
-    });
+    const built = await buildNdjson({ databaseUrl: apiUrl, table, index, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes });
     log(`NDJSON: ${built.documents.toLocaleString("en-US")} documents in ${built.files} files, ${mb(built.bytes)}, built in ${secs(built.ms)}`);
-    await es(esUrl, "DELETE", `/${index}`);
-    // The body sluice builds on this cluster: degraded as SLUICE_INDEX_DEGRADE allows when modules are missing.
-    const modules = await es(esUrl, "GET", "/_nodes/plugins?filter_path=nodes.*.modules.name");
-    const have = new Set(Object.values(modules.nodes ?? {}).flatMap((n: any) => (n.modules ?? []).map((m: { name: string }) => m.name)));
-    const lost = modulesNeeded(imageIndexBody()).filter((n) => !have.has(n.module)).flatMap((n) => (n.degradation ? [n.degradation] : []));
-    const body = degradeBody(imageIndexBody(), lost);
-    await es(esUrl, "PUT", `/${index}`, {
-      settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
-      mappings: body.mappings,
-    });
+    const body = await referenceBody(esUrl);
+    /** A fresh reference index, the tool's run, then its count checked and the index deleted. */
+    const onReference = async (work: () => Promise<{ cpu: number; ms: number }>) => {
+      await es(esUrl, "DELETE", `/${index}`);
+      await es(esUrl, "PUT", `/${index}`, { settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" }, mappings: body.mappings });
+      try {
+        const r = await work();
+        // Timed with the refresh, as sluice's command ends with one: the documents are searchable.
+        const refreshStart = performance.now();
+        await es(esUrl, "POST", `/${index}/_refresh`);
+        r.ms += performance.now() - refreshStart;
+        const { count } = await es(esUrl, "GET", `/${index}/_count`);
+        if (count !== built.documents) log(`WARNING: ${count} of ${built.documents} documents indexed`);
+        return { docs: count as number, ...r };
+      } finally {
+        await es(esUrl, "DELETE", `/${index}`).catch(() => {});
+      }
+    };
     // The same response filter sluice asks for, so Elasticsearch does the same work.
     const filter = "errors,items.*.status,items.*._id,items.*._index,items.*.error.type,items.*.error.reason";
-    const bulkUrl = `${esUrl}/_bulk?filter_path=${filter}`;
-    const ms = await bash(
-      `cd "$DIR" && ls | xargs -P ${INDEX_DEFAULTS.concurrency} -I{} curl -sS -o /dev/null -H 'content-type: application/x-ndjson' --data-binary @{} "$URL"`,
-      { DIR: dir, URL: bulkUrl },
-    );
-    const busy = lastBashBusySeconds;
-    await es(esUrl, "POST", `/${index}/_refresh`);
-    const { count } = await es(esUrl, "GET", `/${index}/_count`);
-    if (count !== built.documents) log(`WARNING: raw bulk indexed ${count} of ${built.documents} documents`);
-    return { ms, rows: count, busy, build: built.ms, files: built.files, bytes: built.bytes };
+    const tools: Tool[] = [
+      sluice,
+      ...opts.rawConcurrency.map((c) => ({
+        name: `curl P=${c}`,
+        run: () =>
+          onReference(async () => {
+            const ms = await bash(`cd "$DIR" && ls | xargs -P ${c} -I{} curl -sS -o /dev/null -H 'content-type: application/x-ndjson' --data-binary @{} "$URL"`, {
+              DIR: dir,
+              URL: `${esUrl}/_bulk?filter_path=${filter}`,
+            });
+            return { ms, cpu: lastBashCpuSeconds };
+          }),
+      })),
+      {
+        name: "helpers.bulk",
+        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index], env)),
+      },
+    ];
+    const python = process.env.SLUICE_BENCH_PYTHON || "python3";
+    const probe = Bun.spawnSync([python, "-c", "import elasticsearch; print(elasticsearch.__versionstr__)"], { stdout: "pipe", stderr: "pipe" });
+    if (probe.exitCode === 0) {
+      tools.push({ name: "parallel_bulk", run: () => onReference(() => childTool([python, "bench/parallel-bulk.py", dir, esUrl, index], env)) });
+    } else {
+      skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (pip install 'elasticsearch<9', or point SLUICE_BENCH_PYTHON at a python that has it)`);
+    }
+    const results = await runRounds(tools, opts.rounds, esUrl, log);
+    return { results, last: last!, raw: built, skipped };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await es(esUrl, "DELETE", `/${index}`).catch(() => {});
   }
+}
+
+/** The body sluice builds on this cluster: degraded as SLUICE_INDEX_DEGRADE allows when modules are missing. */
+async function referenceBody(esUrl: string) {
+  const modules = await es(esUrl, "GET", "/_nodes/plugins?filter_path=nodes.*.modules.name");
+  const have = new Set(Object.values(modules.nodes ?? {}).flatMap((n: any) => (n.modules ?? []).map((m: { name: string }) => m.name)));
+  const lost = modulesNeeded(imageIndexBody()).filter((n) => !have.has(n.module)).flatMap((n) => (n.degradation ? [n.degradation] : []));
+  return degradeBody(imageIndexBody(), lost);
+}
+
+/**
+ * sluice's CPU per 1,000 documents before issue 12 (9.0 CPU-s for 189,843 documents at 200k rows,
+ * bench of 2026-11-30): the goal is at most half of it.
+ */
+const CPU_PER_1K_BEFORE = 0.047;
+
+/** The index rows of the table, and the notes that give every tool's figures. */
+function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: StageRun, table: BenchRow[], notes: string[]): void {
+  const ours = results.get("sluice index")!;
+  const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
+  const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
+  const cpu = median(ours.map(cpuPer1k));
+  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`;
+  const perRow = (r: ToolRun) => (r.ms * 1000) / r.docs;
+  notes.push(`index: ${spread(ours.map(perRow), 1)} µs per document (whole command), peak RSS ${mb(last.run.peakRss)} (last round)`);
+  if (curls.length === 0) {
+    table.push({ stage: "index (whole command)", ours: rate(ours), limit: null, goal: null, peakRss: last.run.peakRss, note: "no references (--sluice-only)" });
+    table.push({ stage: "index CPU-s per 1k docs", ours: null, limit: null, goal: null, peakRss: null, note: cpuNote });
+    return;
+  }
+  const [bestName, best] = curls.reduce((a, b) => (rate(b[1]) > rate(a[1]) ? b : a));
+  const vsBest = roundRatios(ours, best);
+  table.push({
+    stage: "index (whole command)",
+    ours: rate(ours),
+    limit: rate(best),
+    goal: 0.9,
+    ratio: median(vsBest),
+    peakRss: last.run.peakRss,
+    note: `limit: raw _bulk, ${bestName} (best median); ratio per round ${spread(vsBest, 2)}`,
+  });
+  const helpers = results.get("helpers.bulk")!;
+  const vsHelpers = roundRatios(ours, helpers);
+  table.push({ stage: "index vs helpers.bulk", ours: rate(ours), limit: rate(helpers), goal: 1.1, ratio: median(vsHelpers), peakRss: null, note: `defaults (5 MB, concurrency 5); ratio per round ${spread(vsHelpers, 2)}` });
+  const python = results.get("parallel_bulk");
+  if (python) {
+    const vsPython = roundRatios(ours, python);
+    table.push({ stage: "index vs parallel_bulk", ours: rate(ours), limit: rate(python), goal: null, ratio: median(vsPython), peakRss: null, note: `info: Openverse's method (chunk 400, 4 threads); ratio per round ${spread(vsPython, 2)}` });
+  }
+  table.push({ stage: "index CPU-s per 1k docs", ours: null, limit: null, goal: null, peakRss: null, note: cpuNote });
+  table.push({
+    stage: "index: bulk phase only",
+    ours: last.phaseMs ? rate([{ ...ours.at(-1)!, ms: last.phaseMs }]) : null,
+    limit: rate(best),
+    goal: null,
+    peakRss: null,
+    note: "info: last round, from log lines 'indexing…' → 'restoring…'",
+  });
+  const ndjson = raw.files ? `, ${mb(raw.bytes)} NDJSON in ${raw.files} files (built in ${secs(raw.ms)}, not timed)` : "";
+  notes.push(`index: ${last.rows.toLocaleString("en-US")} docs${ndjson}; per tool, median [min–max] over ${ours.length} rounds:`);
+  for (const [name, runs] of results) {
+    notes.push(
+      `  ${name.padEnd(13)} ${spread(runs.map(docsPerSecond))} docs/s; CPU-s/1k docs ${spread(runs.map(cpuPer1k), 4)}; ` +
+        `postgres ${spread(runs.map((r) => r.postgresCpu), 1)} CPU-s; elasticsearch ${spread(runs.map((r) => r.elasticsearchCpu), 1)} CPU-s; load ${spread(runs.map((r) => r.load), 2)}`,
+    );
+  }
+  notes.push(`index phases, last round (s since start): ${phaseTimes(last.run)}`);
 }
 
 // ------------------------------------------------------------------ main
@@ -477,14 +601,14 @@ async function main() {
   const env = childEnv(upstreamUrl);
   const table: BenchRow[] = [];
   const notes: string[] = [];
-  const doRefresh = opts.only === null || opts.only === "refresh";
-  const doIndex = opts.only === null || opts.only === "index";
-  const doReload = opts.only === null || opts.only === "reload";
-  const doSync = opts.only === null || opts.only === "sync";
+  const doRefresh = opts.only === null || opts.only.has("refresh");
+  const doIndex = opts.only === null || opts.only.has("index");
+  const doReload = opts.only === null || opts.only.has("reload");
+  const doSync = opts.only === null || opts.only.has("sync");
   const benchStart = performance.now();
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
-  log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${opts.only}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
+  log(`rows ${opts.rows.toLocaleString("en-US")}${opts.only ? `, only ${[...opts.only].join(", ")}` : ""}; growth run at ${opts.growthRows.toLocaleString("en-US")} rows`);
   log(`bench id ${opts.id}: databases ${names.api}, ${names.upstream}, ${names.growth}; indices ${names.prefix}*`);
 
   // Growth run first, on its own upstream: sluice's peak RSS at the smaller N.
@@ -546,7 +670,7 @@ async function main() {
         note: "info: the pipe in COPY binary, as sluice copies when column types allow",
       });
       notes.push(
-        `refresh: ${refresh.rows.toLocaleString("en-US")} rows; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
+        `refresh: ${refresh.rows.toLocaleString("en-US")} rows, ${((refresh.run.ms * 1000) / refresh.rows).toFixed(1)} µs per row; whole command ${secs(refresh.run.ms)} (copy phase ${secs(refresh.phaseMs)}, ` +
           `after copy ${secs(refresh.phaseMs === null ? null : refresh.run.ms - refresh.phaseMs)} incl. start-up); pipe ${secs(pipe?.ms ?? null)}`,
       );
       notes.push(`refresh phases (s since start): ${phaseTimes(refresh.run)}`);
@@ -554,26 +678,11 @@ async function main() {
     }
 
     if (doIndex) {
-      log(`index limit: raw _bulk with curl (batch ${INDEX_DEFAULTS.batchDocuments} docs / ${mb(INDEX_DEFAULTS.batchBytes)}, concurrency ${INDEX_DEFAULTS.concurrency})`);
-      const raw = await rawBulk(apiUrl, services.elasticsearch, `${names.prefix}rawbulk`);
-      log(`raw bulk: ${raw.rows.toLocaleString("en-US")} documents in ${secs(raw.ms)}`);
-      log("sluice index image");
-      const index = await oursIndex(apiUrl, env);
-      table.push({ stage: "index (whole command)", ours: rate(index.rows, index.run.ms), limit: rate(raw.rows, raw.ms), goal: 0.85, peakRss: index.run.peakRss });
-      table.push({
-        stage: "index: bulk phase only",
-        ours: rate(index.rows, index.phaseMs),
-        limit: rate(raw.rows, raw.ms),
-        goal: null,
-        peakRss: null,
-        note: "info: from log lines 'indexing…' → 'restoring…'",
-      });
-      notes.push(
-        `index: ${index.rows.toLocaleString("en-US")} docs; whole command ${secs(index.run.ms)} (bulk phase ${secs(index.phaseMs)}); ` +
-          `raw bulk ${secs(raw.ms)} for ${raw.files} files, ${mb(raw.bytes)} NDJSON (built in ${secs(raw.build)}, not timed)`,
-      );
-      notes.push(`index phases (s since start): ${phaseTimes(index.run)}`);
-      notes.push(`index CPU: sluice process ${index.run.cpuSeconds.toFixed(1)} s; machine busy ${index.run.machineBusySeconds.toFixed(1)} core-s (raw bulk: ${raw.busy.toFixed(1)} core-s)`);
+      log(`index: ${opts.rounds} rounds in rotated order: sluice, raw _bulk with curl at concurrency ${opts.rawConcurrency.join(", ")}, helpers.bulk, parallel_bulk`);
+      const { results, last, raw, skipped } = await indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts);
+      indexRows(results, raw, last, table, notes);
+      notes.push(...skipped);
+      const index = last;
 
       log("sluice swap image");
       const swap = await runSluice(["swap", "image", ...withoutTwin()], env);
@@ -663,7 +772,7 @@ async function main() {
   await cleanUp();
 
   const printed = table.map((r) => {
-    const ratio = r.ours !== null && r.limit ? r.ours / r.limit : null;
+    const ratio = r.ratio ?? (r.ours !== null && r.limit ? r.ours / r.limit : null);
     const verdict = r.goal === null || ratio === null ? "" : ratio >= r.goal ? "pass" : "FAIL";
     return {
       stage: r.stage,

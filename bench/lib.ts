@@ -1,5 +1,5 @@
 /** Helpers for the benchmark: child processes with peak RSS and log marks, shell pipes, printing. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -70,7 +70,7 @@ export async function runSluice(args: string[], env: Record<string, string>, ech
   const usage = proc.resourceUsage();
   // Bun gives maxRSS in bytes (checked against VmHWM), unlike Node's kilobytes.
   const maxRss = usage ? Number(usage.maxRSS) : 0;
-  const cpuSeconds = usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+  const cpuSeconds = rusageSeconds(usage);
   return { code, ms, peakRss, maxRss, lines, stdout: await stdout, cpuSeconds, machineBusySeconds: cpu1.busy - cpu0.busy };
 }
 
@@ -84,6 +84,8 @@ export function between(run: ChildRun, from: RegExp, to: RegExp): number | null 
 
 /** Runs a bash pipeline; throws with its stderr when it fails. Returns elapsed ms. */
 export let lastBashBusySeconds = 0;
+/** CPU seconds (user + system) of the last `bash` step and every process it waited for (curl, psql). */
+export let lastBashCpuSeconds = 0;
 
 export async function bash(script: string, env: Record<string, string> = {}): Promise<number> {
   const start = performance.now();
@@ -92,6 +94,7 @@ export async function bash(script: string, env: Record<string, string> = {}): Pr
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   const ms = performance.now() - start;
   lastBashBusySeconds = machineCpu().busy - cpu0.busy;
+  lastBashCpuSeconds = rusageSeconds(proc.resourceUsage());
   if (code !== 0) throw new Error(`shell step failed (exit ${code}): ${script.slice(0, 200)}\n${err}${out}`);
   return ms;
 }
@@ -111,4 +114,88 @@ export function printTable(rows: Record<string, string>[], columns: string[]): s
   const line = (cells: string[]) => cells.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   const out = [line(columns), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map((r) => line(columns.map((c) => r[c] ?? "")))];
   return out.join("\n");
+}
+
+/** User + system seconds from a child's rusage (wait4: the child and every descendant it waited for). */
+function rusageSeconds(usage: { cpuTime: { user: number | bigint; system: number | bigint } } | undefined): number {
+  return usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : 0;
+}
+
+/** Runs a command to its end; its stdout, wall time and CPU seconds (with its waited-for children). */
+export async function runCommand(argv: string[], env: Record<string, string>): Promise<{ code: number; ms: number; stdout: string; stderr: string; cpuSeconds: number }> {
+  const start = performance.now();
+  const proc = Bun.spawn(argv, { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, ms: performance.now() - start, stdout, stderr, cpuSeconds: rusageSeconds(proc.resourceUsage()) };
+}
+
+const TICKS = 100;
+
+/** utime + stime (+ cutime + cstime: children it reaped) of one process, in seconds; 0 when gone. */
+function processCpu(pid: string, withChildren: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which may hold spaces: "pid (comm) state ppid …".
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const own = Number(f[11]) + Number(f[12]);
+    return (withChildren ? own + Number(f[13]) + Number(f[14]) : own) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of every process whose /proc/<pid>/comm is `name`. */
+function pidsNamed(name: string): string[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/comm`).trim() === name);
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The pid listening on 127.0.0.1/0.0.0.0:`port` (the Elasticsearch node the bench talks to; other
+ * Java processes on the host, another node included, are left out). Null when it cannot be seen.
+ */
+export function pidListeningOn(port: number): string | null {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of safeRead(table).split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // st 0A = LISTEN
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === "0A") inodes.add(f[9]!);
+    }
+  }
+  if (inodes.size === 0) return null;
+  for (const pid of pidsNamed("java")) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return pid;
+      } catch {}
+    }
+  }
+  return null;
+}
+
+/** CPU seconds so far of the host's PostgreSQL (every postgres process, with the backends that exited) and of one pid. */
+export function serviceCpu(esPid: string | null): { postgres: number; elasticsearch: number } {
+  const postgres = pidsNamed("postgres").reduce((sum, pid) => sum + processCpu(pid, true), 0);
+  return { postgres, elasticsearch: esPid ? processCpu(esPid, false) : 0 };
+}
+
+/** The 1-minute load average. */
+export function loadAverage(): number {
+  return Number(safeRead("/proc/loadavg").split(" ")[0]);
 }

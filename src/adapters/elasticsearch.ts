@@ -352,6 +352,12 @@ export interface BulkSendOptions {
   signal?: AbortSignal;
   /** Called before each wait with the reason counted: `http_429`, `http_503`, `connection`, … */
   onRetry?: (reason: string, delayMs: number) => void;
+  /**
+   * Ask for each item's status and error only, not its `_index` and `_id` (the items come back with
+   * both empty): for a caller that knows them from its own body, a response a third the size to
+   * parse, which was a sixth of the index stage's CPU.
+   */
+  statusOnly?: boolean;
 }
 
 /** What Elasticsearch made of one `_bulk` body: its items, or a refusal of the whole body for its size. */
@@ -360,8 +366,9 @@ export type BulkOutcome = { items: BulkItemResult[] } | { tooLarge: true };
 /** Every error status: the transport returns these as data instead of building a ResponseError. */
 const ERROR_STATUSES = Array.from({ length: 200 }, (_, i) => 400 + i);
 const BULK_FILTER = "errors,items.*.status,items.*._id,items.*._index,items.*.error.type,items.*.error.reason";
+const BULK_STATUS_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason";
 
-type BulkBody = { items?: Record<string, { status: number; _id: string; _index: string; error?: { type: string; reason: string } }>[]; error?: { type?: string; reason?: string } | string };
+type BulkBody = { items?: Record<string, { status: number; _id?: string; _index?: string; error?: { type: string; reason: string } }>[]; error?: { type?: string; reason?: string } | string };
 
 /**
  * Sends one `_bulk` body. Whole-request failures (429, 5xx, a dropped connection) are retried by
@@ -383,7 +390,7 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
       let res: { statusCode: number | null; body: unknown };
       try {
         res = (await client.transport.request(
-          { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: BULK_FILTER } },
+          { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: options.statusOnly ? BULK_STATUS_FILTER : BULK_FILTER } },
           { signal: options.signal, meta: true, ignore: ERROR_STATUSES, redaction: { type: "remove" } } as never,
         )) as { statusCode: number | null; body: unknown };
       } catch (error) {
@@ -415,7 +422,7 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
 function bulkItems(body: BulkBody): BulkItemResult[] {
   return (body.items ?? []).map((item) => {
     const op = Object.values(item)[0]!;
-    return { status: op.status, id: op._id, index: op._index, ...(op.error ? { error: op.error } : {}) };
+    return { status: op.status, id: op._id ?? "", index: op._index ?? "", ...(op.error ? { error: op.error } : {}) };
   });
 }
 

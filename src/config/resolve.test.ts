@@ -15,7 +15,7 @@ describe("resolveDataset", () => {
   });
   test("index defaults and the default document", () => {
     const d = resolveDataset("photos", { ...minimal, index: {} });
-    expect(d.index).toMatchObject({ alias: "photos", batchDocuments: 2000, concurrency: 3, maxFailures: 0, degrade: [] });
+    expect(d.index).toMatchObject({ alias: "photos", batchDocuments: 2000, concurrency: 6, maxFailures: 0, degrade: [] });
     const context = { readBlob: async () => new Uint8Array() };
     expect(d.index!.toDocument({ id: 7, title: "x" }, context)).toEqual({ id: "7", title: "x" });
   });

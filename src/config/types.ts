@@ -230,7 +230,7 @@ export interface IndexConfig {
   batchDocuments?: number;
   /** @default 5 MiB per bulk request */
   batchBytes?: number;
-  /** @default 3 bulk requests in flight */
+  /** The most bulk requests in flight; how many are adapts below it (more while answers keep their speed, half on a 429). @default 6 */
   concurrency?: number;
   /** Failed documents tolerated before the job fails. @default 0 */
   maxFailures?: number;

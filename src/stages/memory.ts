@@ -2,13 +2,19 @@
  * Keeps peak memory flat on long streams. Bun's collector lets short-lived line strings and
  * buffers pile up to ~150 MB between full collections, so the worst peak grew with the run's
  * length; a full collection at most once a second costs ~1 CPU-second per million rows.
+ * `minWork`: also wait for that much work (rows) since the last one, so that a stage held back by
+ * a slow consumer does not collect by the clock: indexing at 2,000 docs/s paid 1.07 of its 8.4
+ * CPU-seconds (43 collections for 190k rows) before.
  */
-export function periodicCollector(everyMs = 1000): () => void {
+export function periodicCollector(everyMs = 1000, minWork = 0): (work?: number) => void {
   let last = performance.now();
-  return () => {
+  let done = 0;
+  return (work = 0) => {
+    done += work;
     const now = performance.now();
-    if (now - last < everyMs) return;
+    if (now - last < everyMs || done < minWork) return;
     last = now;
+    done = 0;
     Bun.gc(true);
   };
 }

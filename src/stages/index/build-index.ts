@@ -111,7 +111,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     keptOut.push(id);
     for (const term of terms) countReason(counters, "filtered", term);
   };
-  const collect = periodicCollector();
+  // Garbage grows with rows, not with time: collect per 20,000 rows (about what a second holds at full speed).
+  const collect = periodicCollector(1000, 20_000);
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, await matureJoin(session))) {
@@ -149,11 +150,13 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
       }
     }
     progress.tick(rows.length);
-    collect();
+    collect(rows.length);
     throwIfAborted(signal);
   }
   await sink.close();
   progress.stop();
+  const { lowest, highest } = sink.concurrencyRange;
+  log.info(`bulk requests in flight adapted between ${lowest} and ${highest} (index.concurrency ${config.concurrency}), ${sink.concurrency} at the end`);
   await failures.flush();
   for (const [type, n] of Object.entries(sink.failuresByType)) countReason(counters, "failed", type, n);
   const parentTally = sink.tallies.get(parent!.index) ?? { sent: 0, indexed: 0, failed: 0 };

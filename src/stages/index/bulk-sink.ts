@@ -1,22 +1,25 @@
 /**
  * The sink side of indexing: documents in, `_bulk` requests out. It batches by document count and
- * bytes, keeps a bounded number of requests in flight (the caller's `add` waits when all are busy,
- * which is the back-pressure that keeps memory flat), resends items Elasticsearch rejected as
+ * bytes, keeps a number of requests in flight that adapts to the cluster (adaptive-limit.ts: grows
+ * while answers keep their speed, halves on a 429, never above `concurrency`; the caller's `add`
+ * waits when all are busy, which is the back-pressure that keeps memory flat), resends items Elasticsearch rejected as
  * overloaded, halves a request refused for its size (413) until the documents too large for the
  * cluster stand alone and fail as `too_large`, and counts every other item failure under its error
  * type. Nothing is dropped silently; every resend is counted by reason.
  *
- *   add(doc) → batch (N docs | B bytes) → sendBulk (≤ C in flight, retried) → counts per index
+ *   add(doc) → batch (N docs | B bytes) → sendBulk (≤ adaptive limit ≤ C in flight, retried) → counts per index
  *                                            └ 413: split in halves, down to one document
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { type BulkItemResult, sendBulk } from "../../adapters/elasticsearch.ts";
 import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, sleep } from "../../retry.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
+import { AdaptiveLimit } from "./adaptive-limit.ts";
 
 export interface BulkSinkOptions {
   batchDocuments: number;
   batchBytes: number;
+  /** The most requests in flight; how many are is adapted below it (adaptive-limit.ts). */
   concurrency: number;
   signal: AbortSignal;
   /** Whole requests answered 429/5xx or cut. @default RETRY_DEFAULTS.bulk */
@@ -33,18 +36,33 @@ export interface BulkSinkOptions {
   onBatchDone?: (documents: number) => void;
 }
 
-/** A batch being filled: the NDJSON body as bytes, and where each document's two lines start. */
+/** A batch being filled: the NDJSON body as bytes, where each document's two lines start, and its index. */
 class PendingBatch {
-  readonly body = new ByteBuilder(256 * 1024);
-  readonly starts: number[] = [];
+  readonly body: ByteBuilder;
+  starts: number[] = [];
+  indices: string[] = [];
+
+  /** `capacity`: room for a whole batch at once, so that the body is not copied as it grows. */
+  constructor(capacity = 256 * 1024) {
+    this.body = new ByteBuilder(capacity);
+  }
 
   get documents(): number {
     return this.starts.length;
   }
 
-  add(lines: Uint8Array | string): void {
+  add(lines: Uint8Array | string, index: string): void {
     this.starts.push(this.body.length);
+    this.indices.push(index);
     this.body.append(lines);
+  }
+
+  /** Hands the batch over and starts the next in a fresh buffer of the same size. */
+  take(): SentBatch {
+    const sent = { body: this.body.take(), starts: this.starts, indices: this.indices };
+    this.starts = [];
+    this.indices = [];
+    return sent;
   }
 }
 
@@ -52,6 +70,8 @@ class PendingBatch {
 export interface SentBatch {
   body: Buffer;
   starts: number[];
+  /** Each document's index, when known; else read from its action line. */
+  indices?: string[];
 }
 
 export interface IndexTally {
@@ -63,20 +83,36 @@ export interface IndexTally {
 export class BulkSink {
   readonly failuresByType: Record<string, number> = {};
   readonly tallies = new Map<string, IndexTally>();
-  #batch = new PendingBatch();
+  #batch: PendingBatch;
   #inFlight = new Set<Promise<void>>();
   #fatal: unknown = null;
+  readonly #limit: AdaptiveLimit;
 
   constructor(
     private readonly client: SearchClient,
     private readonly options: BulkSinkOptions,
-  ) {}
+  ) {
+    this.#limit = new AdaptiveLimit(options.concurrency);
+    // A batch closes at the first document past batchBytes: room for that plus a large document.
+    this.#batch = new PendingBatch(Math.min(options.batchBytes + 256 * 1024, 64 * 1024 * 1024));
+  }
+
+  /** Requests allowed in flight now (adaptive-limit.ts). */
+  get concurrency(): number {
+    return this.#limit.current;
+  }
+
+  /** The fewest and most requests allowed in flight so far. */
+  get concurrencyRange(): { lowest: number; highest: number } {
+    return { lowest: this.#limit.lowest, highest: this.#limit.highest };
+  }
+
 
   /** Queues one document; resolves when there is room for more. */
   async add(index: string, id: string, document: unknown): Promise<void> {
     if (this.#fatal) throw this.#fatal;
     // Encoded into the batch's buffer at once: no per-document strings stay alive until the send.
-    this.#batch.add(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`);
+    this.#batch.add(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`, index);
     this.#tally(index).sent++;
     if (this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes) {
       await this.#dispatch();
@@ -112,9 +148,8 @@ export class BulkSink {
 
   async #dispatch(): Promise<void> {
     if (this.#batch.documents === 0) return;
-    const batch: SentBatch = { body: this.#batch.body.take(), starts: this.#batch.starts };
-    this.#batch = new PendingBatch();
-    while (this.#inFlight.size >= this.options.concurrency) await Promise.race(this.#inFlight);
+    const batch = this.#batch.take();
+    while (this.#inFlight.size >= this.#limit.current) await Promise.race(this.#inFlight);
     if (this.#fatal) throw this.#fatal;
     const request = this.#send(batch, 0)
       .catch((error) => {
@@ -125,30 +160,39 @@ export class BulkSink {
   }
 
   async #send(batch: SentBatch, resend: number): Promise<void> {
+    const started = performance.now();
+    let rejected = false;
     const outcome = await sendBulk(this.client, batch.body, {
       signal: this.options.signal,
       ...(this.options.requestPolicy ? { policy: this.options.requestPolicy } : {}),
-      onRetry: (reason) => this.options.onRetry?.(reason, batch.starts.length),
+      statusOnly: true,
+      onRetry: (reason) => {
+        if (reason === "http_429") rejected = true;
+        this.options.onRetry?.(reason, batch.starts.length);
+      },
     });
     if ("tooLarge" in outcome) return this.#splitTooLarge(batch, resend);
     const retry = new PendingBatch();
     const itemPolicy = this.options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
     outcome.items.forEach((item, i) => {
       if (item.status < 300) {
-        this.#tally(item.index).indexed++;
+        this.#tally(batch.indices?.[i] ?? actionOf(documentLines(batch, i)).index).indexed++;
         return;
       }
+      const { index, id } = actionOf(documentLines(batch, i));
       if (item.status === 429 && resend < itemPolicy.attempts - 1) {
-        retry.add(documentLines(batch, i));
+        retry.add(documentLines(batch, i), index);
         return;
       }
-      this.#fail(item);
+      this.#fail({ ...item, index, id });
     });
+    if (rejected || retry.documents) this.#limit.onRejected();
+    else this.#limit.onAnswer(performance.now() - started, batch.body.length, this.#inFlight.size >= this.#limit.current);
     this.options.onBatchDone?.(batch.starts.length - retry.documents);
     if (retry.documents) {
       this.options.onRetry?.("item_429", retry.documents);
       await sleep(backoffDelay(resend + 1, itemPolicy), this.options.signal);
-      await this.#send({ body: retry.body.take(), starts: retry.starts }, resend + 1);
+      await this.#send(retry.take(), resend + 1);
     }
   }
 
@@ -192,10 +236,14 @@ function documentLines(batch: SentBatch, i: number): Buffer {
 export function sliceBatch(batch: SentBatch, from: number, to: number): SentBatch {
   const start = batch.starts[from]!;
   const end = batch.starts[to] ?? batch.body.length;
-  return { body: batch.body.subarray(start, end), starts: batch.starts.slice(from, to).map((s) => s - start) };
+  return {
+    body: batch.body.subarray(start, end),
+    starts: batch.starts.slice(from, to).map((s) => s - start),
+    ...(batch.indices ? { indices: batch.indices.slice(from, to) } : {}),
+  };
 }
 
-/** The target index and id from a one-document body's action line. */
+/** The target index and id from a document's action line (the first line of `body`). */
 function actionOf(body: Buffer): { index: string; id: string } {
   const newline = body.indexOf(10);
   const action = JSON.parse(body.subarray(0, newline).toString("utf8")) as Record<string, { _index: string; _id: string }>;

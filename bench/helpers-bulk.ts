@@ -1,0 +1,36 @@
+/**
+ * A reference for the index bench: what a user gets from thirty lines around the official client,
+ * `client.helpers.bulk` at its defaults (5 MB flushes, concurrency 5), fed the documents sluice's
+ * own builder makes from the staging table (the index stage's reader and `imageDocument`). Run as
+ * a child process so that its CPU is measured apart:
+ *
+ *   bun bench/helpers-bulk.ts <databaseUrl> <stagingTable> <esUrl> <index>   → prints {"docs":N,"failed":M}
+ */
+import { Client, HttpConnection } from "@elastic/elasticsearch";
+import postgres from "postgres";
+import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
+import { stagingRows } from "../src/stages/index/staging-rows.ts";
+
+const [databaseUrl, table, esUrl, index] = process.argv.slice(2);
+if (!databaseUrl || !table || !esUrl || !index) throw new Error("usage: helpers-bulk.ts <databaseUrl> <table> <esUrl> <index>");
+// Bun needs the node:http connection (the default undici one fails under it), as sluice uses.
+const client = new Client({ node: esUrl, Connection: HttpConnection, requestTimeout: 120_000 });
+const api = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+
+async function* documents() {
+  for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
+    for (const row of rows) yield imageDocument(row as unknown as OpenverseImageRow);
+  }
+}
+
+let failed = 0;
+const result = await client.helpers.bulk({
+  datasource: documents(),
+  onDocument: (doc) => ({ index: { _index: index, _id: doc.id } }),
+  onDrop: () => {
+    failed++;
+  },
+});
+await api.end();
+await client.close();
+console.log(JSON.stringify({ docs: result.successful, failed: failed + result.failed }));

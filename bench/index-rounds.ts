@@ -1,0 +1,84 @@
+/**
+ * The index stage against its references, in rounds: each round runs every tool once, in an order
+ * rotated by one per round (so no tool always runs first on a cold cache or last on a hot one),
+ * and each figure is a median over rounds with its spread. Ratios are taken within a round (both
+ * tools under the same load), then the median of those is reported.
+ *
+ *   sluice index         the whole `sluice index image` command
+ *   curl P=c             prebuilt NDJSON sent with `xargs -P c curl` (the raw `_bulk` limit), at each c
+ *   helpers.bulk         elasticsearch-js `client.helpers.bulk` at its defaults (bench/helpers-bulk.ts)
+ *   parallel_bulk        Openverse's method in Python, when python3 has `elasticsearch` (bench/parallel-bulk.py)
+ *
+ * Beside each figure: sluice's (or the tool's) CPU-seconds per 1,000 documents (its own process
+ * and the children it waited for), the CPU-seconds the host's PostgreSQL and the Elasticsearch
+ * node used meanwhile, and the 1-minute load average when it started.
+ */
+import { loadAverage, pidListeningOn, runCommand, serviceCpu } from "./lib.ts";
+
+export interface ToolRun {
+  docs: number;
+  ms: number;
+  /** CPU seconds of the tool's own process (with its waited-for children). */
+  cpu: number;
+  postgresCpu: number;
+  elasticsearchCpu: number;
+  load: number;
+}
+
+export interface Tool {
+  name: string;
+  run(): Promise<{ docs: number; cpu: number; ms: number }>;
+}
+
+export async function runRounds(tools: Tool[], rounds: number, esUrl: string, log: (m: string) => void): Promise<Map<string, ToolRun[]>> {
+  const esPid = pidListeningOn(Number(new URL(esUrl).port || 9200));
+  if (!esPid) log(`could not find the process listening on ${esUrl}: its CPU is reported as 0`);
+  const results = new Map<string, ToolRun[]>(tools.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = tools.map((_, i) => tools[(i + round) % tools.length]!);
+    for (const tool of order) {
+      const load = loadAverage();
+      const before = serviceCpu(esPid);
+      const r = await tool.run();
+      const after = serviceCpu(esPid);
+      const run: ToolRun = { ...r, load, postgresCpu: after.postgres - before.postgres, elasticsearchCpu: after.elasticsearch - before.elasticsearch };
+      results.get(tool.name)!.push(run);
+      log(`round ${round + 1}/${rounds} ${tool.name}: ${describe(run)}`);
+    }
+  }
+  return results;
+}
+
+export function describe(r: ToolRun): string {
+  return `${Math.round(docsPerSecond(r)).toLocaleString("en-US")} docs/s (${r.docs.toLocaleString("en-US")} in ${(r.ms / 1000).toFixed(1)} s), ${cpuPer1k(r).toFixed(4)} CPU-s/1k docs, postgres ${r.postgresCpu.toFixed(1)} CPU-s, elasticsearch ${r.elasticsearchCpu.toFixed(1)} CPU-s, load ${r.load.toFixed(2)}`;
+}
+
+export const docsPerSecond = (r: ToolRun) => r.docs / (r.ms / 1000);
+export const cpuPer1k = (r: ToolRun) => r.cpu / (r.docs / 1000);
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** "median [min–max]" of a figure over the rounds. */
+export function spread(values: number[], digits = 0): string {
+  const f = (v: number) => (digits ? v.toFixed(digits) : Math.round(v).toLocaleString("en-US"));
+  return `${f(median(values))} [${f(Math.min(...values))}–${f(Math.max(...values))}]`;
+}
+
+/** Per-round ratios a/b (same round, same load), for the median and spread. */
+export function roundRatios(a: ToolRun[], b: ToolRun[]): number[] {
+  return a.map((r, i) => docsPerSecond(r) / docsPerSecond(b[i]!));
+}
+
+/** A child process that prints {"docs":N,"failed":M} on its last stdout line. */
+export async function childTool(argv: string[], env: Record<string, string>): Promise<{ docs: number; cpu: number; ms: number }> {
+  const run = await runCommand(argv, env);
+  if (run.code !== 0) throw new Error(`${argv.join(" ")} exited ${run.code}: ${run.stderr.slice(-800)}`);
+  const last = run.stdout.trim().split("\n").pop() ?? "{}";
+  const out = JSON.parse(last) as { docs: number; failed: number };
+  if (out.failed) throw new Error(`${argv[1]}: ${out.failed} documents failed`);
+  return { docs: out.docs, cpu: run.cpuSeconds, ms: run.ms };
+}
