@@ -76,27 +76,17 @@ export async function openLockedSession<D extends { name: string }>(command: str
   for (const dead of await reapDeadJobs(sql, dataset.name)) {
     log.warn(`job ${dead.id} (${dead.stage}) had no live process; marked it failed`);
   }
-  const controller = new AbortController();
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
-    if (controller.signal.aborted) return;
-    log.warn(`${signal} received: stopping and rolling back`);
-    controller.abort(new InterruptedError(signal));
-  };
-  const onInt = onSignal("SIGINT");
-  const onTerm = onSignal("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
+  const signals = abortOnSignals(log, "stopping and rolling back");
   return {
     env,
     dataset,
     sql,
     log,
     slack: slackNotifier(env.slackWebhook, env.environment),
-    signal: controller.signal,
-    abort: (reason) => controller.abort(reason),
+    signal: signals.signal,
+    abort: signals.abort,
     async close() {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
+      signals.release();
       await lock?.release();
       // The metrics end with the lock let go (sluice_lock_held 0).
       await publishMetrics(sql);
@@ -116,4 +106,26 @@ async function describeHolder(sql: Sql, dataset: string): Promise<string> {
 /** Throws the abort reason if the session was interrupted; call between steps. */
 export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new InterruptedError("SIGTERM");
+}
+
+/** SIGINT and SIGTERM abort the returned signal once (`doing` is what the log says happens next); `release` stops listening. */
+export function abortOnSignals(log: { warn(message: string): void }, doing: string): { signal: AbortSignal; abort(reason: unknown): void; release(): void } {
+  const controller = new AbortController();
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (controller.signal.aborted) return;
+    log.warn(`${signal} received: ${doing}`);
+    controller.abort(new InterruptedError(signal));
+  };
+  const onInt = onSignal("SIGINT");
+  const onTerm = onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release() {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    },
+  };
 }

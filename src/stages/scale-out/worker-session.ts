@@ -6,10 +6,9 @@
 import { slackNotifier } from "../../adapters/slack.ts";
 import { readEnv } from "../../config/env.ts";
 import { loadDataset } from "../../config/load.ts";
-import { InterruptedError } from "../../errors.ts";
 import { stageLogger } from "../../log/logger.ts";
 import { assertSchemaCurrent } from "../../migrate/migrator.ts";
-import { openApiDatabase, type Session, type SessionOptions } from "../session.ts";
+import { abortOnSignals, openApiDatabase, type Session, type SessionOptions } from "../session.ts";
 
 export async function openWorkerSession(datasetName: string | undefined, options: SessionOptions): Promise<Session> {
   const dataset = await loadDataset(datasetName, options.config);
@@ -22,16 +21,7 @@ export async function openWorkerSession(datasetName: string | undefined, options
     throw error;
   }
   const log = stageLogger("index-worker", dataset.name);
-  const controller = new AbortController();
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
-    if (controller.signal.aborted) return;
-    log.warn(`${signal} received: handing the current range back at its checkpoint`);
-    controller.abort(new InterruptedError(signal));
-  };
-  const onInt = onSignal("SIGINT");
-  const onTerm = onSignal("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
+  const signals = abortOnSignals(log, "handing the current range back at its checkpoint");
   return {
     env,
     dataset,
@@ -39,11 +29,10 @@ export async function openWorkerSession(datasetName: string | undefined, options
     log,
     // Workers announce nothing: the coordinator's index job reports the outcome.
     slack: slackNotifier(undefined, env.environment),
-    signal: controller.signal,
-    abort: (reason) => controller.abort(reason),
+    signal: signals.signal,
+    abort: signals.abort,
     async close() {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
+      signals.release();
       await sql.end({ timeout: 5 });
     },
   };
