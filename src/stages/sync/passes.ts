@@ -229,6 +229,8 @@ export async function incremental(session: Session, job: JobHandle, es: SearchCl
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
   if (source.deletedSince) for await (const id of guarded(session, job, source.deletedSince(cursor, signal))) await deletions.add(id);
   const changes = source.docsSince!(cursor, signal);
+  // Each changed record is a document built and sent: more garbage a record than the merge's.
+  const collect = periodicCollector(0, COLLECT_EVERY / 4);
   let batch: SourceRecord[] = [];
   const flush = async () => {
     if (!batch.length) return;
@@ -240,6 +242,7 @@ export async function incremental(session: Session, job: JobHandle, es: SearchCl
       else if (await output.write(record)) tally(job, output, stored === undefined ? "new" : "updated", record.id);
     }
     progress.tick(batch.length);
+    collect(batch.length);
     batch = [];
     throwIfAborted(signal);
   };

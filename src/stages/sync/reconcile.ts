@@ -71,14 +71,28 @@ class PageCursor<T extends { id: string }> {
     this.#at++;
   }
 
-  /** Reads the next non-empty page; sets `done` at the end. */
+  /** The next page, asked for as soon as the one before arrived (its rejection is handled when it is awaited). */
+  #ahead: Promise<IteratorResult<T[]>> | null = null;
+
+  #next(): Promise<IteratorResult<T[]>> {
+    const next = this.#ahead ?? this.#pages.next();
+    this.#ahead = null;
+    return next;
+  }
+
+  /**
+   * Reads the next non-empty page; sets `done` at the end. The page after it is asked for at once,
+   * so that the database reads it while this one is merged (a no-op resync waits on two cursors).
+   */
   async fill(): Promise<void> {
     for (;;) {
-      const next = await this.#pages.next();
+      const next = await this.#next();
       if (next.done) {
         this.done = true;
         return;
       }
+      this.#ahead = this.#pages.next();
+      this.#ahead.catch(() => {});
       if (!next.value.length) continue;
       for (const item of next.value) {
         if (this.#last !== null && compareIds(this.#last, item.id) >= 0) throw outOfOrder(this.what, this.#last, item.id);
@@ -109,8 +123,7 @@ export async function* reconcilePages<R extends Versioned = SourceRecord>(source
     }
     await side.fill();
   };
-  await s.fill();
-  await i.fill();
+  await Promise.all([s.fill(), i.fill()]);
   while (!s.done) {
     const record = s.current;
     if (record === undefined) {
