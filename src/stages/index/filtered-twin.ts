@@ -47,7 +47,7 @@ export class KeptOutList {
       const dir = mkdtempSync(join(tmpdir(), "sluice-kept-out-"));
       this.#file = join(dir, "ids.jsonl");
       // A pass that fails before the clone leaves nothing behind.
-      process.once("exit", () => this.discard());
+      process.once("exit", this.#onExit);
     }
     appendFileSync(this.#file, `${this.#held.map((id) => JSON.stringify(id)).join("\n")}\n`);
     this.#held = [];
@@ -81,8 +81,11 @@ export class KeptOutList {
     if (batch.length) yield batch;
   }
 
+  readonly #onExit = (): void => this.discard();
+
   discard(): void {
     if (this.#file === null) return;
+    process.off("exit", this.#onExit);
     rmSync(join(this.#file, ".."), { recursive: true, force: true });
     this.#file = null;
   }
