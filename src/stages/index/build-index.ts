@@ -25,7 +25,7 @@ import { countRows } from "../refresh/staging-sql.ts";
 import { periodicCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
-import { cloneFilteredTwin } from "./filtered-twin.ts";
+import { cloneFilteredTwin, KeptOutList } from "./filtered-twin.ts";
 import { type MatureJoin, stagingRows } from "./staging-rows.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
@@ -99,7 +99,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   job.setTask(`indexing ${total.toLocaleString("en-US")} rows from ${generation.tableName}`, 5);
   const [parent, ...children] = targets;
   const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
-  const keptOut: string[] = [];
+  const keptOut = new KeptOutList();
   /** Each document goes to the full index; one holding a sensitive term is kept out of the twin (counted per term). */
   const addParent = async (id: string, document: Document, row: Record<string, unknown>) => {
     const stamped = stamp?.fields(row, id) ?? null;
@@ -108,7 +108,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     await sink.add(parent!.index, id, document);
     const terms = sensitive?.match(document) ?? [];
     if (terms.length === 0) return;
-    keptOut.push(id);
+    keptOut.add(id);
     for (const term of terms) countReason(counters, "filtered", term);
   };
   // Garbage grows with rows, not with time: collect per 20,000 rows (about what a second holds at full speed).
@@ -191,8 +191,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     }
   }
   if (twin) {
-    job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.length.toLocaleString("en-US")} documents`, 97);
-    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number);
+    job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.count.toLocaleString("en-US")} documents`, 97);
+    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number).finally(() => keptOut.discard());
     // The twin holds the full index minus the documents a term kept out.
     const expected = documents[parent!.index]! - made.deleted;
     documents[twin.index] = made.documents;
@@ -201,7 +201,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
         hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
       });
     }
-    counters.keptOut = keptOut.length;
+    counters.keptOut = keptOut.count;
   }
   counters.documents = documents;
   const failed = sink.failed;

@@ -9,12 +9,87 @@
  * document analysed again (99% CPU until throttled) and a query past `too_many_clauses`. Here the
  * twin costs a clone and one delete per document kept out.
  */
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { assertOwned } from "../../generations/owned-indices.ts";
 import type { IndexOwner } from "../../generations/ownership.ts";
 
 const DELETES_PER_REQUEST = 1000;
+
+/**
+ * The ids the index pass kept out of the twin, held in memory only up to `spillAt`: beyond that
+ * they go to a temporary file (one JSON string a line), so that a pass over millions of rows with a
+ * common term does not hold every kept-out id until the clone (it did: a string a document).
+ */
+export class KeptOutList {
+  #held: string[] = [];
+  #file: string | null = null;
+  count = 0;
+
+  constructor(private readonly spillAt = 10_000) {}
+
+  add(id: string): void {
+    this.#held.push(id);
+    this.count++;
+    if (this.#held.length >= this.spillAt) this.#spill();
+  }
+
+  /** Ids in memory now (at most `spillAt`). */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  #spill(): void {
+    if (this.#file === null) {
+      const dir = mkdtempSync(join(tmpdir(), "sluice-kept-out-"));
+      this.#file = join(dir, "ids.jsonl");
+      // A pass that fails before the clone leaves nothing behind.
+      process.once("exit", this.#onExit);
+    }
+    appendFileSync(this.#file, `${this.#held.map((id) => JSON.stringify(id)).join("\n")}\n`);
+    this.#held = [];
+  }
+
+  /** The ids in the order added, `size` at a time. */
+  async *batches(size: number): AsyncGenerator<string[]> {
+    let batch: string[] = [];
+    if (this.#file !== null) {
+      const decoder = new TextDecoder();
+      let rest = "";
+      for await (const chunk of Bun.file(this.#file).stream()) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          batch.push(JSON.parse(line) as string);
+          if (batch.length >= size) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    }
+    for (const id of this.#held) {
+      batch.push(id);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
+  }
+
+  readonly #onExit = (): void => this.discard();
+
+  discard(): void {
+    if (this.#file === null) return;
+    process.off("exit", this.#onExit);
+    rmSync(join(this.#file, ".."), { recursive: true, force: true });
+    this.#file = null;
+  }
+}
 
 export interface TwinOutcome {
   /** Documents in the twin once the kept-out ones are deleted. */
@@ -23,7 +98,7 @@ export interface TwinOutcome {
   deleted: number;
 }
 
-export async function cloneFilteredTwin(es: SearchClient, full: string, twin: string, keptOut: readonly string[], owner: IndexOwner, generation: number): Promise<TwinOutcome> {
+export async function cloneFilteredTwin(es: SearchClient, full: string, twin: string, keptOut: KeptOutList, owner: IndexOwner, generation: number): Promise<TwinOutcome> {
   // A twin left by an earlier attempt at this generation is ours to replace; anything else is refused.
   if (await assertOwned(es, twin, owner, "replace", { generation })) await es.indices.delete({ index: twin });
   await es.indices.putSettings({ index: full, settings: { "index.blocks.write": true } });
@@ -34,8 +109,7 @@ export async function cloneFilteredTwin(es: SearchClient, full: string, twin: st
     await es.indices.putSettings({ index: full, settings: { "index.blocks.write": null } as Record<string, unknown> });
   }
   let deleted = 0;
-  for (let at = 0; at < keptOut.length; at += DELETES_PER_REQUEST) {
-    const ids = keptOut.slice(at, at + DELETES_PER_REQUEST);
+  for await (const ids of keptOut.batches(DELETES_PER_REQUEST)) {
     const res = await es.bulk({ operations: ids.map((id) => ({ delete: { _index: twin, _id: id } })) });
     for (const item of res.items) {
       const outcome = item.delete!;

@@ -75,8 +75,8 @@ export async function clearJobScratch(sql: Sql, job: number): Promise<void> {
   await sql`delete from sluice.sync_written where job_id = ${job}`;
 }
 
-/** The index's entries, a page at a time, into Postgres; then read back in id order (COLLATE "C"). */
-export async function* sortedIndexEntries(sql: Sql, dataset: string, job: number, pages: AsyncIterable<IndexEntry[]>): AsyncGenerator<IndexEntry> {
+/** The index's entries, a page at a time, into Postgres; then read back in id order (COLLATE "C"), a page at a time. */
+export async function* sortedIndexEntryPages(sql: Sql, dataset: string, job: number, pages: AsyncIterable<IndexEntry[]>): AsyncGenerator<IndexEntry[]> {
   for await (const page of pages) {
     if (!page.length) continue;
     await sql`
@@ -84,7 +84,10 @@ export async function* sortedIndexEntries(sql: Sql, dataset: string, job: number
       select ${dataset}, ${job}, e.id, e.version from unnest(${page.map((e) => e.id)}::text[], ${page.map((e) => e.version)}::text[]) as e(id, version)`;
   }
   const query = sql`select id, version from sluice.sync_index_entries where job_id = ${job} order by id`;
-  for await (const rows of query.cursor(5000)) {
-    for (const row of rows) yield { id: row.id as string, version: (row.version as string | null) ?? null };
-  }
+  for await (const rows of query.cursor(5000)) yield rows.map((row) => ({ id: row.id as string, version: (row.version as string | null) ?? null }));
+}
+
+/** sortedIndexEntryPages one entry at a time. */
+export async function* sortedIndexEntries(sql: Sql, dataset: string, job: number, pages: AsyncIterable<IndexEntry[]>): AsyncGenerator<IndexEntry> {
+  for await (const page of sortedIndexEntryPages(sql, dataset, job, pages)) yield* page;
 }

@@ -84,18 +84,16 @@ export async function suspendMirror(sql: Sql, dataset: string): Promise<void> {
 }
 
 /**
- * The mirrored entries in id order, or null when the table cannot stand in for `index` (holding
+ * The mirrored entries in id order, a page at a time, or null when the table cannot stand in for `index` (holding
  * `documents`): `mirrors` is what the table mirrored when this sync began.
  */
-export async function mirroredEntries(sql: Sql, dataset: string, mirrors: string | null, index: string, documents: number): Promise<AsyncIterable<IndexEntry> | null> {
+export async function mirroredEntries(sql: Sql, dataset: string, mirrors: string | null, index: string, documents: number): Promise<AsyncIterable<IndexEntry[]> | null> {
   if (mirrors !== index) return null;
   const [{ n }] = (await sql`select count(*)::bigint as n from sluice.sync_versions where dataset = ${dataset}`) as unknown as [{ n: string }];
   if (Number(n) !== documents) return null;
   return (async function* () {
     const query = sql`select id, version from sluice.sync_versions where dataset = ${dataset} order by id`;
-    for await (const rows of query.cursor(5000)) {
-      for (const row of rows) yield { id: row.id as string, version: (row.version as string | null) ?? null };
-    }
+    for await (const rows of query.cursor(5000)) yield rows.map((row) => ({ id: row.id as string, version: (row.version as string | null) ?? null }));
   })();
 }
 
