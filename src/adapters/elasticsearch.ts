@@ -18,13 +18,10 @@ import {
   type TransportRequestParams,
   type TransportResult,
 } from "@elastic/elasticsearch";
-// The 8 client under an npm alias (package.json): it speaks to Elasticsearch 8 servers.
-import { Client as Client8, errors as errors8, HttpConnection as HttpConnection8 } from "es8client";
 import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
-import { openSearchClient } from "./opensearch.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
@@ -92,7 +89,9 @@ export async function openSearch(url: string, access: SearchAccess = {}): Promis
       hint: "upgrade the cluster to Elasticsearch 8.19 or 9, or point ELASTICSEARCH_URL at one",
     });
   }
-  const client = engine.product === "opensearch" ? openSearchClient(url, engine, access) : elasticsearchClient(url, engine, access);
+  // Each other client is loaded only for the engine that needs it: every import costs start-up time
+  // and memory in every command (about 0.2 s each on a loaded 2-core machine).
+  const client = engine.product === "opensearch" ? (await import("./opensearch.ts")).openSearchClient(url, engine, access) : await elasticsearchClient(url, engine, access);
   try {
     await client.cluster.health({ timeout: "10s" });
   } catch (error) {
@@ -115,7 +114,7 @@ export function serverMajor(engine: EngineInfo): number | null {
  * 8 gets the 8 client, 9 and later the 9 client, and a server that hides its version (a user
  * without `monitor`) the 8 client, which both majors accept.
  */
-function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAccess): SearchClient {
+async function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAccess): Promise<SearchClient> {
   const major = serverMajor(engine);
   const options = {
     node: url,
@@ -128,7 +127,7 @@ function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAcce
   // The default undici connection fails under Bun ("response.headers" is undefined); node:http works.
   // The 8 client's API is the 9 client's with the `body` form besides (which sluice does not use).
   const nine = major !== null && major >= 9;
-  const client = nine ? new Client({ ...options, Connection: HttpConnection }) : (new Client8({ ...options, Connection: HttpConnection8 }) as unknown as Client);
+  const client = nine ? new Client({ ...options, Connection: HttpConnection }) : await client8(options);
   return {
     engine,
     client: `@elastic/elasticsearch ${nine ? 9 : 8}`,
@@ -229,19 +228,27 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
   return { status: res.status, product: res.headers.get("x-elastic-product"), json };
 }
 
+/** The 8 client, under an npm alias (package.json), loaded when the first Elasticsearch 8 server is met; until then none of its errors can exist. */
+let es8: typeof import("es8client") | null = null;
+
+async function client8(options: ConstructorParameters<typeof Client>[0]): Promise<Client> {
+  es8 ??= await import("es8client");
+  return new es8.Client({ ...options, Connection: es8.HttpConnection } as ConstructorParameters<typeof es8.Client>[0]) as unknown as Client;
+}
+
 /** A refusal from the server, thrown by either client (each has its own error classes); OpenSearch's are turned into the 9 client's. */
 export function isResponseError(error: unknown): error is errors.ResponseError {
-  return error instanceof errors.ResponseError || error instanceof errors8.ResponseError;
+  return error instanceof errors.ResponseError || (es8 !== null && error instanceof es8.errors.ResponseError);
 }
 
 /** The request timed out, from either client. */
 function isTimeoutError(error: unknown): error is errors.TimeoutError {
-  return error instanceof errors.TimeoutError || error instanceof errors8.TimeoutError;
+  return error instanceof errors.TimeoutError || (es8 !== null && error instanceof es8.errors.TimeoutError);
 }
 
 /** No answer at all (refused, dropped, timed out), from either client. */
 export function isConnectionFailure(error: unknown): error is errors.ConnectionError | errors.TimeoutError {
-  return error instanceof errors.ConnectionError || error instanceof errors8.ConnectionError || isTimeoutError(error);
+  return error instanceof errors.ConnectionError || (es8 !== null && error instanceof es8.errors.ConnectionError) || isTimeoutError(error);
 }
 
 export function searchError(error: unknown, url: string, doing: string): SluiceError {
