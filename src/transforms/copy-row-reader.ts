@@ -31,11 +31,7 @@ const JSON_TYPES = /^(?:json|jsonb)$/;
 
 const asText: FieldDecoder = (raw) => unescapeCopyText(raw);
 const asBoolean: FieldDecoder = (raw) => raw === "t";
-// A JSON string with no backslash has no escapes: its value is what lies between the quotes. That
-// is every timestamp, date and enum that to_json sends, read without the JSON parser (which was a
-// third of reading staging rows, issue 12). A COPY escape is a backslash too, so none is skipped.
-const asJson: FieldDecoder = (raw) =>
-  raw.length > 1 && raw.charCodeAt(0) === 34 && raw.charCodeAt(raw.length - 1) === 34 && raw.indexOf("\\") === -1 ? raw.slice(1, -1) : JSON.parse(unescapeCopyText(raw));
+const asJson: FieldDecoder = (raw) => JSON.parse(unescapeCopyText(raw));
 // to_json writes NaN and ±Infinity as strings, since JSON has no such numbers.
 const asNumber: FieldDecoder = (raw) => {
   const n = Number(raw);

@@ -6,6 +6,7 @@
 import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { copyRowReader } from "../../transforms/copy-row-reader.ts";
+import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
 /** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
 export interface MatureJoin {
@@ -39,38 +40,26 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
   const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  // One streaming decode per chunk and a split on LF, not a byte scan and a decode per line:
-  // COPY text escapes LF inside values, so every raw LF ends a row, and `stream: true` keeps a
-  // character cut between chunks whole. Measured with the index bench (issue 12).
   const decoder = new TextDecoder();
-  const decodeRows = (lines: string[]): Record<string, unknown>[] => {
-    const rows = new Array<Record<string, unknown>>(lines.length);
-    let i = 0;
+  const decodeRow = (line: Uint8Array) => {
     try {
-      for (; i < lines.length; i++) rows[i] = reader.decode(lines[i]!);
+      return reader.decode(decoder.decode(line));
     } catch (error) {
       throw new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
         hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
         cause: error,
       });
     }
-    return rows;
   };
-  let pending = "";
+  const lines = new CopyLineBuffer();
   let finished = false;
   try {
     for await (const chunk of readable as AsyncIterable<Uint8Array>) {
-      const text = pending + decoder.decode(chunk, { stream: true });
-      const end = text.lastIndexOf("\n");
-      if (end === -1) {
-        pending = text;
-        continue;
-      }
-      pending = text.slice(end + 1);
-      yield decodeRows(text.slice(0, end).split("\n"));
+      const batch = lines.push(chunk);
+      if (batch.length) yield batch.map(decodeRow);
     }
-    const last = pending + decoder.decode();
-    if (last) yield decodeRows([last]);
+    const last = lines.end();
+    if (last) yield [decodeRow(last)];
     finished = true;
   } finally {
     signal.removeEventListener("abort", onAbort);
