@@ -44,3 +44,19 @@ test("each row equals row_to_json of the same row", async () => {
   expect(read[0]!.names).toEqual(["a", "b,c", null, 'd"e']);
   expect(read[1]!.r).toBe("Infinity");
 });
+
+// Many rows of multi-byte text, so that COPY's chunks end inside characters and inside rows.
+test("many rows read from COPY text are exactly row_to_json's, across chunk boundaries cut inside characters", async () => {
+  await t.api.unsafe(`
+    create table things (id int, title text, tags jsonb, created_on timestamptz, kind text[], note jsonb);
+    insert into things select i, repeat('é☃𝄞', i % 7) || E'\\ttab\\nline\\\\' || i, jsonb_build_array(jsonb_build_object('name', 'n"' || i)),
+      timestamptz '2020-01-01 00:00:00+00' + i * interval '1 minute', array['a', null, 'c' || i], to_jsonb('q"' || i)
+    from generate_series(1, 20000) i;
+  `);
+  const expected = (await t.api.unsafe(`select row_to_json(e)::text as j from things e order by id`)).map((r) => JSON.parse(r.j as string));
+  const read: Record<string, unknown>[] = [];
+  for await (const batch of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal)) read.push(...batch);
+  read.sort((a, b) => (a.id as number) - (b.id as number));
+  expect(read.length).toBe(20000);
+  expect(read).toEqual(expected);
+});

@@ -22,6 +22,7 @@ import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
+import { type BulkEndpoint, bulkEndpoint, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
@@ -67,6 +68,8 @@ export interface SearchClient {
   /** Sync's reads of the live index (point in time + `_shard_doc`): Elasticsearch only. */
   readonly openPointInTime: Operation<estypes.OpenPointInTimeRequest, estypes.OpenPointInTimeResponse>;
   readonly closePointInTime: Operation<estypes.ClosePointInTimeRequest, estypes.ClosePointInTimeResponse>;
+  /** Elasticsearch only: where sendBulk POSTs with Bun's fetch (./bulk-fetch.ts); without it, through `transport`. */
+  readonly bulkEndpoint?: BulkEndpoint;
   readonly transport: { request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<unknown> };
   close(): Promise<void>;
 }
@@ -114,11 +117,13 @@ export function serverMajor(engine: EngineInfo): number | null {
  * 8 gets the 8 client, 9 and later the 9 client, and a server that hides its version (a user
  * without `monitor`) the 8 client, which both majors accept.
  */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 async function elasticsearchClient(url: string, engine: EngineInfo, access: SearchAccess): Promise<SearchClient> {
   const major = serverMajor(engine);
   const options = {
     node: url,
-    requestTimeout: 120_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     maxRetries: 0,
     compression: false,
     ...(access.apiKey ? { auth: { apiKey: access.apiKey } } : access.username ? { auth: { username: access.username, password: access.password ?? "" } } : {}),
@@ -143,6 +148,7 @@ async function elasticsearchClient(url: string, engine: EngineInfo, access: Sear
     closePointInTime: ((params: estypes.ClosePointInTimeRequest, options?: TransportRequestOptions) => client.closePointInTime(params, options)) as SearchClient["closePointInTime"],
     rankEval: ((params: estypes.RankEvalRequest, options?: TransportRequestOptions) => client.rankEval(params, options)) as SearchClient["rankEval"],
     transport: client.transport,
+    bulkEndpoint: bulkEndpoint(url, authorizationHeader(new URL(url), access), access.ca, REQUEST_TIMEOUT_MS),
     close: () => client.close(),
   };
 }
@@ -383,7 +389,8 @@ type BulkBody = { items?: Record<string, { status: number; _id?: string; _index?
  * `tooLarge` for the caller to split; per-item 429s are in the items for the caller to resend.
  * Throws once attempts are used up, or at once for any other refusal.
  *
- * Why `ignore` and `redaction: remove`: on an error status the client builds a ResponseError whose
+ * Elasticsearch bulks go through Bun's fetch (./bulk-fetch.ts: measured cheaper than the client); OpenSearch
+ * keeps its client. Why, there, `ignore` and `redaction: remove`: on an error status the client builds a ResponseError whose
  * meta is a redacted deep copy of the request, multi-megabyte body included, walked key by key:
  * about 1.5 s of CPU per rejected request, which made a 429 storm cost more than the indexing.
  * Taking every status as data, and having connection errors drop their meta instead of copying it,
@@ -395,11 +402,14 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
   const outcome = await withRetries<BulkOutcome>(
     async () => {
       let res: { statusCode: number | null; body: unknown };
+      const filterPath = options.statusOnly ? BULK_STATUS_FILTER : BULK_FILTER;
       try {
-        res = (await client.transport.request(
-          { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: options.statusOnly ? BULK_STATUS_FILTER : BULK_FILTER } },
-          { signal: options.signal, meta: true, ignore: ERROR_STATUSES, redaction: { type: "remove" } } as never,
-        )) as { statusCode: number | null; body: unknown };
+        res = client.bulkEndpoint
+          ? await postBulk(client.bulkEndpoint, ndjson, filterPath, options.signal)
+          : ((await client.transport.request(
+              { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: filterPath } },
+              { signal: options.signal, meta: true, ignore: ERROR_STATUSES, redaction: { type: "remove" } } as never,
+            )) as { statusCode: number | null; body: unknown });
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
         if (!isConnectionFailure(error)) throw error;

@@ -53,3 +53,8 @@ describe("copyRowReader", () => {
     expect(() => reader.decode("a\tb")).toThrow("2 fields, expected 8");
   });
 });
+
+test("a to_json string is read between its quotes when it has no escapes, and through JSON.parse when it has", () => {
+  const reader = copyRowReader([{ name: "kind", type: "media_kind" }, { name: "note", type: "jsonb" }, { name: "n", type: "jsonb" }], quote);
+  expect(reader.decode(['"photo"', '"say \\\\"hi\\\\"\\\\u00e9"', "12"].join("\t"))).toEqual({ kind: "photo", note: 'say "hi"é', n: 12 });
+});
