@@ -195,19 +195,7 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
   const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: before });
   job.setTask(`full sync of ${dataset.name}: writing every record into ${index} with its version`, 5);
   await clearMirror(sql, dataset.name);
-  const output = new LiveOutput(session, job, es, index, true);
-  let n = 0;
-  const collect = periodicCollector();
-  for await (const record of included(session, job, source.docs(signal))) {
-    if (await output.write(record)) bump(job, "updated");
-    if (++n % 1000 === 0) {
-      collect();
-      progress.tick(1000);
-      throwIfAborted(signal);
-    }
-  }
-  progress.stop();
-  await output.finishWrites();
+  const output = await writeEveryRecord(session, job, es, index, source, "updated", progress);
   const failed = output.failed;
   if (failed > 0) {
     session.log.warn(`${failed} documents failed while stamping ${index}; deleting nothing this time (the next full sync decides)`);
@@ -319,19 +307,7 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
     job.setTask(`no live index for ${dataset.name}: loading generation ${generation.number} (${index}) from the source`, 5);
     const progress = startProgress({ label: `sync ${dataset.name}`, unit: "records", total: null });
     await clearMirror(sql, dataset.name);
-    const output = new LiveOutput(session, job, es, index, true);
-    let n = 0;
-    const collect = periodicCollector();
-    for await (const record of included(session, job, source.docs(signal))) {
-      if (await output.write(record)) bump(job, "new");
-      if (++n % 1000 === 0) {
-        collect();
-        progress.tick(1000);
-        throwIfAborted(signal);
-      }
-    }
-    progress.stop();
-    await output.finishWrites();
+    await writeEveryRecord(session, job, es, index, source, "new", progress);
     await promoteIndexOnlyGeneration(session, es, generation, index, job.counters.written);
   } catch (error) {
     await discardIndexOnlyGeneration(session, es, generation);
@@ -340,4 +316,30 @@ export async function firstIndexOnly(session: Session, job: JobHandle, es: Searc
   await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode: "full", mirror: { index: failedAny(job) ? null : index, base: "table" } });
   job.setTask(`generation ${generation.number} of ${dataset.name} is live (index-only, built by sync)`, 100);
   return report;
+}
+
+/** Writes every record the source yields (after the sync rules) into `index`, counting each written one as `counted`; ends the progress display. */
+async function writeEveryRecord(
+  session: Session,
+  job: JobHandle,
+  es: SearchClient,
+  index: string,
+  source: Source,
+  counted: "new" | "updated",
+  progress: ReturnType<typeof startProgress>,
+): Promise<LiveOutput> {
+  const output = new LiveOutput(session, job, es, index, true);
+  let n = 0;
+  const collect = periodicCollector();
+  for await (const record of included(session, job, source.docs(session.signal))) {
+    if (await output.write(record)) bump(job, counted);
+    if (++n % 1000 === 0) {
+      collect();
+      progress.tick(1000);
+      throwIfAborted(session.signal);
+    }
+  }
+  progress.stop();
+  await output.finishWrites();
+  return output;
 }
