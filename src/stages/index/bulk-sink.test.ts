@@ -88,6 +88,32 @@ describe("BulkSink", () => {
   });
 });
 
+describe("BulkSink's request bodies", () => {
+  test("are reused once answered (at most one per request in flight, plus the one waiting for a slot and the one filling), and every document arrives intact", async () => {
+    // The client's own transport, recording which buffer each _bulk body lies in.
+    const buffers = new Set<ArrayBufferLike>();
+    const recording: SearchClient = {
+      ...client,
+      bulkEndpoint: undefined,
+      transport: {
+        request: (params, options) => {
+          buffers.add((params as { bulkBody: Buffer }).bulkBody.buffer);
+          return client.transport.request(params, options);
+        },
+      },
+    };
+    batchSizes.length = 0;
+    const sink = new BulkSink(recording, { batchDocuments: 1000, batchBytes: 4 * 1024, concurrency: 2, signal: new AbortController().signal });
+    const doc = (i: number) => ({ n: i, text: `${"é✓".repeat(i % 50)} ${"x".repeat(300 + (i % 97))}` });
+    for (let i = 0; i < 400; i++) await sink.add("reused", `r-${i}`, doc(i));
+    await sink.close();
+    expect(batchSizes.length).toBeGreaterThanOrEqual(30);
+    expect(buffers.size).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 400; i++) expect(indexed.get(`r-${i}`)).toEqual(doc(i));
+    expect(sink.tallies.get("reused")).toEqual({ sent: 400, indexed: 400, failed: 0 });
+  });
+});
+
 /** Elasticsearch's answer to a body over http.max_content_length: 413, no body at all (checked against 8.19). */
 const tooLarge = () => new Response(null, { status: 413, statusText: "Request Entity Too Large" });
 /** Elasticsearch's answer when its write queue is full. */
