@@ -16,7 +16,7 @@
 import { openDatabase } from "../src/adapters/postgres.ts";
 import { openverseDatasets } from "../src/datasets/openverse/datasets.ts";
 import type { Document } from "../src/config/types.ts";
-import { bulkLines } from "../src/stages/index/bulk-sink.ts";
+import { appendBulkLines } from "../src/stages/index/bulk-sink.ts";
 import { stagingRows } from "../src/stages/index/staging-rows.ts";
 import { ByteBuilder } from "../src/transforms/byte-builder.ts";
 import { periodicCollector } from "../src/stages/memory.ts";
@@ -56,7 +56,7 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
       if (phase === "read") continue;
       const document = toDocument(row);
       if (phase === "document") continue;
-      body.append(bulkLines("bench-cpu", String(document.id), document));
+      appendBulkLines(body, "bench-cpu", String(document.id), document);
       // A batch's worth: hand it over as the sink does (5 MiB batches).
       if (body.length >= 5 * 1024 * 1024) body.recycle(body.take());
     }

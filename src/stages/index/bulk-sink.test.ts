@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
-import { BulkSink, sliceBatch } from "./bulk-sink.ts";
+import { ByteBuilder } from "../../transforms/byte-builder.ts";
+import { appendBulkLines, BulkSink, sliceBatch } from "./bulk-sink.ts";
 
 const indexed = new Map<string, unknown>();
 const seen = new Set<string>();
@@ -226,6 +227,13 @@ describe("BulkSink against a size limit and a 429 storm", () => {
     await expect(sink.close()).rejects.toThrow("Elasticsearch refused a _bulk request 3 times: rejected execution of coordinating operation (HTTP 429)");
     stormLeft = 0;
   });
+});
+
+test("appendBulkLines writes a document's action line and source line, as UTF-8, each ended by LF", () => {
+  const body = new ByteBuilder(4);
+  appendBulkLines(body, "idx-g1", 'a"b', { title: "café ✓ 😀", n: 1, tags: [{ name: "x" }], none: null });
+  appendBulkLines(body, "idx-g1", "2", {});
+  expect(body.take().toString("utf8")).toBe('{"index":{"_index":"idx-g1","_id":"a\\"b"}}\n{"title":"café ✓ 😀","n":1,"tags":[{"name":"x"}],"none":null}\n{"index":{"_index":"idx-g1","_id":"2"}}\n{}\n');
 });
 
 describe("sliceBatch", () => {

@@ -65,6 +65,13 @@ class PendingBatch {
     this.body.append(lines);
   }
 
+  /** One document, encoded into the body at once. */
+  addDocument(index: string, id: string, document: unknown): void {
+    this.starts.push(this.body.length);
+    this.indices.push(index);
+    appendBulkLines(this.body, index, id, document);
+  }
+
   /** Hands the batch over and starts the next in a fresh buffer of the same size. */
   take(): SentBatch {
     const sent = { body: this.body.take(), starts: this.starts, indices: this.indices };
@@ -124,7 +131,7 @@ export class BulkSink {
   async add(index: string, id: string, document: unknown): Promise<void> {
     if (this.#fatal) throw this.#fatal;
     // Encoded into the batch's buffer at once: no per-document strings stay alive until the send.
-    this.#batch.add(bulkLines(index, id, document), index);
+    this.#batch.addDocument(index, id, document);
     this.#tally(index).sent++;
     if (this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes) {
       await this.#dispatch();
@@ -244,9 +251,14 @@ export class BulkSink {
   }
 }
 
-/** A document's two NDJSON lines for `_bulk`: its action and its source. */
-export function bulkLines(index: string, id: string, document: unknown): string {
-  return `{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`;
+/**
+ * Appends a document's two NDJSON lines for `_bulk`, its action and its source. Each line is
+ * encoded on its own: one template string of both cost a copy of the document's JSON per document
+ * (the concatenation flattened for encoding), about 0.9 ms CPU per 1,000 Openverse documents.
+ */
+export function appendBulkLines(body: ByteBuilder, index: string, id: string, document: unknown): void {
+  body.appendLine(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}`);
+  body.appendLine(JSON.stringify(document));
 }
 
 /** Document `i`'s two lines (action and source) of a sent batch. */
