@@ -5,11 +5,8 @@
  * `minWork`: also wait for that much work (rows) since the last one, so that a stage held back by
  * a slow consumer does not collect by the clock: indexing at 2,000 docs/s paid 1.07 of its 8.4
  * CPU-seconds (43 collections for 190k rows) before.
- * `rssAbove` (bytes): collect only while the resident set is above it. A full collection costs
- * more than itself: the pages it frees go back to the kernel and are faulted in again as the heap
- * regrows (index, 95k documents: 3.2 CPU-s without the collections, 3.9 with one per 20,000 rows).
  */
-export function periodicCollector(everyMs = 1000, minWork = 0, rssAbove = 0): (work?: number) => void {
+export function periodicCollector(everyMs = 1000, minWork = 0): (work?: number) => void {
   let last = performance.now();
   let done = 0;
   return (work = 0) => {
@@ -18,7 +15,6 @@ export function periodicCollector(everyMs = 1000, minWork = 0, rssAbove = 0): (w
     if (now - last < everyMs || done < minWork) return;
     last = now;
     done = 0;
-    if (rssAbove > 0 && process.memoryUsage.rss() < rssAbove) return;
     Bun.gc(true);
   };
 }

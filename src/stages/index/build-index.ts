@@ -111,9 +111,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     keptOut.add(id);
     for (const term of terms) countReason(counters, "filtered", term);
   };
-  // Garbage grows with rows, not with time: collect per 20,000 rows (about what a second holds at full speed),
-  // and only while the process holds more than 224 MB, which bounds the peak without paying for collections below it.
-  const collect = periodicCollector(1000, 20_000, 224 * 1024 * 1024);
+  // Garbage grows with rows, not with time: collect per 20,000 rows (about what a second holds at full speed).
+  const collect = periodicCollector(1000, 20_000);
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, await matureJoin(session))) {
