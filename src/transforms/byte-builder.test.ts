@@ -57,4 +57,15 @@ describe("ByteBuilder", () => {
     b.appendText("a longer line than eight bytes");
     expect(text(b.take())).toBe("a longer line than eight bytes");
   });
+
+  test("keeps at most maxSpare recycled buffers", () => {
+    const b = new ByteBuilder(8, 1);
+    const taken = [0, 1, 2].map((i) => b.appendText(String(i)).take());
+    for (const t of taken) b.recycle(t);
+    // The buffer being filled was made at the third take; the next is the one spare kept, then a fresh one.
+    const again = ["a", "b", "c"].map((s) => b.appendText(s).take());
+    expect(again[1]!.buffer).toBe(taken[0]!.buffer);
+    expect(taken.map((t) => t.buffer)).not.toContain(again[2]!.buffer);
+    expect(again.map(text)).toEqual(["a", "b", "c"]);
+  });
 });

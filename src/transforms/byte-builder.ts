@@ -15,7 +15,11 @@ export class ByteBuilder {
   private readonly handedOut = new WeakMap<Uint8Array, Buffer>();
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly initialCapacity = 64 * 1024) {
+  /** `maxSpare`: how many recycled buffers are kept for reuse (one per buffer a consumer may hold at once). */
+  constructor(
+    private readonly initialCapacity = 64 * 1024,
+    private readonly maxSpare = MAX_SPARE,
+  ) {
     // Unzeroed: every byte handed out by `take` was written first.
     this.buffer = Buffer.allocUnsafe(initialCapacity);
   }
@@ -87,7 +91,7 @@ export class ByteBuilder {
     const whole = this.handedOut.get(taken);
     if (!whole) return;
     this.handedOut.delete(taken);
-    if (this.spare.length < MAX_SPARE) this.spare.push(whole);
+    if (this.spare.length < this.maxSpare) this.spare.push(whole);
   }
 
   private reserve(bytes: number): void {

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
-import { BulkSink, sliceBatch } from "./bulk-sink.ts";
+import { ByteBuilder } from "../../transforms/byte-builder.ts";
+import { appendBulkLines, BulkSink, sliceBatch } from "./bulk-sink.ts";
 
 const indexed = new Map<string, unknown>();
 const seen = new Set<string>();
@@ -85,6 +86,32 @@ describe("BulkSink", () => {
     await sink.close();
     expect(batchSizes.length).toBeGreaterThanOrEqual(10);
     expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(100);
+  });
+});
+
+describe("BulkSink's request bodies", () => {
+  test("are reused once answered (at most one per request in flight, plus the one waiting for a slot and the one filling), and every document arrives intact", async () => {
+    // The client's own transport, recording which buffer each _bulk body lies in.
+    const buffers = new Set<ArrayBufferLike>();
+    const recording: SearchClient = {
+      ...client,
+      bulkEndpoint: undefined,
+      transport: {
+        request: (params, options) => {
+          buffers.add((params as { bulkBody: Buffer }).bulkBody.buffer);
+          return client.transport.request(params, options);
+        },
+      },
+    };
+    batchSizes.length = 0;
+    const sink = new BulkSink(recording, { batchDocuments: 1000, batchBytes: 4 * 1024, concurrency: 2, signal: new AbortController().signal });
+    const doc = (i: number) => ({ n: i, text: `${"é✓".repeat(i % 50)} ${"x".repeat(300 + (i % 97))}` });
+    for (let i = 0; i < 400; i++) await sink.add("reused", `r-${i}`, doc(i));
+    await sink.close();
+    expect(batchSizes.length).toBeGreaterThanOrEqual(30);
+    expect(buffers.size).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 400; i++) expect(indexed.get(`r-${i}`)).toEqual(doc(i));
+    expect(sink.tallies.get("reused")).toEqual({ sent: 400, indexed: 400, failed: 0 });
   });
 });
 
@@ -200,6 +227,13 @@ describe("BulkSink against a size limit and a 429 storm", () => {
     await expect(sink.close()).rejects.toThrow("Elasticsearch refused a _bulk request 3 times: rejected execution of coordinating operation (HTTP 429)");
     stormLeft = 0;
   });
+});
+
+test("appendBulkLines writes a document's action line and source line, as UTF-8, each ended by LF", () => {
+  const body = new ByteBuilder(4);
+  appendBulkLines(body, "idx-g1", 'a"b', { title: "café ✓ 😀", n: 1, tags: [{ name: "x" }], none: null });
+  appendBulkLines(body, "idx-g1", "2", {});
+  expect(body.take().toString("utf8")).toBe('{"index":{"_index":"idx-g1","_id":"a\\"b"}}\n{"title":"café ✓ 😀","n":1,"tags":[{"name":"x"}],"none":null}\n{"index":{"_index":"idx-g1","_id":"2"}}\n{}\n');
 });
 
 describe("sliceBatch", () => {

@@ -42,9 +42,17 @@ class PendingBatch {
   starts: number[] = [];
   indices: string[] = [];
 
-  /** `capacity`: room for a whole batch at once, so that the body is not copied as it grows. */
-  constructor(capacity = 256 * 1024) {
-    this.body = new ByteBuilder(capacity);
+  /**
+   * `capacity`: room for a whole batch at once, so that the body is not copied as it grows.
+   * `reused`: how many sent bodies may be given back (`recycle`) to be filled again.
+   */
+  constructor(capacity = 256 * 1024, reused = 0) {
+    this.body = new ByteBuilder(capacity, reused);
+  }
+
+  /** Gives a sent body back once nothing reads it (ByteBuilder.recycle). */
+  recycle(sent: SentBatch): void {
+    this.body.recycle(sent.body);
   }
 
   get documents(): number {
@@ -55,6 +63,13 @@ class PendingBatch {
     this.starts.push(this.body.length);
     this.indices.push(index);
     this.body.append(lines);
+  }
+
+  /** One document, encoded into the body at once. */
+  addDocument(index: string, id: string, document: unknown): void {
+    this.starts.push(this.body.length);
+    this.indices.push(index);
+    appendBulkLines(this.body, index, id, document);
   }
 
   /** Hands the batch over and starts the next in a fresh buffer of the same size. */
@@ -72,6 +87,8 @@ export interface SentBatch {
   starts: number[];
   /** Each document's index, when known; else read from its action line. */
   indices?: string[];
+  /** Set once the whole body was sent again (a retry): its buffer is then never reused. */
+  resent?: boolean;
 }
 
 export interface IndexTally {
@@ -94,7 +111,9 @@ export class BulkSink {
   ) {
     this.#limit = new AdaptiveLimit(options.concurrency);
     // A batch closes at the first document past batchBytes: room for that plus a large document.
-    this.#batch = new PendingBatch(Math.min(options.batchBytes + 256 * 1024, 64 * 1024 * 1024));
+    // Bodies are reused once answered (one per request in flight, the one waiting for a slot, the one filling): a fresh
+    // 5 MiB buffer per batch cost page faults and the allocator's returning pages to the kernel.
+    this.#batch = new PendingBatch(Math.min(options.batchBytes + 256 * 1024, 64 * 1024 * 1024), options.concurrency + 2);
   }
 
   /** Requests allowed in flight now (adaptive-limit.ts). */
@@ -112,7 +131,7 @@ export class BulkSink {
   async add(index: string, id: string, document: unknown): Promise<void> {
     if (this.#fatal) throw this.#fatal;
     // Encoded into the batch's buffer at once: no per-document strings stay alive until the send.
-    this.#batch.add(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n${JSON.stringify(document)}\n`, index);
+    this.#batch.addDocument(index, id, document);
     this.#tally(index).sent++;
     if (this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes) {
       await this.#dispatch();
@@ -152,6 +171,10 @@ export class BulkSink {
     while (this.#inFlight.size >= this.#limit.current) await Promise.race(this.#inFlight);
     if (this.#fatal) throw this.#fatal;
     const request = this.#send(batch, 0)
+      .then(() => {
+        // A request resent whole may still have an abandoned attempt reading the body: not reused.
+        if (!batch.resent) this.#batch.recycle(batch);
+      })
       .catch((error) => {
         this.#fatal ??= error;
       })
@@ -167,6 +190,7 @@ export class BulkSink {
       ...(this.options.requestPolicy ? { policy: this.options.requestPolicy } : {}),
       statusOnly: true,
       onRetry: (reason) => {
+        batch.resent = true;
         if (reason === "http_429") rejected = true;
         this.options.onRetry?.(reason, batch.starts.length);
       },
@@ -225,6 +249,16 @@ export class BulkSink {
     this.#tally(item.index).failed++;
     this.options.onItemFailed?.(item);
   }
+}
+
+/**
+ * Appends a document's two NDJSON lines for `_bulk`, its action and its source. Each line is
+ * encoded on its own: one template string of both cost a copy of the document's JSON per document
+ * (the concatenation flattened for encoding), about 0.9 ms CPU per 1,000 Openverse documents.
+ */
+export function appendBulkLines(body: ByteBuilder, index: string, id: string, document: unknown): void {
+  body.appendLine(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}`);
+  body.appendLine(JSON.stringify(document));
 }
 
 /** Document `i`'s two lines (action and source) of a sent batch. */
