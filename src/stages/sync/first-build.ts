@@ -6,7 +6,7 @@
  *     fields as it writes it (syncStamp), with the version the source would give the same row, and
  *     leaves out what the sync rules exclude: the generation is what a full sync would have made,
  *     so no second pass rewrites it.
- *   file or module source: no table to build, so the generation is index-only: `<alias>-gN` is
+ *   file, module or registry source: no table to build, so the generation is index-only: `<alias>-gN` is
  *     created with sluice's ownership mark, loaded from the source, and the alias put on it.
  *
  * Either way a failure leaves nothing live behind: the generation is discarded, as a failed run's is.
