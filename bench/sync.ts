@@ -5,6 +5,8 @@
  *   raw _bulk      the same documents as prebuilt NDJSON files of 2,000, `xargs -P 3 curl …/_bulk`
  *   first sync     `sluice sync bench_sync` with no live index: refresh → index → swap, each
  *                  document stamped with its version as the index stage writes it
+ *   sluice run     `sluice run bench_run` of the same upstream table (refresh → index → swap, no
+ *                  stamp, no versions table): the first sync's own overhead is the gap to it
  *   no-op resync   `sluice sync bench_sync --full` over an unchanged source: the source's ids and
  *                  versions (sync.versionColumn updated_at) merged with sluice.sync_versions in id
  *                  order, nothing written (goal: 100k in under 2 s)
@@ -65,11 +67,16 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     await up.unsafe("CREATE INDEX ON bench_sync (updated_at)");
     await up.unsafe("ANALYZE bench_sync");
     const config = join(dir, "sync.config.ts");
+    const body = `{ mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, body: { type: "text" }, kind: { type: "keyword" }, updated_at: { type: "date" } } } }`;
     await Bun.write(config, `export default { datasets: { bench_sync: {
   source: { kind: "postgres", table: "bench_sync" },
   table: { key: "id" },
-  index: { alias: "bench_sync", body: { mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, body: { type: "text" }, kind: { type: "keyword" }, updated_at: { type: "date" } } } } },
+  index: { alias: "bench_sync", body: ${body} },
   sync: { cursorColumn: "updated_at", versionColumn: "updated_at" },
+}, bench_run: {
+  source: { kind: "postgres", table: "bench_sync" },
+  table: { key: "id" },
+  index: { alias: "bench_run", body: ${body} },
 } } };\n`);
     const migrate = await runSluice(["migrate", "up"], env, false);
     if (migrate.code !== 0) throw new Error(`migrate up failed: ${migrate.lines.map((l) => l.text).join("\n")}`);
@@ -90,8 +97,11 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
       if (run.code !== 0) throw new Error(`${what} exited ${run.code}`);
       return run;
     };
+    const run = await timed("sluice run", ["run", "bench_run"]);
+    await deleteIndices(es, `${prefix}bench_run`);
     const first = await timed("first sync", ["sync", "bench_sync"]);
     out.push({ stage: "sync: first (refresh+index+swap)", ours: rate(rows, first.ms), limit: rate(rows, rawMs), goal: 0.85, peakRss: first.peakRss, note: `${secs(first.ms)}; raw _bulk ${secs(rawMs)}` });
+    out.push({ stage: "sync: first, beside `sluice run` of the same rows", ours: rate(rows, first.ms), limit: rate(rows, run.ms), goal: null, peakRss: run.peakRss, note: `${secs(first.ms)} vs ${secs(run.ms)}; sluice CPU ${first.cpuSeconds.toFixed(1)} vs ${run.cpuSeconds.toFixed(1)} s (the peak RSS is run's)` });
 
     const noop = await timed("no-op full resync", ["sync", "bench_sync", "--full"]);
     out.push({ stage: "sync: no-op full resync", ours: rate(rows, noop.ms), limit: null, goal: null, peakRss: noop.peakRss, note: `${secs(noop.ms)} (goal at 100k: < 2 s) → ${noop.ms < 2000 ? "pass" : "FAIL"}` });
@@ -107,12 +117,17 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     return out;
   } finally {
     if (process.env.BENCH_SYNC_KEEP) return out;
-    const listed = await fetch(`${es}/_cat/indices/${prefix}*?h=index`).then((r) => r.text()).catch(() => "");
-    for (const index of listed.split("\n").map((l) => l.trim()).filter(Boolean)) await fetch(`${es}/${index}`, { method: "DELETE" }).catch(() => {});
+    await deleteIndices(es, prefix);
     for (const db of [api, upstream]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Deletes the indices whose names start with `prefix` (one by one: wildcard deletes may be refused). */
+async function deleteIndices(es: string, prefix: string): Promise<void> {
+  const listed = await fetch(`${es}/_cat/indices/${prefix}*?h=index`).then((r) => r.text()).catch(() => "");
+  for (const index of listed.split("\n").map((l) => l.trim()).filter(Boolean)) await fetch(`${es}/${index}`, { method: "DELETE" }).catch(() => {});
 }
 
 if (import.meta.main) {

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
 import { lastJob } from "./support/openverse.ts";
+import { VersionsCopy } from "../src/stages/sync/versions-mirror.ts";
 
 let t: TestEnvironment;
 let config = "";
@@ -211,5 +212,26 @@ describe("what sync does not do", () => {
     expect(code).toBe(2);
     const [job] = await t.api`select id from sluice.jobs where dataset = 'cleaned'`;
     expect(job).toBeUndefined();
+  });
+});
+
+describe("the first build's versions COPY", () => {
+  test("streams ids and versions into sluice.sync_versions, escaped, a repeat of the id just listed once; a discarded COPY leaves nothing", async () => {
+    const copy = await VersionsCopy.open(t.apiUrl, "copied");
+    const odd = ["tab\there", "line\nbreak", "back\\slash", "ünï"];
+    for (const id of odd) copy.push(id, `v-${id}`);
+    copy.push("ünï", "again");
+    for (let i = 0; i < 4500; i++) copy.push(`n${i}`, String(i));
+    await copy.flush();
+    const rows = await t.api`select id, version from sluice.sync_versions where dataset = 'copied' order by id`;
+    expect(rows).toHaveLength(4504);
+    expect(rows.filter((r) => odd.includes(r.id as string)).map((r) => [r.id, r.version])).toEqual(odd.map((id) => [id, `v-${id}`]).sort((a, b) => Buffer.compare(Buffer.from(a[0]!), Buffer.from(b[0]!))));
+
+    const dropped = await VersionsCopy.open(t.apiUrl, "dropped");
+    for (let i = 0; i < 2500; i++) dropped.push(`d${i}`, "1");
+    await dropped.discard();
+    const [{ n }] = (await t.api`select count(*)::int as n from sluice.sync_versions where dataset = 'dropped'`) as unknown as [{ n: number }];
+    expect(n).toBe(0);
+    await t.api`delete from sluice.sync_versions where dataset = 'copied'`;
   });
 });

@@ -20,6 +20,7 @@ import type {
   PostgresSourceConfig,
   RefreshConfig,
   RegistrySourceConfig,
+  RegistrySyncSourceConfig,
   SluiceConfig,
   SearchCheckConfig,
   FilteredIndexConfig,
@@ -273,8 +274,14 @@ const moduleSource = strict({
   options: jsonObject.optional(),
 });
 
-const syncSource = z.discriminatedUnion("kind", [fileSource, moduleSource], {
-  error: (issue) => (issue.code === "invalid_union" ? "is not a known sync source kind (use file or module; postgres is the dataset's own source)" : 'must be an object (e.g. { kind: "file", path: "data/*.csv" })'),
+const registrySyncSource = strict({
+  kind: z.literal("registry"),
+  url: registrySource.shape.url,
+  pageSize: wholeNumber(1, 10_000).optional(),
+});
+
+const syncSource = z.discriminatedUnion("kind", [fileSource, moduleSource, registrySyncSource], {
+  error: (issue) => (issue.code === "invalid_union" ? "is not a known sync source kind (use file, module or registry; postgres is the dataset's own source)" : 'must be an object (e.g. { kind: "file", path: "data/*.csv" })'),
 });
 
 export const SYNC_RULE_OPERATORS = ["equals", "prefix", "suffix", "contains", "regex", "lt", "gt"] as const;
@@ -339,7 +346,7 @@ export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
     if (tbl.key !== "id") problem(["table", "key"], 'must be "id" for a registry source');
     if (dataset.payload?.format === "json" && !dataset.validate?.jsonSchema) problem(["validate", "jsonSchema"], 'is required when payload.format is "json"');
   }
-  if (dataset.sync && !dataset.sync.source && src.kind !== "postgres") problem(["sync", "source"], "is required for a registry dataset: sync reads a postgres, file or module source");
+  if (dataset.sync && !dataset.sync.source && src.kind !== "postgres") problem(["sync", "source"], "is required for a registry dataset: sync reads a postgres, file, module or registry source");
   if (dataset.sync?.source && (dataset.sync.cursorColumn || dataset.sync.versionColumn)) problem(["sync", dataset.sync.cursorColumn ? "cursorColumn" : "versionColumn"], "applies to the dataset's postgres source only; remove it or sync.source");
   if (tbl.columns && !(tbl.key in tbl.columns)) problem(["table", "key"], `"${tbl.key}" is not one of table.columns`);
 });
@@ -388,6 +395,7 @@ export type SchemaMatchesTypes = [
   Check<Same<In<typeof validate>, ValidateConfig>>,
   Check<Same<In<typeof fileSource>, FileSourceConfig>>,
   Check<Same<In<typeof moduleSource>, ModuleSourceConfig>>,
+  Check<Same<In<typeof registrySyncSource>, RegistrySyncSourceConfig>>,
   Check<Same<In<typeof syncRule>, SyncRule>>,
   Check<Same<In<typeof sync>, SyncConfig>>,
   Check<Same<In<typeof datasetSchema>, DatasetConfig>>,

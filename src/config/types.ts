@@ -79,9 +79,23 @@ export interface SyncRule {
   gt?: string | number;
 }
 
+/**
+ * A CKAN registry's package listing (`package_search`), one record a package: its id, a version
+ * from the registry's hash and metadata_modified, and its metadata (name, publisher, url, hash, modified).
+ */
+export interface RegistrySyncSourceConfig {
+  kind: "registry";
+  /** Base URL of the API, e.g. https://registry.example/api/3/action */
+  url: string;
+  /** Packages a request. @default 1000 */
+  pageSize?: number;
+}
+
+export type SyncSourceConfig = FileSourceConfig | ModuleSourceConfig | RegistrySyncSourceConfig;
+
 export interface SyncConfig {
   /** What sync reads. @default the dataset's own `source` (postgres only) */
-  source?: FileSourceConfig | ModuleSourceConfig;
+  source?: SyncSourceConfig;
   /** Postgres source: a column that grows whenever a row changes (`updated_at`); enables --incremental. */
   cursorColumn?: string;
   /** Postgres source: the column that is a row's version. @default an md5 of the row */
@@ -351,7 +365,7 @@ export interface Dataset {
   validate: (Required<Omit<ValidateConfig, "jsonSchema">> & { jsonSchema: Record<string, unknown> | null }) | null;
   status: { maxAgeHours: number | null };
   sync: Required<Omit<SyncConfig, "source" | "cursorColumn" | "versionColumn">> & {
-    source: FileSourceConfig | ModuleSourceConfig | null;
+    source: SyncSourceConfig | null;
     cursorColumn: string | null;
     versionColumn: string | null;
   };

@@ -6,6 +6,7 @@ import { ConfigError } from "../errors.ts";
 import { FileSource } from "./file.ts";
 import { loadModuleSource } from "./module.ts";
 import { PostgresSource } from "./postgres.ts";
+import { RegistrySource } from "./registry-source.ts";
 import type { Source } from "./types.ts";
 
 export async function openSyncSource(dataset: Dataset, env: Env): Promise<Source> {
@@ -13,8 +14,9 @@ export async function openSyncSource(dataset: Dataset, env: Env): Promise<Source
   const configured = dataset.sync.source;
   if (configured?.kind === "file") return new FileSource(configured, context);
   if (configured?.kind === "module") return loadModuleSource(configured, context);
+  if (configured?.kind === "registry") return new RegistrySource(configured, context);
   if (dataset.source.kind !== "postgres") {
-    throw new ConfigError(`dataset ${dataset.name} has a ${dataset.source.kind} source, which sync cannot read`, "set sync.source to a file or module source");
+    throw new ConfigError(`dataset ${dataset.name} has a ${dataset.source.kind} source, which sync cannot read`, "set sync.source to a file, module or registry source");
   }
   return new PostgresSource(dataset, dataset.source, requireEnv(env, "upstreamDatabaseUrl", "UPSTREAM_DATABASE_URL"));
 }

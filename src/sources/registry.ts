@@ -100,11 +100,12 @@ function timestamp(value: unknown): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-/** The URL of one page: `<base>/package_search?rows=…&start=…`. */
-export function pageUrl(base: string, rows: number, start: number): string {
+/** The URL of one page: `<base>/package_search?rows=…&start=…[&sort=…]`. */
+export function pageUrl(base: string, rows: number, start: number, sort?: string): string {
   const url = new URL(`${base.replace(/\/+$/, "")}/package_search`);
   url.searchParams.set("rows", String(rows));
   url.searchParams.set("start", String(start));
+  if (sort) url.searchParams.set("sort", sort);
   return url.toString();
 }
 
@@ -117,13 +118,18 @@ export interface ListRegistryOptions {
   timeoutMs?: number;
   /** Called after each page with the packages seen so far and the registry's total. */
   onPage?(seen: number, count: number): void;
+  /**
+   * CKAN's `sort`, e.g. "id asc". @default the registry's own ("metadata_modified desc" at CKAN
+   * without a query), under which a package edited mid-listing moves to a page already read.
+   */
+  sort?: string;
 }
 
 /** Yields every page of the listing, in order, until a page comes back empty or the count is reached. */
 export async function* listRegistry(base: string, options: ListRegistryOptions): AsyncGenerator<RegistryPage> {
   let start = 0;
   for (;;) {
-    const page = await fetchPage(pageUrl(base, options.pageSize, start), options);
+    const page = await fetchPage(pageUrl(base, options.pageSize, start, options.sort), options);
     if (page.listed === 0) return;
     start += page.listed;
     options.onPage?.(start, page.count);
@@ -132,7 +138,8 @@ export async function* listRegistry(base: string, options: ListRegistryOptions):
   }
 }
 
-async function fetchPage(url: string, options: ListRegistryOptions): Promise<RegistryPage> {
+/** One page of the listing (also the one-row probe of the sync source's `changed`). */
+export async function fetchPage(url: string, options: Pick<ListRegistryOptions, "signal" | "attempts" | "timeoutMs">): Promise<RegistryPage> {
   const policy = { ...RETRY_DEFAULTS.registryPage, attempts: options.attempts ?? RETRY_DEFAULTS.registryPage.attempts };
   const outcome = await withRetries<RegistryPage>(
     async () => {

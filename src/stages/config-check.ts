@@ -89,14 +89,14 @@ async function checkSource(dataset: Dataset, services: Services): Promise<Check>
   }
 }
 
-/** A dataset's own sync source (file or module): loaded as `sluice sync` loads it, and its ping() called. */
+/** A dataset's own sync source (file, module or registry): loaded as `sluice sync` loads it, and its ping() called. */
 async function checkSyncSource(dataset: Dataset, env: Env): Promise<Check> {
   let source: Source | null = null;
   try {
     source = await openSyncSource(dataset, env);
     await source.ping();
     const configured = dataset.sync.source!;
-    return { what: "sync source", ok: true, detail: `${configured.kind} source ${configured.kind === "file" ? configured.path : configured.module} answers ping()` };
+    return { what: "sync source", ok: true, detail: `${configured.kind} source ${configured.kind === "file" ? configured.path : configured.kind === "module" ? configured.module : configured.url} answers ping()` };
   } catch (error) {
     return { what: "sync source", ok: false, detail: problemOf(error) };
   } finally {

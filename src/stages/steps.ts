@@ -14,8 +14,9 @@ import { clusterFitWarnings, fitDatasetToCluster } from "./index/cluster-fit.ts"
 import { type JobHandle, runAsJob } from "./job-runner.ts";
 import { checkPostgresRefresh, refreshFromPostgres } from "./refresh/postgres-refresh.ts";
 import { refreshFromRegistry } from "./registry/refresh.ts";
-import { type ReloadOptions, reloadPayloads } from "./reload/reload.ts";
-import { validatePayloads } from "./validate/validate.ts";
+// reload and validate are imported when their step runs: through the IATI modules they load
+// libxml2-wasm (~35 MB of heap), which a postgres dataset's run or sync never uses.
+import type { ReloadOptions } from "./reload/reload.ts";
 import type { Session } from "./session.ts";
 import { type SwapOptions, swapToGeneration } from "./swap/swap-stage.ts";
 
@@ -96,13 +97,13 @@ export async function indexStep(
 /** Downloads the payloads of a registry generation. Staging changes, so the generation must be indexed again. */
 export async function reloadStep(session: Session, generation: Generation, parentId: number | null, options: ReloadOptions): Promise<StepResult> {
   await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
-  return stepJob(session, "reload", generation, parentId, (job) => reloadPayloads(session, job, generation, blobStoreFromEnv(), options));
+  return stepJob(session, "reload", generation, parentId, async (job) => (await import("./reload/reload.ts")).reloadPayloads(session, job, generation, blobStoreFromEnv(), options));
 }
 
 /** Validates the downloaded payloads of a registry generation; without an index, it is then ready to swap. */
 export async function validateStep(session: Session, generation: Generation, parentId: number | null): Promise<StepResult> {
   await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
-  const result = await stepJob(session, "validate", generation, parentId, (job) => validatePayloads(session, job, generation, blobStoreFromEnv()));
+  const result = await stepJob(session, "validate", generation, parentId, async (job) => (await import("./validate/validate.ts")).validatePayloads(session, job, generation, blobStoreFromEnv()));
   if (!session.dataset.index) await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   return result;
 }

@@ -7,8 +7,7 @@
  */
 import type { DatasetConfig, Document, IndexBody, IndexContext } from "../../config/types.ts";
 import { countingCollector } from "../../stages/memory.ts";
-import { explodeActivity, type ExplodedActivity } from "./index.ts";
-import { iterateFlatActivityParts, utf8Parts } from "./xml-stream.ts";
+import type { ExplodedActivity } from "./index.ts";
 
 /** The IATI registry's CKAN API; IATI_REGISTRY_URL overrides it (e.g. a mirror, or a test server). */
 export const DEFAULT_IATI_REGISTRY_URL = "https://iatiregistry.org/api/3/action";
@@ -48,6 +47,9 @@ export async function* iatiActivityDocuments(row: Record<string, unknown>, conte
   if (r.valid !== true || !sha) return;
   const stream = context.readBlobStream ? await context.readBlobStream(sha) : new Blob([await context.readBlob(sha)]).stream();
   const about = { dataset_id: r.id, dataset_name: r.name ?? "", dataset_publisher: r.publisher ?? "" };
+  // Loaded on first use: they bring libxml2-wasm, ~35 MB of heap, which every command that reads
+  // the config (this module is a built-in dataset) would otherwise carry without parsing any XML.
+  const [{ explodeActivity }, { iterateFlatActivityParts, utf8Parts }] = await Promise.all([import("./index.ts"), import("./xml-stream.ts")]);
   let position = 0;
   // Collected during a large activity's flattening too, not only between documents.
   for await (const flat of iterateFlatActivityParts(utf8Parts(stream), { afterElement: countingCollector() })) {

@@ -6,7 +6,7 @@
  *     fields as it writes it (syncStamp), with the version the source would give the same row, and
  *     leaves out what the sync rules exclude: the generation is what a full sync would have made,
  *     so no second pass rewrites it.
- *   file or module source: no table to build, so the generation is index-only: `<alias>-gN` is
+ *   file, module or registry source: no table to build, so the generation is index-only: `<alias>-gN` is
  *     created with sluice's ownership mark, loaded from the source, and the alias put on it.
  *
  * Either way a failure leaves nothing live behind: the generation is discarded, as a failed run's is.
@@ -27,15 +27,15 @@ import type { DocumentStamp } from "../index/build-index.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { rowVersion } from "../../sources/postgres.ts";
 import { compileRules } from "./rules.ts";
-import { builderHash, storedVersion } from "./writer.ts";
-import type { WrittenList } from "./versions-mirror.ts";
+import { builderHash, storedVersionText } from "./writer.ts";
+import { type VersionsSink, VersionsCopy } from "./versions-mirror.ts";
 
 /**
  * The sync fields of a staging row's document, as the sync writer would stamp the same record
  * (id, storedVersion, job). A key whose text is not its JSON form (a numeric 1.50 is "1.50" to the
  * source but 1.5 here) is left unstamped, and the full sync that then follows stamps it.
  */
-export function syncStamp(session: Session, job: JobHandle, written: WrittenList): DocumentStamp {
+export function syncStamp(session: Session, job: JobHandle, written: VersionsSink): DocumentStamp {
   const { dataset } = session;
   const verdict = compileRules(dataset.sync.rules);
   const builder = builderHash(dataset);
@@ -49,7 +49,7 @@ export function syncStamp(session: Session, job: JobHandle, written: WrittenList
       }
       const value = row[key];
       if (String(value) !== id || !(typeof value === "string" || Number.isSafeInteger(value))) return null;
-      const { version } = storedVersion({ id, version: rowVersion(row, dataset.sync.versionColumn), doc: row }, builder);
+      const version = storedVersionText(rowVersion(row, dataset.sync.versionColumn), builder);
       written.push(id, version);
       return { _sluice_id: id, _sluice_version: version, _sluice_job: String(job.job.id) };
     },
@@ -57,7 +57,7 @@ export function syncStamp(session: Session, job: JobHandle, written: WrittenList
 }
 
 /** Builds and swaps in a generation through the existing stages (postgres datasets). Returns its number. */
-export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined; written: WrittenList }): Promise<number> {
+export async function firstGenerationThroughStages(session: Session, job: JobHandle, es: SearchClient, options: { force: boolean; configPath: string | undefined }): Promise<number> {
   let generation: Generation | null = null;
   try {
     job.setTask(`no live index for ${session.dataset.name}: building its first generation (refresh, index, swap)`, 1);
@@ -65,8 +65,15 @@ export async function firstGenerationThroughStages(session: Session, job: JobHan
       generation = g;
       job.setGeneration(g.number);
     }));
-    const indexed = await indexStep(session, es, generation, job.job.id, { stamp: syncStamp(session, job, options.written) });
-    await options.written.flush();
+    // The versions table is filled as the documents are stamped (clearMirror emptied it).
+    const versions = await VersionsCopy.open(session.env.databaseUrl!, session.dataset.name);
+    let indexed: Awaited<ReturnType<typeof indexStep>>;
+    try {
+      indexed = await indexStep(session, es, generation, job.job.id, { stamp: syncStamp(session, job, versions) });
+      await versions.flush();
+    } finally {
+      await versions.discard();
+    }
     for (const [reason, n] of Object.entries(indexed.counters.failed)) countReason(job.counters, "failed", reason, n);
     job.counters.read = indexed.counters.read;
     job.counters.new = indexed.counters.written;

@@ -290,7 +290,7 @@ export async function applyDeletions(session: Session, job: JobHandle, output: P
   }
 }
 
-/** File and module sources: an index-only first generation, loaded from the source and aliased. */
+/** File, module and registry sources: an index-only first generation, loaded from the source and aliased. */
 export async function firstIndexOnly(session: Session, job: JobHandle, es: SearchClient, source: Source, report: SyncReport, configHash: string): Promise<SyncReport> {
   const { sql, dataset, signal } = session;
   initCounters(job);

@@ -31,7 +31,7 @@ import { firstGenerationThroughStages } from "./first-build.ts";
 import { ensureSyncFields, unstampedDocuments } from "./live-index.ts";
 import { failedAny, firstIndexOnly, incremental, mergeFull, restampFull } from "./passes.ts";
 import { LiveOutput } from "./output.ts";
-import { clearMirror, type MirrorUpdate, suspendMirror, WrittenList } from "./versions-mirror.ts";
+import { clearMirror, type MirrorUpdate, suspendMirror } from "./versions-mirror.ts";
 import { clearJobScratch, sweepScratch } from "./scratch.ts";
 import { commitSyncState, readSyncState } from "./sync-state.ts";
 import { builderHash } from "./writer.ts";
@@ -167,8 +167,7 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
         const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
         const cursor = source.cursor ? await source.cursor() : null;
         await clearMirror(sql, dataset.name);
-        const written = new WrittenList(sql, dataset.name, job.job.id, true);
-        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config, written });
+        report.generation = await firstGenerationThroughStages(session, job, es, { force: options.force, configPath: options.config });
         targets = await aliasTargets(es, alias);
         report.index = targets.length === 1 ? targets[0]! : null;
         // Stamped as written (first-build.ts): the generation is already what a full sync makes.

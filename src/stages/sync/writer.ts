@@ -22,7 +22,12 @@ const ERROR_RATE_AFTER = 1000;
  * so that a changed `toDocument` rewrites every document at the next full sync.
  */
 export function storedVersion<R extends Pick<SourceRecord, "id" | "version">>(record: R, builderHash: string): R {
-  return { ...record, version: `${record.version}@${builderHash}` };
+  return { ...record, version: storedVersionText(record.version, builderHash) };
+}
+
+/** storedVersion's text alone (the index stage's stamp, once a row). */
+export function storedVersionText(version: string, builderHash: string): string {
+  return `${version}@${builderHash}`;
 }
 
 export function builderHash(dataset: Dataset): string {
