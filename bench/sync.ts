@@ -84,7 +84,7 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     // Raw _bulk of the same documents: two COPY rows a document (action, source), split into files of 2,000.
     log("sync: raw _bulk reference (prebuilt NDJSON, xargs -P 3 curl)");
     const rawIndex = `${prefix}rawbulk`;
-    await fetch(`${es}/${rawIndex}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ settings: { number_of_replicas: 0 }, mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, body: { type: "text" }, kind: { type: "keyword" }, updated_at: { type: "date" } } } }) });
+    await fetch(`${es}/${rawIndex}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ settings: { number_of_replicas: 0, refresh_interval: "-1" }, mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, body: { type: "text" }, kind: { type: "keyword" }, updated_at: { type: "date" } } } }) });
     const nd = join(dir, "nd");
     await bash(`mkdir -p ${nd} && psql "${upUrl}" -Atq -c "\\copy (SELECT line FROM (SELECT id, 1 AS k, json_build_object('index', json_build_object('_index', '${rawIndex}', '_id', id::text))::text AS line FROM bench_sync UNION ALL SELECT id, 2, row_to_json(t)::text FROM bench_sync t) x ORDER BY id, k) TO '${nd}/all.ndjson'" && cd ${nd} && split -l 4000 -a 4 all.ndjson part- && rm all.ndjson`);
     const rawMs = await bash(`cd ${nd} && ls part-* | xargs -P 3 -I{} curl -s -o /dev/null -H 'content-type: application/x-ndjson' --data-binary @{} '${es}/_bulk' && curl -s -o /dev/null -X POST '${es}/${rawIndex}/_refresh'`);
