@@ -110,17 +110,26 @@ export async function claimRange(sql: Sql, dataset: string, generation: number, 
       select dataset, generation, range_no from sluice.index_ranges
       where dataset = ${dataset} and generation = ${generation}
         and (state = 'pending' or (state = 'leased' and lease_expires_at < now()))
+        and ${jobRunning(sql)}
       order by range_no limit 1 for update skip locked)
     returning *`;
   return row ? toRange(row) : null;
 }
 
-/** Extends a lease; false when it is no longer this holder's. */
+/**
+ * Leases hold only while the range's index job runs: once it is marked failed (its coordinator died
+ * and the next run noticed), its workers' renewals fail and they stop, instead of writing on.
+ */
+function jobRunning(sql: Sql) {
+  return sql`exists (select 1 from sluice.jobs j where j.id = job_id and j.state = 'running')`;
+}
+
+/** Extends a lease; false when it is no longer this holder's (or its index job no longer runs). */
 export async function renewLease(sql: Sql, range: IndexRange, holder: string, leaseSeconds: number): Promise<boolean> {
   const rows = await sql`
     update sluice.index_ranges set lease_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
     where dataset = ${range.dataset} and generation = ${range.generation} and range_no = ${range.number}
-      and holder = ${holder} and state = 'leased'
+      and holder = ${holder} and state = 'leased' and ${jobRunning(sql)}
     returning 1`;
   return rows.length === 1;
 }
@@ -137,7 +146,7 @@ export async function checkpointRange(sql: Sql, range: IndexRange, holder: strin
       lease_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now(),
       state = ${done ? "done" : "leased"}, finished_at = ${done ? sql`now()` : null}
     where dataset = ${range.dataset} and generation = ${range.generation} and range_no = ${range.number}
-      and holder = ${holder} and state = 'leased'
+      and holder = ${holder} and state = 'leased' and ${jobRunning(sql)}
     returning 1`;
   return rows.length === 1;
 }
