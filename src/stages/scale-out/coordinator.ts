@@ -22,7 +22,7 @@ import type { JobHandle } from "../job-runner.ts";
 import { type Session, throwIfAborted } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { rangeQuery } from "./key-ranges.ts";
-import { abandonRanges, createRanges, type IndexRange, listRanges } from "./ranges.ts";
+import { abandonRanges, createRanges, cutKeySpace, type IndexRange, listRanges } from "./ranges.ts";
 import { workerConcurrency } from "./shares.ts";
 import { newHolderId, workRanges } from "./worker.ts";
 
@@ -62,8 +62,14 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   let finished: IndexRange[];
   let total = 0;
   try {
-    job.setTask(`creating ${index}`, 0);
+    const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
+    job.setTask(`creating ${index}; cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 0);
     const owner = await indexOwner(sql, dataset.name);
+    // The split runs while Elasticsearch creates the index; the ranges are recorded (and so claimable) only once the index exists.
+    const cutting = cutKeySpace(sql, generation.tableName, dataset.table.key, parts);
+    cutting.catch(() => {});
+    const counting = countRows(sql, generation.tableName);
+    counting.catch(() => {});
     await createFreshIndex(es, index, owner, generation.number, {
       // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
       // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
@@ -72,10 +78,10 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
       // Workers write only through it (require_alias): once the index is deleted, a late write fails instead of creating it.
       aliases: { [workersAlias(index)]: {} },
     });
-    const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
-    job.setTask(`cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 2);
-    const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id, table: generation.tableName, key: dataset.table.key, parts });
-    total = await countRows(sql, generation.tableName);
+    const cuts = await cutting;
+    const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id }, cuts);
+    total = await counting;
+    if (cuts.sampledPercent !== null) log.info(`cut ${generation.tableName} on a ${cuts.sampledPercent.toFixed(2)}% sample of its keys`);
     job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${options.workers} local workers`, 5);
     finished = await waitForRanges(session, job, es, generation, children, options, total);
   } catch (error) {
