@@ -56,7 +56,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   const [parent] = generationIndices(dataset, generation.number);
   const index = parent!.index;
   const settings = config.body.settings ?? {};
-  // Workers start first: their start-up (a second of CPU each) overlaps the index's creation and the
+  // Workers start first: their start-up (half a second of CPU each) overlaps the index's creation and the
   // split, and they wait for the ranges as long as this job holds the dataset's lock.
   const children = spawnWorkers(session, options, workerConcurrency(config.concurrency, options.workers));
   let finished: IndexRange[];
