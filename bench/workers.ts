@@ -130,6 +130,9 @@ async function oursWithWorkers(env: Record<string, string>, file: string, worker
   coordinatorPid = workers ? (childrenOf(process.pid).find((pid) => cmdline(pid).includes("--workers")) ?? 0) : 0;
   const run = await started;
   clearInterval(poll);
+  // A worker that fails at start-up leaves the coordinator to do the work alone: that is not N workers.
+  const failed = run.lines.find((l) => /worker \d+ exited with code [1-9]/.test(l.text));
+  if (failed) throw new Error(`sluice index image --workers ${workers}: ${failed.text}`);
   if (run.code !== 0) throw new Error(`sluice index image${workers ? ` --workers ${workers}` : ""} exited ${run.code}:\n${run.lines.slice(-15).map((l) => l.text).join("\n")}`);
   const esCpu = es.reduce((a, p) => a + cpuSeconds(p), 0) - es0;
   const busy = machineBusy() - busy0;

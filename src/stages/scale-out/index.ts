@@ -43,15 +43,17 @@ export async function runIndexWorker(datasetName: string | undefined, options: W
       await sleep(200, session.signal);
       generation = await generationWithOpenRanges(sql, dataset.name);
     }
-    const pending = await pendingGeneration(sql, dataset.name);
-    const fingerprint = datasetFingerprint(dataset);
-    if (pending?.number === generation && pending.fingerprint !== null && pending.fingerprint !== fingerprint) {
-      throw new SluiceError(`generation ${generation} of ${dataset.name} was refreshed from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`, {
-        hint: "give every worker the same config file as the coordinator (--config)",
-      });
-    }
+    // The search client first: it fits the index body to the cluster (degrading it where allowed),
+    // as the refresh that recorded the generation's fingerprint did.
     const es = await openSearchFor(session);
     try {
+      const pending = await pendingGeneration(sql, dataset.name);
+      const fingerprint = datasetFingerprint(dataset);
+      if (pending?.number === generation && pending.fingerprint !== null && pending.fingerprint !== fingerprint) {
+        throw new SluiceError(`generation ${generation} of ${dataset.name} was refreshed from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`, {
+          hint: "give every worker the same config file as the coordinator (--config)",
+        });
+      }
       const report = await workRanges(session, es!, generation, { holder: newHolderId(), leaseSeconds: options.leaseSeconds, concurrency: options.concurrency });
       log.info(`worker done: ranges ${report.ranges.join(", ") || "none"}, ${report.rowsRead} rows read, ${report.docsSent} documents sent`);
       return report;
