@@ -17,6 +17,11 @@ const dataset = (name: string, keyType: string, mapping: string, extra = "", toD
     index: { batchDocuments: 40, concurrency: 2, maxFailures: 1000, body: { mappings: { properties: { id: { type: "${mapping}" }, title: { type: "text" }, n: { type: "integer" } } } },
       toDocument: ${toDocument} ${extra} } }`;
 
+// A body the test cluster (no mapper-extras module) takes only degraded: rank_feature becomes a number.
+const ranked = `ranked: { source: { kind: "postgres", table: "hosts" }, table: { name: "ranked", key: "id", columns: { id: "integer", title: "text", n: "text" } },
+    index: { batchDocuments: 40, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
+      toDocument: (row) => ({ id: row.id, title: row.title, rank: 1 + row.id }) } }`;
+
 beforeAll(async () => {
   t = await createTestEnvironment("scaleout");
   // The workers are child processes: quiet unless asked.
@@ -24,7 +29,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
@@ -230,3 +235,13 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test("workers join a generation whose index body was fitted to the cluster (degraded), as the coordinator does", async () => {
+  expect((await t.sluice("refresh", "ranked", "--config", config)).code).toBe(0);
+  const { code } = await t.sluice("index", "ranked", "--config", config, "--workers", "2", "--ranges", "6", "--lease", "5");
+  expect(code).toBe(0);
+  // Worker processes did ranges, not only the coordinator (this process) after they failed to start.
+  const holders = (await t.api`select holder from sluice.index_ranges where dataset = 'ranked'`).map((r) => Number(String(r.holder).split(":")[1]));
+  expect(holders.filter((pid) => pid !== process.pid).length).toBeGreaterThan(0);
+  expect(await esCount(`${t.indexPrefix}ranked-g1`)).toBe(3000);
+}, 120_000);
