@@ -19,7 +19,7 @@ const dataset = (name: string, keyType: string, mapping: string, extra = "", toD
 
 // A body the test cluster (no mapper-extras module) takes only degraded: rank_feature becomes a number.
 const ranked = `ranked: { source: { kind: "postgres", table: "hosts" }, table: { name: "ranked", key: "id", columns: { id: "integer", title: "text", n: "text" } },
-    index: { batchDocuments: 40, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
+    index: { batchDocuments: 250, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
       toDocument: (row) => ({ id: row.id, title: row.title, rank: 1 + row.id }) } }`;
 
 beforeAll(async () => {
