@@ -22,6 +22,11 @@ const ranked = `ranked: { source: { kind: "postgres", table: "hosts" }, table: {
     index: { batchDocuments: 250, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
       toDocument: (row) => ({ id: row.id, title: row.title, rank: 1 + row.id }) } }`;
 
+// Large enough batches that the last requests of a range are still in flight when its reading ends.
+const piped = `piped: { source: { kind: "postgres", table: "hosts" }, table: { name: "piped", key: "id", columns: { id: "integer", title: "text", n: "text" } },
+    index: { batchDocuments: 100, concurrency: 2, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
+      toDocument: (row) => ({ id: row.id, title: row.title.repeat(50), n: row.n }) } }`;
+
 beforeAll(async () => {
   t = await createTestEnvironment("scaleout");
   // The workers are child processes: quiet unless asked.
@@ -29,7 +34,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${ranked}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
@@ -244,4 +249,17 @@ test("workers join a generation whose index body was fitted to the cluster (degr
   const holders = (await t.api`select holder from sluice.index_ranges where dataset = 'ranked'`).map((r) => Number(String(r.holder).split(":")[1]));
   expect(holders.filter((pid) => pid !== process.pid).length).toBeGreaterThan(0);
   expect(await esCount(`${t.indexPrefix}ranked-g1`)).toBe(3000);
+}, 120_000);
+
+test("a worker claims its next range while the last requests of the one before are in flight, and marks each done only once answered", async () => {
+  expect((await t.sluice("refresh", "piped", "--config", config)).code).toBe(0);
+  expect((await t.sluice("index", "piped", "--config", config, "--workers", "1", "--ranges", "8", "--lease", "10")).code).toBe(0);
+  const rows = await t.api`select range_no, holder, started_at, finished_at, rows_read from sluice.index_ranges where dataset = 'piped' order by started_at`;
+  expect(rows.every((r) => r.finished_at !== null)).toBe(true);
+  // One worker's consecutive ranges overlap: the next was leased before the one before was done.
+  const byHolder = Map.groupBy(rows, (r) => r.holder as string);
+  const overlaps = [...byHolder.values()].flatMap((own) => own.slice(1).filter((next, i) => next.started_at < own[i]!.finished_at));
+  expect(overlaps.length).toBeGreaterThan(0);
+  expect(rows.reduce((n, r) => n + Number(r.rows_read), 0)).toBe(3000);
+  expect(await esCount(`${t.indexPrefix}piped-g1`)).toBe(3000);
 }, 120_000);
