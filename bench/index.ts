@@ -74,12 +74,14 @@ function parseArgs(argv: string[]) {
   const out = {
     rows: 1_000_000,
     /** The parts to run (`--only a,b`); null for all. */
-    only: null as null | Set<"refresh" | "index" | "reload" | "sync">,
+    only: null as null | Set<"refresh" | "index" | "reload" | "sync" | "workers">,
     growthRows: -1,
     reuse: false,
     keep: false,
-    /** `--workers 1,2,4`: also the index stage spread over that many workers (bench/workers.ts). */
+    /** `--workers 1,2,4`: also the index stage spread over that many workers (bench/workers.ts); 0 is one process without --workers. */
     workers: [] as number[],
+    /** `--targets single,cluster`: where the workers bench runs (both by default). */
+    targets: ["single", "cluster"] as ("single" | "cluster")[],
     rounds: 3,
     rawConcurrency: [2, 3, 4],
     /** Index rounds of sluice alone, no references: for the cost-as-work-grows runs (issue 12, point 4). */
@@ -105,14 +107,19 @@ function parseArgs(argv: string[]) {
     else if (a === "--raw-concurrency" || a.startsWith("--raw-concurrency=")) out.rawConcurrency = value().split(",").map((v) => Math.max(1, count(v)));
     else if (a === "--only" || a.startsWith("--only=")) {
       const parts = value().split(",");
-      for (const v of parts) if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync") throw new Error(`--only: refresh, index, reload or sync (comma-separated), got ${v}`);
-      out.only = new Set(parts as ("refresh" | "index" | "reload" | "sync")[]);
+      for (const v of parts) if (v !== "refresh" && v !== "index" && v !== "reload" && v !== "sync" && v !== "workers") throw new Error(`--only: refresh, index, reload, sync or workers (comma-separated), got ${v}`);
+      out.only = new Set(parts as ("refresh" | "index" | "reload" | "sync" | "workers")[]);
     } else if (a === "--workers" || a.startsWith("--workers=")) out.workers = value().split(",").map(count);
+    else if (a === "--targets" || a.startsWith("--targets=")) {
+      const targets = value().split(",");
+      for (const v of targets) if (v !== "single" && v !== "cluster") throw new Error(`--targets: single or cluster (comma-separated), got ${v}`);
+      out.targets = targets as ("single" | "cluster")[];
+    }
     else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--sluice-only") out.sluiceOnly = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--workers 1,2,4] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--workers 0,1,2,4 (0: one process)] [--only workers: that bench alone] [--targets single,cluster] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -605,6 +612,8 @@ async function main() {
   const doIndex = opts.only === null || opts.only.has("index");
   const doReload = opts.only === null || opts.only.has("reload");
   const doSync = opts.only === null || opts.only.has("sync");
+  // `--only workers`: the workers bench (bench/workers.ts) alone, without the index stage's own rounds.
+  const workersOnly = opts.only?.has("workers") === true && !doIndex;
   const benchStart = performance.now();
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${mb(totalmem())} RAM; bun ${Bun.version}`);
@@ -613,7 +622,7 @@ async function main() {
 
   // Growth run first, on its own upstream: sluice's peak RSS at the smaller N.
   let growth: { rows: number; refresh: StageRun | null; index: StageRun | null } | null = null;
-  if ((doRefresh || doIndex) && opts.growthRows > 0 && opts.growthRows !== opts.rows) {
+  if ((doRefresh || doIndex) && !workersOnly && opts.growthRows > 0 && opts.growthRows !== opts.rows) {
     await ensureUpstream(adminUrl, names.growth, opts.growthRows, opts.reuse);
     const genv = childEnv(growthUrl);
     await resetApi(adminUrl, names.api, services.elasticsearch, genv);
@@ -625,6 +634,16 @@ async function main() {
       i = await oursIndex(apiUrl, genv);
     }
     growth = { rows: opts.growthRows, refresh: r, index: i };
+  }
+
+  if (workersOnly) {
+    await ensureUpstream(adminUrl, names.upstream, opts.rows, opts.reuse);
+    await resetApi(adminUrl, names.api, services.elasticsearch, env);
+    const { benchWorkers } = await import("./workers.ts");
+    const spread = await benchWorkers({ rows: opts.rows, workers: opts.workers, targets: opts.targets, rounds: opts.rounds, apiUrl, elasticsearchUrl: services.elasticsearch, env, prefix: names.prefix });
+    table.push(...spread.rows);
+    notes.push(...spread.notes);
+    notes.push(`machine load when the bench ended: ${readFileSync("/proc/loadavg", "utf8").trim()} (other work on the host skews the figures)`);
   }
 
   if (doRefresh || doIndex) {
@@ -709,7 +728,7 @@ async function main() {
 
     if (doIndex && opts.workers.length) {
       const { benchWorkers } = await import("./workers.ts");
-      const spread = await benchWorkers({ rows: opts.rows, workers: opts.workers, rounds: opts.rounds, apiUrl, elasticsearchUrl: services.elasticsearch, env, prefix: names.prefix });
+      const spread = await benchWorkers({ rows: opts.rows, workers: opts.workers, targets: opts.targets, rounds: opts.rounds, apiUrl, elasticsearchUrl: services.elasticsearch, env, prefix: names.prefix });
       table.push(...spread.rows);
       notes.push(...spread.notes);
     }

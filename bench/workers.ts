@@ -18,10 +18,13 @@ import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import type { BenchRow } from "./index.ts";
 import { bash, between, fmtRate, log, mb, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { buildNdjson } from "./ndjson.ts";
+import { totalConcurrency } from "../src/stages/scale-out/shares.ts";
 
 export interface WorkersBenchContext {
   rows: number;
+  /** 0: one process without --workers (the reference the workers are held to). */
   workers: number[];
+  targets: ("single" | "cluster")[];
   rounds: number;
   apiUrl: string;
   elasticsearchUrl: string;
@@ -107,7 +110,7 @@ interface Run {
   clientCpu: number;
 }
 
-/** `sluice index image --workers N`, with each worker's peak RSS and the CPU Elasticsearch and sluice used. */
+/** `sluice index image --workers N` (N = 0: without --workers), with each worker's peak RSS and the CPU Elasticsearch and sluice used. */
 async function oursWithWorkers(env: Record<string, string>, file: string, workers: number, es: number[]): Promise<Run> {
   const es0 = es.reduce((a, p) => a + cpuSeconds(p), 0);
   const busy0 = machineBusy();
@@ -121,19 +124,22 @@ async function oursWithWorkers(env: Record<string, string>, file: string, worker
       cpu.set(child, cpuSeconds(child));
     }
   }, 200);
-  const started = runSluice(["index", "image", "--config", file, "--workers", String(workers), "--ranges", String(workers * 4)], env, false);
+  const started = runSluice(["index", "image", "--config", file, ...(workers ? ["--workers", String(workers)] : [])], env, false);
   // runSluice spawns the coordinator at once: find it among this process's children by its argv.
   await Bun.sleep(50);
-  coordinatorPid = childrenOf(process.pid).find((pid) => cmdline(pid).includes("--workers")) ?? 0;
+  coordinatorPid = workers ? (childrenOf(process.pid).find((pid) => cmdline(pid).includes("--workers")) ?? 0) : 0;
   const run = await started;
   clearInterval(poll);
-  if (run.code !== 0) throw new Error(`sluice index --workers ${workers} exited ${run.code}:\n${run.lines.slice(-15).map((l) => l.text).join("\n")}`);
+  // A worker that fails at start-up leaves the coordinator to do the work alone: that is not N workers.
+  const failed = run.lines.find((l) => /worker \d+ exited with code [1-9]/.test(l.text));
+  if (failed) throw new Error(`sluice index image --workers ${workers}: ${failed.text}`);
+  if (run.code !== 0) throw new Error(`sluice index image${workers ? ` --workers ${workers}` : ""} exited ${run.code}:\n${run.lines.slice(-15).map((l) => l.text).join("\n")}`);
   const esCpu = es.reduce((a, p) => a + cpuSeconds(p), 0) - es0;
   const busy = machineBusy() - busy0;
   return {
     ms: run.ms,
-    phaseMs: between(run, /indexing [\d,]+ rows in/, /restoring settings/) ?? run.ms,
-    workerPeaks: [...peaks.values()],
+    phaseMs: between(run, /indexing [\d,]+ rows (in|from)/, /restoring settings/) ?? run.ms,
+    workerPeaks: workers ? [...peaks.values()] : [run.peakRss],
     esShare: esCpu / Math.max(busy, 1e-9),
     esCpu,
     clientCpu: run.cpuSeconds + [...cpu.values()].reduce((a, b) => a + b, 0),
@@ -176,9 +182,9 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
   const rawIndex = `${ctx.prefix}rawworkers`;
   const perDoc: { target: string; esCpu: number; clientCpu: number; docs: number }[] = [];
   const targets = [
-    { name: "single node", url: ctx.elasticsearchUrl, ports: [Number(new URL(ctx.elasticsearchUrl).port || 9200)] },
-    { name: "3-node cluster", url: CLUSTER_URL, ports: [9230, 9231, 9232] },
-  ];
+    { name: "single node", key: "single", url: ctx.elasticsearchUrl, ports: [Number(new URL(ctx.elasticsearchUrl).port || 9200)] },
+    { name: "3-node cluster", key: "cluster", url: CLUSTER_URL, ports: [9230, 9231, 9232] },
+  ].filter((t) => ctx.targets.includes(t.key as "single" | "cluster"));
   try {
     for (const target of targets) {
       if (target.url === CLUSTER_URL) {
@@ -196,11 +202,12 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
       const built = await buildNdjson({ databaseUrl: ctx.apiUrl, table, index: rawIndex, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes });
       const es = await enginePids(target.ports);
       for (const workers of ctx.workers) {
-        const concurrency = workers * INDEX_DEFAULTS.concurrency;
+        // The same total concurrency as sluice: index.concurrency shared by the workers (scale-out/shares.ts).
+        const concurrency = totalConcurrency(INDEX_DEFAULTS.concurrency, Math.max(1, workers));
         const ours: Run[] = [];
         const raws: Run[] = [];
         for (let round = 1; round <= ctx.rounds; round++) {
-          log(`${target.name}: round ${round}, raw _bulk at concurrency ${concurrency}, then sluice index --workers ${workers}`);
+          log(`${target.name}: round ${round}, raw _bulk at concurrency ${concurrency}, then sluice index ${workers ? `--workers ${workers}` : "in one process"}`);
           raws.push(await rawBulk(target.url, rawIndex, dir, concurrency, es));
           ours.push(await oursWithWorkers(env, file, workers, es));
         }
@@ -208,7 +215,7 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
         const rawRates = raws.map((r) => rate(built.documents, r.ms)!);
         const peak = Math.max(...ours.flatMap((r) => r.workerPeaks));
         rows.push({
-          stage: `index --workers ${workers}, ${target.name}`,
+          stage: `index ${workers ? `--workers ${workers}` : "(one process)"}, ${target.name}`,
           ours: median(oursRates),
           limit: median(rawRates),
           goal: null,
@@ -217,8 +224,8 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
             `ES ${(median(ours.map((r) => r.esShare)) * 100).toFixed(0)}% of busy CPU (raw ${(median(raws.map((r) => r.esShare)) * 100).toFixed(0)}%); ` +
             `spread ${spread(oursRates)} vs ${spread(rawRates)}; bulk phase ${fmtRate(median(ours.map((r) => rate(built.documents, r.phaseMs)!)))}/s; peak RSS per worker`,
         });
-        for (const r of ours) perDoc.push({ target: target.name, esCpu: r.esCpu, clientCpu: r.clientCpu, docs: built.documents });
-        notes.push(`${target.name}, ${workers} workers: ${ctx.rounds} rounds of ${built.documents.toLocaleString("en-US")} docs, sluice ${ours.map((r) => secs(r.ms)).join(", ")}; raw ${raws.map((r) => secs(r.ms)).join(", ")}; worker peaks ${ours.map((r) => r.workerPeaks.map(mb).join("/")).join(", ")}`);
+        if (workers) for (const r of ours) perDoc.push({ target: target.name, esCpu: r.esCpu, clientCpu: r.clientCpu, docs: built.documents });
+        notes.push(`${target.name}, ${workers || "no"} workers: ${ctx.rounds} rounds of ${built.documents.toLocaleString("en-US")} docs, sluice ${ours.map((r) => secs(r.ms)).join(", ")}; raw ${raws.map((r) => secs(r.ms)).join(", ")}; worker peaks ${ours.map((r) => r.workerPeaks.map(mb).join("/")).join(", ")}`);
       }
       if (target.url === CLUSTER_URL) await bash(`"${ROOT}/scripts/services" cluster down >/dev/null 2>&1`);
     }
@@ -228,6 +235,7 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
   }
   // CPU per document, from the cluster runs: what 600 M rows cost on six workers and six nodes.
   const cluster = perDoc.filter((p) => p.target === "3-node cluster");
+  if (!cluster.length) return { rows, notes };
   const esPerDoc = median(cluster.map((p) => p.esCpu / p.docs));
   const clientPerDoc = median(cluster.map((p) => p.clientCpu / p.docs));
   const cores = 2;

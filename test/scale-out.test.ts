@@ -5,16 +5,27 @@
  * counted in their own range, and `sluice job show` per range and per worker.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createTestEnvironment, elasticsearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 
 let t: TestEnvironment;
 let config = "";
 
-const dataset = (name: string, keyType: string, mapping: string, extra = "") =>
+const plainDocument = "(row) => ({ id: row.id, title: row.title, n: row.n })";
+const dataset = (name: string, keyType: string, mapping: string, extra = "", toDocument = plainDocument) =>
   `${name}: { source: { kind: "postgres", table: "${name}" }, table: { key: "id", columns: { id: "${keyType}", title: "text", n: "text" } },
     index: { batchDocuments: 40, concurrency: 2, maxFailures: 1000, body: { mappings: { properties: { id: { type: "${mapping}" }, title: { type: "text" }, n: { type: "integer" } } } },
-      toDocument: (row) => ({ id: row.id, title: row.title, n: row.n }) ${extra} } }`;
+      toDocument: ${toDocument} ${extra} } }`;
+
+// A body the test cluster (no mapper-extras module) takes only degraded: rank_feature becomes a number.
+const ranked = `ranked: { source: { kind: "postgres", table: "hosts" }, table: { name: "ranked", key: "id", columns: { id: "integer", title: "text", n: "text" } },
+    index: { batchDocuments: 250, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
+      toDocument: (row) => ({ id: row.id, title: row.title, rank: 1 + row.id }) } }`;
+
+// Large enough batches that the last requests of a range are still in flight when its reading ends.
+const piped = `piped: { source: { kind: "postgres", table: "hosts" }, table: { name: "piped", key: "id", columns: { id: "integer", title: "text", n: "text" } },
+    index: { batchDocuments: 100, concurrency: 2, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
+      toDocument: (row) => ({ id: row.id, title: row.title.repeat(50), n: row.n }) } }`;
 
 beforeAll(async () => {
   t = await createTestEnvironment("scaleout");
@@ -23,11 +34,13 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
     INSERT INTO nums SELECT i * 10, 'row ' || i, CASE WHEN i % 100 = 0 THEN 'bad' ELSE i::text END FROM generate_series(1, 2000) i;
+    CREATE TABLE orphan (id integer PRIMARY KEY, title text, n text);
+    INSERT INTO orphan SELECT i, 'orphan row ' || i, i::text FROM generate_series(1, 6000) i;
     CREATE TABLE hosts (id integer PRIMARY KEY, title text, n text);
     INSERT INTO hosts SELECT i, 'host row ' || i, i::text FROM generate_series(1, 3000) i;
     CREATE TABLE ones (id integer PRIMARY KEY, title text, n text);
@@ -182,4 +195,71 @@ test("deploy/ssh/sluice-index-hosts.sh: a worker per host over ssh, the coordina
   expect(rows.every((r) => r.state === "done")).toBe(true);
   expect(rows.reduce((n, r) => n + Number(r.rows_read), 0)).toBe(3000);
   expect(await esCount(`${t.indexPrefix}hosts`)).toBe(3000);
+}, 120_000);
+
+test("a worker that outlives its SIGKILLed coordinator never recreates the deleted index", async () => {
+  expect((await t.sluice("refresh", "orphan", "--config", config)).code).toBe(0);
+  const index = `${t.indexPrefix}orphan-g1`;
+  const coordinator = spawnSluice(["index", "orphan", "--config", config, "--workers", "1", "--ranges", "2", "--lease", "30"], t.childEnv());
+  // Read, so that the orphaned worker (which inherited the coordinator's stderr) never blocks writing to it.
+  const output = new Response(coordinator.stderr).text();
+  let worker = 0;
+  try {
+    // The local worker is writing: a range of its own has a checkpoint.
+    const deadline = Date.now() + 60_000;
+    while (!worker && Date.now() < deadline) {
+      const [r] = await t.api`select holder from sluice.index_ranges where dataset = 'orphan' and state = 'leased' and rows_read > 0 limit 1`;
+      const pid = r ? Number(String(r.holder).split(":")[1]) : 0;
+      if (pid && pid !== coordinator.pid) worker = pid;
+      else await Bun.sleep(50);
+    }
+    expect(worker).toBeGreaterThan(0);
+    // The coordinator dies without a word, and its generation's index is deleted (as the next run's clean-up does).
+    coordinator.kill("SIGKILL");
+    await coordinator.exited;
+    expect((await fetch(`${elasticsearchUrl}/${index}`, { method: "DELETE" })).status).toBe(200);
+    // The orphaned worker's next write is refused and it stops: no index of that name comes back.
+    const gone = Date.now() + 30_000;
+    while (alive(worker) && Date.now() < gone) await Bun.sleep(100);
+    expect((await fetch(`${elasticsearchUrl}/${index}`)).status).toBe(404);
+    expect(alive(worker)).toBe(false);
+    expect(await output).toContain("is gone");
+    expect((await t.api`select state from sluice.index_ranges where dataset = 'orphan' and holder like ${`%:${worker}:%`}`).map((r) => r.state)).toContain("failed");
+  } finally {
+    coordinator.kill("SIGKILL");
+    if (worker && alive(worker)) process.kill(worker, "SIGKILL");
+    await fetch(`${elasticsearchUrl}/${index}`, { method: "DELETE" });
+  }
+}, 120_000);
+
+/** Running, and not a zombie waiting for a reaper (an orphan's parent here may not reap it soon). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+test("workers join a generation whose index body was fitted to the cluster (degraded), as the coordinator does", async () => {
+  expect((await t.sluice("refresh", "ranked", "--config", config)).code).toBe(0);
+  const { code } = await t.sluice("index", "ranked", "--config", config, "--workers", "2", "--ranges", "6", "--lease", "5");
+  expect(code).toBe(0);
+  // Worker processes did ranges, not only the coordinator (this process) after they failed to start.
+  const holders = (await t.api`select holder from sluice.index_ranges where dataset = 'ranked'`).map((r) => Number(String(r.holder).split(":")[1]));
+  expect(holders.filter((pid) => pid !== process.pid).length).toBeGreaterThan(0);
+  expect(await esCount(`${t.indexPrefix}ranked-g1`)).toBe(3000);
+}, 120_000);
+
+test("a worker claims its next range while the last requests of the one before are in flight, and marks each done only once answered", async () => {
+  expect((await t.sluice("refresh", "piped", "--config", config)).code).toBe(0);
+  expect((await t.sluice("index", "piped", "--config", config, "--workers", "1", "--ranges", "8", "--lease", "10")).code).toBe(0);
+  const rows = await t.api`select range_no, holder, started_at, finished_at, rows_read from sluice.index_ranges where dataset = 'piped' order by started_at`;
+  expect(rows.every((r) => r.finished_at !== null)).toBe(true);
+  // One worker's consecutive ranges overlap: the next was leased before the one before was done.
+  const byHolder = Map.groupBy(rows, (r) => r.holder as string);
+  const overlaps = [...byHolder.values()].flatMap((own) => own.slice(1).filter((next, i) => next.started_at < own[i]!.finished_at));
+  expect(overlaps.length).toBeGreaterThan(0);
+  expect(rows.reduce((n, r) => n + Number(r.rows_read), 0)).toBe(3000);
+  expect(await esCount(`${t.indexPrefix}piped-g1`)).toBe(3000);
 }, 120_000);

@@ -37,7 +37,7 @@ export function bulkEndpoint(nodeUrl: string, authorization: string | null, ca: 
 }
 
 /** One POST: the status and the parsed body (the raw text when it is not JSON). Throws the client's ConnectionError / TimeoutError when no answer came. */
-export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, filterPath: string, signal?: AbortSignal): Promise<{ statusCode: number; body: unknown }> {
+export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, filterPath: string, signal?: AbortSignal, requireAlias = false): Promise<{ statusCode: number; body: unknown }> {
   const timeout = AbortSignal.timeout(endpoint.timeoutMs);
   const init = {
     method: "POST",
@@ -48,7 +48,7 @@ export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, 
     ...(endpoint.ca ? { tls: { ca: endpoint.ca } } : {}),
   };
   try {
-    const res = await fetch(`${endpoint.url}?filter_path=${filterPath}`, init as RequestInit);
+    const res = await fetch(`${endpoint.url}?filter_path=${filterPath}${requireAlias ? "&require_alias=true" : ""}`, init as RequestInit);
     const text = await res.text();
     let body: unknown = text;
     try {

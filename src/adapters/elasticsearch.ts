@@ -371,6 +371,8 @@ export interface BulkSendOptions {
    * parse, which was a sixth of the index stage's CPU.
    */
   statusOnly?: boolean;
+  /** Every action must name an alias (`require_alias`): a write never creates an index. */
+  requireAlias?: boolean;
 }
 
 /** What Elasticsearch made of one `_bulk` body: its items, or a refusal of the whole body for its size. */
@@ -405,9 +407,9 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
       const filterPath = options.statusOnly ? BULK_STATUS_FILTER : BULK_FILTER;
       try {
         res = client.bulkEndpoint
-          ? await postBulk(client.bulkEndpoint, ndjson, filterPath, options.signal)
+          ? await postBulk(client.bulkEndpoint, ndjson, filterPath, options.signal, options.requireAlias)
           : ((await client.transport.request(
-              { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: filterPath } },
+              { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: filterPath, ...(options.requireAlias ? { require_alias: "true" } : {}) } },
               { signal: options.signal, meta: true, ignore: ERROR_STATUSES, redaction: { type: "remove" } } as never,
             )) as { statusCode: number | null; body: unknown });
       } catch (error) {

@@ -30,6 +30,15 @@ export function generationIndices(dataset: Dataset, generation: number): IndexTa
   ];
 }
 
+/**
+ * image-g3 → image-g3.workers: the alias scale-out workers write through, with `require_alias`, so
+ * that a write after the index was deleted fails instead of creating an unmarked index. It lives
+ * and dies with its index (made in the same create call, removed before the index is checked).
+ */
+export function workersAlias(index: string): string {
+  return `${index}.workers`;
+}
+
 /** image, "filtered", 3 → image-filtered-g3 behind image-filtered (Openverse's name for it). */
 export function filteredTarget(alias: string, suffix: string, generation: number): IndexTarget {
   return { alias: `${alias}-${suffix}`, index: `${alias}-${suffix}-g${generation}` };

@@ -70,6 +70,13 @@ describe("ownershipRefusal", () => {
     expect(ownershipRefusal(aliased, ours, "unalias")).toBeNull();
   });
 
+  test("the workers' own write alias goes with its index: it refuses nothing, another index's does", () => {
+    for (const action of ["delete", "replace", "promote"] as const) expect(ownershipRefusal(facts({ aliases: ["p-image-g2.workers"] }), ours, action)).toBeNull();
+    expect(ownershipRefusal(facts({ aliases: ["p-image-g1.workers"] }), ours, "delete")?.message).toBe(
+      "index p-image-g2 is behind alias p-image-g1.workers, which this run does not move; refusing to delete it",
+    );
+  });
+
   test("an index of ours built for another generation than the one named is refused", () => {
     expect(ownershipRefusal(facts(), ours, "delete", { generation: 2 })).toBeNull();
     expect(ownershipRefusal(facts(), ours, "delete", { generation: 3 })?.message).toBe(

@@ -6,6 +6,7 @@
  *
  *   facts (mark, aliases, created) + owner (database id, dataset) + action  →  null | refusal
  */
+import { workersAlias } from "./names.ts";
 
 /** What sluice writes into `mappings._meta.sluice` of every index it creates. */
 export interface IndexMark {
@@ -110,7 +111,8 @@ export function ownershipRefusal(facts: IndexFacts, owner: IndexOwner, action: O
     };
   }
   if (action === "delete" || action === "replace" || action === "promote") {
-    const moving = new Set(options.movingAliases ?? []);
+    // The workers' own write alias goes with its index (names.ts, workersAlias).
+    const moving = new Set([...(options.movingAliases ?? []), workersAlias(facts.name)]);
     const other = facts.aliases.find((alias) => !moving.has(alias));
     if (other) {
       return {

@@ -233,7 +233,7 @@ export async function createFreshIndex(
   index: string,
   owner: IndexOwner,
   generation: number,
-  body: { settings: Record<string, unknown>; mappings: Record<string, unknown> },
+  body: { settings: Record<string, unknown>; mappings: Record<string, unknown>; aliases?: Record<string, Record<string, never>> },
 ): Promise<void> {
   const created = await withRetries(async () => {
     if (await assertOwned(es, index, owner, "replace", { generation })) await es.indices.delete({ index });

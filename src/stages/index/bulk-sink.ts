@@ -34,6 +34,8 @@ export interface BulkSinkOptions {
   onRetry?: (reason: string, documents: number) => void;
   onItemFailed?: (item: BulkItemResult) => void;
   onBatchDone?: (documents: number) => void;
+  /** Documents go to an alias that must exist (`require_alias`): no write creates an index. */
+  requireAlias?: boolean;
 }
 
 /** A batch being filled: the NDJSON body as bytes, where each document's two lines start, and its index. */
@@ -189,6 +191,7 @@ export class BulkSink {
       signal: this.options.signal,
       ...(this.options.requestPolicy ? { policy: this.options.requestPolicy } : {}),
       statusOnly: true,
+      requireAlias: this.options.requireAlias ?? false,
       onRetry: (reason) => {
         batch.resent = true;
         if (reason === "http_429") rejected = true;

@@ -2,16 +2,17 @@
  * The index stage spread over workers: the coordinator runs inside the index job (holding the
  * dataset's lock), and workers anywhere share the ranges through Postgres.
  *
- *   create <alias>-gN → split staging into ranges → spawn N local workers (`sluice index --worker`)
- *   → wait for every range (working lapsed or left-over ranges itself once its own workers are gone)
- *   → restore settings, refresh → documents per range and in total = sent − failed → ready for swap
+ *   spawn N local workers (`sluice index --worker`; they start up while the coordinator works on)
+ *   → create <alias>-gN with its write alias → split staging into ranges → wait for every range
+ *   (working lapsed or left-over ranges itself once its own workers are gone) → drop the write alias
+ *   → restore settings, refresh → documents per range (one search) and in total = sent − failed
  */
 import { fileURLToPath } from "node:url";
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { countDocuments } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
-import { generationIndices } from "../../generations/names.ts";
+import { generationIndices, workersAlias } from "../../generations/names.ts";
 import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
 import { indexOwner } from "../../generations/owned-indices.ts";
 import { markedMappings, markFor } from "../../generations/ownership.ts";
@@ -21,7 +22,8 @@ import type { JobHandle } from "../job-runner.ts";
 import { type Session, throwIfAborted } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { rangeQuery } from "./key-ranges.ts";
-import { abandonRanges, createRanges, type IndexRange, listRanges } from "./ranges.ts";
+import { abandonRanges, createRanges, cutKeySpace, type IndexRange, listRanges } from "./ranges.ts";
+import { workerConcurrency } from "./shares.ts";
 import { newHolderId, workRanges } from "./worker.ts";
 
 export interface ScaleOutOptions {
@@ -54,33 +56,45 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   const [parent] = generationIndices(dataset, generation.number);
   const index = parent!.index;
   const settings = config.body.settings ?? {};
-  job.setTask(`creating ${index}`, 0);
-  const owner = await indexOwner(sql, dataset.name);
-  await createFreshIndex(es, index, owner, generation.number, {
-    // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
-    // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
-    settings: { ...settings, number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0, refresh_interval: "-1" },
-    mappings: markedMappings(config.body.mappings as Record<string, unknown> | undefined, markFor(owner, generation.number)),
-  });
-  const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
-  job.setTask(`cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 2);
-  const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id, table: generation.tableName, key: dataset.table.key, parts });
-  const total = await countRows(sql, generation.tableName);
-  const children = spawnWorkers(session, options);
-  job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${options.workers} local workers`, 5);
+  // Workers start first: their start-up (half a second of CPU each) overlaps the index's creation and the
+  // split, and they wait for the ranges as long as this job holds the dataset's lock.
+  const children = spawnWorkers(session, options, workerConcurrency(config.concurrency, options.workers));
   let finished: IndexRange[];
+  let total = 0;
   try {
+    const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
+    job.setTask(`creating ${index}; cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 0);
+    const owner = await indexOwner(sql, dataset.name);
+    // The split runs while Elasticsearch creates the index; the ranges are recorded (and so claimable) only once the index exists.
+    const cutting = cutKeySpace(sql, generation.tableName, dataset.table.key, parts);
+    cutting.catch(() => {});
+    const counting = countRows(sql, generation.tableName);
+    counting.catch(() => {});
+    await createFreshIndex(es, index, owner, generation.number, {
+      // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
+      // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
+      settings: { ...settings, number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0, refresh_interval: "-1" },
+      mappings: markedMappings(config.body.mappings as Record<string, unknown> | undefined, markFor(owner, generation.number)),
+      // Workers write only through it (require_alias): once the index is deleted, a late write fails instead of creating it.
+      aliases: { [workersAlias(index)]: {} },
+    });
+    const cuts = await cutting;
+    const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id }, cuts);
+    total = await counting;
+    if (cuts.sampledPercent !== null) log.info(`cut ${generation.tableName} on a ${cuts.sampledPercent.toFixed(2)}% sample of its keys`);
+    job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${options.workers} local workers`, 5);
     finished = await waitForRanges(session, job, es, generation, children, options, total);
   } catch (error) {
-    const leased = await abandonRanges(sql, dataset.name, generation.number, (error as Error).message).catch(() => 0);
+    // Workers anywhere lose their leases at the next renewal; a request of theirs still in flight
+    // when the index is deleted is refused (its write alias is gone with it), so none recreates it.
+    await abandonRanges(sql, dataset.name, generation.number, (error as Error).message).catch(() => 0);
     await stopWorkers(children);
-    // Workers elsewhere notice at their next renewal (a third of the lease) and stop writing; the
-    // index is deleted only after that, so that no late request of theirs recreates it unmarked.
-    if (leased) await sleep((options.leaseSeconds * 1000) / 3 + 2000);
     throw error;
   }
-  // Every range is done: a worker still starting up or looking for work has nothing left.
+  // Every range is done: a worker still starting up or looking for work has nothing left, and no
+  // write may land any more (a worker that lost a lease may still have a request in flight).
   await stopWorkers(children);
+  await es.indices.updateAliases({ actions: [{ remove: { index, alias: workersAlias(index) } }] });
 
   job.setTask("restoring settings and refreshing", 92);
   await es.indices.putSettings({
@@ -103,8 +117,9 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   }
   const keyField = keyFieldOf(config.body.mappings, dataset.table.key);
   if (keyField) {
+    const perRange = await countPerRange(es, index, keyField, finished);
     for (const r of finished) {
-      const actual = (await es.count({ index, query: rangeQuery(keyField, r) })).count;
+      const actual = perRange.get(r.number);
       if (actual !== r.docsSent - r.docsFailed) {
         throw new SluiceError(
           `range ${r.number} [${r.lower ?? "-∞"}, ${r.upper ?? "+∞"}) of ${index} holds ${actual} documents but ${r.docsSent} were sent and ${r.docsFailed} reported failed`,
@@ -137,6 +152,14 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   log.info(`${index}: ${actual} documents from ${finished.length} ranges checked per range${keyField ? "" : " (in total only: the key is not a field of the mapping)"}`);
 }
 
+/** Documents of each range in one search (a `filters` aggregation), not one count per range. */
+async function countPerRange(es: SearchClient, index: string, field: string, ranges: IndexRange[]): Promise<Map<number, number>> {
+  const filters = Object.fromEntries(ranges.map((r) => [String(r.number), rangeQuery(field, r)]));
+  const res = await es.search({ index, size: 0, track_total_hits: false, aggs: { ranges: { filters: { filters } } } } as never);
+  const buckets = (res.aggregations?.ranges as { buckets: Record<string, { doc_count: number }> }).buckets;
+  return new Map(Object.entries(buckets).map(([n, b]) => [Number(n), b.doc_count]));
+}
+
 /** Polls the ranges until all are done; works them itself once its own workers are gone (a lapsed lease, or workers elsewhere). */
 async function waitForRanges(session: Session, job: JobHandle, es: SearchClient, generation: Generation, children: Worker[], options: ScaleOutOptions, total: number): Promise<IndexRange[]> {
   const { sql, dataset, log } = session;
@@ -162,7 +185,8 @@ async function waitForRanges(session: Session, job: JobHandle, es: SearchClient,
       if (report.ranges.length) log.info(`coordinator finished ranges ${report.ranges.join(", ")} itself`);
     }
     job.counters.workers = holders.size;
-    await sleep(1000, session.signal).catch(() => {});
+    // Woken early when a local worker exits: the last one leaves when the last range is done.
+    await Promise.race([sleep(1000, session.signal), ...children.filter((c) => c.code === null).map((c) => c.exited)]).catch(() => {});
   }
 }
 
@@ -174,8 +198,9 @@ interface Worker {
   process: Bun.Subprocess;
 }
 
-function spawnWorkers(session: Session, options: ScaleOutOptions): Worker[] {
-  const args = ["index", session.dataset.name, "--worker", "--lease", String(options.leaseSeconds), ...(options.config ? ["--config", options.config] : [])];
+/** `concurrency`: each local worker's share of index.concurrency (shares.ts). */
+function spawnWorkers(session: Session, options: ScaleOutOptions, concurrency: number): Worker[] {
+  const args = ["index", session.dataset.name, "--worker", "--lease", String(options.leaseSeconds), "--concurrency", String(concurrency), ...(options.config ? ["--config", options.config] : [])];
   return Array.from({ length: options.workers }, () => {
     const child = Bun.spawn([...selfCommand(), ...args], { env: process.env, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
     const worker: Worker = { pid: child.pid, code: null, reported: false, process: child, exited: child.exited };

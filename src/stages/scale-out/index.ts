@@ -19,6 +19,8 @@ export type { WorkerReport } from "./worker.ts";
 
 export interface WorkerCommandOptions extends SessionOptions {
   leaseSeconds: number;
+  /** The most `_bulk` requests in flight. @default index.concurrency (a local worker is given its share, shares.ts) */
+  concurrency?: number | undefined;
   /** How long to wait, while a job holds the dataset's lock, for a coordinator to cut ranges. @default 120 */
   waitSeconds?: number | undefined;
 }
@@ -37,19 +39,22 @@ export async function runIndexWorker(datasetName: string | undefined, options: W
         log.info(`no index job of ${dataset.name} has ranges to work on; nothing to do (the coordinator is \`sluice index ${dataset.name} --workers N\` or \`sluice run ${dataset.name} --workers N\`)`);
         return { holder: "", generation: 0, ranges: [], lost: [], rowsRead: 0, docsSent: 0 };
       }
-      await sleep(1000, session.signal);
+      // Local workers start before their coordinator has cut the ranges: a short poll joins them soon after.
+      await sleep(200, session.signal);
       generation = await generationWithOpenRanges(sql, dataset.name);
     }
-    const pending = await pendingGeneration(sql, dataset.name);
-    const fingerprint = datasetFingerprint(dataset);
-    if (pending?.number === generation && pending.fingerprint !== null && pending.fingerprint !== fingerprint) {
-      throw new SluiceError(`generation ${generation} of ${dataset.name} was refreshed from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`, {
-        hint: "give every worker the same config file as the coordinator (--config)",
-      });
-    }
+    // The search client first: it fits the index body to the cluster (degrading it where allowed),
+    // as the refresh that recorded the generation's fingerprint did.
     const es = await openSearchFor(session);
     try {
-      const report = await workRanges(session, es!, generation, { holder: newHolderId(), leaseSeconds: options.leaseSeconds });
+      const pending = await pendingGeneration(sql, dataset.name);
+      const fingerprint = datasetFingerprint(dataset);
+      if (pending?.number === generation && pending.fingerprint !== null && pending.fingerprint !== fingerprint) {
+        throw new SluiceError(`generation ${generation} of ${dataset.name} was refreshed from another configuration (fingerprint ${shortFingerprint(pending.fingerprint)}, this one ${shortFingerprint(fingerprint)})`, {
+          hint: "give every worker the same config file as the coordinator (--config)",
+        });
+      }
+      const report = await workRanges(session, es!, generation, { holder: newHolderId(), leaseSeconds: options.leaseSeconds, concurrency: options.concurrency });
       log.info(`worker done: ranges ${report.ranges.join(", ") || "none"}, ${report.rowsRead} rows read, ${report.docsSent} documents sent`);
       return report;
     } finally {

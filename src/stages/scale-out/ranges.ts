@@ -5,7 +5,7 @@
  */
 import type { Sql } from "../../adapters/postgres.ts";
 import { ident } from "../../adapters/postgres.ts";
-import { type KeyRange, keyOrder, rangesFromBoundaries } from "./key-ranges.ts";
+import { type KeyRange, keyOrder, rangesFromBoundaries, samplePercent } from "./key-ranges.ts";
 
 export type RangeState = "pending" | "leased" | "done" | "failed";
 
@@ -66,21 +66,37 @@ export async function keyType(sql: Sql, table: string, key: string): Promise<str
   return row.type as string;
 }
 
+/** Where staging's key space is cut: the key's type and the sorted boundary keys. */
+export interface KeyCuts {
+  type: string;
+  boundaries: string[];
+  /** The percentage of pages sampled, or null when every key was read. */
+  sampledPercent: number | null;
+}
+
 /**
- * Cuts staging's key space into `parts` ranges even in rows (ntile over the key in the order reads
- * use), replacing any ranges an earlier attempt left for this generation.
+ * Cuts staging's key space into `parts` even in rows: ntile over the key in the order reads use,
+ * over every key of a small table and over a sample of a large one (key-ranges.ts, samplePercent).
  */
-export async function createRanges(sql: Sql, spec: { dataset: string; generation: number; jobId: number; table: string; key: string; parts: number }): Promise<IndexRange[]> {
-  const type = await keyType(sql, spec.table, spec.key);
+export async function cutKeySpace(sql: Sql, table: string, key: string, parts: number): Promise<KeyCuts> {
+  const type = await keyType(sql, table, key);
+  const [stats] = await sql`select reltuples::float8 as n from pg_class where oid = ${ident(table)}::regclass`;
+  const percent = samplePercent(Number(stats?.n ?? -1), parts);
+  const source = percent === null ? ident(table) : `${ident(table)} TABLESAMPLE SYSTEM (${percent})`;
   // Each tile's first key starts a range (ntile's tiles differ by at most one row); the first
   // range starts unbounded instead. DISTINCT ON, not min(): uuid has no min().
-  const order = keyOrder(spec.key, type);
+  const order = keyOrder(key, type);
   const cuts = await sql.unsafe(
-    `select distinct on (t) k::text as cut from (select ${order} as k, ntile($1) over (order by ${order}) as t from ${ident(spec.table)}) s where t > 1 order by t, k`,
-    [spec.parts],
+    `select distinct on (t) k::text as cut from (select ${order} as k, ntile($1) over (order by ${order}) as t from ${source}) s where t > 1 order by t, k`,
+    [parts],
   );
-  const boundaries = cuts.map((c) => c.cut as string);
-  const ranges = rangesFromBoundaries(boundaries);
+  return { type, boundaries: cuts.map((c) => c.cut as string), sampledPercent: percent };
+}
+
+/** Records the ranges between `cuts`, replacing any ranges an earlier attempt left for this generation. */
+export async function createRanges(sql: Sql, spec: { dataset: string; generation: number; jobId: number }, cuts: KeyCuts): Promise<IndexRange[]> {
+  const type = cuts.type;
+  const ranges = rangesFromBoundaries(cuts.boundaries);
   return sql.begin(async (tx) => {
     await tx`delete from sluice.index_ranges where dataset = ${spec.dataset} and generation = ${spec.generation}`;
     const rows = ranges.map((r) => ({
@@ -110,17 +126,26 @@ export async function claimRange(sql: Sql, dataset: string, generation: number, 
       select dataset, generation, range_no from sluice.index_ranges
       where dataset = ${dataset} and generation = ${generation}
         and (state = 'pending' or (state = 'leased' and lease_expires_at < now()))
+        and ${jobRunning(sql)}
       order by range_no limit 1 for update skip locked)
     returning *`;
   return row ? toRange(row) : null;
 }
 
-/** Extends a lease; false when it is no longer this holder's. */
+/**
+ * Leases hold only while the range's index job runs: once it is marked failed (its coordinator died
+ * and the next run noticed), its workers' renewals fail and they stop, instead of writing on.
+ */
+function jobRunning(sql: Sql) {
+  return sql`exists (select 1 from sluice.jobs j where j.id = job_id and j.state = 'running')`;
+}
+
+/** Extends a lease; false when it is no longer this holder's (or its index job no longer runs). */
 export async function renewLease(sql: Sql, range: IndexRange, holder: string, leaseSeconds: number): Promise<boolean> {
   const rows = await sql`
     update sluice.index_ranges set lease_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
     where dataset = ${range.dataset} and generation = ${range.generation} and range_no = ${range.number}
-      and holder = ${holder} and state = 'leased'
+      and holder = ${holder} and state = 'leased' and ${jobRunning(sql)}
     returning 1`;
   return rows.length === 1;
 }
@@ -137,7 +162,7 @@ export async function checkpointRange(sql: Sql, range: IndexRange, holder: strin
       lease_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now(),
       state = ${done ? "done" : "leased"}, finished_at = ${done ? sql`now()` : null}
     where dataset = ${range.dataset} and generation = ${range.generation} and range_no = ${range.number}
-      and holder = ${holder} and state = 'leased'
+      and holder = ${holder} and state = 'leased' and ${jobRunning(sql)}
     returning 1`;
   return rows.length === 1;
 }

@@ -1,34 +1,36 @@
 /**
  * A scale-out worker: claims ranges of a generation's staging key space one after another and sends
- * each through a BulkSink into the generation's index, until no range is left to claim.
+ * them through one BulkSink for its whole life, until no range is left to claim.
  *
- *   claim (SKIP LOCKED, or a lapsed lease) → staging rows of [lower, upper) after the checkpoint, in
- *   key order → toDocument → BulkSink → checkpoint once every earlier document is settled → done
+ *   claim (SKIP LOCKED, or a lapsed lease) → RangeRun.read (rows → sink) → claim the next at once
+ *                                              └ RangeRun.finish: its last requests answered → checkpoint done
  *
- * Counters are written only with a checkpoint and cover exactly the rows up to it, so a worker that
- * takes a range over from a lost one resumes from exact figures: what the lost worker sent beyond
- * the checkpoint is sent again under the same _id (Elasticsearch overwrites it) and counted once.
- * A failed document is counted in the checkpoint that covers its row, however late its answer comes.
+ * The sink is not drained between ranges: the next range is read while the last requests of the
+ * one before are in flight, and each range is marked done (with its counts) only once all of its
+ * own documents are answered (range-run.ts). Documents go to the index's write alias with
+ * `require_alias`, so a worker that outlives its index (its coordinator killed, the index deleted)
+ * gets refusals instead of creating an unmarked index, and stops.
  */
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import type { Document } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
-import { generationIndices, generationTable } from "../../generations/names.ts";
-import { RowFailureLog } from "../../jobs/row-failures.ts";
+import { generationIndices, workersAlias } from "../../generations/names.ts";
 import { BulkSink } from "../index/bulk-sink.ts";
-import { matureJoin, requireIndexConfig } from "../index/build-index.ts";
-import { stagingRows } from "../index/staging-rows.ts";
-import type { Session } from "../session.ts";
-import { rangeClause } from "./key-ranges.ts";
-import { checkpointRange, claimRange, failRange, type IndexRange, type RangeCounts, releaseRange, renewLease } from "./ranges.ts";
+import { requireIndexConfig } from "../index/build-index.ts";
+import { type Session, throwIfAborted } from "../session.ts";
+import { claimRange } from "./ranges.ts";
+import { type RangeOutcome, RangeRun, type RangeWorkerContext, type Segment } from "./range-run.ts";
+
+export { LeaseLostError } from "./range-run.ts";
 
 export interface WorkerOptions {
   /** Who holds a lease: host, pid and a random part, so two workers never share one. */
   holder: string;
   /** A lease lapses this long after its last renewal; renewed every third of it. */
   leaseSeconds: number;
+  /** The most `_bulk` requests in flight. @default index.concurrency (shares.ts: local workers get a share) */
+  concurrency?: number | undefined;
 }
 
 export interface WorkerReport {
@@ -42,10 +44,11 @@ export interface WorkerReport {
   docsSent: number;
 }
 
-export class LeaseLostError extends SluiceError {
-  constructor(range: IndexRange) {
-    super(`range ${range.number} of generation ${range.generation} passed to another worker (this worker's lease lapsed)`, {
-      hint: "nothing to do: the other worker resumes it from its last checkpoint",
+/** The index's write alias is gone: the index was deleted (its job ended), and this worker stops. */
+export class IndexGoneError extends SluiceError {
+  constructor(alias: string) {
+    super(`the index behind ${alias} is gone (deleted when its index job ended); this worker stops writing`, {
+      hint: "nothing to do here: start the index stage again (`sluice index <dataset> --workers N`) and workers join it",
     });
   }
 }
@@ -56,157 +59,86 @@ export function newHolderId(): string {
 
 /** Claims and sends ranges of `generation` until none is left to claim. */
 export async function workRanges(session: Session, es: SearchClient, generation: number, options: WorkerOptions): Promise<WorkerReport> {
-  const report: WorkerReport = { holder: options.holder, generation, ranges: [], lost: [], rowsRead: 0, docsSent: 0 };
-  for (;;) {
-    if (session.signal.aborted) throw session.signal.reason;
-    const range = await claimRange(session.sql, session.dataset.name, generation, options.holder, options.leaseSeconds);
-    if (!range) return report;
-    const resumed = range.checkpoint !== null ? ` from checkpoint ${range.checkpoint}` : "";
-    session.log.info(`range ${range.number} [${range.lower ?? "-∞"}, ${range.upper ?? "+∞"}) leased${resumed} (attempt ${range.attempts})`);
-    const before = { rows: range.rowsRead, docs: range.docsSent };
-    const outcome = await sendRange(session, es, range, options);
-    if (outcome.lost) {
-      report.lost.push(range.number);
-      session.log.warn(`range ${range.number}: lease lost to another worker; stopped writing it`);
-      continue;
-    }
-    report.ranges.push(range.number);
-    report.rowsRead += outcome.counts.rowsRead - before.rows;
-    report.docsSent += outcome.counts.docsSent - before.docs;
-  }
-}
-
-async function sendRange(session: Session, es: SearchClient, range: IndexRange, options: WorkerOptions): Promise<{ lost: boolean; counts: RangeCounts }> {
-  const { dataset, sql, log } = session;
+  const { dataset } = session;
   const config = requireIndexConfig(dataset);
-  const key = dataset.table.key;
-  const parent = generationIndices(dataset, range.generation)[0]!.index;
-  const { holder, leaseSeconds } = options;
-  // Aborted by the session (a signal) or by a lost lease: the reader and the sink stop at once.
-  const controller = new AbortController();
-  const stop = (reason: unknown) => controller.signal.aborted || controller.abort(reason);
+  const report: WorkerReport = { holder: options.holder, generation, ranges: [], lost: [], rowsRead: 0, docsSent: 0 };
+  const target = workersAlias(generationIndices(dataset, generation)[0]!.index);
+  // Stops the sink and every range's reader: a signal, or an error in any range of this worker.
+  const stopping = new AbortController();
+  const stop = (reason: unknown) => stopping.signal.aborted || stopping.abort(reason);
   const onSession = () => stop(session.signal.reason);
   session.signal.addEventListener("abort", onSession, { once: true });
-  let lost = false;
-  const loseLease = () => {
-    lost = true;
-    stop(new LeaseLostError(range));
-  };
-  const renewal = setInterval(() => {
-    // A database hiccup is not a lost lease: the next renewal tries again before the lease lapses.
-    renewLease(sql, range, holder, leaseSeconds).then((ok) => ok || loseLease(), () => {});
-  }, (leaseSeconds * 1000) / 3);
-
-  const committed: RangeCounts = { ...pick(range), failedByType: { ...range.failedByType } };
-  const failures = range.jobId === null ? null : new RowFailureLog(sql, range.jobId);
-  // Documents not yet under a checkpoint, by the segment (run of rows between checkpoints) they came from.
-  const segmentOf = new Map<string, number>();
-  const failedIn = new Map<number, Record<string, number>>();
-  let segment = 0;
-  let segmentIds: string[] = [];
+  const owners = new Map<string, Segment>();
+  const concurrency = options.concurrency ?? config.concurrency;
   const sink = new BulkSink(es, {
     batchDocuments: config.batchDocuments,
     batchBytes: config.batchBytes,
-    concurrency: config.concurrency,
-    signal: controller.signal,
+    concurrency,
+    signal: stopping.signal,
+    requireAlias: true,
     onItemFailed: (item) => {
-      const type = item.error?.type ?? `http_${item.status}`;
-      const from = segmentOf.get(item.id) ?? segment;
-      const types = failedIn.get(from) ?? {};
-      types[type] = (types[type] ?? 0) + 1;
-      failedIn.set(from, types);
-      failures?.add({ key: item.id, reason: type, detail: item.error?.reason });
+      if (item.error?.type === "index_not_found_exception") stop(new IndexGoneError(target));
+      const segment = owners.get(item.id);
+      if (segment) segment.fail(item);
+      // Not reachable while every _id is listed until its segment settles; the coordinator's count check would catch it.
+      else session.log.warn(`document ${item.id} failed (${item.error?.type ?? item.status}) outside any open range`);
     },
   });
-  const live = { rowsRead: committed.rowsRead, rowsSkipped: committed.rowsSkipped, docsSent: committed.docsSent };
-  let lastKey = range.checkpoint;
-  let rowsInSegment = 0;
-  const checkpointRows = Math.max(config.batchDocuments * config.concurrency * 4, 1);
-  let checkpoints: Promise<void> = Promise.resolve();
-  /** Ends a segment: once every document added so far is settled, its rows are checkpointed. */
-  const closeSegment = (done: boolean) => {
-    const mark = { ...live, key: lastKey, segment, ids: segmentIds };
-    segment++;
-    segmentIds = [];
-    rowsInSegment = 0;
-    const settled = sink.settled();
-    checkpoints = checkpoints.then(async () => {
-      await settled;
-      for (const id of mark.ids) segmentOf.delete(id);
-      for (const [type, n] of Object.entries(failedIn.get(mark.segment) ?? {})) {
-        committed.failedByType[type] = (committed.failedByType[type] ?? 0) + n;
-        committed.docsFailed += n;
-      }
-      failedIn.delete(mark.segment);
-      Object.assign(committed, { rowsRead: mark.rowsRead, rowsSkipped: mark.rowsSkipped, docsSent: mark.docsSent });
-      await failures?.flush();
-      if (!(await checkpointRange(sql, range, holder, leaseSeconds, mark.key, committed, done))) loseLease();
-    });
-    checkpoints.catch(() => {});
+  const ctx: RangeWorkerContext = {
+    session,
+    sink,
+    owners,
+    target,
+    holder: options.holder,
+    leaseSeconds: options.leaseSeconds,
+    checkpointRows: Math.max(config.batchDocuments * concurrency * 4, 1),
+    stop: stopping.signal,
   };
-  const add = async (id: string, document: Document) => {
-    segmentOf.set(id, segment);
-    segmentIds.push(id);
-    live.docsSent++;
-    await sink.add(parent, id, document);
+  const open = new Set<RangeRun>();
+  const finishing: Promise<void>[] = [];
+  let failure: unknown = null;
+  const record = (run: RangeRun, outcome: RangeOutcome) => {
+    open.delete(run);
+    if (outcome.lost) return void report.lost.push(run.range.number);
+    report.ranges.push(run.range.number);
+    report.rowsRead += outcome.counts.rowsRead - run.range.rowsRead;
+    report.docsSent += outcome.counts.docsSent - run.range.docsSent;
   };
-
   try {
-    const reads = stagingRows(sql, session.env.databaseUrl!, generationTable(dataset, range.generation), controller.signal, await matureJoin(session), rangeClause({ key, type: range.keyType, lower: range.lower, upper: range.upper, after: range.checkpoint }));
-    for await (const rows of reads) {
-      for (const row of rows) {
-        const produced = await config.toDocument(row, indexContextFor());
-        let count = 0;
-        if (produced !== null && Symbol.asyncIterator in produced) {
-          for await (const document of produced as AsyncIterable<Document>) {
-            count++;
-            await add(String(document.id ?? row[key]), document);
-          }
-        } else {
-          for (const document of produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document]) {
-            count++;
-            await add(String(document.id ?? row[key]), document);
-          }
-        }
-        live.rowsRead++;
-        if (count === 0) live.rowsSkipped++;
-        lastKey = String(row[key]);
-        rowsInSegment++;
-      }
-      if (rowsInSegment >= checkpointRows) closeSegment(false);
-      if (controller.signal.aborted) throw controller.signal.reason;
+    for (;;) {
+      if (failure) throw failure;
+      if (stopping.signal.aborted) throw stopping.signal.reason;
+      throwIfAborted(session.signal);
+      const range = await claimRange(session.sql, dataset.name, generation, options.holder, options.leaseSeconds);
+      if (!range) break;
+      const resumed = range.checkpoint !== null ? ` from checkpoint ${range.checkpoint}` : "";
+      session.log.info(`range ${range.number} [${range.lower ?? "-∞"}, ${range.upper ?? "+∞"}) leased${resumed} (attempt ${range.attempts})`);
+      const run = new RangeRun(ctx, range);
+      open.add(run);
+      await run.read();
+      // Not awaited: the next range is claimed and read while this one's last requests are answered.
+      finishing.push(
+        run.finish().then(
+          (outcome) => record(run, outcome),
+          (error) => {
+            failure ??= error;
+            stop(error);
+          },
+        ),
+      );
     }
-    closeSegment(true);
+    await Promise.all(finishing);
+    if (failure) throw failure;
     await sink.close();
-    await checkpoints;
-    if (lost) return { lost, counts: committed };
-    log.info(`range ${range.number} done: ${committed.rowsRead} rows read, ${committed.docsSent} documents sent, ${committed.docsFailed} failed`);
-    return { lost: false, counts: committed };
+    return report;
   } catch (error) {
-    if (lost) return { lost: true, counts: committed };
-    if (session.signal.aborted) {
-      // Stopped by a signal: hand the range back at its checkpoint for the next worker.
-      await releaseRange(sql, range, holder).catch(() => {});
-      throw session.signal.reason instanceof Error ? session.signal.reason : error;
-    }
-    const message = error instanceof SluiceError ? error.toLine() : (error as Error).message;
-    await failRange(sql, range, holder, message).catch(() => {});
-    throw error;
+    const cause = stopping.signal.aborted && stopping.signal.reason instanceof IndexGoneError ? stopping.signal.reason : error;
+    stop(cause);
+    await Promise.allSettled(finishing);
+    for (const run of open) await run.abandon(cause).catch(() => {});
+    if (session.signal.aborted) throw session.signal.reason instanceof Error ? session.signal.reason : cause;
+    throw cause;
   } finally {
-    clearInterval(renewal);
     session.signal.removeEventListener("abort", onSession);
   }
-}
-
-function pick(range: IndexRange): Omit<RangeCounts, "failedByType"> {
-  return { rowsRead: range.rowsRead, rowsSkipped: range.rowsSkipped, docsSent: range.docsSent, docsFailed: range.docsFailed };
-}
-
-/** Table datasets read no payloads (registry datasets, which do, are indexed by one process). */
-function indexContextFor() {
-  return {
-    readBlob: async (sha256: string): Promise<Uint8Array> => {
-      throw new Error(`this dataset has no blob store to read payload ${sha256} from`);
-    },
-  };
 }
