@@ -104,7 +104,7 @@ export async function benchSync(context: Pick<BenchContext, "rows" | "id" | "api
     out.push({ stage: "sync: first, beside `sluice run` of the same rows", ours: rate(rows, first.ms), limit: rate(rows, run.ms), goal: null, peakRss: run.peakRss, note: `${secs(first.ms)} vs ${secs(run.ms)}; sluice CPU ${first.cpuSeconds.toFixed(1)} vs ${run.cpuSeconds.toFixed(1)} s (the peak RSS is run's)` });
 
     const noop = await timed("no-op full resync", ["sync", "bench_sync", "--full"]);
-    out.push({ stage: "sync: no-op full resync", ours: rate(rows, noop.ms), limit: null, goal: null, peakRss: noop.peakRss, note: `${secs(noop.ms)} (goal at 100k: < 2 s) → ${noop.ms < 2000 ? "pass" : "FAIL"}` });
+    out.push({ stage: "sync: no-op full resync", ours: rate(rows, noop.ms), limit: null, goal: null, peakRss: noop.peakRss, note: rows <= 100_000 ? `${secs(noop.ms)} (goal at 100k: < 2 s) → ${noop.ms < 2000 ? "pass" : "FAIL"}` : `${secs(noop.ms)}; info: the goal (< 2 s) is for 100k rows, judged in a --rows 100000 run` });
 
     const changed = Math.max(1, Math.round(rows / 100));
     await up.unsafe(`UPDATE bench_sync SET title = title || ' (edited)', updated_at = now() WHERE id % 100 = 0`);
