@@ -20,6 +20,24 @@ export function periodicCollector(everyMs = 1000, minWork = 0): (work?: number) 
 }
 
 /**
+ * For a stream of rows turned into documents (the index stage, a scale-out worker's ranges): a full
+ * collection per 20,000 rows (at most once a second), and a young one per 2,000 rows. Without the
+ * young ones the garbage of 20,000 rows reached ~100 MB between full collections, so the peak grew
+ * with the run's length (`sluice index` of 949,737 documents, A/B of 2 pairs: peak 285/281 MB →
+ * 176/173 MB, and less CPU, 21.5/21.2 → 18.3/19.6 CPU-s, half the kernel time in page faults).
+ */
+export function rowStreamCollector(): (rows: number) => void {
+  const full = periodicCollector(1000, 20_000);
+  let sinceYoung = 0;
+  return (rows) => {
+    full(rows);
+    if ((sinceYoung += rows) < 2_000) return;
+    sinceYoung = 0;
+    Bun.gc(false);
+  };
+}
+
+/**
  * For one long synchronous run that makes garbage (flattening a large activity): a quick, young
  * generation collection every `every` calls, which keeps the heap from growing by tens of MB
  * before the run yields, at a small fraction of a full collection's cost.

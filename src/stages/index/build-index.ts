@@ -22,7 +22,7 @@ import { type IndexOwner, markedMappings, markFor } from "../../generations/owne
 import type { JobHandle } from "../job-runner.ts";
 import { throwIfAborted, type Session } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
-import { countingCollector, periodicCollector } from "../memory.ts";
+import { periodicCollector, rowStreamCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { cloneFilteredTwin, KeptOutList } from "./filtered-twin.ts";
@@ -111,18 +111,12 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     keptOut.add(id);
     for (const term of terms) countReason(counters, "filtered", term);
   };
-  // Garbage grows with rows, not with time: collect per 20,000 rows (about what a second holds at full speed).
-  const collect = periodicCollector(1000, 20_000);
-  // Plus a young collection per 2,000 rows: the garbage of 20,000 rows reached ~100 MB between full
-  // collections, so the peak grew with the run's length (1M rows, A/B of 2 pairs: peak 285/281 MB →
-  // 176/173 MB, and less CPU, 21.5/21.2 → 18.3/19.6 CPU-s, half the kernel time in page faults).
-  const collectYoung = countingCollector(2_000);
+  const collect = rowStreamCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
   for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, await matureJoin(session))) {
     for (const row of rows) {
       counters.read++;
-      collectYoung();
       const produced = await config.toDocument(row, context);
       if (produced !== null && Symbol.asyncIterator in produced) {
         // One at a time (a large payload's documents), each followed by its own child documents.

@@ -20,6 +20,7 @@ import { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { BulkSink } from "../index/bulk-sink.ts";
 import { matureJoin, requireIndexConfig } from "../index/build-index.ts";
 import { stagingRows } from "../index/staging-rows.ts";
+import { rowStreamCollector } from "../memory.ts";
 import type { Session } from "../session.ts";
 import { rangeClause } from "./key-ranges.ts";
 import { checkpointRange, failRange, type IndexRange, type RangeCounts, releaseRange, renewLease } from "./ranges.ts";
@@ -111,6 +112,7 @@ export class RangeRun {
       await sink.add(target, id, document);
     };
     let rowsInSegment = 0;
+    const collect = rowStreamCollector();
     try {
       const where = rangeClause({ key, type: range.keyType, lower: range.lower, upper: range.upper, after: range.checkpoint });
       const reads = stagingRows(sql, session.env.databaseUrl!, generationTable(dataset, range.generation), this.#reader.signal, await matureJoin(session), where);
@@ -134,6 +136,7 @@ export class RangeRun {
           this.#lastKey = String(row[key]);
           rowsInSegment++;
         }
+        collect(rows.length);
         if (rowsInSegment >= this.ctx.checkpointRows) {
           this.#closeSegment(false);
           rowsInSegment = 0;
