@@ -18,6 +18,7 @@ import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import type { BenchRow } from "./index.ts";
 import { bash, between, fmtRate, log, mb, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { buildNdjson } from "./ndjson.ts";
+import { median } from "./index-rounds.ts";
 import { totalConcurrency } from "../src/stages/scale-out/shares.ts";
 
 export interface WorkersBenchContext {
@@ -171,7 +172,6 @@ async function rawBulk(esUrl: string, index: string, dir: string, concurrency: n
   return { ms, phaseMs: ms, workerPeaks: [], esShare: esCpu / Math.max(busy, 1e-9), esCpu, clientCpu: 0 };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[]) => `${fmtRate(Math.min(...xs))}–${fmtRate(Math.max(...xs))}`;
 
 export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: BenchRow[]; notes: string[] }> {
