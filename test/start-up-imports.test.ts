@@ -1,7 +1,7 @@
 /**
  * Start-up memory of every command: libxml2-wasm (about 35 MB of heap, instantiated as it is
  * imported) is loaded only when IATI XML is read, not by reading the config or opening a run or a
- * sync. Checked in a fresh process: which modules importing the stages' entry points loads.
+ * sync; prom-client (~0.1 CPU-s) only when metrics are written or pushed. Checked in a fresh process: which modules importing the stages' entry points loads.
  */
 import { expect, test } from "bun:test";
 
@@ -18,6 +18,12 @@ test("the config, run's steps and sync leave libxml2-wasm unloaded", () => {
   const loaded = loadedAfterImporting(["./src/config/load.ts", "./src/stages/steps.ts", "./src/stages/sync/sync-stage.ts", "./src/stages/pipeline.ts"]);
   expect(loaded.some((path) => path.includes("/src/stages/sync/sync-stage.ts"))).toBe(true);
   expect(loaded.filter((path) => path.includes("libxml2-wasm"))).toEqual([]);
+});
+
+test("the index stage, scale-out and sync leave prom-client unloaded until metrics are asked for", () => {
+  const loaded = loadedAfterImporting(["./src/stages/index/build-index.ts", "./src/stages/scale-out/index.ts", "./src/stages/sync/sync-stage.ts", "./src/stages/job-runner.ts"]);
+  expect(loaded.some((path) => path.includes("/src/metrics/publish.ts"))).toBe(true);
+  expect(loaded.filter((path) => path.includes("prom-client"))).toEqual([]);
 });
 
 test("reading IATI XML still loads it", () => {

@@ -7,11 +7,9 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { Pushgateway } from "prom-client";
 import type { Sql } from "../adapters/postgres.ts";
 import { logger } from "../log/logger.ts";
 import { maskUrl, redact } from "../redact.ts";
-import { metricsRegistry } from "./registry.ts";
 import { readMetricsSnapshot } from "./snapshot.ts";
 
 export interface MetricsTargets {
@@ -40,6 +38,8 @@ export async function writeFileAtomically(file: string, text: string): Promise<v
 export async function publishMetrics(sql: Sql, targets = metricsTargets()): Promise<void> {
   if (!targets.file && !targets.pushgateway) return;
   try {
+    // prom-client is loaded only when metrics are asked for: importing it costs every command ~0.1 CPU-s.
+    const { metricsRegistry } = await import("./registry.ts");
     const registry = metricsRegistry(await readMetricsSnapshot(sql));
     if (targets.file) {
       try {
@@ -51,6 +51,7 @@ export async function publishMetrics(sql: Sql, targets = metricsTargets()): Prom
     if (targets.pushgateway) {
       try {
         // PUT: the group holds exactly these metrics, as the file does.
+        const { Pushgateway } = await import("prom-client");
         await new Pushgateway(targets.pushgateway, { timeout: 5000 }, registry).push({ jobName: "sluice", groupings: { instance: hostname() } });
       } catch (error) {
         log.warn(redact(`could not push metrics to SLUICE_PUSHGATEWAY_URL ${maskUrl(targets.pushgateway)}: ${(error as Error).message}`));
