@@ -70,8 +70,8 @@ export class RegistrySource implements Source {
         for (const document of page.documents) yield this.#record(document);
       }
     } catch (error) {
-      // The sync names the source and says that nothing was deleted; the registry's own "nothing was changed" would not hold here.
-      if (error instanceof SluiceError) throw new Error(error.message.replace(/; nothing was changed$/, ""), { cause: error });
+      // A plain error, so that the sync wraps it: its line names the dataset, the records read and that nothing was deleted.
+      if (error instanceof SluiceError) throw new Error(error.message, { cause: error });
       throw error;
     }
     if (signal.aborted) return;

@@ -173,7 +173,8 @@ export async function fetchPage(url: string, options: Pick<ListRegistryOptions, 
     { policy, signal: options.signal },
   );
   if ("done" in outcome) return outcome.done;
-  throw new SluiceError(`the registry did not answer ${url} after ${outcome.attempts} attempts (${outcome.exhausted}); nothing was changed`, {
-    hint: "check that the registry is up, then run refresh again",
+  // What this leaves unchanged is the caller's to say (a refresh's generation, a sync's deletions and cursor).
+  throw new SluiceError(`the registry did not answer ${url} after ${outcome.attempts} attempts (${outcome.exhausted})`, {
+    hint: "check that the registry is up, then run the command again",
   });
 }

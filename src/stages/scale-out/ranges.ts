@@ -95,7 +95,6 @@ export async function cutKeySpace(sql: Sql, table: string, key: string, parts: n
 
 /** Records the ranges between `cuts`, replacing any ranges an earlier attempt left for this generation. */
 export async function createRanges(sql: Sql, spec: { dataset: string; generation: number; jobId: number }, cuts: KeyCuts): Promise<IndexRange[]> {
-  const type = cuts.type;
   const ranges = rangesFromBoundaries(cuts.boundaries);
   return sql.begin(async (tx) => {
     await tx`delete from sluice.index_ranges where dataset = ${spec.dataset} and generation = ${spec.generation}`;
@@ -104,7 +103,7 @@ export async function createRanges(sql: Sql, spec: { dataset: string; generation
       generation: spec.generation,
       range_no: r.number,
       job_id: spec.jobId,
-      key_type: type,
+      key_type: cuts.type,
       lower_key: r.lower,
       upper_key: r.upper,
     }));
