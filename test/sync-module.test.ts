@@ -2,7 +2,8 @@
  * Issue 11 on module and file sources: the example module source (unordered, sorted through
  * Postgres) and a CSV file source drive datasets with no table of their own (index-only
  * generations); a source that throws mid-stream deletes nothing it had not covered; a sync and a
- * run of one dataset never overlap; a sync killed with SIGKILL converges when run again.
+ * run of one dataset never overlap; a sync killed with SIGKILL converges when run again; the error
+ * monitor (sync.maxConsecutiveFailures, sync.maxErrorRate) stops a sync and keeps its cursor.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, unlinkSync, utimesSync } from "node:fs";
@@ -98,6 +99,48 @@ describe("a file source", () => {
     expect(second.code).toBe(0);
     expect(second.report.counters).toMatchObject({ read: 3, new: 1, updated: 1, unchanged: 1 });
     expect(await ids("books")).toEqual(["1", "3", "4"]);
+  });
+});
+
+describe("the error monitor", () => {
+  /** A JSONL file source whose `year` field the first records map as a number; "unknown" then fails to index. */
+  async function monitored(name: string, limits: string) {
+    const file = join(dir, `${name}.jsonl`);
+    await Bun.write(file, [1, 2, 3].map((n) => JSON.stringify({ id: String(n), year: 1900 + n })).join("\n") + "\n");
+    const path = join(dir, `c${++configs}.config.ts`);
+    await Bun.write(path, `export default { datasets: { ${JSON.stringify(name)}: {
+  source: { kind: "postgres", table: "unused" },
+  table: { key: "id" },
+  index: { alias: ${JSON.stringify(name)}, batchDocuments: 20, maxFailures: 100000 },
+  sync: { source: { kind: "file", path: ${JSON.stringify(file)} }, ${limits} },
+} } };\n`);
+    expect((await sync(path, name)).code).toBe(0);
+    const [state] = await t.api`select cursor, last_job from sluice.sync_state where dataset = ${name}`;
+    return { file, path, state };
+  }
+
+  test("documents failing in a row past sync.maxConsecutiveFailures stop the sync; the cursor stays", async () => {
+    const { file, path, state } = await monitored("streak", "maxConsecutiveFailures: 3");
+    const records = [1, 2, 3].map((n) => ({ id: String(n), year: 1900 + n }));
+    for (let n = 4; n <= 10; n++) records.push({ id: String(n), year: "unknown" as unknown as number });
+    await Bun.write(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    expect((await sync(path, "streak", "--full")).code).not.toBe(0);
+    const job = await lastJob(t, "streak", "sync");
+    expect(job.state).toBe("failed");
+    expect(job.error).toMatch(/documents failed in a row \(sync\.maxConsecutiveFailures is 3\); stopped the sync/);
+    expect((await t.api`select cursor, last_job from sluice.sync_state where dataset = 'streak'`)[0]).toEqual(state!);
+  });
+
+  test("a share of failed documents past sync.maxErrorRate stops the sync, though none failed in a row", async () => {
+    const { file, path, state } = await monitored("sparse", "maxConsecutiveFailures: 1000, maxErrorRate: 0.05");
+    // Every tenth record fails: 10% spread thinly, never two in a row.
+    const records = Array.from({ length: 1200 }, (_, i) => ({ id: String(i + 1), year: i % 10 === 9 ? "unknown" : 1900 + (i % 100) }));
+    await Bun.write(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    expect((await sync(path, "sparse", "--full")).code).not.toBe(0);
+    const job = await lastJob(t, "sparse", "sync");
+    expect(job.state).toBe("failed");
+    expect(job.error).toMatch(/documents failed, more than sync\.maxErrorRate 0\.05; stopped the sync/);
+    expect((await t.api`select cursor, last_job from sluice.sync_state where dataset = 'sparse'`)[0]).toEqual(state!);
   });
 });
 
