@@ -79,6 +79,15 @@ export class SchemaAheadError extends SluiceError {
   }
 }
 
+/** The dataset lock's connection dropped, so Postgres let the lock go: another run may now hold it. */
+export class DatasetLockLostError extends SluiceError {
+  constructor(dataset: string) {
+    super(`lost the connection to DATABASE_URL that held dataset ${dataset}'s lock; stopped, since another run may take the dataset now`, {
+      hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
+    });
+  }
+}
+
 export class DatasetLockedError extends SluiceError {
   constructor(dataset: string, holder: string) {
     super(`dataset ${dataset} is locked by ${holder}`, {

@@ -116,24 +116,29 @@ describe("a connection that drops ends the command, naming the right service", (
     proxy.resume();
     const exit = await exitOf(child, 60_000);
     proxy.stop();
-    if (exit.code !== 1) console.error(exit.stderr);
-    expect(exit.killed).toBe(false);
-    expect(exit.ms).toBeLessThan(45_000);
-    expect(exit.code).toBe(1);
-    expect(exit.stderr).toContain("DATABASE_URL");
-    // The error lines blame the database, never Elasticsearch (a degrade warning may name ELASTICSEARCH_URL).
-    const errorLines = exit.stderr.split("\n").filter((l) => /\[error\]|ERROR/.test(l));
-    expect(errorLines.length).toBeGreaterThan(0);
-    for (const line of errorLines) expect(line).not.toContain("ELASTICSEARCH_URL");
-    expect(exit.stderr).not.toContain("TypeError");
-    expect(exit.stderr).not.toContain("unexpected error");
-    expect(exit.stderr).toContain("lost the connection to DATABASE_URL");
-    expect(exit.stderr).not.toContain(`:${db.password}@`);
-    expect(await liveState()).toEqual(before);
-    const [row] = await t.api`select state, error from sluice.jobs where id = ${job}`;
-    expect(row!.state).toBe("failed");
-    expect(row!.error).toContain("DATABASE_URL");
-    expect(row!.error).not.toContain("ELASTICSEARCH_URL");
+    // Whatever fails below, the child's own words are in the log.
+    try {
+      expect(exit.killed).toBe(false);
+      expect(exit.ms).toBeLessThan(45_000);
+      expect(exit.code).toBe(1);
+      expect(exit.stderr).toContain("DATABASE_URL");
+      // The error lines blame the database, never Elasticsearch (a degrade warning may name ELASTICSEARCH_URL).
+      const errorLines = exit.stderr.split("\n").filter((l) => /\[error\]|ERROR/.test(l));
+      expect(errorLines.length).toBeGreaterThan(0);
+      for (const line of errorLines) expect(line).not.toContain("ELASTICSEARCH_URL");
+      expect(exit.stderr).not.toContain("TypeError");
+      expect(exit.stderr).not.toContain("unexpected error");
+      expect(exit.stderr).toContain("lost the connection to DATABASE_URL");
+      expect(exit.stderr).not.toContain(`:${db.password}@`);
+      expect(await liveState()).toEqual(before);
+      const [row] = await t.api`select state, error from sluice.jobs where id = ${job}`;
+      expect(row!.state).toBe("failed");
+      expect(row!.error).toContain("DATABASE_URL");
+      expect(row!.error).not.toContain("ELASTICSEARCH_URL");
+    } catch (error) {
+      console.error(`index exited ${exit.code} after ${exit.ms} ms; its stderr:\n${exit.stderr}`);
+      throw error;
+    }
     // Once the database is back, the index stage succeeds from the kept staging table.
     expect((await t.sluice("index", "image")).code).toBe(0);
   }, 120_000);

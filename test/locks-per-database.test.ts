@@ -6,6 +6,9 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 import { loadOpenverseSample } from "./support/openverse.ts";
+import { TcpProxy } from "./support/tcp-proxy.ts";
+import { openDatabase } from "../src/adapters/postgres.ts";
+import { tryLockDataset } from "../src/jobs/lock.ts";
 
 const LOCK_NAMESPACE = 0x51ce;
 
@@ -56,5 +59,31 @@ test("another database holding the same lock key does not keep this database's d
   } finally {
     await holder`select pg_advisory_unlock(${LOCK_NAMESPACE}, hashtext('image'))`;
     holder.release();
+  }
+});
+
+test("a lock whose connection drops is known lost at once, another run may take it, and letting it go does not hang", async () => {
+  const db = new URL(a.apiUrl);
+  const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
+  const viaProxy = new URL(a.apiUrl);
+  viaProxy.port = String(proxy.port);
+  const sql = await openDatabase(viaProxy.toString(), { variable: "DATABASE_URL", maxConnections: 3 });
+  try {
+    const lock = await tryLockDataset(sql, "lock-drop");
+    expect(lock).not.toBeNull();
+    expect(await lock!.held()).toBe(true);
+    expect(await tryLockDataset(a.api, "lock-drop")).toBeNull();
+    // A restart: every connection cut, then the server answers again.
+    expect(proxy.dropAll()).toBeGreaterThan(0);
+    await Bun.sleep(200);
+    expect(await lock!.held()).toBe(false);
+    const other = await tryLockDataset(a.api, "lock-drop");
+    expect(other).not.toBeNull();
+    await other!.release();
+    const released = await Promise.race([lock!.release().then(() => "released"), Bun.sleep(5000).then(() => "hung")]);
+    expect(released).toBe("released");
+  } finally {
+    await sql.end({ timeout: 2 });
+    proxy.stop();
   }
 });

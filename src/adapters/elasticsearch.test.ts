@@ -1,9 +1,24 @@
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { errors } from "@elastic/elasticsearch";
 import { errors as errors8 } from "es8client";
 import { isConnectionFailure, isResponseError, openSearch, searchError, serverMajor } from "./elasticsearch.ts";
 
 describe("the two Elasticsearch clients' errors", () => {
+  // As in production, the 8 client (and so its error classes) is loaded by meeting an 8 server;
+  // without this the outcome would hang on whether an earlier test file had met one.
+  beforeAll(async () => {
+    const eight = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => Response.json({ version: { number: "8.19.0" }, tagline: "You Know, for Search" }, { headers: { "x-elastic-product": "Elasticsearch" } }),
+    });
+    try {
+      await openSearch(`http://127.0.0.1:${eight.port}`);
+    } finally {
+      eight.stop(true);
+    }
+  });
+
   // Each client brings its own @elastic/transport, so the same failure comes in two classes.
   const refusal = (E: typeof errors.ResponseError | typeof errors8.ResponseError) =>
     new E({ body: { error: { reason: "no such index [x]" } }, statusCode: 404, headers: {}, warnings: null, meta: {} as never } as never);

@@ -9,22 +9,44 @@ import type { ReservedSql, Sql } from "../adapters/postgres.ts";
 const LOCK_NAMESPACE = 0x51ce;
 
 export interface DatasetLock {
+  /**
+   * Whether Postgres still holds the lock for this process. It stops holding it when the lock's
+   * connection drops (a database restart, a network cut), and from then on another run may take
+   * the dataset, so the holder must stop. Throws only if the database cannot be asked.
+   */
+  held(): Promise<boolean>;
   release(): Promise<void>;
 }
 
 export async function tryLockDataset(sql: Sql, dataset: string): Promise<DatasetLock | null> {
   const conn: ReservedSql = await sql.reserve();
-  const [row] = await conn`select pg_try_advisory_lock(${LOCK_NAMESPACE}, hashtext(${dataset})) as ok`;
+  const [row] = await conn`select pg_try_advisory_lock(${LOCK_NAMESPACE}, hashtext(${dataset})) as ok, pg_backend_pid() as pid`;
   if (!row?.ok) {
     conn.release();
     return null;
   }
+  const pid = Number(row.pid);
   let released = false;
+  let lost = false;
+  // Asked over the pool, never over the lock's own connection: postgres.js does not reconnect a
+  // reserved connection, and a query on one whose socket dropped never settles.
+  const held = async () => {
+    if (lost) return false;
+    const [r] = await sql`
+      select exists (
+        select 1 from pg_locks
+        where locktype = 'advisory' and granted and pid = ${pid} and classid = ${LOCK_NAMESPACE}::int::oid
+          and objid = hashtext(${dataset})::oid and objsubid = 2
+      ) as held`;
+    lost = !r?.held;
+    return !lost;
+  };
   return {
+    held,
     async release() {
       if (released) return;
       released = true;
-      await conn`select pg_advisory_unlock(${LOCK_NAMESPACE}, hashtext(${dataset}))`.catch(() => {});
+      if (await held().catch(() => false)) await conn`select pg_advisory_unlock(${LOCK_NAMESPACE}, hashtext(${dataset}))`.catch(() => {});
       conn.release();
     },
   };

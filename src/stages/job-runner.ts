@@ -2,7 +2,7 @@
  * Runs one stage as one job: creates the row, keeps its heartbeat and progress fresh, and records
  * the outcome. An administrator ending the job (`job set-state`) aborts the work at the next beat.
  */
-import { SluiceError } from "../errors.ts";
+import { DatasetLockLostError, SluiceError } from "../errors.ts";
 import { type Counters, emptyCounters, summarizeCounters } from "../jobs/counters.ts";
 import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "../jobs/jobs.ts";
 import { withLogContext } from "../log/context.ts";
@@ -10,7 +10,7 @@ import { publishMetrics } from "../metrics/publish.ts";
 import { redact } from "../redact.ts";
 import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
 import { isDatabaseFailure } from "../adapters/postgres.ts";
-import type { LockedSession } from "./session.ts";
+import { assertLockHeld, type LockedSession } from "./session.ts";
 
 export interface JobHandle {
   job: Job;
@@ -25,6 +25,11 @@ export interface JobSpec {
   stage: string;
   generation?: number | null;
   parentId?: number | null;
+  /**
+   * The job changes what production serves (a swap, a rollback, a run that ends in one): its last act
+   * publishes, checked against the lock right before it, so success is not checked again after it.
+   */
+  publishes?: boolean;
 }
 
 export class CancelledByAdminError extends SluiceError {
@@ -48,6 +53,9 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
   const beat = async () => {
     const stillRunning = await beatJob(sql, job.id, { task, percent, counters, generation }).catch(() => true);
     if (!stillRunning && !session.signal.aborted) session.abort(new CancelledByAdminError(job.id));
+    // A database that cannot be asked is the work's own failure to meet; only a known loss stops it here.
+    const lockHeld = (await session.lock?.held().catch(() => true)) ?? true;
+    if (!lockHeld && !session.signal.aborted) session.abort(new DatasetLockLostError(dataset.name));
   };
   const timer = setInterval(beat, HEARTBEAT_MS);
   await publishMetrics(sql);
@@ -70,7 +78,9 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
   return withLogContext({ dataset: dataset.name, stage: spec.stage, jobId: job.id }, async () => {
     log.debug(`job ${job.id} started`);
     try {
+      await assertLockHeld(session);
       const result = await work(handle);
+      if (!spec.publishes) await assertLockHeld(session);
       clearInterval(timer);
       await finishJob(sql, job.id, { state: "succeeded", counters, generation, task, percent });
       await publishMetrics(sql);

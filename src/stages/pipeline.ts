@@ -127,7 +127,7 @@ export function swapDataset(dataset: string | undefined, options: SwapCommandOpt
     const keep = options.keep ?? session.dataset.swap.keep;
     if (options.repair) {
       let report: StageReport = { dataset: session.dataset.name, generation: null, steps: [] };
-      await runAsJob(session, { stage: "repair" }, async (job) => {
+      await runAsJob(session, { stage: "repair", publishes: true }, async (job) => {
         const result = await repairSwap(session, job, es);
         report = { ...report, generation: result.generation, repaired: result.done };
         if (result.generation !== null) report.steps.push({ job: job.job.id, stage: "repair", generation: result.generation, counters: job.counters });
@@ -137,7 +137,7 @@ export function swapDataset(dataset: string | undefined, options: SwapCommandOpt
     if (options.rollback) {
       let generation = 0;
       const steps: StepResult[] = [];
-      await runAsJob(session, { stage: "rollback" }, async (job) => {
+      await runAsJob(session, { stage: "rollback", publishes: true }, async (job) => {
         generation = (await rollbackToPrevious(session, job, es)).number;
         steps.push({ job: job.job.id, stage: "rollback", generation, counters: job.counters });
       });
@@ -170,7 +170,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
     slack.notify(`run ${ds.name} started${generation ? ` (resuming generation ${generation.number})` : ""}`);
     let stage = "refresh";
     try {
-      await runAsJob(session, { stage: "run", generation: generation?.number ?? null }, async (run) => {
+      await runAsJob(session, { stage: "run", generation: generation?.number ?? null, publishes: true }, async (run) => {
         if (generation) log.info(`resuming generation ${generation.number}: refresh already succeeded`);
         else {
           const refreshed = await refreshStep(session, run.job.id, (g) => {

@@ -9,7 +9,7 @@ import { flushNotifications, type Notifier, slackNotifier } from "../adapters/sl
 import { type Env, readEnv, requireEnv } from "../config/env.ts";
 import { loadDataset } from "../config/load.ts";
 import type { Dataset } from "../config/types.ts";
-import { DatasetLockedError, InterruptedError, SluiceError } from "../errors.ts";
+import { DatasetLockedError, DatasetLockLostError, InterruptedError, SluiceError } from "../errors.ts";
 import { type DatasetLock, tryLockDataset } from "../jobs/lock.ts";
 import { listJobs, reapDeadJobs } from "../jobs/jobs.ts";
 import { type Logger, stageLogger } from "../log/logger.ts";
@@ -26,7 +26,9 @@ export interface LockedSession<D extends { name: string } = { name: string }> {
   sql: Sql;
   log: Logger;
   slack: Notifier;
-  /** Aborted by SIGINT, SIGTERM, or an administrator ending the job. */
+  /** The dataset's lock; null for a scale-out worker, which works under its range's lease instead. */
+  lock: DatasetLock | null;
+  /** Aborted by SIGINT, SIGTERM, an administrator ending the job, or the lock lost with its connection. */
   signal: AbortSignal;
   abort(reason: SluiceError): void;
   close(): Promise<void>;
@@ -63,11 +65,12 @@ export async function openSession(command: string, datasetName: string | undefin
 export async function openLockedSession<D extends { name: string }>(command: string, dataset: D): Promise<LockedSession<D>> {
   const env = readEnv();
   const sql = await openApiDatabase(env);
-  let lock: DatasetLock | null = null;
+  let lock: DatasetLock;
   try {
     await assertSchemaCurrent(sql);
-    lock = await tryLockDataset(sql, dataset.name);
-    if (!lock) throw new DatasetLockedError(dataset.name, await describeHolder(sql, dataset.name));
+    const got = await tryLockDataset(sql, dataset.name);
+    if (!got) throw new DatasetLockedError(dataset.name, await describeHolder(sql, dataset.name));
+    lock = got;
   } catch (error) {
     await sql.end({ timeout: 2 });
     throw error;
@@ -83,11 +86,12 @@ export async function openLockedSession<D extends { name: string }>(command: str
     sql,
     log,
     slack: slackNotifier(env.slackWebhook, env.environment),
+    lock,
     signal: signals.signal,
     abort: signals.abort,
     async close() {
       signals.release();
-      await lock?.release();
+      await lock.release();
       // The metrics end with the lock let go (sluice_lock_held 0).
       await publishMetrics(sql);
       await flushNotifications();
@@ -101,6 +105,14 @@ async function describeHolder(sql: Sql, dataset: string): Promise<string> {
   if (!job) return "another sluice process (no job recorded yet)";
   const since = job.startedAt ? ` since ${job.startedAt.toISOString()}` : "";
   return `job ${job.id} (${job.stage}, pid ${job.pid ?? "?"} on ${job.host ?? "?"}${since})`;
+}
+
+/**
+ * Throws DatasetLockLostError if the session's lock went with its connection: call before anything
+ * that another run holding the lock could contradict (publishing, recording success).
+ */
+export async function assertLockHeld(session: LockedSession): Promise<void> {
+  if (session.lock && !(await session.lock.held())) throw new DatasetLockLostError(session.dataset.name);
 }
 
 /** Throws the abort reason if the session was interrupted; call between steps. */

@@ -116,7 +116,7 @@ async function stepJob(session: Session, stage: string, generation: Generation, 
   const { dataset, slack } = session;
   let counters: JobHandle["counters"] | undefined;
   let jobId = 0;
-  await runAsJob(session, { stage, generation: generation.number, parentId }, async (job) => {
+  await runAsJob(session, { stage, generation: generation.number, parentId, publishes: stage === "swap" }, async (job) => {
     counters = job.counters;
     jobId = job.job.id;
     await work(job);

@@ -17,7 +17,7 @@ import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
 import { type JobHandle, runAsJob } from "../job-runner.ts";
 import { periodicCollector } from "../memory.ts";
-import { type LockedSession, openLockedSession, throwIfAborted } from "../session.ts";
+import { assertLockHeld, type LockedSession, openLockedSession, throwIfAborted } from "../session.ts";
 import { findBundle, insertBundle, unreferencedBlobs } from "./bundle-store.ts";
 import { bundleFingerprint } from "./metadata.ts";
 import { INGEST_DEFAULTS, type IngestOptions } from "./options.ts";
@@ -50,7 +50,7 @@ export async function ingestBundle(file: string, options: Partial<IngestOptions>
   const limits: IngestOptions = { ...INGEST_DEFAULTS, ...Object.fromEntries(given) };
   const session = await openLockedSession("ingest", { name: BUNDLES });
   try {
-    return await runAsJob(session, { stage: "ingest" }, (job) => ingestInJob(session, job, file, info.size, limits));
+    return await runAsJob(session, { stage: "ingest", publishes: true }, (job) => ingestInJob(session, job, file, info.size, limits));
   } finally {
     await session.close();
   }
@@ -106,6 +106,7 @@ async function publish(session: LockedSession, job: JobHandle, store: BlobStore,
   const { sql, signal, log } = session;
   const { metadata, archive } = received;
   const fingerprint = bundleFingerprint(metadata);
+  await assertLockHeld(session);
   const report = (outcome: IngestReport["outcome"], bundle: number, storedByJob: number | null): IngestReport => ({
     dataset: BUNDLES,
     job: job.job.id,

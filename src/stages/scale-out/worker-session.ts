@@ -29,6 +29,7 @@ export async function openWorkerSession(datasetName: string | undefined, options
     log,
     // Workers announce nothing: the coordinator's index job reports the outcome.
     slack: slackNotifier(undefined, env.environment),
+    lock: null,
     signal: signals.signal,
     abort: signals.abort,
     async close() {

@@ -20,7 +20,7 @@ import { generationIndices, generationTable } from "../../generations/names.ts";
 import type { Generation, GenerationState } from "../../generations/store.ts";
 import { tableExists } from "../../generations/store.ts";
 import { closeSwap, recordSwap, type SwapRecord } from "../../generations/swap-journal.ts";
-import type { Session } from "../session.ts";
+import { assertLockHeld, type Session } from "../session.ts";
 import { aliasesPointAt } from "./alias-state.ts";
 
 /** How long a swap waits for readers holding the live table before it gives up cleanly. */
@@ -55,6 +55,7 @@ export async function promoteGeneration(session: Session, es: SearchClient | nul
   };
   // Read before anything moves: a refusal or a failed read here leaves nothing to undo.
   const actions = plan.actions ?? (es && targets.length ? await aliasActions(es, dataset, incoming.number) : []);
+  await assertLockHeld(session);
   const swapId = await moveTables(sql, dataset, swap, plan.jobId);
   if (!es || swapId === null) return;
   try {
