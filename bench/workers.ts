@@ -2,9 +2,9 @@
  * `bun run bench --only index --workers 1,2,4 [--rounds R]`: the index stage spread over N local
  * workers (issue 13), against the single node and against a three-node cluster that this bench
  * starts and stops (`scripts/services cluster up|down`). For each N it prints documents per second
- * beside raw `_bulk` of the same documents at the same total concurrency (N × index.concurrency
- * curl processes), the peak RSS of each worker, and the share of the machine's busy CPU that went to
- * Elasticsearch, medians of R rounds (default 3). Then an estimate for 600 M rows on six workers and
+ * beside raw `_bulk` of the same documents at index.concurrency (what one process and the ramp's
+ * first local worker send with), how many workers the ramp kept, the peak RSS of each worker, and
+ * the share of the machine's busy CPU that went to Elasticsearch, medians of R rounds (default 3). Then an estimate for 600 M rows on six workers and
  * six nodes, from the CPU each side spent per document here.
  *
  * The image index body here has three shards (one per cluster node), on both targets, for sluice
@@ -19,7 +19,6 @@ import type { BenchRow } from "./index.ts";
 import { bash, between, fmtRate, log, mb, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { buildNdjson } from "./ndjson.ts";
 import { median } from "./index-rounds.ts";
-import { totalConcurrency } from "../src/stages/scale-out/shares.ts";
 
 export interface WorkersBenchContext {
   rows: number;
@@ -109,6 +108,8 @@ interface Run {
   esShare: number;
   esCpu: number;
   clientCpu: number;
+  /** Local workers the ramp kept (scale-out/ramp.ts); for raw, 0. */
+  kept: number;
 }
 
 /** `sluice index image --workers N` (N = 0: without --workers), with each worker's peak RSS and the CPU Elasticsearch and sluice used. */
@@ -144,7 +145,17 @@ async function oursWithWorkers(env: Record<string, string>, file: string, worker
     esShare: esCpu / Math.max(busy, 1e-9),
     esCpu,
     clientCpu: run.cpuSeconds + [...cpu.values()].reduce((a, b) => a + b, 0),
+    kept: workersKept(run.lines.map((l) => l.text), peaks.size),
   };
+}
+
+/** How many local workers the coordinator kept, from its ramp's log line; `started` when it never decided (the work ran out first). */
+function workersKept(lines: string[], started: number): number {
+  for (const line of lines) {
+    const m = /keeping (\d+) of up to/.exec(line) ?? /(\d+) local workers?: [\d,]+ docs\/s; adding no more/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  return started;
 }
 
 /** The same documents as prebuilt NDJSON, sent by `concurrency` curl processes at once. */
@@ -169,7 +180,7 @@ async function rawBulk(esUrl: string, index: string, dir: string, concurrency: n
   const esCpu = es.reduce((a, p) => a + cpuSeconds(p), 0) - es0;
   const busy = machineBusy() - busy0;
   await fetch(`${esUrl}/${index}`, { method: "DELETE" });
-  return { ms, phaseMs: ms, workerPeaks: [], esShare: esCpu / Math.max(busy, 1e-9), esCpu, clientCpu: 0 };
+  return { ms, phaseMs: ms, workerPeaks: [], esShare: esCpu / Math.max(busy, 1e-9), esCpu, clientCpu: 0, kept: 0 };
 }
 
 const spread = (xs: number[]) => `${fmtRate(Math.min(...xs))}–${fmtRate(Math.max(...xs))}`;
@@ -202,8 +213,8 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
       const built = await buildNdjson({ databaseUrl: ctx.apiUrl, table, index: rawIndex, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes });
       const es = await enginePids(target.ports);
       for (const workers of ctx.workers) {
-        // The same total concurrency as sluice: index.concurrency shared by the workers (scale-out/shares.ts).
-        const concurrency = totalConcurrency(INDEX_DEFAULTS.concurrency, Math.max(1, workers));
+        // index.concurrency: what one process sends with, and the ramp's first worker (scale-out/shares.ts).
+        const concurrency = INDEX_DEFAULTS.concurrency;
         const ours: Run[] = [];
         const raws: Run[] = [];
         for (let round = 1; round <= ctx.rounds; round++) {
@@ -222,7 +233,7 @@ export async function benchWorkers(ctx: WorkersBenchContext): Promise<{ rows: Be
           peakRss: peak,
           note:
             `ES ${(median(ours.map((r) => r.esShare)) * 100).toFixed(0)}% of busy CPU (raw ${(median(raws.map((r) => r.esShare)) * 100).toFixed(0)}%); ` +
-            `spread ${spread(oursRates)} vs ${spread(rawRates)}; bulk phase ${fmtRate(median(ours.map((r) => rate(built.documents, r.phaseMs)!)))}/s; peak RSS per worker`,
+            `${workers > 1 ? `workers kept ${ours.map((r) => r.kept).join("/")}; ` : ""}spread ${spread(oursRates)} vs ${spread(rawRates)}; bulk phase ${fmtRate(median(ours.map((r) => rate(built.documents, r.phaseMs)!)))}/s; peak RSS per worker`,
         });
         if (workers) for (const r of ours) perDoc.push({ target: target.name, esCpu: r.esCpu, clientCpu: r.clientCpu, docs: built.documents });
         notes.push(`${target.name}, ${workers || "no"} workers: ${ctx.rounds} rounds of ${built.documents.toLocaleString("en-US")} docs, sluice ${ours.map((r) => secs(r.ms)).join(", ")}; raw ${raws.map((r) => secs(r.ms)).join(", ")}; worker peaks ${ours.map((r) => r.workerPeaks.map(mb).join("/")).join(", ")}`);

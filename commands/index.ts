@@ -22,6 +22,7 @@ export default defineCommand({
     if (!args.worker && args.concurrency !== undefined) throw new UsageError("--concurrency goes with --worker", "set index.concurrency in the config for one process or for --workers N");
     if (args.worker) {
       if (args.workers !== undefined) throw new UsageError("--worker and --workers do not go together", "--workers N starts the coordinator; --worker joins one");
+      if (args["fixed-workers"]) throw new UsageError("--fixed-workers goes with --workers, not --worker", "--workers N --fixed-workers starts the coordinator with all N local workers");
       const concurrency = intFlag("concurrency", args.concurrency);
       if (concurrency === 0) throw new UsageError("--concurrency must be at least 1");
       const report = await runIndexWorker(args.dataset, { config: args.config, leaseSeconds: leaseSeconds(args.lease), waitSeconds: intFlag("wait", args.wait), concurrency });

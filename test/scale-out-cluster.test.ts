@@ -94,7 +94,7 @@ async function expectExact(name: string, index: string): Promise<void> {
 
 test("three workers, one SIGKILLed mid-range: the range is leased again, finished, and the counts are exact", async () => {
   expect((await t.sluice("refresh", "killed", "--config", config)).code).toBe(0);
-  const coordinator = t.sluice("index", "killed", "--config", config, "--workers", "3", "--ranges", "9", "--lease", "4", "--json");
+  const coordinator = t.sluice("index", "killed", "--config", config, "--workers", "3", "--fixed-workers", "--ranges", "9", "--lease", "4", "--json");
   // A worker past its first checkpoint in a range, but not done with it.
   const victim = await until("a range checkpointed mid-way", async () => {
     const [r] = await t.api`select range_no, holder from sluice.index_ranges where dataset = 'killed' and state = 'leased' and checkpoint_key is not null limit 1`;
@@ -132,10 +132,10 @@ test("a worker that joins after the others finished half the ranges takes its sh
 
 test("a node killed mid-index, one replica: the run completes with exact counts or fails cleanly, production untouched", async () => {
   // Generation 1 goes live first: that is the production the second run must not disturb.
-  expect((await t.sluice("run", "nodes", "--config", config, "--workers", "2", "--lease", "5")).code).toBe(0);
+  expect((await t.sluice("run", "nodes", "--config", config, "--workers", "2", "--fixed-workers", "--lease", "5")).code).toBe(0);
   const aliasBefore = (await fetch(`${clusterUrl}/_alias/${t.indexPrefix}nodes`).then((r) => r.json())) as Record<string, unknown>;
   expect(Object.keys(aliasBefore)).toEqual([`${t.indexPrefix}nodes-g1`]);
-  const run = t.sluice("run", "nodes", "--config", config, "--workers", "2", "--lease", "5", "--rebuild");
+  const run = t.sluice("run", "nodes", "--config", config, "--workers", "2", "--fixed-workers", "--lease", "5", "--rebuild");
   await until("the second generation half indexed", async () => {
     const [row] = await t.api`select coalesce(sum(rows_read), 0)::int as n from sluice.index_ranges where dataset = 'nodes' and generation = 2`;
     return row!.n > ROWS / 3;

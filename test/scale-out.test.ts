@@ -93,7 +93,7 @@ describe("ranges cover staging exactly", () => {
         RETURN NEW;
       END $$;
       CREATE TRIGGER put_rows_between AFTER INSERT ON sluice.index_ranges FOR EACH ROW EXECUTE FUNCTION put_rows_between();`);
-    const { code, stdout } = await t.sluice("index", "nums", "--config", config, "--workers", "2", "--ranges", "7", "--lease", "5", "--json");
+    const { code, stdout } = await t.sluice("index", "nums", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "7", "--lease", "5", "--json");
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     const rows = await ranges("nums");
@@ -135,7 +135,7 @@ describe("ranges cover staging exactly", () => {
 
   test("ranges of one row", async () => {
     expect((await t.sluice("refresh", "ones", "--config", config)).code).toBe(0);
-    const { code } = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--ranges", "5", "--lease", "5");
+    const { code } = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "5", "--lease", "5");
     expect(code).toBe(0);
     const rows = await ranges("ones");
     expect(rows.map((r) => [r.lower_key, r.upper_key, Number(r.rows_read), r.state])).toEqual([
@@ -147,7 +147,7 @@ describe("ranges cover staging exactly", () => {
     ]);
     expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
     // Indexed again (the generation is ready now): the worker processes join at once, not only the coordinator.
-    const again = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--ranges", "5", "--lease", "5");
+    const again = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "5", "--lease", "5");
     expect(again.code).toBe(0);
     const holders = (await ranges("ones")).map((r) => Number(String(r.holder).split(":")[1]));
     expect(holders.some((pid) => pid !== process.pid)).toBe(true);
@@ -243,7 +243,7 @@ function alive(pid: number): boolean {
 
 test("workers join a generation whose index body was fitted to the cluster (degraded), as the coordinator does", async () => {
   expect((await t.sluice("refresh", "ranked", "--config", config)).code).toBe(0);
-  const { code } = await t.sluice("index", "ranked", "--config", config, "--workers", "2", "--ranges", "6", "--lease", "5");
+  const { code } = await t.sluice("index", "ranked", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "6", "--lease", "5");
   expect(code).toBe(0);
   // Worker processes did ranges, not only the coordinator (this process) after they failed to start.
   const holders = (await t.api`select holder from sluice.index_ranges where dataset = 'ranked'`).map((r) => Number(String(r.holder).split(":")[1]));

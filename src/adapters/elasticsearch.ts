@@ -54,9 +54,15 @@ export interface SearchClient {
     updateAliases: Operation<estypes.IndicesUpdateAliasesRequest, estypes.IndicesUpdateAliasesResponse>;
     clone: Operation<estypes.IndicesCloneRequest, estypes.IndicesCloneResponse>;
     putMapping: Operation<estypes.IndicesPutMappingRequest, estypes.IndicesPutMappingResponse>;
+    /** The scale-out ramp's rate: the index's indexing total. */
+    stats: Operation<estypes.IndicesStatsRequest, estypes.IndicesStatsResponse>;
   };
   readonly cluster: { health: Operation<estypes.ClusterHealthRequest | undefined, estypes.ClusterHealthResponse> };
-  readonly nodes: { info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse> };
+  readonly nodes: {
+    info: Operation<estypes.NodesInfoRequest | undefined, estypes.NodesInfoResponse>;
+    /** The scale-out ramp's view of how busy each node's machine is (`os.cpu.percent`). */
+    stats: Operation<estypes.NodesStatsRequest | undefined, estypes.NodesStatsResponse>;
+  };
   readonly count: Operation<estypes.CountRequest | undefined, estypes.CountResponse>;
   readonly search: Operation<estypes.SearchRequest, estypes.SearchResponse<unknown>>;
   readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;

@@ -4,7 +4,8 @@ import { SCALE_OUT_DEFAULTS, type ScaleOutOptions } from "../stages/scale-out/co
 import { intFlag } from "./args.ts";
 
 export const scaleOutArgs = {
-  workers: { type: "string", description: "index with N local worker processes sharing leased key ranges (0: only workers started elsewhere)", valueHint: "N" },
+  workers: { type: "string", description: "index with up to N local worker processes sharing leased key ranges, added one at a time while each raises the rate (0: only workers started elsewhere)", valueHint: "N" },
+  "fixed-workers": { type: "boolean", description: "with --workers: start all N local workers at once, whatever they do to the rate", default: false },
   ranges: { type: "string", description: `with --workers: key ranges to cut staging into (default ${SCALE_OUT_DEFAULTS.rangesPerWorker} per worker)`, valueHint: "N" },
   lease: { type: "string", description: `seconds a worker's lease on a range lasts without renewal (default ${SCALE_OUT_DEFAULTS.leaseSeconds})`, valueHint: "seconds" },
 } as const;
@@ -16,13 +17,17 @@ export function leaseSeconds(value: string | undefined): number {
 }
 
 /** ScaleOutOptions from the flags, or null when --workers is not given (one process, as before). */
-export function scaleOutOptions(args: { workers?: string | undefined; ranges?: string | undefined; lease?: string | undefined }, config: string | undefined): ScaleOutOptions | null {
+export function scaleOutOptions(
+  args: { workers?: string | undefined; ranges?: string | undefined; lease?: string | undefined; "fixed-workers"?: boolean | undefined },
+  config: string | undefined,
+): ScaleOutOptions | null {
   const workers = intFlag("workers", args.workers);
   if (workers === undefined) {
     if (args.ranges !== undefined) throw new UsageError("--ranges needs --workers", "e.g. --workers 4 --ranges 16");
+    if (args["fixed-workers"]) throw new UsageError("--fixed-workers needs --workers", "e.g. --workers 3 --fixed-workers");
     return null;
   }
   const ranges = intFlag("ranges", args.ranges);
   if (ranges === 0) throw new UsageError("--ranges must be at least 1");
-  return { workers, ranges, leaseSeconds: leaseSeconds(args.lease), config };
+  return { workers, ranges, leaseSeconds: leaseSeconds(args.lease), config, ramp: !args["fixed-workers"] };
 }

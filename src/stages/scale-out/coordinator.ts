@@ -23,6 +23,7 @@ import { type Session, throwIfAborted } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
 import { rangeQuery } from "./key-ranges.ts";
 import { abandonRanges, createRanges, cutKeySpace, type IndexRange, listRanges } from "./ranges.ts";
+import { RAMP_DEFAULTS, WorkerRamp } from "./ramp.ts";
 import { workerConcurrency } from "./shares.ts";
 import { newHolderId, workRanges } from "./worker.ts";
 
@@ -35,6 +36,11 @@ export interface ScaleOutOptions {
   leaseSeconds: number;
   /** The config file, passed on to local workers. */
   config?: string | undefined;
+  /**
+   * Add local workers one at a time while each raises the rate (ramp.ts), up to `workers`; false
+   * (`--fixed-workers`) starts all of them at once. @default true
+   */
+  ramp?: boolean | undefined;
 }
 
 export const SCALE_OUT_DEFAULTS = { leaseSeconds: 30, rangesPerWorker: 4 } as const;
@@ -57,8 +63,16 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   const index = parent!.index;
   const settings = config.body.settings ?? {};
   // Workers start first: their start-up (half a second of CPU each) overlaps the index's creation and the
-  // split, and they wait for the ranges as long as this job holds the dataset's lock.
-  const children = spawnWorkers(session, options, workerConcurrency(config.concurrency, options.workers));
+  // split, and they wait for the ranges as long as this job holds the dataset's lock. Ramped, the first
+  // sends with the whole index.concurrency, as one process would, and each added one with its share.
+  const ramp = options.ramp !== false && options.workers > 1 ? new WorkerRamp({ max: options.workers, ...RAMP_DEFAULTS }) : null;
+  const children: Worker[] = [];
+  if (ramp) {
+    children.push(spawnWorker(session, options, config.concurrency));
+    ramp.added();
+  } else {
+    for (let i = 0; i < options.workers; i++) children.push(spawnWorker(session, options, workerConcurrency(config.concurrency, options.workers)));
+  }
   let finished: IndexRange[];
   let total = 0;
   try {
@@ -82,8 +96,10 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
     const ranges = await createRanges(sql, { dataset: dataset.name, generation: generation.number, jobId: job.job.id }, cuts);
     total = await counting;
     if (cuts.sampledPercent !== null) log.info(`cut ${generation.tableName} on a ${cuts.sampledPercent.toFixed(2)}% sample of its keys`);
-    job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${options.workers} local workers`, 5);
-    finished = await waitForRanges(session, job, es, generation, children, options, total);
+    const workers = ramp ? `up to ${options.workers} local workers, added while each raises the rate` : `${options.workers} local workers`;
+    job.setTask(`indexing ${total.toLocaleString("en-US")} rows in ${ranges.length} ranges with ${workers}`, 5);
+    const grow = ramp ? rampStep(session, es, index, ramp, children, options, workerConcurrency(config.concurrency, options.workers), total) : null;
+    finished = await waitForRanges(session, job, es, generation, children, options, total, grow);
   } catch (error) {
     // Workers anywhere lose their leases at the next renewal; a request of theirs still in flight
     // when the index is deleted is refused (its write alias is gone with it), so none recreates it.
@@ -161,7 +177,16 @@ async function countPerRange(es: SearchClient, index: string, field: string, ran
 }
 
 /** Polls the ranges until all are done; works them itself once its own workers are gone (a lapsed lease, or workers elsewhere). */
-async function waitForRanges(session: Session, job: JobHandle, es: SearchClient, generation: Generation, children: Worker[], options: ScaleOutOptions, total: number): Promise<IndexRange[]> {
+async function waitForRanges(
+  session: Session,
+  job: JobHandle,
+  es: SearchClient,
+  generation: Generation,
+  children: Worker[],
+  options: ScaleOutOptions,
+  total: number,
+  grow: ((ranges: IndexRange[]) => Promise<void>) | null,
+): Promise<IndexRange[]> {
   const { sql, dataset, log } = session;
   const holder = newHolderId();
   for (;;) {
@@ -175,8 +200,9 @@ async function waitForRanges(session: Session, job: JobHandle, es: SearchClient,
     const holders = new Set(ranges.filter((r) => r.state === "leased").map((r) => r.holder));
     job.setPercent(5 + (Math.min(read, total) / Math.max(1, total)) * 85);
     if (done === ranges.length) return ranges;
+    await grow?.(ranges);
     for (const c of children) {
-      if (c.code === null || c.reported) continue;
+      if (c.code === null || c.reported || c.retired) continue;
       c.reported = true;
       if (c.code !== 0) log.warn(`worker ${c.pid} exited with code ${c.code}; its range passes to another worker when its lease lapses`);
     }
@@ -194,19 +220,50 @@ interface Worker {
   pid: number;
   code: number | null;
   reported: boolean;
+  /** Stopped by the ramp: its exit is expected. */
+  retired: boolean;
   exited: Promise<number>;
   process: Bun.Subprocess;
 }
 
-/** `concurrency`: each local worker's share of index.concurrency (shares.ts). */
-function spawnWorkers(session: Session, options: ScaleOutOptions, concurrency: number): Worker[] {
+/** `concurrency`: the worker's requests in flight (shares.ts). */
+function spawnWorker(session: Session, options: ScaleOutOptions, concurrency: number): Worker {
   const args = ["index", session.dataset.name, "--worker", "--lease", String(options.leaseSeconds), "--concurrency", String(concurrency), ...(options.config ? ["--config", options.config] : [])];
-  return Array.from({ length: options.workers }, () => {
-    const child = Bun.spawn([...selfCommand(), ...args], { env: process.env, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
-    const worker: Worker = { pid: child.pid, code: null, reported: false, process: child, exited: child.exited };
-    child.exited.then((code) => (worker.code = code));
-    return worker;
-  });
+  const child = Bun.spawn([...selfCommand(), ...args], { env: process.env, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
+  const worker: Worker = { pid: child.pid, code: null, reported: false, retired: false, process: child, exited: child.exited };
+  child.exited.then((code) => (worker.code = code));
+  return worker;
+}
+
+/**
+ * One poll's worth of the ramp (ramp.ts): the rate is what the index took (its indexing total, every
+ * writer's), and the newest worker counts as sending once it holds a range (holder ids carry the pid).
+ */
+function rampStep(session: Session, es: SearchClient, index: string, ramp: WorkerRamp, children: Worker[], options: ScaleOutOptions, share: number, total: number) {
+  const { log } = session;
+  return async (ranges: IndexRange[]) => {
+    const newest = children.at(-1);
+    if (!newest || newest.code !== null) return;
+    const sending = ranges.some((r) => r.state === "leased" && r.holder?.split(":")[1] === String(newest.pid));
+    const [stats, nodes] = await Promise.all([es.indices.stats({ index, metric: "indexing" }), es.nodes.stats({ metric: "os", filter_path: "nodes.*.os.cpu.percent" } as never)]);
+    const indexed = stats._all?.primaries?.indexing?.index_total ?? 0;
+    const cpus = Object.values(nodes.nodes ?? {}).map((n) => n.os?.cpu?.percent).filter((p): p is number => typeof p === "number");
+    const remaining = Math.max(0, total - sum(ranges, (r) => r.rowsRead));
+    const step = ramp.observe({ now: performance.now(), indexed, newestSending: sending, remaining, clusterCpu: cpus.length ? Math.max(...cpus) : null });
+    const rate = (n: number) => `${Math.round(n).toLocaleString("en-US")} docs/s`;
+    if (step.action === "add") {
+      log.info(`${ramp.running} local worker${ramp.running > 1 ? "s" : ""}: ${rate(step.rate)}; adding another`);
+      children.push(spawnWorker(session, options, share));
+      ramp.added();
+    } else if (step.action === "retire") {
+      log.info(`local worker ${children.length} took the rate from ${rate(step.before)} to ${rate(step.rate)}: stopped it (its range goes back at its checkpoint); keeping ${ramp.running} of up to ${options.workers}`);
+      newest.retired = true;
+      newest.process.kill("SIGTERM");
+    } else if (step.action === "stay") {
+      const why = { ceiling: `--workers ${options.workers}`, "little work left": "too little work left to measure another", "cluster busy": `the busiest Elasticsearch node's machine ran at ${Math.round(step.cpu ?? 0)}% CPU, none to spare` }[step.reason];
+      log.info(`${ramp.running} local worker${ramp.running > 1 ? "s" : ""}: ${rate(step.rate)}; adding no more (${why})`);
+    }
+  };
 }
 
 /** Ends local workers still running (their ranges are done or abandoned): TERM, then KILL after a grace period. */
