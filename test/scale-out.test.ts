@@ -22,6 +22,11 @@ const ranked = `ranked: { source: { kind: "postgres", table: "hosts" }, table: {
     index: { batchDocuments: 250, concurrency: 2, degrade: ["ranking"], body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, rank: { type: "rank_feature" } } } },
       toDocument: (row) => ({ id: row.id, title: row.title, rank: 1 + row.id }) } }`;
 
+// Small batches against a slowed Elasticsearch: the rate is bound by requests in flight, so a second worker raises it.
+const slow = `slow: { source: { kind: "postgres", table: "slow" }, table: { key: "id", columns: { id: "integer", title: "text", n: "text" } },
+    index: { batchDocuments: 100, concurrency: 4, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
+      toDocument: ${plainDocument} } }`;
+
 // Large enough batches that the last requests of a range are still in flight when its reading ends.
 const piped = `piped: { source: { kind: "postgres", table: "hosts" }, table: { name: "piped", key: "id", columns: { id: "integer", title: "text", n: "text" } },
     index: { batchDocuments: 100, concurrency: 2, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
@@ -34,13 +39,15 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${ranked}, ${piped}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
     INSERT INTO nums SELECT i * 10, 'row ' || i, CASE WHEN i % 100 = 0 THEN 'bad' ELSE i::text END FROM generate_series(1, 2000) i;
     CREATE TABLE orphan (id integer PRIMARY KEY, title text, n text);
     INSERT INTO orphan SELECT i, 'orphan row ' || i, i::text FROM generate_series(1, 6000) i;
+    CREATE TABLE slow (id integer PRIMARY KEY, title text, n text);
+    INSERT INTO slow SELECT i, 'slow row ' || i, i::text FROM generate_series(1, 12000) i;
     CREATE TABLE hosts (id integer PRIMARY KEY, title text, n text);
     INSERT INTO hosts SELECT i, 'host row ' || i, i::text FROM generate_series(1, 3000) i;
     CREATE TABLE ones (id integer PRIMARY KEY, title text, n text);
@@ -262,4 +269,49 @@ test("a worker claims its next range while the last requests of the one before a
   expect(overlaps.length).toBeGreaterThan(0);
   expect(rows.reduce((n, r) => n + Number(r.rows_read), 0)).toBe(3000);
   expect(await esCount(`${t.indexPrefix}piped-g1`)).toBe(3000);
+}, 120_000);
+
+test("--workers N adds a local worker while it raises the rate, and the counts stay exact", async () => {
+  // Every _bulk answered half a second late: one worker's rate is its requests in flight, and a
+  // second worker's requests add to it, while the node itself stays idle.
+  const proxy = Bun.serve({
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+      if (url.pathname.endsWith("/_bulk")) await Bun.sleep(500);
+      const headers = new Headers(req.headers);
+      headers.delete("accept-encoding");
+      const res = await fetch(`${elasticsearchUrl}${url.pathname}${url.search}`, { method: req.method, headers, body });
+      const out = new Headers(res.headers);
+      out.delete("content-encoding");
+      out.delete("content-length");
+      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    },
+  });
+  try {
+    expect((await t.sluice("refresh", "slow", "--config", config)).code).toBe(0);
+    const child = spawnSluice(["index", "slow", "--config", config, "--workers", "2", "--ranges", "8", "--lease", "10"], {
+      ...t.childEnv(),
+      ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}`,
+      SLUICE_LOG_LEVEL: "info",
+    });
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    if (code !== 0) console.error(stderr);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/1 local worker: [\d,]+ docs\/s; adding another/);
+    const holders = new Set((await ranges("slow")).map((r) => r.holder as string));
+    expect(holders.size).toBeGreaterThanOrEqual(2);
+    let read = 0;
+    for (const r of await ranges("slow")) {
+      expect(r.state).toBe("done");
+      const rows = await stagingCount("slow__g1", "int", r.lower_key, r.upper_key);
+      expect(Number(r.rows_read)).toBe(rows);
+      read += rows;
+    }
+    expect(read).toBe(12_000);
+    expect(await esCount(`${t.indexPrefix}slow-g1`)).toBe(12_000);
+  } finally {
+    proxy.stop(true);
+  }
 }, 120_000);
