@@ -58,3 +58,15 @@ test("a to_json string is read between its quotes when it has no escapes, and th
   const reader = copyRowReader([{ name: "kind", type: "media_kind" }, { name: "note", type: "jsonb" }, { name: "n", type: "jsonb" }], quote);
   expect(reader.decode(['"photo"', '"say \\\\"hi\\\\"\\\\u00e9"', "12"].join("\t"))).toEqual({ kind: "photo", note: 'say "hi"é', n: 12 });
 });
+
+test("a JSON string field is the same whether sliced (no backslash) or parsed (escapes)", () => {
+  const one = copyRowReader([{ name: "v", type: "jsonb" }], quote);
+  for (const value of ["2020-01-01T00:00:00+00:00", "", "café ☕", 'say "hi"', "back\\slash", "tab\there", "line\nbreak", "\u0001"]) {
+    // As COPY text writes it: JSON's escapes, then COPY's backslash doubled.
+    const raw = JSON.stringify(value).replace(/\\/g, "\\\\");
+    expect(one.decode(raw)).toEqual({ v: value });
+  }
+  expect(one.decode('"plain"')).toEqual({ v: "plain" });
+  expect(one.decode("[1,2]")).toEqual({ v: [1, 2] });
+  expect(one.decode("12")).toEqual({ v: 12 });
+});

@@ -134,13 +134,13 @@ export class RangeRun {
           this.#live.rowsRead++;
           if (count === 0) this.#live.rowsSkipped++;
           this.#lastKey = String(row[key]);
-          rowsInSegment++;
+          // Per row: a batch read from staging holds whatever one socket read brought, thousands of small rows.
+          if (++rowsInSegment >= this.ctx.checkpointRows) {
+            this.#closeSegment(false);
+            rowsInSegment = 0;
+          }
         }
         collect(rows.length);
-        if (rowsInSegment >= this.ctx.checkpointRows) {
-          this.#closeSegment(false);
-          rowsInSegment = 0;
-        }
         if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
       }
       this.#closeSegment(true);
