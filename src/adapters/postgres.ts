@@ -3,7 +3,6 @@
  * line naming the variable, the masked URL and the likely fix.
  */
 import { readFileSync } from "node:fs";
-import type { Readable } from "node:stream";
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { ConfigError, SluiceError } from "../errors.ts";
@@ -195,51 +194,4 @@ export function lostConnectionOf(error: unknown, urls: Record<string, string | u
     hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
     cause: error,
   });
-}
-
-/**
- * The bytes of a `COPY … TO STDOUT` stream in the largest pieces at hand. postgres.js pushes each
- * CopyData message (one row) into its Readable on its own, so `for await` over it costs a promise
- * and a generator step per row (0.35–0.4 CPU-s per 95k image rows, profiled); `read(length)` hands
- * over everything buffered at once, rows joined, so that cost is paid per socket read instead.
- */
-export async function* copyOutChunks(readable: Readable): AsyncGenerator<Uint8Array> {
-  let failure: unknown = null;
-  let ended = false;
-  let closed = false;
-  let wake: (() => void) | null = null;
-  const onReadable = () => wake?.();
-  const onEnd = () => {
-    ended = true;
-    wake?.();
-  };
-  const onClose = () => {
-    closed = true;
-    wake?.();
-  };
-  const onError = (error: unknown) => {
-    failure = error;
-    wake?.();
-  };
-  readable.on("readable", onReadable);
-  readable.on("end", onEnd);
-  readable.on("close", onClose);
-  readable.on("error", onError);
-  try {
-    for (;;) {
-      let chunk: Uint8Array | null;
-      // Bun's read() without a size returns one pushed chunk, not all that is buffered as Node's does.
-      while ((chunk = readable.read(Math.max(1, readable.readableLength)) as Uint8Array | null) !== null) yield chunk;
-      if (failure) throw failure;
-      if (ended) return;
-      if (closed) throw new Error("the COPY stream closed before its end");
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
-    }
-  } finally {
-    readable.off("readable", onReadable);
-    readable.off("end", onEnd);
-    readable.off("close", onClose);
-    readable.off("error", onError);
-  }
 }

@@ -3,9 +3,10 @@
  * with the values decoded here costs the server about half what `row_to_json` does, and on a
  * machine shared with Elasticsearch that CPU goes to indexing instead.
  */
-import { copyOutChunks, ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
+import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { copyRowReader } from "../../transforms/copy-row-reader.ts";
+import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
 /** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
 export interface MatureJoin {
@@ -39,9 +40,10 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
   const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const decodeRow = (line: string) => {
+  const decoder = new TextDecoder();
+  const decodeRow = (line: Uint8Array) => {
     try {
-      return reader.decode(line);
+      return reader.decode(decoder.decode(line));
     } catch (error) {
       throw new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
         hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
@@ -49,24 +51,15 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
       });
     }
   };
-  // Decoded a chunk at a time and split on LF: the server's COPY text escapes a newline in a value
-  // as `\n`, so every LF it writes ends a row (unlike a user's file, see CopyLineBuffer).
-  const decoder = new TextDecoder();
-  let rest = "";
+  const lines = new CopyLineBuffer();
   let finished = false;
   try {
-    for await (const chunk of copyOutChunks(readable)) {
-      const text = rest + decoder.decode(chunk, { stream: true });
-      const end = text.lastIndexOf("\n");
-      if (end === -1) {
-        rest = text;
-        continue;
-      }
-      rest = text.slice(end + 1);
-      yield text.slice(0, end).split("\n").map(decodeRow);
+    for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+      const batch = lines.push(chunk);
+      if (batch.length) yield batch.map(decodeRow);
     }
-    rest += decoder.decode();
-    if (rest) yield [decodeRow(rest)];
+    const last = lines.end();
+    if (last) yield [decodeRow(last)];
     finished = true;
   } finally {
     signal.removeEventListener("abort", onAbort);
