@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
+import { elasticsearchProxy } from "./support/search-proxy.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 
 let t: TestEnvironment;
@@ -49,31 +50,6 @@ async function waitForJob(stage: string, since: number, timeoutMs = 60_000): Pro
     await Bun.sleep(20);
   }
   throw new Error(`no running ${stage} job within ${timeoutMs} ms`);
-}
-
-/**
- * A proxy in front of the shared Elasticsearch: `answer` sees each `_bulk` request's body and may
- * answer it itself; everything else is forwarded unchanged.
- */
-function elasticsearchProxy(answer: (body: Uint8Array) => Response | null) {
-  return Bun.serve({
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
-      if (url.pathname === "/_bulk" && body) {
-        const own = answer(body);
-        if (own) return own;
-      }
-      const headers = new Headers(req.headers);
-      headers.delete("accept-encoding");
-      const res = await fetch(`${elasticsearchUrl}${url.pathname}${url.search}`, { method: req.method, headers, body });
-      const out = new Headers(res.headers);
-      out.delete("content-encoding");
-      out.delete("content-length");
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
-    },
-  });
 }
 
 /** A config whose image dataset indexes in small requests, with the tolerance given. */

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createTestEnvironment, elasticsearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { elasticsearchProxy } from "./support/search-proxy.ts";
 
 let t: TestEnvironment;
 let config = "";
@@ -274,20 +275,9 @@ test("a worker claims its next range while the last requests of the one before a
 test("--workers N adds a local worker while it raises the rate, and the counts stay exact", async () => {
   // Every _bulk answered half a second late: one worker's rate is its requests in flight, and a
   // second worker's requests add to it, while the node itself stays idle.
-  const proxy = Bun.serve({
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
-      if (url.pathname.endsWith("/_bulk")) await Bun.sleep(500);
-      const headers = new Headers(req.headers);
-      headers.delete("accept-encoding");
-      const res = await fetch(`${elasticsearchUrl}${url.pathname}${url.search}`, { method: req.method, headers, body });
-      const out = new Headers(res.headers);
-      out.delete("content-encoding");
-      out.delete("content-length");
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
-    },
+  const proxy = elasticsearchProxy(async () => {
+    await Bun.sleep(500);
+    return null;
   });
   try {
     expect((await t.sluice("refresh", "slow", "--config", config)).code).toBe(0);
