@@ -20,7 +20,6 @@ import { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { BulkSink } from "../index/bulk-sink.ts";
 import { matureJoin, requireIndexConfig } from "../index/build-index.ts";
 import { stagingRows } from "../index/staging-rows.ts";
-import { rowStreamCollector } from "../memory.ts";
 import type { Session } from "../session.ts";
 import { rangeClause } from "./key-ranges.ts";
 import { checkpointRange, failRange, type IndexRange, type RangeCounts, releaseRange, renewLease } from "./ranges.ts";
@@ -61,6 +60,12 @@ export interface RangeWorkerContext {
   checkpointRows: number;
   /** Aborted when the worker stops (a signal, or an error in any of its ranges). */
   stop: AbortSignal;
+  /**
+   * The worker's garbage collection (memory.ts rowStreamCollector), one across its ranges: a range
+   * of fewer rows than the full collection's period would otherwise never get one (16 ranges of
+   * 12k rows: worker peak 295 MB against 260 MB with 4 ranges).
+   */
+  collect: (rows: number) => void;
 }
 
 export interface RangeOutcome {
@@ -112,7 +117,6 @@ export class RangeRun {
       await sink.add(target, id, document);
     };
     let rowsInSegment = 0;
-    const collect = rowStreamCollector();
     try {
       const where = rangeClause({ key, type: range.keyType, lower: range.lower, upper: range.upper, after: range.checkpoint });
       const reads = stagingRows(sql, session.env.databaseUrl!, generationTable(dataset, range.generation), this.#reader.signal, await matureJoin(session), where);
@@ -140,7 +144,7 @@ export class RangeRun {
             rowsInSegment = 0;
           }
         }
-        collect(rows.length);
+        this.ctx.collect(rows.length);
         if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
       }
       this.#closeSegment(true);

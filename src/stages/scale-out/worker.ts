@@ -19,6 +19,7 @@ import { generationIndices, workersAlias } from "../../generations/names.ts";
 import { BulkSink } from "../index/bulk-sink.ts";
 import { requireIndexConfig } from "../index/build-index.ts";
 import { type Session, throwIfAborted } from "../session.ts";
+import { rowStreamCollector } from "../memory.ts";
 import { claimRange } from "./ranges.ts";
 import { type RangeOutcome, RangeRun, type RangeWorkerContext, type Segment } from "./range-run.ts";
 
@@ -93,6 +94,7 @@ export async function workRanges(session: Session, es: SearchClient, generation:
     leaseSeconds: options.leaseSeconds,
     checkpointRows: Math.max(config.batchDocuments * concurrency * 4, 1),
     stop: stopping.signal,
+    collect: rowStreamCollector(),
   };
   const open = new Set<RangeRun>();
   const finishing: Promise<void>[] = [];
