@@ -32,13 +32,7 @@ export async function tryLockDataset(sql: Sql, dataset: string): Promise<Dataset
   // reserved connection, and a query on one whose socket dropped never settles.
   const held = async () => {
     if (lost) return false;
-    const [r] = await sql`
-      select exists (
-        select 1 from pg_locks
-        where locktype = 'advisory' and granted and pid = ${pid} and classid = ${LOCK_NAMESPACE}::int::oid
-          and objid = hashtext(${dataset})::oid and objsubid = 2
-      ) as held`;
-    lost = !r?.held;
+    lost = !(await datasetLocksHeld(sql, [dataset], pid)).has(dataset);
     return !lost;
   };
   return {
@@ -61,8 +55,8 @@ export async function datasetLockHeld(sql: Sql, dataset: string): Promise<boolea
   return (await datasetLocksHeld(sql, [dataset])).has(dataset);
 }
 
-/** Which of these datasets' locks are held in this database, in one query. */
-export async function datasetLocksHeld(sql: Sql, datasets: readonly string[]): Promise<Set<string>> {
+/** Which of these datasets' locks are held in this database, in one query; by the backend `pid` only, when given. */
+export async function datasetLocksHeld(sql: Sql, datasets: readonly string[], pid: number | null = null): Promise<Set<string>> {
   if (datasets.length === 0) return new Set();
   const rows = await sql`
     select d.name from unnest(${datasets as string[]}::text[]) as d(name)
@@ -70,6 +64,7 @@ export async function datasetLocksHeld(sql: Sql, datasets: readonly string[]): P
       select 1 from pg_locks
       where locktype = 'advisory' and granted and classid = ${LOCK_NAMESPACE}::int::oid
         and objid = hashtext(d.name)::oid and objsubid = 2
+        and (${pid}::int is null or pid = ${pid}::int)
         and database = (select oid from pg_database where datname = current_database())
     )`;
   return new Set(rows.map((r) => r.name as string));

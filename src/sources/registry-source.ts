@@ -32,7 +32,8 @@ export class RegistrySource implements Source {
   readonly ordered = false;
   readonly #url: string;
   readonly #pageSize: number;
-  readonly #signal = new AbortController();
+  /** Aborted by close(): ends a probe still waiting. */
+  readonly #closing = new AbortController();
 
   constructor(
     config: RegistrySyncSourceConfig,
@@ -43,7 +44,7 @@ export class RegistrySource implements Source {
   }
 
   async ping(): Promise<void> {
-    await this.#probe(this.#signal.signal);
+    await this.#probe(this.#closing.signal);
   }
 
   async changed(state: SourceState | null): Promise<boolean> {
@@ -53,7 +54,7 @@ export class RegistrySource implements Source {
 
   /** The URL, the listing's count and its newest metadata_modified. */
   async state(): Promise<SourceState> {
-    const page = await this.#probe(this.#signal.signal);
+    const page = await this.#probe(this.#closing.signal);
     return { url: this.#url, count: page.count, newest: page.documents[0]?.modified ?? null };
   }
 
@@ -82,7 +83,7 @@ export class RegistrySource implements Source {
   }
 
   async close(): Promise<void> {
-    this.#signal.abort();
+    this.#closing.abort();
   }
 
   #record(document: RegistryDocument): SourceRecord {

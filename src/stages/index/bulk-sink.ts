@@ -61,17 +61,21 @@ class PendingBatch {
     return this.starts.length;
   }
 
+  /** One document's lines, already encoded (a retry's). */
   add(lines: Uint8Array | string, index: string): void {
-    this.starts.push(this.body.length);
-    this.indices.push(index);
+    this.#start(index);
     this.body.append(lines);
   }
 
   /** One document, encoded into the body at once. */
   addDocument(index: string, id: string, document: unknown): void {
+    this.#start(index);
+    appendBulkLines(this.body, index, id, document);
+  }
+
+  #start(index: string): void {
     this.starts.push(this.body.length);
     this.indices.push(index);
-    appendBulkLines(this.body, index, id, document);
   }
 
   /** Hands the batch over and starts the next in a fresh buffer of the same size. */

@@ -243,7 +243,7 @@ function rampStep(session: Session, es: SearchClient, index: string, ramp: Worke
   const { log } = session;
   return async (ranges: IndexRange[]) => {
     const newest = children.at(-1);
-    if (!newest || newest.code !== null) return;
+    if (!ramp.deciding || !newest || newest.code !== null) return;
     const sending = ranges.some((r) => r.state === "leased" && r.holder?.split(":")[1] === String(newest.pid));
     const [stats, nodes] = await Promise.all([es.indices.stats({ index, metric: "indexing" }), es.nodes.stats({ metric: "os", filter_path: "nodes.*.os.cpu.percent" } as never)]);
     const indexed = stats._all?.primaries?.indexing?.index_total ?? 0;

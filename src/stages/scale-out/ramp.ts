@@ -63,6 +63,11 @@ export class WorkerRamp {
     return this.#running;
   }
 
+  /** False once it has decided for good: no observation can change anything, so none need be taken. */
+  get deciding(): boolean {
+    return !this.#done;
+  }
+
   get rates(): readonly number[] {
     return this.#rates;
   }
