@@ -9,6 +9,8 @@
  *   read      stagingRows (COPY text → row objects)
  *   document  read + the dataset's toDocument
  *   encode    read + toDocument + the `_bulk` lines appended to a batch buffer, as BulkSink does
+ *   row-object   the row as its document (`{...row, id}`) through the object path, encoded
+ *   projection   the same documents as JSON text straight from COPY text (stagingDocuments), encoded
  *
  * By default it reads the newest generation's staging table of the API database DATABASE_URL
  * names; a bench run kept with `--keep --id X` leaves one in sluice_bench_X.
@@ -16,14 +18,14 @@
 import { openDatabase } from "../src/adapters/postgres.ts";
 import { openverseDatasets } from "../src/datasets/openverse/datasets.ts";
 import type { Document } from "../src/config/types.ts";
-import { appendBulkLines } from "../src/stages/index/bulk-sink.ts";
-import { stagingRows } from "../src/stages/index/staging-rows.ts";
+import { appendBulkLines, appendBulkSource } from "../src/stages/index/bulk-sink.ts";
+import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
 import { ByteBuilder } from "../src/transforms/byte-builder.ts";
 import { periodicCollector } from "../src/stages/memory.ts";
 import { median } from "./index-rounds.ts";
 
-type Phase = "read" | "document" | "encode";
-const PHASES: Phase[] = ["read", "document", "encode"];
+type Phase = "read" | "document" | "encode" | "row-object" | "projection";
+const PHASES: Phase[] = ["read", "document", "encode", "row-object", "projection"];
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -50,15 +52,33 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
   const before = process.cpuUsage();
   // The stage's own forced collections (build-index.ts), unless --no-gc.
   const collect = args.includes("--no-gc") ? () => {} : periodicCollector(1000, 20_000);
-  for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
+  const handOver = () => {
+    // A batch's worth: hand it over as the sink does (5 MiB batches).
+    if (body.length >= 5 * 1024 * 1024) body.recycle(body.take());
+  };
+  if (phase === "projection") {
+    for await (const documents of stagingDocuments(api, databaseUrl!, table!, "identifier", new AbortController().signal)) {
+      for (const { id, json } of documents) {
+        docs++;
+        appendBulkSource(body, "bench-cpu", id, json);
+        handOver();
+      }
+      collect(documents.length);
+    }
+  }
+  for await (const rows of phase === "projection" ? [] : stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
     for (const row of rows) {
       docs++;
       if (phase === "read") continue;
+      if (phase === "row-object") {
+        appendBulkLines(body, "bench-cpu", String(row.identifier), { ...row, id: String(row.identifier) });
+        handOver();
+        continue;
+      }
       const document = toDocument(row);
       if (phase === "document") continue;
       appendBulkLines(body, "bench-cpu", String(document.id), document);
-      // A batch's worth: hand it over as the sink does (5 MiB batches).
-      if (body.length >= 5 * 1024 * 1024) body.recycle(body.take());
+      handOver();
     }
     collect(rows.length);
   }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { createTestEnvironment, searchCount, serverUrl, type TestEnvironment } from "./support/harness.ts";
+import { createTestEnvironment, elasticsearchUrl, searchCount, serverUrl, type TestEnvironment } from "./support/harness.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 let t: TestEnvironment;
@@ -95,6 +95,21 @@ describe("bad rows", () => {
     expect(await searchCount(`${t.indexPrefix}photos`)).toBe(2);
     const shown = await t.sluice("job", "show", String(refresh.id));
     expect(shown.stdout).toContain("invalid_utf8 1");
+  });
+
+  test("a dataset without toDocument indexes each row as it is, built from COPY text: _source is row_to_json plus id", async () => {
+    const text = await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}photos/_search?size=10`)).text();
+    // _source keeps the bytes sent: jsonb's own text (a space after the colon), spliced in, not re-encoded.
+    expect(text).toContain(`"meta_data":{"description": "ok"}`);
+    const hits = (JSON.parse(text) as { hits: { hits: { _id: string; _source: Record<string, unknown> }[] } }).hits.hits;
+    const rows = await t.api.unsafe("select row_to_json(p)::text as j from photos p");
+    const expected = rows.map((r) => {
+      const row = JSON.parse(r.j as string);
+      return { ...row, id: String(row.identifier) };
+    });
+    const byId = (a: { id: unknown }, b: { id: unknown }) => String(a.id).localeCompare(String(b.id));
+    expect(hits.map((h) => h._source).sort(byId)).toEqual(expected.sort(byId));
+    expect(hits.map((h) => h._id).sort()).toEqual(expected.map((d) => d.id).sort());
   });
 
   test("`sluice failures` lists them by job or dataset, by reason, limited, as a table or JSON", async () => {

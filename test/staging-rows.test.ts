@@ -3,7 +3,7 @@
  * kind of column a dataset may have, including the awkward values.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { stagingRows } from "../src/stages/index/staging-rows.ts";
+import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 
 let t: TestEnvironment;
@@ -59,4 +59,25 @@ test("many rows read from COPY text are exactly row_to_json's, across chunk boun
   read.sort((a, b) => (a.id as number) - (b.id as number));
   expect(read.length).toBe(20000);
   expect(read).toEqual(expected);
+});
+
+// A projection dataset's documents (no toDocument) are built as JSON text without a row object.
+test("a projection's documents, parsed, are row_to_json's rows plus their id, one line each, json line breaks included", async () => {
+  await t.api.unsafe(`
+    create table spaced (k bigint, doc json, at timestamptz, id text);
+    insert into spaced values (9007199254740993, E'{\n  "a": [1,\r\n 2],\n  "b": "x\\\\ny"\n}', '2020-01-01 00:00:00+00', 'replaced'), (2, 'null', null, null);`);
+  for (const [table, key] of [["every_type", "id"], ["things", "id"], ["spaced", "k"]] as const) {
+    const expected = (await t.api.unsafe(`select row_to_json(e)::text as j from ${table} e`)).map((r) => {
+      const row = JSON.parse(r.j as string);
+      return { ...row, id: String(row[key]) };
+    });
+    const read: { id: string; json: string }[] = [];
+    for await (const batch of stagingDocuments(t.api, t.apiUrl, table, key, new AbortController().signal)) read.push(...batch);
+    expect(read.length).toBe(expected.length);
+    expect(read.every((d) => !/[\n\r]/.test(d.json))).toBe(true);
+    const parsed = read.map((d) => JSON.parse(d.json));
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    expect(parsed.sort(byId)).toEqual(expected.sort(byId));
+    expect(read.map((d) => d.id).sort()).toEqual(expected.map((d) => d.id).sort());
+  }
 });

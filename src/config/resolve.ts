@@ -8,6 +8,7 @@ import { describeIssues } from "./issues.ts";
 import { datasetNamePattern, datasetSchema, REGISTRY_COLUMNS, sluiceConfigSchema } from "./schema.ts";
 import { readFileSync } from "node:fs";
 import { parseTermsFile } from "../transforms/sensitive-terms.ts";
+import { markProjection } from "./projection.ts";
 import type { ChildIndexConfig, Dataset, DatasetConfig, FilteredIndexConfig, SearchCheckConfig, SluiceConfig } from "./types.ts";
 
 export { REGISTRY_COLUMNS };
@@ -73,7 +74,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
     index: index && {
       alias: `${options.indexPrefix ?? ""}${index.alias ?? name}`,
       body: index.body ?? {},
-      toDocument: index.toDocument ?? ((row) => ({ ...row, id: String(row[table.key]) })),
+      toDocument: index.toDocument ?? markProjection((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
       degrade: index.degrade ?? [],
       filtered: resolveFiltered(index.filtered, index.children ?? [], `${where}.index.filtered`),

@@ -23,7 +23,7 @@ export interface CopyRowReader {
   decode(line: string): Record<string, unknown>;
 }
 
-type FieldDecoder = (raw: string) => unknown;
+export type FieldDecoder = (raw: string) => unknown;
 
 const TEXT_TYPES = /^(?:text|character varying(?:\(\d+\))?|character(?:\(\d+\))?|bpchar|name|uuid|citext)$/;
 const NUMBER_TYPES = /^(?:smallint|integer|bigint|real|double precision|numeric(?:\(\d+(?:,\s*-?\d+)?\))?|oid)$/;
@@ -40,25 +40,32 @@ const asNumber: FieldDecoder = (raw) => {
   return Number.isFinite(n) ? n : raw;
 };
 
+/** How a column travels: its COPY text as it is (decoded by kind), or through the server's `to_json`. */
+export type ColumnKind = "text" | "boolean" | "number" | "json" | "to_json";
+
+/** The kind of a column of the type `format_type` spells. */
+export function columnKind(type: string): ColumnKind {
+  const t = type.toLowerCase();
+  if (TEXT_TYPES.test(t)) return "text";
+  if (t === "boolean") return "boolean";
+  if (NUMBER_TYPES.test(t)) return "number";
+  if (JSON_TYPES.test(t)) return "json";
+  return "to_json";
+}
+
+/** Each kind's COPY field (not `\N`) → the value `row_to_json` gives. */
+export const FIELD_DECODERS: Readonly<Record<ColumnKind, FieldDecoder>> = { text: asText, boolean: asBoolean, number: asNumber, json: asJson, to_json: asJson };
+
+/** The select list that COPYs `columns` out in order, the kinds without a plain JSON form through `to_json`. */
+export function copySelectList(columns: readonly TableColumn[], quote: (name: string) => string): string {
+  return columns.map(({ name, type }) => (columnKind(type) === "to_json" ? `to_json(${quote(name)}) AS ${quote(name)}` : quote(name))).join(", ");
+}
+
 export function copyRowReader(columns: readonly TableColumn[], quote: (name: string) => string): CopyRowReader {
-  const decoders: FieldDecoder[] = [];
-  const select: string[] = [];
-  for (const { name, type } of columns) {
-    const t = type.toLowerCase();
-    if (TEXT_TYPES.test(t)) decoders.push(asText);
-    else if (t === "boolean") decoders.push(asBoolean);
-    else if (NUMBER_TYPES.test(t)) decoders.push(asNumber);
-    else if (JSON_TYPES.test(t)) decoders.push(asJson);
-    else {
-      decoders.push(asJson);
-      select.push(`to_json(${quote(name)}) AS ${quote(name)}`);
-      continue;
-    }
-    select.push(quote(name));
-  }
+  const decoders = columns.map((c) => FIELD_DECODERS[columnKind(c.type)]);
   const names = columns.map((c) => c.name);
   return {
-    selectList: select.join(", "),
+    selectList: copySelectList(columns, quote),
     decode(line) {
       const fields = splitCopyLineRaw(line);
       if (fields.length !== names.length) throw new Error(`COPY row has ${fields.length} fields, expected ${names.length}`);

@@ -2,6 +2,7 @@
  * Builds generation N's Elasticsearch indices from its staging table:
  *
  *   staging __gN --COPY row_to_json--> toDocument (+ children) --> BulkSink --> <alias>-gN
+ *   staging __gN --COPY text → JSON text (a projection: no toDocument)--> BulkSink --> <alias>-gN
  *   <alias>-gN --_clone, delete the ids holding a sensitive term--> <alias>-<suffix>-gN (the filtered twin)
  *
  * Loading runs with refresh off and no replicas; afterwards the dataset's settings come back, the
@@ -26,7 +27,8 @@ import { periodicCollector, rowStreamCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { cloneFilteredTwin, KeptOutList } from "./filtered-twin.ts";
-import { type MatureJoin, stagingRows } from "./staging-rows.ts";
+import { type MatureJoin, stagingDocuments, stagingRows } from "./staging-rows.ts";
+import { isProjection } from "../../config/projection.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
 
@@ -114,43 +116,57 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const collect = rowStreamCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
   const collectOften = periodicCollector(50);
-  for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, await matureJoin(session))) {
-    for (const row of rows) {
-      counters.read++;
-      const produced = await config.toDocument(row, context);
-      if (produced !== null && Symbol.asyncIterator in produced) {
-        // One at a time (a large payload's documents), each followed by its own child documents.
-        let count = 0;
-        for await (const document of produced as AsyncIterable<Document>) {
-          count++;
-          await addParent(String(document.id ?? row[dataset.table.key]), document, row);
-          for (const [i, child] of config.children.entries()) {
-            for (const childDoc of await child.toDocuments(row, context, document)) {
-              await sink.add(children[i]!.index, String(childDoc.id), childDoc);
-            }
-          }
-          collectOften();
-        }
-        if (count === 0) countReason(counters, "skipped", "not_indexable");
-        continue;
-      }
-      const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document];
-      if (documents.length === 0) {
-        countReason(counters, "skipped", "not_indexable");
-        continue;
-      }
-      for (const document of documents) {
-        await addParent(String(document.id ?? row[dataset.table.key]), document, row);
-      }
-      for (const [i, child] of config.children.entries()) {
-        for (const childDoc of await child.toDocuments(row, context)) {
-          await sink.add(children[i]!.index, String(childDoc.id), childDoc);
-        }
-      }
+  const mature = await matureJoin(session);
+  // A projection (no toDocument, no child, twin or stamp to see the document) is built as JSON text.
+  const projection = isProjection(config.toDocument) && children.length === 0 && !sensitive && !stamp;
+  if (projection) {
+    log.info("documents are the rows as they are (no toDocument): built straight from COPY text");
+    for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, generation.tableName, dataset.table.key, signal, mature)) {
+      for (const { id, json } of documents) await sink.addSource(parent!.index, id, json);
+      counters.read += documents.length;
+      progress.tick(documents.length);
+      collect(documents.length);
+      throwIfAborted(signal);
     }
-    progress.tick(rows.length);
-    collect(rows.length);
-    throwIfAborted(signal);
+  } else {
+    for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, mature)) {
+      for (const row of rows) {
+        counters.read++;
+        const produced = await config.toDocument(row, context);
+        if (produced !== null && Symbol.asyncIterator in produced) {
+          // One at a time (a large payload's documents), each followed by its own child documents.
+          let count = 0;
+          for await (const document of produced as AsyncIterable<Document>) {
+            count++;
+            await addParent(String(document.id ?? row[dataset.table.key]), document, row);
+            for (const [i, child] of config.children.entries()) {
+              for (const childDoc of await child.toDocuments(row, context, document)) {
+                await sink.add(children[i]!.index, String(childDoc.id), childDoc);
+              }
+            }
+            collectOften();
+          }
+          if (count === 0) countReason(counters, "skipped", "not_indexable");
+          continue;
+        }
+        const documents = produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document];
+        if (documents.length === 0) {
+          countReason(counters, "skipped", "not_indexable");
+          continue;
+        }
+        for (const document of documents) {
+          await addParent(String(document.id ?? row[dataset.table.key]), document, row);
+        }
+        for (const [i, child] of config.children.entries()) {
+          for (const childDoc of await child.toDocuments(row, context)) {
+            await sink.add(children[i]!.index, String(childDoc.id), childDoc);
+          }
+        }
+      }
+      progress.tick(rows.length);
+      collect(rows.length);
+      throwIfAborted(signal);
+    }
   }
   await sink.close();
   progress.stop();

@@ -1,11 +1,13 @@
 /**
- * Reads a staging table as one object per row, shaped as `row_to_json` shapes it. Plain COPY text
+ * Reads a staging table as one object per row, shaped as `row_to_json` shapes it, or, for a
+ * projection dataset, as each row's document already in JSON (stagingDocuments). Plain COPY text
  * with the values decoded here costs the server about half what `row_to_json` does, and on a
  * machine shared with Elasticsearch that CPU goes to indexing instead.
  */
 import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
-import { copyRowReader } from "../../transforms/copy-row-reader.ts";
+import { copyRowJson } from "../../transforms/copy-row-json.ts";
+import { copyRowReader, type TableColumn } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
 /** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
@@ -18,7 +20,31 @@ export interface MatureJoin {
  * `where`: a `WHERE … ORDER BY …` over the table's columns, to read one key range in key order
  * (scale-out workers, see stages/scale-out/key-ranges.ts); by default the whole table, unordered.
  */
-export async function* stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<Record<string, unknown>[]> {
+export function stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<Record<string, unknown>[]> {
+  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowReader(columns, ident));
+}
+
+/**
+ * The documents of a projection dataset (no `toDocument`: the row as `row_to_json` shapes it, plus
+ * `id` from `key`), as JSON text straight from the COPY text (transforms/copy-row-json.ts).
+ */
+export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: string }[]> {
+  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => {
+    const reader = copyRowJson(columns, ident, key);
+    return { selectList: reader.selectList, decode: (line) => reader.encode(line) };
+  });
+}
+
+/** A COPY out of the table (with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
+async function* stagingCopy<T>(
+  api: Sql,
+  databaseUrl: string,
+  table: string,
+  signal: AbortSignal,
+  mature: MatureJoin | null,
+  where: string,
+  makeReader: (columns: TableColumn[]) => { selectList: string; decode(line: string): T },
+): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
   const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
@@ -36,7 +62,7 @@ export async function* stagingRows(api: Sql, databaseUrl: string, table: string,
     source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
     described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
   }
-  const reader = copyRowReader(described, ident);
+  const reader = makeReader(described);
   const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });

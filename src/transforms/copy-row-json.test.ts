@@ -1,0 +1,79 @@
+import { describe, expect, test } from "bun:test";
+import { copyRowJson } from "./copy-row-json.ts";
+import { copyRowReader, type TableColumn } from "./copy-row-reader.ts";
+
+const quote = (n: string) => `"${n}"`;
+
+const columns: TableColumn[] = [
+  { name: "identifier", type: "uuid" },
+  { name: "title", type: "character varying(200)" },
+  { name: "width", type: "integer" },
+  { name: "score", type: "double precision" },
+  { name: "ok", type: "boolean" },
+  { name: "tags", type: "jsonb" },
+  { name: "raw", type: "json" },
+  { name: "created_on", type: "timestamp with time zone" },
+  { name: "names", type: "text[]" },
+];
+
+/** The default toDocument over the object path: what the projection must equal. */
+const objectPath = (cols: TableColumn[], key: string, line: string) => {
+  const row = copyRowReader(cols, quote).decode(line);
+  return { ...row, id: String(row[key]) };
+};
+
+const lines = [
+  ["6f1c2b9e-0000-4000-8000-000000000001", "plain title", "640", "0.5", "t", '[{"name": "cat", "accuracy": 0.9}]', '{"a": 1}', '"2020-01-01T00:00:00+00:00"', '["x","y"]'],
+  // COPY escapes: tab, newline, backslash, a quote inside jsonb, unicode, and a json value with line breaks.
+  ["6f1c2b9e-0000-4000-8000-000000000002", 'tab\\there\\nnew "line" \\\\ café \\u00e9', "-3", "NaN", "f", '[{"name": "a\\\\"b\\\\nc"}]', '{\\n  "a": [1,\\r\\n 2]\\n}', '"2021-06-01T10:00:00.5+00:00"', '["q\\\\"uote"]'],
+  ["6f1c2b9e-0000-4000-8000-000000000003", "\\N", "\\N", "-Infinity", "\\N", "\\N", "\\N", "\\N", "\\N"],
+  ["6f1c2b9e-0000-4000-8000-000000000004", "emoji 🐈 and \\x41 and \\101", "2147483647", "1e+100", "t", "[]", "null", '"infinity"', "[]"],
+].map((fields) => fields.join("\t"));
+
+describe("copyRowJson", () => {
+  const json = copyRowJson(columns, quote, "identifier");
+
+  test("selects what copyRowReader selects", () => {
+    expect(json.selectList).toBe(copyRowReader(columns, quote).selectList);
+  });
+
+  test("each document, parsed, is the object path's {...row, id}, and stays on one line", () => {
+    for (const line of lines) {
+      const { id, json: text } = json.encode(line);
+      expect(text).not.toContain("\n");
+      expect(text).not.toContain("\r");
+      const expected = objectPath(columns, "identifier", line);
+      expect(JSON.parse(text)).toEqual(expected);
+      expect(id).toBe(expected.id);
+    }
+  });
+
+  test("a column named id keeps its place and takes the key's text; an integer key is its digits", () => {
+    const cols: TableColumn[] = [
+      { name: "id", type: "text" },
+      { name: "n", type: "bigint" },
+      { name: "title", type: "text" },
+    ];
+    const reader = copyRowJson(cols, quote, "n");
+    const { id, json: text } = reader.encode("old\t42\tt");
+    expect(id).toBe("42");
+    expect(text).toBe('{"id":"42","n":42,"title":"t"}');
+    expect(JSON.parse(text)).toEqual(objectPath(cols, "n", "old\t42\tt"));
+  });
+
+  test("numbers keep PostgreSQL's digits; NaN and infinities become strings as row_to_json writes them", () => {
+    const cols: TableColumn[] = [
+      { name: "k", type: "text" },
+      { name: "v", type: "numeric" },
+    ];
+    const reader = copyRowJson(cols, quote, "k");
+    expect(reader.encode("a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
+    expect(reader.encode("a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
+    expect(reader.encode("a\tInfinity").json).toBe('{"k":"a","v":"Infinity","id":"a"}');
+  });
+
+  test("a row of the wrong width or an unknown key is refused", () => {
+    expect(() => json.encode("only\ttwo")).toThrow("COPY row has 2 fields, expected 9");
+    expect(() => copyRowJson(columns, quote, "nope")).toThrow("key column nope");
+  });
+});
