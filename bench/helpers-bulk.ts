@@ -4,14 +4,17 @@
  * own builder makes from the staging table (the index stage's reader and `imageDocument`). Run as
  * a child process so that its CPU is measured apart:
  *
- *   bun bench/helpers-bulk.ts <databaseUrl> <stagingTable> <esUrl> <index>   → prints {"docs":N,"failed":M}
+ *   bun bench/helpers-bulk.ts <databaseUrl> <stagingTable> <esUrl> <index> [image|projection]   → prints {"docs":N,"failed":M}
+ *
+ * `projection`: the rows as they are (`{...row, id}`), what a user's own code would index for a
+ * dataset without a builder.
  */
 import { Client, HttpConnection } from "@elastic/elasticsearch";
 import postgres from "postgres";
 import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
 import { stagingRows } from "../src/stages/index/staging-rows.ts";
 
-const [databaseUrl, table, esUrl, index] = process.argv.slice(2);
+const [databaseUrl, table, esUrl, index, kind = "image"] = process.argv.slice(2);
 if (!databaseUrl || !table || !esUrl || !index) throw new Error("usage: helpers-bulk.ts <databaseUrl> <table> <esUrl> <index>");
 // Bun needs the node:http connection (the default undici one fails under it), as sluice uses.
 const client = new Client({ node: esUrl, Connection: HttpConnection, requestTimeout: 120_000 });
@@ -19,7 +22,7 @@ const api = postgres(databaseUrl, { max: 1, onnotice: () => {} });
 
 async function* documents() {
   for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
-    for (const row of rows) yield imageDocument(row as unknown as OpenverseImageRow);
+    for (const row of rows) yield kind === "projection" ? { ...row, id: String(row.identifier) } : imageDocument(row as unknown as OpenverseImageRow);
   }
 }
 

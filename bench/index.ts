@@ -86,6 +86,8 @@ function parseArgs(argv: string[]) {
     rawConcurrency: [2, 3, 4],
     /** Index rounds of sluice alone, no references: for the cost-as-work-grows runs (issue 12, point 4). */
     sluiceOnly: false,
+    /** `--documents projection`: index the image rows as they are (no toDocument), sluice's COPY-text-to-JSON path. */
+    documents: "image" as "image" | "projection",
     id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -115,11 +117,15 @@ function parseArgs(argv: string[]) {
       for (const v of targets) if (v !== "single" && v !== "cluster") throw new Error(`--targets: single or cluster (comma-separated), got ${v}`);
       out.targets = targets as ("single" | "cluster")[];
     }
-    else if (a === "--reuse-upstream") out.reuse = true;
+    else if (a === "--documents" || a.startsWith("--documents=")) {
+      const v = value();
+      if (v !== "image" && v !== "projection") throw new Error(`--documents: image or projection, got ${v}`);
+      out.documents = v;
+    } else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--sluice-only") out.sluiceOnly = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--workers 0,1,2,4 (0: one process)] [--only workers: that bench alone] [--targets single,cluster] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--documents image|projection] [--workers 0,1,2,4 (0: one process)] [--only workers: that bench alone] [--targets single,cluster] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -359,15 +365,20 @@ function mustSucceed(what: string, run: ChildRun): void {
  * measured against raw `_bulk` of the same documents, once each; the twin is timed on its own.
  */
 function withoutTwin(): string[] {
-  const file = `/tmp/sluice-bench-no-twin-${process.pid}.config.ts`;
+  const file = `/tmp/sluice-bench-no-twin-${documentsKind}-${process.pid}.config.ts`;
+  // A projection: the image rows as they are, without Openverse's builder (its documents come straight from COPY text).
+  const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder" : "filtered: _twin";
   if (!existsSync(file)) {
     writeFileSync(file, `import { openverseDatasets } from ${JSON.stringify(`${ROOT}/src/datasets/openverse/datasets.ts`)};
-const { filtered: _twin, ...index } = openverseDatasets.image.index as Record<string, unknown>;
+const { ${dropped}, ...index } = openverseDatasets.image.index as Record<string, unknown>;
 export default { datasets: { image: { ...openverseDatasets.image, index } } };
 `);
   }
   return ["--config", file];
 }
+
+/** What the index bench's documents are (`--documents`): Openverse's image documents, or the rows as they are. */
+let documentsKind: "image" | "projection" = "image";
 
 /**
  * `--config` for the built-in image dataset with a filtered twin whose term ("untitled": the word
@@ -448,7 +459,7 @@ async function indexRounds(
       return { results, last: last!, raw: { files: 0, documents: 0, bytes: 0, ms: 0 }, skipped: ["references: skipped (--sluice-only)"] };
     }
     log(`building NDJSON from ${table} into ${dir} (not timed)`);
-    const built = await buildNdjson({ databaseUrl: apiUrl, table, index, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes });
+    const built = await buildNdjson({ databaseUrl: apiUrl, table, index, dir, batchDocuments: INDEX_DEFAULTS.batchDocuments, batchBytes: INDEX_DEFAULTS.batchBytes, documents: documentsKind });
     log(`NDJSON: ${built.documents.toLocaleString("en-US")} documents in ${built.files} files, ${mb(built.bytes)}, built in ${secs(built.ms)}`);
     const body = await referenceBody(esUrl);
     /** A fresh reference index, the tool's run, then its count checked and the index deleted. */
@@ -485,7 +496,7 @@ async function indexRounds(
       })),
       {
         name: "helpers.bulk",
-        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index], env)),
+        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index, documentsKind], env)),
       },
     ];
     const python = process.env.SLUICE_BENCH_PYTHON || "python3";
@@ -523,18 +534,18 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
   const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
   const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
   const cpu = median(ours.map(cpuPer1k));
-  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`;
+  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12${documentsKind === "projection" ? " (image documents)" : ""}: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`;
   const perRow = (r: ToolRun) => (r.ms * 1000) / r.docs;
   notes.push(`index: ${spread(ours.map(perRow), 1)} µs per document (whole command), peak RSS ${mb(last.run.peakRss)} (last round)`);
   if (curls.length === 0) {
-    table.push({ stage: "index (whole command)", ours: rate(ours), limit: null, goal: null, peakRss: last.run.peakRss, note: "no references (--sluice-only)" });
+    table.push({ stage: `index (whole command${documentsKind === "projection" ? ", projection" : ""})`, ours: rate(ours), limit: null, goal: null, peakRss: last.run.peakRss, note: "no references (--sluice-only)" });
     table.push({ stage: "index CPU-s per 1k docs", ours: null, limit: null, goal: null, peakRss: null, note: cpuNote });
     return;
   }
   const [bestName, best] = curls.reduce((a, b) => (rate(b[1]) > rate(a[1]) ? b : a));
   const vsBest = roundRatios(ours, best);
   table.push({
-    stage: "index (whole command)",
+    stage: `index (whole command${documentsKind === "projection" ? ", projection" : ""})`,
     ours: rate(ours),
     limit: rate(best),
     goal: 0.9,
@@ -577,6 +588,7 @@ async function main() {
   const iati = iatiMemoryOptions(process.argv.slice(2));
   if (iati) return benchIatiMemory(await serviceUrls(), iati.activities, iati.largeActivityBytes);
   const opts = parseArgs(process.argv.slice(2));
+  documentsKind = opts.documents;
   const services = await serviceUrls();
   const adminUrl = withDatabase(services.database, "postgres");
   const names = {

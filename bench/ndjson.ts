@@ -2,12 +2,13 @@
  * The raw-bulk limit's input: the documents sluice sends, as NDJSON files of one `_bulk` request
  * each, cut by the same rule as BulkSink (batchDocuments documents or batchBytes bytes, whichever
  * comes first). Rows are read from the staging table the same way the index stage reads them
- * (COPY of row_to_json) and turned into documents with imageDocument.
+ * (COPY of row_to_json) and turned into documents with imageDocument, or, with `documents:
+ * "projection"`, taken as the JSON text the index stage makes of a dataset without toDocument.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import postgres from "postgres";
 import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
-import { stagingRows } from "../src/stages/index/staging-rows.ts";
+import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
 
 export interface NdjsonBuild {
   files: number;
@@ -23,6 +24,8 @@ export async function buildNdjson(opts: {
   dir: string;
   batchDocuments: number;
   batchBytes: number;
+  /** "projection": the rows as they are, the very JSON text sluice sends for a dataset without toDocument. */
+  documents?: "image" | "projection";
 }): Promise<NdjsonBuild> {
   const start = performance.now();
   rmSync(opts.dir, { recursive: true, force: true });
@@ -48,17 +51,24 @@ export async function buildNdjson(opts: {
   };
   // The index stage's own reader, so the limit is built from exactly the rows sluice reads.
   const api = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
-  const rowBatches = stagingRows(api, opts.databaseUrl, opts.table, new AbortController().signal);
-  for await (const rows of rowBatches) {
+  const add = async (id: string, source: string) => {
+    const action = `{"index":{"_index":${indexJson},"_id":${JSON.stringify(id)}}}`;
+    lines.push(action, source);
+    bytes += action.length + source.length + 2;
+    docs++;
+    documents++;
+    if (docs >= opts.batchDocuments || bytes >= opts.batchBytes) await flush();
+  };
+  const signal = new AbortController().signal;
+  if (opts.documents === "projection") {
+    for await (const batch of stagingDocuments(api, opts.databaseUrl, opts.table, "identifier", signal)) {
+      for (const { id, json } of batch) await add(id, json);
+    }
+  }
+  for await (const rows of opts.documents === "projection" ? [] : stagingRows(api, opts.databaseUrl, opts.table, signal)) {
     for (const row of rows) {
       const document = imageDocument(row as unknown as OpenverseImageRow);
-      const action = `{"index":{"_index":${indexJson},"_id":${JSON.stringify(String(document.id ?? row.identifier))}}}`;
-      const source = JSON.stringify(document);
-      lines.push(action, source);
-      bytes += action.length + source.length + 2;
-      docs++;
-      documents++;
-      if (docs >= opts.batchDocuments || bytes >= opts.batchBytes) await flush();
+      await add(String(document.id ?? row.identifier), JSON.stringify(document));
     }
   }
   await api.end();

@@ -107,7 +107,7 @@ describe("bad rows", () => {
       const row = JSON.parse(r.j as string);
       return { ...row, id: String(row.identifier) };
     });
-    const byId = (a: { id: unknown }, b: { id: unknown }) => String(a.id).localeCompare(String(b.id));
+    const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.id).localeCompare(String(b.id));
     expect(hits.map((h) => h._source).sort(byId)).toEqual(expected.sort(byId));
     expect(hits.map((h) => h._id).sort()).toEqual(expected.map((d) => d.id).sort());
   });
