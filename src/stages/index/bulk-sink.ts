@@ -235,7 +235,7 @@ export class BulkSink {
       this.#fail({ ...item, index, id });
     });
     if (rejected || retry.documents) this.#limit.onRejected();
-    else this.#limit.onAnswer(performance.now() - started, batch.body.length, this.#inFlight.size >= this.#limit.current);
+    else this.#limit.onAnswer(performance.now() - started, batch.body.length, this.#inFlight.size);
     this.options.onBatchDone?.(batch.starts.length - retry.documents);
     if (retry.documents) {
       this.options.onRetry?.("item_429", retry.documents);
