@@ -28,6 +28,10 @@ const slow = `slow: { source: { kind: "postgres", table: "slow" }, table: { key:
     index: { batchDocuments: 100, concurrency: 4, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
       toDocument: ${plainDocument} } }`;
 
+// A projection (no toDocument): each range's rows go to JSON straight from COPY text, numbers with PostgreSQL's digits.
+const words = `words: { source: { kind: "postgres", table: "words" }, table: { key: "id", columns: { id: "text", title: "text", n: "text", score: "numeric" } },
+    index: { batchDocuments: 40, concurrency: 2, maxFailures: 1000, body: { mappings: { properties: { id: { type: "keyword" }, title: { type: "text" }, n: { type: "integer" } } } } } }`;
+
 // Large enough batches that the last requests of a range are still in flight when its reading ends.
 const piped = `piped: { source: { kind: "postgres", table: "hosts" }, table: { name: "piped", key: "id", columns: { id: "integer", title: "text", n: "text" } },
     index: { batchDocuments: 100, concurrency: 2, body: { mappings: { properties: { id: { type: "long" }, title: { type: "text" }, n: { type: "integer" } } } },
@@ -40,7 +44,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("words", "text", "keyword")} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${words} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
@@ -53,7 +57,7 @@ export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${datase
     INSERT INTO hosts SELECT i, 'host row ' || i, i::text FROM generate_series(1, 3000) i;
     CREATE TABLE ones (id integer PRIMARY KEY, title text, n text);
     INSERT INTO ones SELECT i, 'one ' || i, i::text FROM generate_series(1, 5) i;
-    CREATE TABLE words (id text PRIMARY KEY, title text, n text);
+    CREATE TABLE words (id text PRIMARY KEY, title text, n text, score numeric DEFAULT 1.50);
     -- Keys whose order differs between byte order and a language's collation, and many more.
     INSERT INTO words VALUES ('a', 'x', '1'), ('B', 'x', '1'), ('b', 'x', '1'), ('Z', 'x', '1'), ('é', 'x', '1'), ('É', 'x', '1'), ('e', 'x', '1'),
       ('a b', 'x', '1'), ('ab', 'x', '1'), ('10', 'x', '1'), ('9', 'x', '1'), ('_x', 'x', '1'), ('ä', 'x', '1'), ('😀', 'x', '1'), ('~', 'x', '1');
@@ -162,7 +166,7 @@ describe("ranges cover staging exactly", () => {
     expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
   }, 60_000);
 
-  test("text keys, cut and read in byte order, through run --workers", async () => {
+  test("text keys, cut and read in byte order, through run --workers (a projection dataset)", async () => {
     const { code, stdout } = await t.sluice("run", "words", "--config", config, "--workers", "2", "--ranges", "6", "--lease", "5", "--json");
     expect(code).toBe(0);
     expect(JSON.parse(stdout).outcome).toBe("promoted");
@@ -179,6 +183,9 @@ describe("ranges cover staging exactly", () => {
     }
     expect(read).toBe(1515);
     expect(await esCount(`${t.indexPrefix}words`)).toBe(1515);
+    // _source keeps the bytes sent: the projection's numeric as PostgreSQL wrote it (a row object would give 1.5).
+    const source = await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}words/_doc/${encodeURIComponent("é")}`)).text();
+    expect(source).toContain(`"_source":{"id":"é","title":"x","n":"1","score":1.50}`);
   }, 120_000);
 });
 

@@ -19,7 +19,8 @@ import { generationTable } from "../../generations/names.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { BulkSink } from "../index/bulk-sink.ts";
 import { matureJoin, requireIndexConfig } from "../index/build-index.ts";
-import { stagingRows } from "../index/staging-rows.ts";
+import { stagingDocuments, stagingRows } from "../index/staging-rows.ts";
+import { isProjection } from "../../config/projection.ts";
 import type { Session } from "../session.ts";
 import { rangeClause } from "./key-ranges.ts";
 import { checkpointRange, failRange, type IndexRange, type RangeCounts, releaseRange, renewLease } from "./ranges.ts";
@@ -110,42 +111,65 @@ export class RangeRun {
     const config = requireIndexConfig(dataset);
     const key = dataset.table.key;
     const range = this.range;
-    const add = async (id: string, document: Document) => {
+    const sent = (id: string) => {
       owners.set(id, this.#segment);
       this.#segmentIds.push(id);
       this.#live.docsSent++;
+    };
+    const add = async (id: string, document: Document) => {
+      sent(id);
       await sink.add(target, id, document);
     };
     let rowsInSegment = 0;
+    /** A row read, with the documents it made; a checkpoint every checkpointRows rows. */
+    const rowDone = (rowKey: string, count: number) => {
+      this.#live.rowsRead++;
+      if (count === 0) this.#live.rowsSkipped++;
+      this.#lastKey = rowKey;
+      // Per row: a batch read from staging holds whatever one socket read brought, thousands of small rows.
+      if (++rowsInSegment >= this.ctx.checkpointRows) {
+        this.#closeSegment(false);
+        rowsInSegment = 0;
+      }
+    };
     try {
       const where = rangeClause({ key, type: range.keyType, lower: range.lower, upper: range.upper, after: range.checkpoint });
-      const reads = stagingRows(sql, session.env.databaseUrl!, generationTable(dataset, range.generation), this.#reader.signal, await matureJoin(session), where);
-      for await (const rows of reads) {
-        for (const row of rows) {
-          const produced = await config.toDocument(row, indexContext);
-          let count = 0;
-          if (produced !== null && Symbol.asyncIterator in produced) {
-            for await (const document of produced as AsyncIterable<Document>) {
-              count++;
-              await add(String(document.id ?? row[key]), document);
-            }
-          } else {
-            for (const document of produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document]) {
-              count++;
-              await add(String(document.id ?? row[key]), document);
-            }
+      const table = generationTable(dataset, range.generation);
+      const mature = await matureJoin(session);
+      // A projection (no toDocument): JSON text straight from COPY text, its id the key's text as below.
+      const projection = isProjection(config.toDocument);
+      if (projection) {
+        for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, table, key, this.#reader.signal, mature, where)) {
+          for (const { id, json } of documents) {
+            sent(id);
+            await sink.addSource(target, id, json);
+            rowDone(id, 1);
           }
-          this.#live.rowsRead++;
-          if (count === 0) this.#live.rowsSkipped++;
-          this.#lastKey = String(row[key]);
-          // Per row: a batch read from staging holds whatever one socket read brought, thousands of small rows.
-          if (++rowsInSegment >= this.ctx.checkpointRows) {
-            this.#closeSegment(false);
-            rowsInSegment = 0;
-          }
+          this.ctx.collect(documents.length);
+          if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
         }
-        this.ctx.collect(rows.length);
-        if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
+      } else {
+        const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, mature, where);
+        for await (const rows of reads) {
+          for (const row of rows) {
+            const produced = await config.toDocument(row, indexContext);
+            let count = 0;
+            if (produced !== null && Symbol.asyncIterator in produced) {
+              for await (const document of produced as AsyncIterable<Document>) {
+                count++;
+                await add(String(document.id ?? row[key]), document);
+              }
+            } else {
+              for (const document of produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document]) {
+                count++;
+                await add(String(document.id ?? row[key]), document);
+              }
+            }
+            rowDone(String(row[key]), count);
+          }
+          this.ctx.collect(rows.length);
+          if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
+        }
       }
       this.#closeSegment(true);
     } catch (error) {
