@@ -430,8 +430,9 @@ async function oursIndex(apiUrl: string, env: Record<string, string>, config: st
  * (prebuilt NDJSON of the same documents, cut by the same batch rule, sent by `xargs -P c curl` at
  * each concurrency c), `helpers.bulk` at its defaults, and Openverse's `parallel_bulk` when python
  * has the `elasticsearch` package. Every reference writes an index of its own, made with the body
- * sluice builds on this cluster and deleted afterwards; its time includes the `_refresh` that makes
- * the documents searchable, as sluice's command does.
+ * sluice builds on this cluster and deleted afterwards; its time includes creating that index and,
+ * afterwards, putting its refresh interval back and the `_refresh` that makes the documents
+ * searchable, as sluice's command does.
  */
 async function indexRounds(
   apiUrl: string,
@@ -465,13 +466,16 @@ async function indexRounds(
     /** A fresh reference index, the tool's run, then its count checked and the index deleted. */
     const onReference = async (work: () => Promise<{ cpu: number; ms: number }>) => {
       await es(esUrl, "DELETE", `/${index}`);
+      // Timed like sluice's command: creating the index, loading it, its refresh interval put back and a refresh.
+      const createStart = performance.now();
       await es(esUrl, "PUT", `/${index}`, { settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" }, mappings: body.mappings });
+      const createMs = performance.now() - createStart;
       try {
         const r = await work();
-        // Timed with the refresh, as sluice's command ends with one: the documents are searchable.
         const refreshStart = performance.now();
+        await es(esUrl, "PUT", `/${index}/_settings`, { index: { refresh_interval: null } });
         await es(esUrl, "POST", `/${index}/_refresh`);
-        r.ms += performance.now() - refreshStart;
+        r.ms += createMs + performance.now() - refreshStart;
         const { count } = await es(esUrl, "GET", `/${index}/_count`);
         if (count !== built.documents) log(`WARNING: ${count} of ${built.documents} documents indexed`);
         return { docs: count as number, ...r };
@@ -688,9 +692,10 @@ async function main() {
         stage: "refresh vs pipe + same indexes",
         ours: rate(refresh.rows, refresh.run.ms),
         limit: pipe && rate(pipe.rows, pipe.ms + pipe.indexMs),
-        goal: null,
+        // Issue 12, point 3: the whole command against the honest limit, the pipe that also builds its indexes.
+        goal: 0.95,
         peakRss: null,
-        note: "info: the limit also builds the indexes and runs ANALYZE (psql)",
+        note: "the limit also builds the same indexes and runs ANALYZE (psql): the honest limit (issue 12)",
       });
       table.push({
         stage: "refresh: copy vs binary pipe",
