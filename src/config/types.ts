@@ -234,7 +234,8 @@ export interface IndexConfig {
   body?: IndexBody;
   /**
    * Turns one staging row (as `row_to_json` gives it) into its document, or several (one IATI
-   * document holds many activities); null or [] skips the row.
+   * document holds many activities); null or [] skips the row. Without it, each row is indexed as
+   * it is plus `id` (the key as text), its JSON built straight from COPY text: the fastest path.
    */
   toDocument?(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
   children?: ChildIndexConfig[];
