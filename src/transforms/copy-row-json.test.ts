@@ -4,17 +4,17 @@ import { copyRowReader, type TableColumn } from "./copy-row-reader.ts";
 
 const quote = (n: string) => `"${n}"`;
 
-const columns: TableColumn[] = [
-  { name: "identifier", type: "uuid" },
-  { name: "title", type: "character varying(200)" },
-  { name: "width", type: "integer" },
-  { name: "score", type: "double precision" },
-  { name: "ok", type: "boolean" },
-  { name: "tags", type: "jsonb" },
-  { name: "raw", type: "json" },
-  { name: "created_on", type: "timestamp with time zone" },
-  { name: "names", type: "text[]" },
-];
+const columns: TableColumn[] = Object.entries({
+  identifier: "uuid",
+  title: "character varying(200)",
+  width: "integer",
+  score: "double precision",
+  ok: "boolean",
+  tags: "jsonb",
+  raw: "json",
+  created_on: "timestamp with time zone",
+  names: "text[]",
+}).map(([name, type]) => ({ name, type }));
 
 /** The default toDocument over the object path: what the projection must equal. */
 const objectPath = (cols: TableColumn[], key: string, line: string) => {
