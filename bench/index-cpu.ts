@@ -65,22 +65,23 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
       }
       collect(documents.length);
     }
-  }
-  for await (const rows of phase === "projection" ? [] : stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
-    for (const row of rows) {
-      docs++;
-      if (phase === "read") continue;
-      if (phase === "row-object") {
-        appendBulkLines(body, "bench-cpu", String(row.identifier), { ...row, id: String(row.identifier) });
+  } else {
+    for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
+      for (const row of rows) {
+        docs++;
+        if (phase === "read") continue;
+        if (phase === "row-object") {
+          appendBulkLines(body, "bench-cpu", String(row.identifier), { ...row, id: String(row.identifier) });
+          handOver();
+          continue;
+        }
+        const document = toDocument(row);
+        if (phase === "document") continue;
+        appendBulkLines(body, "bench-cpu", String(document.id), document);
         handOver();
-        continue;
       }
-      const document = toDocument(row);
-      if (phase === "document") continue;
-      appendBulkLines(body, "bench-cpu", String(document.id), document);
-      handOver();
+      collect(rows.length);
     }
-    collect(rows.length);
   }
   const used = process.cpuUsage(before);
   return { docs, cpu: (used.user + used.system) / 1e6, ms: performance.now() - started };

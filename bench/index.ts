@@ -363,8 +363,9 @@ function mustSucceed(what: string, run: ChildRun): void {
 /**
  * `--config` for the built-in image dataset without its filtered twin, so that sluice's index is
  * measured against raw `_bulk` of the same documents, once each; the twin is timed on its own.
+ * With `--documents projection`, without Openverse's builder too.
  */
-function withoutTwin(): string[] {
+function benchConfig(): string[] {
   const file = `/tmp/sluice-bench-no-twin-${documentsKind}-${process.pid}.config.ts`;
   // A projection: the image rows as they are, without Openverse's builder (its documents come straight from COPY text).
   const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder" : "filtered: _twin";
@@ -397,7 +398,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index } } };
 }
 const BENCH_TWIN_TERMS = ["untitled"];
 
-async function oursRefresh(apiUrl: string, env: Record<string, string>, config: string[] = withoutTwin()): Promise<StageRun> {
+async function oursRefresh(apiUrl: string, env: Record<string, string>, config: string[] = benchConfig()): Promise<StageRun> {
   await checkpoint(apiUrl, env.UPSTREAM_DATABASE_URL!);
   const run = await runSluice(["refresh", "image", ...config], env);
   mustSucceed("sluice refresh image", run);
@@ -416,7 +417,7 @@ async function stagingTable(apiUrl: string): Promise<{ table: string; rows: numb
   });
 }
 
-async function oursIndex(apiUrl: string, env: Record<string, string>, config: string[] = withoutTwin()): Promise<StageRun> {
+async function oursIndex(apiUrl: string, env: Record<string, string>, config: string[] = benchConfig()): Promise<StageRun> {
   await checkpoint(apiUrl);
   const run = await runSluice(["index", "image", ...config], env);
   mustSucceed("sluice index image", run);
@@ -721,7 +722,7 @@ async function main() {
       const index = last;
 
       log("sluice swap image");
-      const swap = await runSluice(["swap", "image", ...withoutTwin()], env);
+      const swap = await runSluice(["swap", "image", ...benchConfig()], env);
       mustSucceed("sluice swap image", swap);
       table.push({ stage: "swap", ours: null, limit: null, goal: null, peakRss: swap.peakRss, note: `took ${secs(swap.ms)}` });
 

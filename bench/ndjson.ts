@@ -64,11 +64,12 @@ export async function buildNdjson(opts: {
     for await (const batch of stagingDocuments(api, opts.databaseUrl, opts.table, "identifier", signal)) {
       for (const { id, json } of batch) await add(id, json);
     }
-  }
-  for await (const rows of opts.documents === "projection" ? [] : stagingRows(api, opts.databaseUrl, opts.table, signal)) {
-    for (const row of rows) {
-      const document = imageDocument(row as unknown as OpenverseImageRow);
-      await add(String(document.id ?? row.identifier), JSON.stringify(document));
+  } else {
+    for await (const rows of stagingRows(api, opts.databaseUrl, opts.table, signal)) {
+      for (const row of rows) {
+        const document = imageDocument(row as unknown as OpenverseImageRow);
+        await add(String(document.id ?? row.identifier), JSON.stringify(document));
+      }
     }
   }
   await api.end();

@@ -39,7 +39,7 @@ describe("copyRowJson", () => {
 
   test("each document, parsed, is the object path's {...row, id}, and stays on one line", () => {
     for (const line of lines) {
-      const { id, json: text } = json.encode(line);
+      const { id, json: text } = json.decode(line);
       expect(text).not.toContain("\n");
       expect(text).not.toContain("\r");
       const expected = objectPath(columns, "identifier", line);
@@ -55,7 +55,7 @@ describe("copyRowJson", () => {
       { name: "title", type: "text" },
     ];
     const reader = copyRowJson(cols, quote, "n");
-    const { id, json: text } = reader.encode("old\t42\tt");
+    const { id, json: text } = reader.decode("old\t42\tt");
     expect(id).toBe("42");
     expect(text).toBe('{"id":"42","n":42,"title":"t"}');
     expect(JSON.parse(text)).toEqual(objectPath(cols, "n", "old\t42\tt"));
@@ -67,13 +67,13 @@ describe("copyRowJson", () => {
       { name: "v", type: "numeric" },
     ];
     const reader = copyRowJson(cols, quote, "k");
-    expect(reader.encode("a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
-    expect(reader.encode("a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
-    expect(reader.encode("a\tInfinity").json).toBe('{"k":"a","v":"Infinity","id":"a"}');
+    expect(reader.decode("a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
+    expect(reader.decode("a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
+    expect(reader.decode("a\tInfinity").json).toBe('{"k":"a","v":"Infinity","id":"a"}');
   });
 
   test("a row of the wrong width or an unknown key is refused", () => {
-    expect(() => json.encode("only\ttwo")).toThrow("COPY row has 2 fields, expected 9");
+    expect(() => json.decode("only\ttwo")).toThrow("COPY row has 2 fields, expected 9");
     expect(() => copyRowJson(columns, quote, "nope")).toThrow("key column nope");
   });
 });

@@ -19,14 +19,10 @@
  * wrote (`1.50`, a bigint past 2^53) where the object path rounds it through a double.
  */
 import { COPY_NULL, splitCopyLineRaw, unescapeCopyText } from "./copy-text.ts";
-import { columnKind, type ColumnKind, copySelectList, FIELD_DECODERS, type TableColumn } from "./copy-row-reader.ts";
+import { columnKind, type ColumnKind, type CopyLineReader, copySelectList, FIELD_DECODERS, type TableColumn } from "./copy-row-reader.ts";
 
-export interface CopyRowJson {
-  /** The select list to COPY out, in column order (the same as copyRowReader's). */
-  selectList: string;
-  /** One COPY text line (without its LF) to the document's id and its JSON text (one line). */
-  encode(line: string): { id: string; json: string };
-}
+/** Each line to the document's id and its JSON text (one line); selects what copyRowReader selects. */
+export type CopyRowJson = CopyLineReader<{ id: string; json: string }>;
 
 type FieldEncoder = (raw: string) => string;
 
@@ -63,7 +59,7 @@ export function copyRowJson(columns: readonly TableColumn[], quote: (name: strin
   const count = columns.length;
   return {
     selectList: copySelectList(columns, quote),
-    encode(line) {
+    decode(line) {
       const fields = splitCopyLineRaw(line);
       if (fields.length !== count) throw new Error(`COPY row has ${fields.length} fields, expected ${count}`);
       const rawKey = fields[keyAt]!;

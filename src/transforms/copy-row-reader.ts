@@ -16,14 +16,17 @@ export interface TableColumn {
   type: string;
 }
 
-export interface CopyRowReader {
+/** Reads one table's COPY text lines: what to select, and one line (without its LF) to a `T`. */
+export interface CopyLineReader<T> {
   /** The select list to COPY out, in column order. */
   selectList: string;
-  /** One COPY text line (without its LF) to the row's object. */
-  decode(line: string): Record<string, unknown>;
+  decode(line: string): T;
 }
 
-export type FieldDecoder = (raw: string) => unknown;
+/** Each line to the row's object. */
+export type CopyRowReader = CopyLineReader<Record<string, unknown>>;
+
+type FieldDecoder = (raw: string) => unknown;
 
 const TEXT_TYPES = /^(?:text|character varying(?:\(\d+\))?|character(?:\(\d+\))?|bpchar|name|uuid|citext)$/;
 const NUMBER_TYPES = /^(?:smallint|integer|bigint|real|double precision|numeric(?:\(\d+(?:,\s*-?\d+)?\))?|oid)$/;

@@ -7,7 +7,7 @@
 import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { copyRowJson } from "../../transforms/copy-row-json.ts";
-import { copyRowReader, type TableColumn } from "../../transforms/copy-row-reader.ts";
+import { type CopyLineReader, copyRowReader, type TableColumn } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
 /** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
@@ -29,10 +29,7 @@ export function stagingRows(api: Sql, databaseUrl: string, table: string, signal
  * `id` from `key`), as JSON text straight from the COPY text (transforms/copy-row-json.ts).
  */
 export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: string }[]> {
-  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => {
-    const reader = copyRowJson(columns, ident, key);
-    return { selectList: reader.selectList, decode: (line) => reader.encode(line) };
-  });
+  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowJson(columns, ident, key));
 }
 
 /** A COPY out of the table (with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
@@ -43,7 +40,7 @@ async function* stagingCopy<T>(
   signal: AbortSignal,
   mature: MatureJoin | null,
   where: string,
-  makeReader: (columns: TableColumn[]) => { selectList: string; decode(line: string): T },
+  makeReader: (columns: TableColumn[]) => CopyLineReader<T>,
 ): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
