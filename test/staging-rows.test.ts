@@ -81,3 +81,14 @@ test("a projection's documents, parsed, are row_to_json's rows plus their id, on
     expect(read.map((d) => d.id).sort()).toEqual(expected.map((d) => d.id).sort());
   }
 });
+
+test("a staging table without the key column is refused in one line naming the table and the column, with its connection closed", async () => {
+  const before = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+  const read = async () => {
+    for await (const _ of stagingDocuments(t.api, t.apiUrl, "things", "nope", new AbortController().signal));
+  };
+  await expect(read()).rejects.toThrow("reading the staging table things failed: the key column nope is not among the table's columns");
+  await Bun.sleep(200);
+  const after = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+  expect(after).toBe(before);
+});

@@ -59,7 +59,19 @@ async function* stagingCopy<T>(
     source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
     described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
   }
-  const reader = makeReader(described);
+  const unreadable = (error: unknown) =>
+    new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
+      hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
+      cause: error,
+    });
+  let reader: CopyLineReader<T>;
+  try {
+    // A table without its key column (table.key) cannot be read as documents.
+    reader = makeReader(described);
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    throw unreadable(error);
+  }
   const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
@@ -68,10 +80,7 @@ async function* stagingCopy<T>(
     try {
       return reader.decode(decoder.decode(line));
     } catch (error) {
-      throw new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
-        hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
-        cause: error,
-      });
+      throw unreadable(error);
     }
   };
   const lines = new CopyLineBuffer();
