@@ -60,9 +60,10 @@ export async function buildNdjson(opts: {
     if (docs >= opts.batchDocuments || bytes >= opts.batchBytes) await flush();
   };
   const signal = new AbortController().signal;
+  const utf8 = new TextDecoder();
   if (opts.documents === "projection") {
     for await (const batch of stagingDocuments(api, opts.databaseUrl, opts.table, "identifier", signal)) {
-      for (const { id, json } of batch) await add(id, json);
+      for (const { id, json } of batch) await add(id, utf8.decode(json));
     }
   } else {
     for await (const rows of stagingRows(api, opts.databaseUrl, opts.table, signal)) {

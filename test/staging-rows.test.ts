@@ -72,7 +72,8 @@ test("a projection's documents, parsed, are row_to_json's rows plus their id, on
       return { ...row, id: String(row[key]) };
     });
     const read: { id: string; json: string }[] = [];
-    for await (const batch of stagingDocuments(t.api, t.apiUrl, table, key, new AbortController().signal)) read.push(...batch);
+    const utf8 = new TextDecoder();
+    for await (const batch of stagingDocuments(t.api, t.apiUrl, table, key, new AbortController().signal)) read.push(...batch.map((d) => ({ id: d.id, json: utf8.decode(d.json) })));
     expect(read.length).toBe(expected.length);
     expect(read.every((d) => !/[\n\r]/.test(d.json))).toBe(true);
     const parsed = read.map((d) => JSON.parse(d.json));

@@ -3,6 +3,12 @@ import { copyRowJson } from "./copy-row-json.ts";
 import { copyRowReader, type TableColumn } from "./copy-row-reader.ts";
 
 const quote = (n: string) => `"${n}"`;
+const utf8 = new TextDecoder();
+/** A reader's document for one line given as text, as text. */
+const documentOf = (reader: ReturnType<typeof copyRowJson>, line: string | Uint8Array) => {
+  const { id, json } = reader.decode(typeof line === "string" ? Buffer.from(line) : line);
+  return { id, json: utf8.decode(json) };
+};
 
 const columns: TableColumn[] = Object.entries({
   identifier: "uuid",
@@ -18,7 +24,7 @@ const columns: TableColumn[] = Object.entries({
 
 /** The default toDocument over the object path: what the projection must equal. */
 const objectPath = (cols: TableColumn[], key: string, line: string) => {
-  const row = copyRowReader(cols, quote).decode(line);
+  const row = copyRowReader(cols, quote).decode(Buffer.from(line));
   return { ...row, id: String(row[key]) };
 };
 
@@ -39,7 +45,7 @@ describe("copyRowJson", () => {
 
   test("each document, parsed, is the object path's {...row, id}, and stays on one line", () => {
     for (const line of lines) {
-      const { id, json: text } = json.decode(line);
+      const { id, json: text } = documentOf(json, line);
       expect(text).not.toContain("\n");
       expect(text).not.toContain("\r");
       const expected = objectPath(columns, "identifier", line);
@@ -55,7 +61,7 @@ describe("copyRowJson", () => {
       { name: "title", type: "text" },
     ];
     const reader = copyRowJson(cols, quote, "n");
-    const { id, json: text } = reader.decode("old\t42\tt");
+    const { id, json: text } = documentOf(reader, "old\t42\tt");
     expect(id).toBe("42");
     expect(text).toBe('{"id":"42","n":42,"title":"t"}');
     expect(JSON.parse(text)).toEqual(objectPath(cols, "n", "old\t42\tt"));
@@ -67,13 +73,44 @@ describe("copyRowJson", () => {
       { name: "v", type: "numeric" },
     ];
     const reader = copyRowJson(cols, quote, "k");
-    expect(reader.decode("a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
-    expect(reader.decode("a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
-    expect(reader.decode("a\tInfinity").json).toBe('{"k":"a","v":"Infinity","id":"a"}');
+    expect(documentOf(reader, "a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
+    expect(documentOf(reader, "a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
+    expect(documentOf(reader, "a\tInfinity").json).toBe('{"k":"a","v":"Infinity","id":"a"}');
   });
 
   test("a row of the wrong width or an unknown key is refused", () => {
-    expect(() => json.decode("only\ttwo")).toThrow("COPY row has 2 fields, expected 9");
+    expect(() => documentOf(json, "only\ttwo")).toThrow("COPY row has 2 fields, expected 9");
+    expect(() => documentOf(json, `${lines[0]}\textra`)).toThrow("COPY row has 10 fields, expected 9");
     expect(() => copyRowJson(columns, quote, "nope")).toThrow("key column nope");
+  });
+
+  test("a text value with a quote or a raw control byte (COPY writes those as they are) is escaped as JSON.stringify escapes it", () => {
+    const cols: TableColumn[] = [
+      { name: "k", type: "text" },
+      { name: "t", type: "text" },
+    ];
+    const reader = copyRowJson(cols, quote, "k");
+    for (const text of ['say "hi"', "bell \u0007 and escape \u001b", "del \u007f stays", 'k"ey']) {
+      expect(documentOf(reader, `${text}\t${text}`).json).toBe(`{"k":${JSON.stringify(text)},"t":${JSON.stringify(text)},"id":${JSON.stringify(text)}}`);
+    }
+  });
+
+  test("documents stay whole and unchanged across slabs: a document larger than a slab, and escaped values that move one mid-document", () => {
+    const cols: TableColumn[] = [
+      { name: "k", type: "integer" },
+      { name: "doc", type: "jsonb" },
+      { name: "note", type: "text" },
+    ];
+    const reader = copyRowJson(cols, quote, "k");
+    const big = `{"s": "${"x".repeat(3 * 1024 * 1024)}"}`;
+    const kept = [reader.decode(Buffer.from(`1\t${big}\t\\N`))];
+    // Quotes take the escaped path, whose text may not fit the room left in the slab.
+    const note = (k: number) => `say "hi" ${k} ${"z".repeat(k % 700)}`;
+    // A plain Uint8Array works too (the stage gives Buffers).
+    for (let k = 2; k < 8000; k++) kept.push(reader.decode(new TextEncoder().encode(`${k}\t{"n":${k}}\t${note(k)}`)));
+    expect(utf8.decode(kept[0]!.json)).toBe(`{"k":1,"doc":${big},"note":null,"id":"1"}`);
+    kept.slice(1).forEach((d, i) => {
+      expect(utf8.decode(d.json)).toBe(JSON.stringify({ k: i + 2, doc: { n: i + 2 }, note: note(i + 2), id: String(i + 2) }));
+    });
   });
 });

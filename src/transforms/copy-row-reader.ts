@@ -16,11 +16,11 @@ export interface TableColumn {
   type: string;
 }
 
-/** Reads one table's COPY text lines: what to select, and one line (without its LF) to a `T`. */
+/** Reads one table's COPY text lines: what to select, and one line's bytes (without its LF) to a `T`. */
 export interface CopyLineReader<T> {
   /** The select list to COPY out, in column order. */
   selectList: string;
-  decode(line: string): T;
+  decode(line: Uint8Array): T;
 }
 
 /** Each line to the row's object. */
@@ -31,6 +31,8 @@ type FieldDecoder = (raw: string) => unknown;
 const TEXT_TYPES = /^(?:text|character varying(?:\(\d+\))?|character(?:\(\d+\))?|bpchar|name|uuid|citext)$/;
 const NUMBER_TYPES = /^(?:smallint|integer|bigint|real|double precision|numeric(?:\(\d+(?:,\s*-?\d+)?\))?|oid)$/;
 const JSON_TYPES = /^(?:json|jsonb)$/;
+
+const utf8 = new TextDecoder();
 
 const asText: FieldDecoder = (raw) => unescapeCopyText(raw);
 const asBoolean: FieldDecoder = (raw) => raw === "t";
@@ -70,7 +72,7 @@ export function copyRowReader(columns: readonly TableColumn[], quote: (name: str
   return {
     selectList: copySelectList(columns, quote),
     decode(line) {
-      const fields = splitCopyLineRaw(line);
+      const fields = splitCopyLineRaw(utf8.decode(line));
       if (fields.length !== names.length) throw new Error(`COPY row has ${fields.length} fields, expected ${names.length}`);
       const row: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) {

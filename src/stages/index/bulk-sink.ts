@@ -74,7 +74,7 @@ class PendingBatch {
   }
 
   /** One document already in JSON (one line). */
-  addSource(index: string, id: string, json: string): void {
+  addSource(index: string, id: string, json: string | Uint8Array): void {
     this.#start(index);
     appendBulkSource(this.body, index, id, json);
   }
@@ -148,7 +148,7 @@ export class BulkSink {
   }
 
   /** Queues one document given as its JSON text (one line, as copy-row-json.ts makes it). */
-  async addSource(index: string, id: string, json: string): Promise<void> {
+  async addSource(index: string, id: string, json: string | Uint8Array): Promise<void> {
     if (this.#fatal) throw this.#fatal;
     this.#batch.addSource(index, id, json);
     await this.#added(index);
@@ -284,8 +284,8 @@ export function appendBulkLines(body: ByteBuilder, index: string, id: string, do
   appendBulkSource(body, index, id, JSON.stringify(document));
 }
 
-/** A document's two NDJSON lines, its source given as JSON text of one line. */
-export function appendBulkSource(body: ByteBuilder, index: string, id: string, json: string): void {
+/** A document's two NDJSON lines, its source given as JSON of one line (text, or its UTF-8 bytes). */
+export function appendBulkSource(body: ByteBuilder, index: string, id: string, json: string | Uint8Array): void {
   body.appendLine(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}`);
   body.appendLine(json);
 }

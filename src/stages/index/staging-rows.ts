@@ -28,7 +28,7 @@ export function stagingRows(api: Sql, databaseUrl: string, table: string, signal
  * The documents of a projection dataset (no `toDocument`: the row as `row_to_json` shapes it, plus
  * `id` from `key`), as JSON text straight from the COPY text (transforms/copy-row-json.ts).
  */
-export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: string }[]> {
+export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: Uint8Array }[]> {
   return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowJson(columns, ident, key));
 }
 
@@ -75,10 +75,9 @@ async function* stagingCopy<T>(
   const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const decoder = new TextDecoder();
   const decodeRow = (line: Uint8Array) => {
     try {
-      return reader.decode(decoder.decode(line));
+      return reader.decode(line);
     } catch (error) {
       throw unreadable(error);
     }
