@@ -286,8 +286,20 @@ export function appendBulkLines(body: ByteBuilder, index: string, id: string, do
 
 /** A document's two NDJSON lines, its source given as JSON of one line (text, or its UTF-8 bytes). */
 export function appendBulkSource(body: ByteBuilder, index: string, id: string, json: string | Uint8Array): void {
-  body.appendLine(`{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}`);
+  body.appendBytes(actionStart(index)).appendText(JSON.stringify(id)).appendBytes(ACTION_END);
   body.appendLine(json);
+}
+
+const ACTION_END = Buffer.from("}}\n");
+/** `{"index":{"_index":…,"_id":` per index, encoded once (a process writes to a handful of indices). */
+const actionStarts = new Map<string, Buffer>();
+function actionStart(index: string): Buffer {
+  let start = actionStarts.get(index);
+  if (!start) {
+    if (actionStarts.size >= 64) actionStarts.clear();
+    actionStarts.set(index, (start = Buffer.from(`{"index":{"_index":${JSON.stringify(index)},"_id":`)));
+  }
+  return start;
 }
 
 /** Document `i`'s two lines (action and source) of a sent batch. */
