@@ -509,7 +509,8 @@ async function indexRounds(
     if (probe.exitCode === 0) {
       tools.push({ name: "parallel_bulk", run: () => onReference(() => childTool([python, "bench/parallel-bulk.py", dir, esUrl, index], env)) });
     } else {
-      skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (pip install 'elasticsearch<9', or point SLUICE_BENCH_PYTHON at a python that has it)`);
+      const major = ((await es(esUrl, "GET", "/").catch(() => null)) as { version?: { number?: string } } | null)?.version?.number?.split(".")[0] ?? "N";
+      skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (python3 -m venv /tmp/pyes && /tmp/pyes/bin/pip install 'elasticsearch==${major}.*', the cluster's major, then SLUICE_BENCH_PYTHON=/tmp/pyes/bin/python)`);
     }
     const results = await runRounds(tools, opts.rounds, esUrl, log);
     return { results, last: last!, raw: built, skipped };
@@ -822,7 +823,8 @@ async function main() {
       "limit rows/s": fmtRate(r.limit),
       ratio: ratio === null ? "—" : `${ratio.toFixed(2)}×`,
       goal: r.goal === null ? "—" : `≥ ${r.goal}×`,
-      result: verdict || (r.note?.match(/(pass|FAIL)$/)?.[1] ?? ""),
+      // A note's own verdict ends it, or ends its last parenthesis ("… (goal ≤ 0.5×: FAIL)").
+      result: verdict || (r.note?.match(/(pass|FAIL)\)?$/)?.[1] ?? ""),
       "peak RSS": r.peakRss === null ? "—" : mb(r.peakRss),
       note: r.note ?? "",
     };
