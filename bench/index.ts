@@ -509,7 +509,9 @@ async function indexRounds(
     if (probe.exitCode === 0) {
       tools.push({ name: "parallel_bulk", run: () => onReference(() => childTool([python, "bench/parallel-bulk.py", dir, esUrl, index], env)) });
     } else {
-      const major = ((await es(esUrl, "GET", "/").catch(() => null)) as { version?: { number?: string } } | null)?.version?.number?.split(".")[0] ?? "N";
+      // Not `GET /`: the integ-test zip answers it 405.
+      const nodes = (await es(esUrl, "GET", "/_nodes/_local?filter_path=nodes.*.version").catch(() => null)) as { nodes?: Record<string, { version?: string }> } | null;
+      const major = Object.values(nodes?.nodes ?? {})[0]?.version?.split(".")[0] ?? "N";
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (python3 -m venv /tmp/pyes && /tmp/pyes/bin/pip install 'elasticsearch==${major}.*', the cluster's major, then SLUICE_BENCH_PYTHON=/tmp/pyes/bin/python)`);
     }
     const results = await runRounds(tools, opts.rounds, esUrl, log);
