@@ -113,4 +113,17 @@ describe("copyRowJson", () => {
       expect(utf8.decode(d.json)).toBe(JSON.stringify({ k: i + 2, doc: { n: i + 2 }, note: note(i + 2), id: String(i + 2) }));
     });
   });
+
+  test("startBatch reuses the buffer: a batch's documents are written where the previous batch's were", () => {
+    const reader = copyRowJson([{ name: "k", type: "integer" }], quote, "k");
+    reader.startBatch!();
+    const first = reader.decode(Buffer.from("1")).json;
+    const second = reader.decode(Buffer.from("2")).json;
+    expect(second.byteOffset).toBe(first.byteOffset + first.length);
+    reader.startBatch!();
+    const next = reader.decode(Buffer.from("3")).json;
+    expect(next.buffer).toBe(first.buffer);
+    expect(next.byteOffset).toBe(first.byteOffset);
+    expect(utf8.decode(next)).toBe('{"k":3,"id":"3"}');
+  });
 });

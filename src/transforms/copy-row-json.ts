@@ -27,7 +27,9 @@ import { columnKind, type ColumnKind, type CopyLineReader, copySelectList, FIELD
 
 /**
  * Each line to the document's id and its JSON (one line, UTF-8); selects what copyRowReader
- * selects. `json` is a view of a buffer that is never written again, so it may be kept.
+ * selects. `json` is a view of the reader's buffer: valid until `startBatch` (the stage calls it
+ * before each batch it reads, once the previous batch is consumed, so the buffer is reused
+ * rather than left to the collector).
  */
 export type CopyRowJson = CopyLineReader<{ id: string; json: Uint8Array }>;
 
@@ -57,13 +59,18 @@ const TEXT_ENCODERS: Readonly<Record<"text" | "json", (raw: string) => string>> 
 };
 
 /**
- * Where documents are written: slabs, one document after another. A full slab is left to the views
- * into it (GC frees it with them); a document that outgrows its slab moves, whole, to a new one.
+ * Where documents are written: a slab, one document after another, from its start again at each
+ * batch. A full slab is left to the views into it; a document that outgrows its slab moves,
+ * whole, to a new one.
  */
 class DocumentWriter {
   slab = Buffer.allocUnsafe(SLAB_BYTES);
   used = 0;
   start = 0;
+
+  rewind(): void {
+    this.used = this.start = 0;
+  }
 
   begin(room: number): void {
     this.start = this.used;
@@ -131,6 +138,9 @@ export function copyRowJson(columns: readonly TableColumn[], quote: (name: strin
 
   return {
     selectList: copySelectList(columns, quote),
+    startBatch() {
+      out.rewind();
+    },
     decode(bytes) {
       // A Buffer's own copy and toString take offsets: no view object per field (measured at ~100 ns each, subarray).
       const line = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -21,6 +21,8 @@ export interface CopyLineReader<T> {
   /** The select list to COPY out, in column order. */
   selectList: string;
   decode(line: Uint8Array): T;
+  /** Called before each batch of lines once the previous batch's `T`s are no longer used (a reader may reuse its buffers). */
+  startBatch?(): void;
 }
 
 /** Each line to the row's object. */

@@ -26,7 +26,8 @@ export function stagingRows(api: Sql, databaseUrl: string, table: string, signal
 
 /**
  * The documents of a projection dataset (no `toDocument`: the row as `row_to_json` shapes it, plus
- * `id` from `key`), as JSON text straight from the COPY text (transforms/copy-row-json.ts).
+ * `id` from `key`), as JSON bytes straight from the COPY text (transforms/copy-row-json.ts). A
+ * batch's `json` views are reused for the next batch: copy them (as the sink does) before asking for it.
  */
 export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: Uint8Array }[]> {
   return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowJson(columns, ident, key));
@@ -87,9 +88,13 @@ async function* stagingCopy<T>(
   try {
     for await (const chunk of readable as AsyncIterable<Uint8Array>) {
       const batch = lines.push(chunk);
-      if (batch.length) yield batch.map(decodeRow);
+      if (!batch.length) continue;
+      // The previous batch is consumed: the consumer asked for this one.
+      reader.startBatch?.();
+      yield batch.map(decodeRow);
     }
     const last = lines.end();
+    reader.startBatch?.();
     if (last) yield [decodeRow(last)];
     finished = true;
   } finally {
