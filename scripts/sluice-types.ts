@@ -28,6 +28,8 @@ export function generateDeclarations(): string {
     allowImportingTsExtensions: true,
     verbatimModuleSyntax: true,
     skipLibCheck: true,
+    // `@internal` exports (the loader's hooks) are not for configs.
+    stripInternal: true,
     types: [],
     rootDir: resolve(root, "src"),
     outDir: "/declarations",

@@ -88,6 +88,36 @@ describe("sluice config check", () => {
     expect(report.datasets[1].resolved.payload.format).toBe("xml");
   });
 
+  test("builtinDataset: a config builds its own dataset from a built-in one, which stays as it was", async () => {
+    const path = join(dir, "extended.config.ts");
+    await Bun.write(
+      path,
+      `import { builtinDataset, defineConfig } from "sluice";
+const image = builtinDataset("image");
+const { filtered: _twin, ...index } = image.index as Record<string, unknown>;
+// A copy: changing it leaves the built-in alone.
+builtinDataset("audio").index = false;
+export default defineConfig({ datasets: { image: { ...image, index: { ...index, concurrency: 2 } } } });
+`,
+    );
+    const extended = JSON.parse((await t.sluice("config", "check", "image", "--config", path, "--json")).stdout);
+    const builtin = JSON.parse((await t.sluice("config", "check", "image", "--json")).stdout);
+    const audio = JSON.parse((await t.sluice("config", "check", "audio", "--config", path, "--json")).stdout);
+    expect(extended.datasets[0].origin).toBe(path);
+    expect(extended.datasets[0].resolved.index.concurrency).toBe(2);
+    expect(extended.datasets[0].resolved.index.filtered).toBeNull();
+    expect(extended.datasets[0].resolved.index.toDocument).toBe(builtin.datasets[0].resolved.index.toDocument);
+    expect(extended.datasets[0].resolved.table).toEqual(builtin.datasets[0].resolved.table);
+    expect(builtin.datasets[0].resolved.index.concurrency).not.toBe(2);
+    expect(builtin.datasets[0].resolved.index.filtered).not.toBeNull();
+    expect(audio.datasets[0].resolved.index).not.toBe(false);
+
+    await Bun.write(path, `import { builtinDataset } from "sluice";\nexport default { datasets: { photo: builtinDataset("photo") } };\n`);
+    const unknown = await run({}, "config", "check", "--config", path);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('builtinDataset("photo"): there is no built-in dataset of that name (built-in: audio, iati, image)');
+  });
+
   test("a named built-in dataset is checked alone", async () => {
     const { code, stdout } = await t.sluice("config", "check", "iati", "--json");
     const report = JSON.parse(stdout);

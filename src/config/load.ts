@@ -21,10 +21,12 @@ let pluginRegistered = false;
 export function registerSluiceModule(): void {
   if (pluginRegistered) return;
   pluginRegistered = true;
+  publicApi.provideBuiltinDatasets(builtinDatasets);
+  const { provideBuiltinDatasets: _internal, ...exported } = publicApi;
   plugin({
     name: "sluice-public-module",
     setup(build) {
-      build.module("sluice", () => ({ exports: { ...publicApi }, loader: "object" }));
+      build.module("sluice", () => ({ exports: exported, loader: "object" }));
     },
   });
 }
