@@ -370,9 +370,10 @@ function benchConfig(): string[] {
   // A projection: the image rows as they are, without Openverse's builder (its documents come straight from COPY text).
   const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder" : "filtered: _twin";
   if (!existsSync(file)) {
-    writeFileSync(file, `import { openverseDatasets } from ${JSON.stringify(`${ROOT}/src/datasets/openverse/datasets.ts`)};
-const { ${dropped}, ...index } = openverseDatasets.image.index as Record<string, unknown>;
-export default { datasets: { image: { ...openverseDatasets.image, index } } };
+    writeFileSync(file, `import { builtinDataset } from "sluice";
+const image = builtinDataset("image");
+const { ${dropped}, ...index } = image.index as Record<string, unknown>;
+export default { datasets: { image: { ...image, index } } };
 `);
   }
   return ["--config", file];
@@ -389,9 +390,10 @@ let documentsKind: "image" | "projection" = "image";
 function withBenchTwin(): string[] {
   const file = `/tmp/sluice-bench-twin-${process.pid}.config.ts`;
   if (!existsSync(file)) {
-    writeFileSync(file, `import { openverseDatasets } from ${JSON.stringify(`${ROOT}/src/datasets/openverse/datasets.ts`)};
-const index = { ...(openverseDatasets.image.index as Record<string, unknown>), filtered: { terms: ${JSON.stringify(BENCH_TWIN_TERMS)} } };
-export default { datasets: { image: { ...openverseDatasets.image, index } } };
+    writeFileSync(file, `import { builtinDataset } from "sluice";
+const image = builtinDataset("image");
+const index = { ...(image.index as Record<string, unknown>), filtered: { terms: ${JSON.stringify(BENCH_TWIN_TERMS)} } };
+export default { datasets: { image: { ...image, index } } };
 `);
   }
   return ["--config", file];

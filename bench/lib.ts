@@ -1,5 +1,7 @@
 /** Helpers for the benchmark: child processes with peak RSS and log marks, shell pipes, printing. */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -36,11 +38,35 @@ function vmHwm(pid: number): number {
   }
 }
 
-/** Runs `bun src/cli.ts …args` in ROOT with `env`, echoing its stderr indented when `echo`. */
+let binary: string | null = null;
+
+/**
+ * The sluice executable the bench measures: built from this tree once per bench process, as
+ * `bun run release` builds it (not timed), so that the figures are those of the binary users run
+ * and not of `bun src/cli.ts`, which transpiles every module at each start (~0.3 CPU-s).
+ * SLUICE_BENCH_FROM_SOURCE=1 runs `bun src/cli.ts` instead (to profile with --cpu-prof).
+ */
+export function sluiceCommand(): string[] {
+  if (process.env.SLUICE_BENCH_FROM_SOURCE === "1") return [process.execPath, "src/cli.ts"];
+  if (!binary) {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-bench-bin-"));
+    const file = join(dir, "sluice");
+    const started = performance.now();
+    const build = Bun.spawnSync([process.execPath, "build", "--compile", "--splitting", "--minify", "src/cli.ts", "--outfile", file], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`building the sluice binary failed: ${build.stderr.toString().trim().split("\n").pop()}`);
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    log(`built the sluice binary in ${secs(performance.now() - started)} (not timed): ${file}`);
+    binary = file;
+  }
+  return [binary];
+}
+
+/** Runs sluice (sluiceCommand) `…args` in ROOT with `env`, echoing its stderr indented when `echo`. */
 export async function runSluice(args: string[], env: Record<string, string>, echo = true): Promise<ChildRun> {
+  const command = sluiceCommand();
   const start = performance.now();
   const cpu0 = machineCpu();
-  const proc = Bun.spawn([process.execPath, "src/cli.ts", ...args], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...command, ...args], { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
   let peakRss = 0;
   const poll = setInterval(() => {
     peakRss = Math.max(peakRss, vmHwm(proc.pid));

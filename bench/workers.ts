@@ -38,10 +38,11 @@ const SHARDS = 3;
 /** The image dataset without its filtered twin (not built by workers), with one shard per cluster node. */
 function config(): string {
   const file = `/tmp/sluice-bench-workers-${process.pid}.config.ts`;
-  writeFileSync(file, `import { openverseDatasets } from ${JSON.stringify(`${ROOT}/src/datasets/openverse/datasets.ts`)};
-import { imageIndexBody } from ${JSON.stringify(`${ROOT}/src/datasets/openverse/index-body.ts`)};
-const { filtered: _twin, ...index } = openverseDatasets.image.index as Record<string, unknown>;
-export default { datasets: { image: { ...openverseDatasets.image, index: { ...index, body: imageIndexBody({ shards: ${SHARDS} }) } } } };
+  writeFileSync(file, `import { builtinDataset } from "sluice";
+const image = builtinDataset("image");
+const { filtered: _twin, ...index } = image.index as { body: { settings: { index: Record<string, unknown> } } };
+index.body.settings.index.number_of_shards = ${SHARDS};
+export default { datasets: { image: { ...image, index } } };
 `);
   return file;
 }

@@ -42,7 +42,7 @@ test("podman builds the Dockerfile; the image holds the base and the binary only
   // The binary, as `bun run release` builds it for linux-x64.
   const context = join(scratch, "context");
   mkdirSync(context);
-  const build = await sh(["bun", "build", "--compile", "--minify", "--target=bun-linux-x64", "src/cli.ts", "--outfile", join(context, "sluice")]);
+  const build = await sh(["bun", "build", "--compile", "--splitting", "--minify", "--target=bun-linux-x64", "src/cli.ts", "--outfile", join(context, "sluice")]);
   expect(build.code).toBe(0);
 
   // A distroless-like base from this machine's files.
