@@ -10,7 +10,10 @@ const documentOf = (reader: ReturnType<typeof copyRowJson>, line: string | Uint8
   return { id, json: utf8.decode(json) };
 };
 
-const columns: TableColumn[] = Object.entries({
+/** Columns from a name → type map, in order. */
+const columnsOf = (types: Record<string, string>): TableColumn[] => Object.entries(types).map(([name, type]) => ({ name, type }));
+
+const columns: TableColumn[] = columnsOf({
   identifier: "uuid",
   title: "character varying(200)",
   width: "integer",
@@ -20,7 +23,7 @@ const columns: TableColumn[] = Object.entries({
   raw: "json",
   created_on: "timestamp with time zone",
   names: "text[]",
-}).map(([name, type]) => ({ name, type }));
+});
 
 /** The default toDocument over the object path: what the projection must equal. */
 const objectPath = (cols: TableColumn[], key: string, line: string) => {
@@ -55,11 +58,7 @@ describe("copyRowJson", () => {
   });
 
   test("a column named id keeps its place and takes the key's text; an integer key is its digits", () => {
-    const cols: TableColumn[] = [
-      { name: "id", type: "text" },
-      { name: "n", type: "bigint" },
-      { name: "title", type: "text" },
-    ];
+    const cols = columnsOf({ id: "text", n: "bigint", title: "text" });
     const reader = copyRowJson(cols, quote, "n");
     const { id, json: text } = documentOf(reader, "old\t42\tt");
     expect(id).toBe("42");
@@ -68,10 +67,7 @@ describe("copyRowJson", () => {
   });
 
   test("numbers keep PostgreSQL's digits; NaN and infinities become strings as row_to_json writes them", () => {
-    const cols: TableColumn[] = [
-      { name: "k", type: "text" },
-      { name: "v", type: "numeric" },
-    ];
+    const cols = columnsOf({ k: "text", v: "numeric" });
     const reader = copyRowJson(cols, quote, "k");
     expect(documentOf(reader, "a\t1.50").json).toBe('{"k":"a","v":1.50,"id":"a"}');
     expect(documentOf(reader, "a\t9007199254740993").json).toBe('{"k":"a","v":9007199254740993,"id":"a"}');
@@ -85,10 +81,7 @@ describe("copyRowJson", () => {
   });
 
   test("a text value with a quote or a raw control byte (COPY writes those as they are) is escaped as JSON.stringify escapes it", () => {
-    const cols: TableColumn[] = [
-      { name: "k", type: "text" },
-      { name: "t", type: "text" },
-    ];
+    const cols = columnsOf({ k: "text", t: "text" });
     const reader = copyRowJson(cols, quote, "k");
     for (const text of ['say "hi"', "bell \u0007 and escape \u001b", "del \u007f stays", 'k"ey']) {
       expect(documentOf(reader, `${text}\t${text}`).json).toBe(`{"k":${JSON.stringify(text)},"t":${JSON.stringify(text)},"id":${JSON.stringify(text)}}`);
@@ -96,11 +89,7 @@ describe("copyRowJson", () => {
   });
 
   test("documents stay whole and unchanged across slabs: a document larger than a slab, and escaped values that move one mid-document", () => {
-    const cols: TableColumn[] = [
-      { name: "k", type: "integer" },
-      { name: "doc", type: "jsonb" },
-      { name: "note", type: "text" },
-    ];
+    const cols = columnsOf({ k: "integer", doc: "jsonb", note: "text" });
     const reader = copyRowJson(cols, quote, "k");
     const big = `{"s": "${"x".repeat(3 * 1024 * 1024)}"}`;
     const kept = [reader.decode(Buffer.from(`1\t${big}\t\\N`))];
