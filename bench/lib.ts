@@ -2,6 +2,7 @@
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileCommand } from "../scripts/compile.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -52,7 +53,8 @@ export function sluiceCommand(): string[] {
     const dir = mkdtempSync(join(tmpdir(), "sluice-bench-bin-"));
     const file = join(dir, "sluice");
     const started = performance.now();
-    const build = Bun.spawnSync([process.execPath, "build", "--compile", "--splitting", "--minify", "src/cli.ts", "--outfile", file], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const [, ...buildArgs] = compileCommand("src/cli.ts", file);
+    const build = Bun.spawnSync([process.execPath, ...buildArgs], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     if (build.exitCode !== 0) throw new Error(`building the sluice binary failed: ${build.stderr.toString().trim().split("\n").pop()}`);
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     log(`built the sluice binary in ${secs(performance.now() - started)} (not timed): ${file}`);

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
+import { compileCommand } from "./compile.ts";
 
 /** Release name → Bun's --target. */
 export const RELEASE_TARGETS: Record<string, string> = {
@@ -38,9 +39,7 @@ for (const target of targets) {
   const file = join(out, `sluice-${pkg.version}-${target}`);
   console.error(`[release] ${basename(file)} (--target=${RELEASE_TARGETS[target]})`);
   const child = Bun.spawn(
-    // --splitting: each command's code is a chunk of its own inside the binary, parsed only when that
-    // command runs (`--version` took 0.25 CPU-s with every command parsed at start, 0.09 with chunks).
-    ["bun", "build", "--compile", "--splitting", "--minify", `--target=${RELEASE_TARGETS[target]}`, join(root, "src/cli.ts"), "--outfile", file],
+    compileCommand(join(root, "src/cli.ts"), file, RELEASE_TARGETS[target]),
     { cwd: root, stdout: "inherit", stderr: "inherit" },
   );
   if ((await child.exited) === 0) built.push(file);

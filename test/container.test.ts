@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { EXPECTED_SCHEMA_VERSION } from "../src/migrate/migrator.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
+import { compileCommand } from "../scripts/compile.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const tag = `sluice-test-${Math.random().toString(36).slice(2, 8)}`;
@@ -42,7 +43,7 @@ test("podman builds the Dockerfile; the image holds the base and the binary only
   // The binary, as `bun run release` builds it for linux-x64.
   const context = join(scratch, "context");
   mkdirSync(context);
-  const build = await sh(["bun", "build", "--compile", "--splitting", "--minify", "--target=bun-linux-x64", "src/cli.ts", "--outfile", join(context, "sluice")]);
+  const build = await sh(compileCommand("src/cli.ts", join(context, "sluice"), "bun-linux-x64"));
   expect(build.code).toBe(0);
 
   // A distroless-like base from this machine's files.

@@ -43,9 +43,6 @@ const FALSE_BYTES = Buffer.from("false");
 /** Documents are written one after another into slabs of this size; a full slab is left to the views into it. */
 const SLAB_BYTES = 1024 * 1024;
 
-const utf8 = new TextDecoder();
-const encoder = new TextEncoder();
-
 /** The text path of a field with escapes: its COPY text to its JSON text. */
 const TEXT_ENCODERS: Readonly<Record<"text" | "json", (raw: string) => string>> = {
   text: (raw) => JSON.stringify(unescapeCopyText(raw)),
@@ -93,8 +90,9 @@ class DocumentWriter {
   }
 
   text(value: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit (as ByteBuilder.appendText).
     this.reserve(value.length * 3);
-    this.used += encoder.encodeInto(value, this.slab.subarray(this.used)).written;
+    this.used += this.slab.write(value, this.used);
   }
 }
 
@@ -133,8 +131,8 @@ export function copyRowJson(columns: readonly TableColumn[], quote: (name: strin
     return out.used;
   };
   /** A field with escapes: its COPY text through JSON.stringify. */
-  const writeEscaped = (line: Uint8Array, from: number, to: number, kind: "text" | "json", w: number): number =>
-    writeText(TEXT_ENCODERS[kind](utf8.decode(line.subarray(from, to))), w, line.length - to);
+  const writeEscaped = (line: Buffer, from: number, to: number, kind: "text" | "json", w: number): number =>
+    writeText(TEXT_ENCODERS[kind](line.toString("utf8", from, to)), w, line.length - to);
 
   return {
     selectList: copySelectList(columns, quote),
@@ -233,8 +231,10 @@ export function copyRowJson(columns: readonly TableColumn[], quote: (name: strin
         if (i < count - 1) {
           if (at >= length) throw widthError(line, count);
           at++;
-        } else if (i === count - 1 && at !== length) throw widthError(line, count);
-        if (i === count - 1 && idAt !== -1) break;
+          continue;
+        }
+        if (at !== length) throw widthError(line, count);
+        if (idAt !== -1) break;
       }
       slab[w++] = 0x7d;
       out.used = w;

@@ -94,8 +94,10 @@ async function* stagingCopy<T>(
       yield batch.map(decodeRow);
     }
     const last = lines.end();
-    reader.startBatch?.();
-    if (last) yield [decodeRow(last)];
+    if (last) {
+      reader.startBatch?.();
+      yield [decodeRow(last)];
+    }
     finished = true;
   } finally {
     signal.removeEventListener("abort", onAbort);
