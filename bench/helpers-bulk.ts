@@ -11,7 +11,7 @@
  */
 import { Client, HttpConnection } from "@elastic/elasticsearch";
 import postgres from "postgres";
-import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
+import { IMAGE_DOCUMENT_COLUMNS, imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
 import { stagingRows } from "../src/stages/index/staging-rows.ts";
 
 const [databaseUrl, table, esUrl, index, kind = "image"] = process.argv.slice(2);
@@ -21,7 +21,9 @@ const client = new Client({ node: esUrl, Connection: HttpConnection, requestTime
 const api = postgres(databaseUrl, { max: 1, onnotice: () => {} });
 
 async function* documents() {
-  for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
+  // The columns the image dataset's documents are made of (index.columns), as sluice reads them; a projection reads every column.
+  const columns = kind === "projection" ? null : IMAGE_DOCUMENT_COLUMNS;
+  for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal, { key: "identifier", columns })) {
     for (const row of rows) yield kind === "projection" ? { ...row, id: String(row.identifier) } : imageDocument(row as unknown as OpenverseImageRow);
   }
 }

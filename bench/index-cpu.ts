@@ -12,11 +12,15 @@
  *   row-object   the row as its document (`{...row, id}`) through the object path, encoded
  *   projection   the same documents as JSON text straight from COPY text (stagingDocuments), encoded
  *
+ * Rows are read with the image dataset's index.columns, as the index stage reads them
+ * (`--all-columns`: every column); row-object and projection read every column.
+ *
  * By default it reads the newest generation's staging table of the API database DATABASE_URL
  * names; a bench run kept with `--keep --id X` leaves one in sluice_bench_X.
  */
 import { openDatabase } from "../src/adapters/postgres.ts";
 import { openverseDatasets } from "../src/datasets/openverse/datasets.ts";
+import { IMAGE_DOCUMENT_COLUMNS } from "../src/datasets/openverse/documents.ts";
 import type { Document } from "../src/config/types.ts";
 import { appendBulkLines, appendBulkSource } from "../src/stages/index/bulk-sink.ts";
 import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
@@ -57,7 +61,7 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
     if (body.length >= 5 * 1024 * 1024) body.recycle(body.take());
   };
   if (phase === "projection") {
-    for await (const documents of stagingDocuments(api, databaseUrl!, table!, "identifier", new AbortController().signal)) {
+    for await (const documents of stagingDocuments(api, databaseUrl!, table!, new AbortController().signal, { key: "identifier" })) {
       for (const { id, json } of documents) {
         docs++;
         appendBulkSource(body, "bench-cpu", id, json);
@@ -66,7 +70,7 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
       collect(documents.length);
     }
   } else {
-    for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal)) {
+    for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal, { key: "identifier", columns: phase === "row-object" || args.includes("--all-columns") ? null : IMAGE_DOCUMENT_COLUMNS })) {
       for (const row of rows) {
         docs++;
         if (phase === "read") continue;

@@ -367,8 +367,8 @@ function mustSucceed(what: string, run: ChildRun): void {
  */
 function benchConfig(): string[] {
   const file = `/tmp/sluice-bench-no-twin-${documentsKind}-${process.pid}.config.ts`;
-  // A projection: the image rows as they are, without Openverse's builder (its documents come straight from COPY text).
-  const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder" : "filtered: _twin";
+  // A projection: the image rows as they are, every column, without Openverse's builder (its documents come straight from COPY text).
+  const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder, columns: _columns" : "filtered: _twin";
   if (!existsSync(file)) {
     writeFileSync(file, `import { builtinDataset } from "sluice";
 const image = builtinDataset("image");

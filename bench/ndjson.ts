@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import postgres from "postgres";
-import { imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
+import { IMAGE_DOCUMENT_COLUMNS, imageDocument, type OpenverseImageRow } from "../src/datasets/openverse/documents.ts";
 import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
 
 export interface NdjsonBuild {
@@ -62,11 +62,11 @@ export async function buildNdjson(opts: {
   const signal = new AbortController().signal;
   const utf8 = new TextDecoder();
   if (opts.documents === "projection") {
-    for await (const batch of stagingDocuments(api, opts.databaseUrl, opts.table, "identifier", signal)) {
+    for await (const batch of stagingDocuments(api, opts.databaseUrl, opts.table, signal, { key: "identifier" })) {
       for (const { id, json } of batch) await add(id, utf8.decode(json));
     }
   } else {
-    for await (const rows of stagingRows(api, opts.databaseUrl, opts.table, signal)) {
+    for await (const rows of stagingRows(api, opts.databaseUrl, opts.table, signal, { key: "identifier", columns: IMAGE_DOCUMENT_COLUMNS })) {
       for (const row of rows) {
         const document = imageDocument(row as unknown as OpenverseImageRow);
         await add(String(document.id ?? row.identifier), JSON.stringify(document));

@@ -35,7 +35,7 @@ afterAll(async () => {
 test("each row equals row_to_json of the same row", async () => {
   const expected = (await t.api.unsafe("SELECT row_to_json(e)::text AS j FROM every_type e ORDER BY id")).map((r) => JSON.parse(r.j as string));
   const read: Record<string, unknown>[] = [];
-  for await (const batch of stagingRows(t.api, t.apiUrl, "every_type", new AbortController().signal)) read.push(...batch);
+  for await (const batch of stagingRows(t.api, t.apiUrl, "every_type", new AbortController().signal, { key: "id" })) read.push(...batch);
   read.sort((a, b) => String(a.id).localeCompare(String(b.id)));
   expect(read).toHaveLength(2);
   expect(read).toEqual(expected);
@@ -55,7 +55,7 @@ test("many rows read from COPY text are exactly row_to_json's, across chunk boun
   `);
   const expected = (await t.api.unsafe(`select row_to_json(e)::text as j from things e order by id`)).map((r) => JSON.parse(r.j as string));
   const read: Record<string, unknown>[] = [];
-  for await (const batch of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal)) read.push(...batch);
+  for await (const batch of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal, { key: "id" })) read.push(...batch);
   read.sort((a, b) => (a.id as number) - (b.id as number));
   expect(read.length).toBe(20000);
   expect(read).toEqual(expected);
@@ -73,7 +73,7 @@ test("a projection's documents, parsed, are row_to_json's rows plus their id, on
     });
     const read: { id: string; json: string }[] = [];
     const utf8 = new TextDecoder();
-    for await (const batch of stagingDocuments(t.api, t.apiUrl, table, key, new AbortController().signal)) read.push(...batch.map((d) => ({ id: d.id, json: utf8.decode(d.json) })));
+    for await (const batch of stagingDocuments(t.api, t.apiUrl, table, new AbortController().signal, { key })) read.push(...batch.map((d) => ({ id: d.id, json: utf8.decode(d.json) })));
     expect(read.length).toBe(expected.length);
     expect(read.every((d) => !/[\n\r]/.test(d.json))).toBe(true);
     const parsed = read.map((d) => JSON.parse(d.json));
@@ -86,11 +86,42 @@ test("a projection's documents, parsed, are row_to_json's rows plus their id, on
 test("a staging table without the key column is refused in one line naming the table and the column, with its connection closed", async () => {
   const before = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
   const read = async () => {
-    for await (const _ of stagingDocuments(t.api, t.apiUrl, "things", "nope", new AbortController().signal));
+    for await (const _ of stagingDocuments(t.api, t.apiUrl, "things", new AbortController().signal, { key: "nope" }));
   };
   await expect(read()).rejects.toThrow("reading the staging table things failed: the key column nope is not among the table's columns");
   // A backend leaves pg_stat_activity a moment after its client's Terminate; on a loaded host that
   // takes longer than any fixed sleep, so wait for it up to a bound that a leaked connection never meets.
+  let after = Number.NaN;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await Bun.sleep(50)) {
+    after = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+    if (after === before) break;
+  }
+  expect(after).toBe(before);
+});
+
+// index.columns: what is copied out of PostgreSQL, checked against the table before anything is read.
+test("index.columns reads only the named columns and the key, for rows and for projections", async () => {
+  const rows: Record<string, unknown>[] = [];
+  for await (const batch of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal, { key: "id", columns: ["title", "tags"] })) rows.push(...batch);
+  const expected = (await t.api.unsafe(`select row_to_json(e)::text as j from (select id, title, tags from things) e`)).map((r) => JSON.parse(r.j as string));
+  const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => (a.id as number) - (b.id as number);
+  expect(rows.sort(byId)).toEqual(expected.sort(byId));
+  expect(Object.keys(rows[0]!)).toEqual(["id", "title", "tags"]);
+  const documents: Record<string, unknown>[] = [];
+  const utf8 = new TextDecoder();
+  for await (const batch of stagingDocuments(t.api, t.apiUrl, "things", new AbortController().signal, { key: "id", columns: ["note"] })) documents.push(...batch.map((d) => JSON.parse(utf8.decode(d.json))));
+  expect(documents).toHaveLength(20000);
+  expect(Object.keys(documents[0]!).sort()).toEqual(["id", "note"]);
+});
+
+test("index.columns naming a column the table lacks is refused in one line naming it and the table's columns, with its connection closed", async () => {
+  const before = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+  const read = async () => {
+    for await (const _ of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal, { key: "id", columns: ["title", "titel"] }));
+  };
+  const error = await read().catch((e: Error & { hint?: string }) => e);
+  expect((error as Error).message).toBe("index.columns names titel, which the staging table things lacks");
+  expect((error as { hint?: string }).hint).toContain("(id, title, tags, created_on, kind, note)");
   let after = Number.NaN;
   for (const deadline = Date.now() + 10_000; Date.now() < deadline; await Bun.sleep(50)) {
     after = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);

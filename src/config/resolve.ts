@@ -76,6 +76,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
       body: index.body ?? {},
       toDocument: index.toDocument ?? markProjection((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
+      columns: index.columns ? [...new Set(index.columns)] : null,
       degrade: index.degrade ?? [],
       filtered: resolveFiltered(index.filtered, index.children ?? [], `${where}.index.filtered`),
       ...INDEX_DEFAULTS,

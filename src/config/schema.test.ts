@@ -47,6 +47,8 @@ describe("a value of the wrong type names the expected type and what it got", ()
     ["a list for an object", { ...minimal, swap: [] }, "sluice.config.ts: datasets.photos.swap must be an object, got a list"],
     ["an object for a list", { ...minimal, table: { key: "id", indexes: "CREATE INDEX ON {table} (a)" } }, 'sluice.config.ts: datasets.photos.table.indexes must be a list of SQL strings, got "CREATE INDEX ON {table} (a)"'],
     ["a non-function document builder", { ...minimal, index: { toDocument: "row" } }, 'sluice.config.ts: datasets.photos.index.toDocument must be a function (row, context) => document, got "row"'],
+    ["an empty column list", { ...minimal, index: { columns: [] } }, "sluice.config.ts: datasets.photos.index.columns must name at least one column (leave it out to read every column), got a list"],
+    ["a column that is no identifier", { ...minimal, index: { columns: ["title", "Title"] } }, 'sluice.config.ts: datasets.photos.index.columns[1] must be a plain lowercase identifier, got "Title"'],
     ["index neither false nor an object", { ...minimal, index: true }, "sluice.config.ts: datasets.photos.index must be false or an object, got true"],
     ["a bad payload format", { source: { kind: "registry", url: "https://r" }, table: { key: "id" }, payload: { format: "csv" } }, 'sluice.config.ts: datasets.photos.payload.format must be "xml" or "json", got "csv"'],
     ["a refresh fraction over 1", { ...minimal, refresh: { maxFailedFraction: 5 } }, "sluice.config.ts: datasets.photos.refresh.maxFailedFraction must be a fraction between 0 and 1, got 5"],

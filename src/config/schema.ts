@@ -182,6 +182,7 @@ const index = strict({
   alias: z.string({ error: "must be a string" }).regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: "must be a lowercase Elasticsearch name (letters, digits, -, _ or .)" }).optional(),
   body: indexBody.optional(),
   toDocument: fn<NonNullable<IndexConfig["toDocument"]>>("(row, context) => document").optional(),
+  columns: z.array(identifier, { error: "must be a list of the staging table's column names" }).min(1, { error: "must name at least one column (leave it out to read every column)" }).optional(),
   children: z.array(child, { error: "must be a list of child indices" }).optional(),
   filtered: filtered.optional(),
   batchDocuments: wholeNumber(1).optional(),

@@ -238,6 +238,14 @@ export interface IndexConfig {
    * it is plus `id` (the key as text), its JSON built straight from COPY text: the fastest path.
    */
   toDocument?(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
+  /**
+   * The staging columns the documents are made of: the only ones copied out of PostgreSQL into each
+   * row (toDocument's and the children's), or into a projection's documents. The key column, and
+   * a `mature` column when the table has one, are always read. A column the staging table lacks fails the index stage before any document is
+   * sent. Less to copy and decode: ~15% of sluice's CPU per document for Openverse's image rows.
+   * @default every column
+   */
+  columns?: string[];
   children?: ChildIndexConfig[];
   /** A twin of the index without the documents that hold a sensitive term, built in the same pass. */
   filtered?: FilteredIndexConfig;
@@ -353,9 +361,11 @@ export interface Dataset {
     urlColumns: string[];
     urlScheme: string;
   };
-  index: (Required<Omit<IndexConfig, "toDocument" | "children" | "filtered">> & {
+  index: (Required<Omit<IndexConfig, "toDocument" | "children" | "filtered" | "columns">> & {
     toDocument(row: Record<string, unknown>, context: IndexContext): DocumentsOfRow | Promise<DocumentsOfRow>;
     children: ChildIndexConfig[];
+    /** null: every column. */
+    columns: string[] | null;
     /** The terms read from `termsFile` (or given), so that the fingerprint follows them. */
     filtered: { suffix: string; terms: string[]; fields: string[] } | null;
   }) | null;

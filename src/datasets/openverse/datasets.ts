@@ -6,7 +6,7 @@ import type { DatasetConfig } from "../../config/types.ts";
 import { parseTermsFile } from "../../transforms/sensitive-terms.ts";
 import sensitiveTerms from "./sensitive-terms.txt" with { type: "text" };
 import { defaultTagRules, URL_FIELDS } from "./clean.ts";
-import { audioDocument, audioIndexBody, imageDocument, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
+import { audioDocument, audioIndexBody, IMAGE_DOCUMENT_COLUMNS, imageDocument, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
 
 const tagCleaning = {
   column: "tags",
@@ -33,6 +33,10 @@ function openverseMedia(table: "image" | "audio"): DatasetConfig {
       alias: table,
       body: table === "image" ? imageIndexBody() : audioIndexBody(),
       toDocument: (row) => (table === "image" ? imageDocument(row as unknown as OpenverseImageRow) : audioDocument(row as unknown as OpenverseAudioRow)) as never,
+      // Only what imageDocument reads (documents.test.ts checks it): the catalog's bookkeeping
+      // columns (updated_on, last_synced_with_source, ingestion_type…) stay in PostgreSQL. Audio
+      // reads every column: its builder takes alt_files or, in older catalogs, alt_audio_files.
+      ...(table === "image" ? { columns: [...IMAGE_DOCUMENT_COLUMNS] } : {}),
       // `image-filtered` / `audio-filtered`, as Openverse serves them, built in the same pass.
       filtered: { terms: parseTermsFile(sensitiveTerms) },
     },

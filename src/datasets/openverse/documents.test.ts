@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import {
   type OpenverseAudioRow,
   type OpenverseImageRow,
@@ -9,6 +12,7 @@ import {
   authorityBoost,
   description,
   detailedTags,
+  IMAGE_DOCUMENT_COLUMNS,
   imageDocument,
   imageSize,
   maturity,
@@ -234,6 +238,35 @@ describe("whole documents", () => {
       tags: [],
       mature: false,
     });
+  });
+
+  // The built-in image dataset copies only these columns out of staging (index.columns): a column
+  // imageDocument reads beyond them would be undefined in every indexed document.
+  test("imageDocument reads no column beyond IMAGE_DOCUMENT_COLUMNS and mature, over every sample row", () => {
+    const csv = readFileSync(join(import.meta.dir, "../../../test/fixtures/openverse/sample_images_to_clean.csv"), "utf8");
+    const sampleRows = (parse(csv, { columns: true }) as Record<string, string>[]).map((r) => ({
+      ...r,
+      width: r.width ? Number(r.width) : null,
+      height: r.height ? Number(r.height) : null,
+      meta_data: r.meta_data ? JSON.parse(r.meta_data) : null,
+      tags: r.tags ? JSON.parse(r.tags) : null,
+      standardized_popularity: r.standardized_popularity ? Number(r.standardized_popularity) : null,
+    }));
+    // Each branch of meta_data that the samples may not reach.
+    const metaRows = [{ authority_boost: 50, description: "d", license_url: "https://l", mature: true }, { mature: "t" }, "not an object"].map((meta_data) => ({ ...imageRow, meta_data, mature: false }));
+    const rows: Record<string, unknown>[] = [...sampleRows, ...metaRows, { ...imageRow, mature: true }];
+    expect(sampleRows.length).toBeGreaterThan(1000);
+    const allowed = new Set<string>([...IMAGE_DOCUMENT_COLUMNS, "mature"]);
+    const read = new Set<string>();
+    for (const row of rows) {
+      const watched = new Proxy(row, { get: (target, key) => (typeof key === "string" && read.add(key), Reflect.get(target, key)) });
+      const picked = Object.fromEntries(Object.entries(row).filter(([key]) => allowed.has(key)));
+      expect(imageDocument(picked as unknown as OpenverseImageRow)).toEqual(imageDocument(watched as unknown as OpenverseImageRow));
+    }
+    expect([...read].filter((key) => !allowed.has(key))).toEqual([]);
+    // Not vacuous: the rows have columns outside the list, and the builder reads most of the list.
+    expect(Object.keys(sampleRows[0]!).filter((key) => !allowed.has(key)).length).toBeGreaterThan(5);
+    expect(read.size).toBeGreaterThanOrEqual(IMAGE_DOCUMENT_COLUMNS.length);
   });
 
   // Row 3 of sample_audio_data.csv as row_to_json returns it (lyrics shortened).

@@ -108,6 +108,29 @@ export interface AudioDocument extends MediaDocument {
   extension: string | string[] | null;
 }
 
+/** The columns of an image row that imageDocument reads (besides `mature`, which the index stage always reads). */
+export const IMAGE_DOCUMENT_COLUMNS = Object.freeze([
+  "identifier",
+  "created_on",
+  "provider",
+  "source",
+  "category",
+  "filetype",
+  "license",
+  "license_version",
+  "title",
+  "creator",
+  "creator_url",
+  "url",
+  "thumbnail",
+  "foreign_landing_url",
+  "width",
+  "height",
+  "meta_data",
+  "tags",
+  "standardized_popularity",
+] as const);
+
 /** The document for one image row. */
 export function imageDocument(row: OpenverseImageRow): ImageDocument {
   const width = toFiniteNumber(row.width);

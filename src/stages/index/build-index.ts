@@ -121,7 +121,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const projection = isProjection(config.toDocument) && children.length === 0 && !sensitive && !stamp;
   if (projection) {
     log.info("documents are the rows as they are (no toDocument): built straight from COPY text");
-    for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, generation.tableName, dataset.table.key, signal, mature)) {
+    for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature })) {
       for (const { id, json } of documents) await sink.addSource(parent!.index, id, json);
       counters.read += documents.length;
       progress.tick(documents.length);
@@ -129,7 +129,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
       throwIfAborted(signal);
     }
   } else {
-    for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, mature)) {
+    for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature })) {
       for (const row of rows) {
         counters.read++;
         const produced = await config.toDocument(row, context);

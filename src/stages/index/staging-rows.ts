@@ -16,12 +16,22 @@ export interface MatureJoin {
   key: string;
 }
 
-/**
- * `where`: a `WHERE … ORDER BY …` over the table's columns, to read one key range in key order
- * (scale-out workers, see stages/scale-out/key-ranges.ts); by default the whole table, unordered.
- */
-export function stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<Record<string, unknown>[]> {
-  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowReader(columns, ident));
+/** What to read of a staging table, beside the table itself. */
+export interface StagingRead {
+  /** The table's key column: always read, whatever `columns` says (as is a column named `mature`). */
+  key: string;
+  /** The columns to read (index.columns), null for every one; a name the table lacks is refused. */
+  columns?: readonly string[] | null;
+  mature?: MatureJoin | null;
+  /**
+   * A `WHERE … ORDER BY …` over the table's columns, to read one key range in key order
+   * (scale-out workers, see stages/scale-out/key-ranges.ts); by default the whole table, unordered.
+   */
+  where?: string;
+}
+
+export function stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, read: StagingRead): AsyncGenerator<Record<string, unknown>[]> {
+  return stagingCopy(api, databaseUrl, table, signal, read, (columns) => copyRowReader(columns, ident));
 }
 
 /**
@@ -29,32 +39,39 @@ export function stagingRows(api: Sql, databaseUrl: string, table: string, signal
  * `id` from `key`), as JSON bytes straight from the COPY text (transforms/copy-row-json.ts). A
  * batch's `json` views are reused for the next batch: copy them (as the sink does) before asking for it.
  */
-export function stagingDocuments(api: Sql, databaseUrl: string, table: string, key: string, signal: AbortSignal, mature?: MatureJoin | null, where = ""): AsyncGenerator<{ id: string; json: Uint8Array }[]> {
-  return stagingCopy(api, databaseUrl, table, signal, mature ?? null, where, (columns) => copyRowJson(columns, ident, key));
+export function stagingDocuments(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, read: StagingRead): AsyncGenerator<{ id: string; json: Uint8Array }[]> {
+  return stagingCopy(api, databaseUrl, table, signal, read, (columns) => copyRowJson(columns, ident, read.key));
 }
 
-/** A COPY out of the table (with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
+/** A COPY out of the table (its chosen columns, with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
 async function* stagingCopy<T>(
   api: Sql,
   databaseUrl: string,
   table: string,
   signal: AbortSignal,
-  mature: MatureJoin | null,
-  where: string,
+  { key, columns: chosen = null, mature = null, where = "" }: StagingRead,
   makeReader: (columns: TableColumn[]) => CopyLineReader<T>,
 ): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
   const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
   const [backend] = await sql`select pg_backend_pid() as pid`;
-  const columns = await sql`
+  const columns = (await sql`
     select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
-    where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`;
+    where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`) as unknown as TableColumn[];
+  const lacking = chosen?.filter((name) => !columns.some((c) => c.name === name)) ?? [];
+  if (lacking.length) {
+    await sql.end({ timeout: 0 });
+    throw new SluiceError(`index.columns names ${lacking.join(", ")}, which the staging table ${table} lacks`, {
+      hint: `name only the table's columns (${columns.map((c) => c.name).join(", ")}) in index.columns, or leave it out to read them all`,
+    });
+  }
   let source = ident(table);
-  let described = columns as unknown as { name: string; type: string }[];
+  // The key names each document; `mature` is the column sluice itself gives meaning to (below).
+  let described = chosen ? columns.filter((c) => c.name === key || c.name === "mature" || chosen.includes(c.name)) : columns;
   if (mature) {
     // Openverse's indexer reads `EXISTS (… api_mature<media> …) AS mature` beside each row; a mature column of the row's own also counts.
-    const own = described.some((c) => c.name === "mature") ? "t.mature IS TRUE OR " : "";
+    const own = columns.some((c) => c.name === "mature") ? "t.mature IS TRUE OR " : "";
     const listed = `EXISTS (SELECT 1 FROM ${ident(mature.table)} m WHERE m.${ident(mature.key)}::text = t.${ident(mature.key)}::text)`;
     const others = described.filter((c) => c.name !== "mature").map((c) => `t.${ident(c.name)}`);
     source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;

@@ -139,7 +139,7 @@ export class RangeRun {
       // A projection (no toDocument): JSON text straight from COPY text, its id the key's text as below.
       const projection = isProjection(config.toDocument);
       if (projection) {
-        for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, table, key, this.#reader.signal, mature, where)) {
+        for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where })) {
           for (const { id, json } of documents) {
             sent(id);
             await sink.addSource(target, id, json);
@@ -149,7 +149,7 @@ export class RangeRun {
           if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
         }
       } else {
-        const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, mature, where);
+        const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where });
         for await (const rows of reads) {
           for (const row of rows) {
             const produced = await config.toDocument(row, indexContext);
