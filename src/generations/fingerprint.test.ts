@@ -24,6 +24,7 @@ test.each<[string, DatasetConfig]>([
   ["the key", { ...base, table: { ...base.table, key: "uid" } }],
   ["the source", { ...base, source: { kind: "postgres", table: "photos_v2" } }],
   ["the document builder", { ...base, index: { ...base.index, toDocument: (row) => ({ id: String(row.id), extra: 1 }) } }],
+  ["the columns read", { ...base, index: { ...base.index, columns: ["title"] } }],
 ])("changing %s changes the fingerprint", (_what, changed) => {
   expect(print(changed)).not.toBe(print(base));
 });
@@ -37,4 +38,12 @@ test.each<[string, DatasetConfig]>([
 
 test("document builders count by their source text", () => {
   expect(canonicalDataset(resolveDataset("photos", base))).toContain("String(row.id)");
+});
+
+test("a dataset without index.columns keeps the fingerprint it had before the key existed", () => {
+  const resolved = resolveDataset("photos", base);
+  expect(resolved.index!.columns).toBeNull();
+  const { columns: _columns, ...before } = resolved.index!;
+  expect(datasetFingerprint({ ...resolved, index: before } as typeof resolved)).toBe(datasetFingerprint(resolved));
+  expect(canonicalDataset(resolveDataset("photos", { ...base, index: { ...base.index, columns: ["title"] } }))).toContain('"columns":["title"]');
 });

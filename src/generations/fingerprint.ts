@@ -32,6 +32,13 @@ export const OPERATIONAL_KEYS: readonly string[] = [
   "sync",
 ];
 
+/**
+ * Keys added after fingerprints were first recorded, hashed only when set: an upgrade that brings
+ * one keeps the fingerprint of every configuration that does not use it, so its generations stay
+ * indexable and swappable.
+ */
+const HASHED_WHEN_SET: readonly string[] = ["index.columns"];
+
 /** Pure: the canonical text a fingerprint hashes (sorted keys, functions as their source text). */
 export function canonicalDataset(dataset: Dataset): string {
   return canonical(dataset, "");
@@ -55,7 +62,7 @@ function canonical(value: unknown, path: string): string {
   const entries = Object.keys(value)
     .sort()
     .map((key) => [key, path ? `${path}.${key}` : key] as const)
-    .filter(([, at]) => !OPERATIONAL_KEYS.includes(at))
+    .filter(([key, at]) => !OPERATIONAL_KEYS.includes(at) && !(HASHED_WHEN_SET.includes(at) && (value as Record<string, unknown>)[key] == null))
     .map(([key, at]) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key], at)}`);
   return `{${entries.join(",")}}`;
 }
