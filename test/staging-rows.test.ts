@@ -83,20 +83,26 @@ test("a projection's documents, parsed, are row_to_json's rows plus their id, on
   }
 });
 
+const backends = async () => Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+
+/**
+ * The backends of the test database once their count is `expected`, or after 10 s. A backend leaves
+ * pg_stat_activity a moment after its client's Terminate; on a loaded host that takes longer than
+ * any fixed sleep, and a leaked connection never leaves.
+ */
+async function backendsOnceSettled(expected: number): Promise<number> {
+  let count = await backends();
+  for (const deadline = Date.now() + 10_000; count !== expected && Date.now() < deadline; count = await backends()) await Bun.sleep(50);
+  return count;
+}
+
 test("a staging table without the key column is refused in one line naming the table and the column, with its connection closed", async () => {
-  const before = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+  const before = await backends();
   const read = async () => {
     for await (const _ of stagingDocuments(t.api, t.apiUrl, "things", new AbortController().signal, { key: "nope" }));
   };
   await expect(read()).rejects.toThrow("reading the staging table things failed: the key column nope is not among the table's columns");
-  // A backend leaves pg_stat_activity a moment after its client's Terminate; on a loaded host that
-  // takes longer than any fixed sleep, so wait for it up to a bound that a leaked connection never meets.
-  let after = Number.NaN;
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await Bun.sleep(50)) {
-    after = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
-    if (after === before) break;
-  }
-  expect(after).toBe(before);
+  expect(await backendsOnceSettled(before)).toBe(before);
 });
 
 // index.columns: what is copied out of PostgreSQL, checked against the table before anything is read.
@@ -115,17 +121,12 @@ test("index.columns reads only the named columns and the key, for rows and for p
 });
 
 test("index.columns naming a column the table lacks is refused in one line naming it and the table's columns, with its connection closed", async () => {
-  const before = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
+  const before = await backends();
   const read = async () => {
     for await (const _ of stagingRows(t.api, t.apiUrl, "things", new AbortController().signal, { key: "id", columns: ["title", "titel"] }));
   };
   const error = await read().catch((e: Error & { hint?: string }) => e);
   expect((error as Error).message).toBe("index.columns names titel, which the staging table things lacks");
   expect((error as { hint?: string }).hint).toContain("(id, title, tags, created_on, kind, note)");
-  let after = Number.NaN;
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await Bun.sleep(50)) {
-    after = Number((await t.api`select count(*)::int as n from pg_stat_activity where datname = current_database()`)[0]!.n);
-    if (after === before) break;
-  }
-  expect(after).toBe(before);
+  expect(await backendsOnceSettled(before)).toBe(before);
 });
