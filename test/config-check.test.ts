@@ -173,6 +173,20 @@ export default defineConfig({ datasets: { image: { ...image, index: { ...index, 
     expect(stdout).toContain('column "nope" does not exist');
   });
 
+  test("index.columns naming a column the staging table will lack: exit 1 naming it, for a table and for a query", async () => {
+    const config = await writeConfig(
+      "indexcolumns",
+      `    a: { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, index: { columns: ["url", "titel"] } },
+    b: { source: { kind: "postgres", query: "SELECT id, url FROM photos" }, table: { key: "id", columns: { id: "integer", url: "text" } }, index: { columns: ["title"] } },
+    c: { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, index: { columns: ["url", "title"] } },`,
+    );
+    const { code, stdout } = await t.sluice("config", "check", "--config", config);
+    expect(code).toBe(1);
+    expect(stdout).toContain("index.columns of dataset a names titel, which the staging table (the columns of upstream table photos) lacks");
+    expect(stdout).toContain("index.columns of dataset b names title, which the staging table (table.columns) lacks");
+    expect(stdout).not.toContain("index.columns of dataset c");
+  });
+
   test("an unknown key: exit 2 naming the path and the closest key, nothing contacted", async () => {
     const config = await writeConfig("unknown", photos.replace("refresh: { maxFailures: 3 }", "swap: { maxShrinkage: 0.2 }"));
     const { code, stdout, stderr } = await run({ ELASTICSEARCH_URL: "http://127.0.0.1:1" }, "config", "check", "--config", config);

@@ -113,6 +113,7 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
     } catch (error) {
       throw new SluiceError(`the upstream query of dataset ${dataset.name} fails ${where}: ${(error as Error).message}`, { hint: "fix source.query" });
     }
+    checkIndexColumns(dataset, stagingColumns(dataset, null).map((c) => c.name), "the staging table (table.columns)");
     return `upstream query runs ${where}`;
   }
   const types = await upstreamColumnTypes(upstream, source);
@@ -122,7 +123,18 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
       throw new SluiceError(`upstream table ${source.table} has no column ${column} (${role} of dataset ${dataset.name})`, { hint: `fix ${role}` });
     }
   }
+  checkIndexColumns(dataset, columns.map((c) => c.name), `the staging table (the columns of upstream table ${source.table})`);
   return `upstream table ${source.table} ${where}: ${columns.length} columns copied`;
+}
+
+/** index.columns names only columns the staging table will have; the index stage checks again against the table itself. */
+function checkIndexColumns(dataset: Dataset, staged: string[], what: string): void {
+  const lacking = dataset.index?.columns?.filter((name) => !staged.includes(name)) ?? [];
+  if (lacking.length) {
+    throw new SluiceError(`index.columns of dataset ${dataset.name} names ${lacking.join(", ")}, which ${what} lacks`, {
+      hint: `name only staged columns (${staged.join(", ")}) in index.columns, or leave it out to read them all`,
+    });
+  }
 }
 
 /** One request for the first page of the listing. */
