@@ -73,6 +73,22 @@ export function roundRatios(a: ToolRun[], b: ToolRun[]): number[] {
   return a.map((r, i) => docsPerSecond(r) / docsPerSecond(b[i]!));
 }
 
+/**
+ * The ratio a tool can reach against a reference when the host's cores are the bottleneck: both
+ * make Elasticsearch do the same work (its median CPU over every round of every tool), and each
+ * adds its own CPU and PostgreSQL's. On `cores` cores a run takes at least its CPU-seconds ÷ cores,
+ * so, saturated, `tool ÷ reference` ≤ (ES + reference's) ÷ (ES + tool's).
+ */
+export function cpuBoundRatio(tool: ToolRun[], reference: ToolRun[], everyRun: ToolRun[], cores: number): { ratio: number; note: string } {
+  const es = median(everyRun.map((r) => r.elasticsearchCpu));
+  const own = (runs: ToolRun[]) => median(runs.map((r) => r.cpu)) + median(runs.map((r) => r.postgresCpu));
+  const [toolNeed, referenceNeed] = [es + own(tool), es + own(reference)];
+  return {
+    ratio: referenceNeed / toolNeed,
+    note: `when the cores are saturated; CPU-s per run: Elasticsearch ${es.toFixed(1)} + the tool's and PostgreSQL's ${own(tool).toFixed(1)} vs ${own(reference).toFixed(1)}; on ${cores} cores at least ${(toolNeed / cores).toFixed(1)} s vs ${(referenceNeed / cores).toFixed(1)} s`,
+  };
+}
+
 /** A child process that prints {"docs":N,"failed":M} on its last stdout line. */
 export async function childTool(argv: string[], env: Record<string, string>): Promise<{ docs: number; cpu: number; ms: number }> {
   const run = await runCommand(argv, env);

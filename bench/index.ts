@@ -40,7 +40,7 @@ import { indexStatement } from "../src/generations/names.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
 import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
-import { childTool, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun } from "./index-rounds.ts";
+import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
 
@@ -563,6 +563,8 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     peakRss: last.run.peakRss,
     note: `limit: raw _bulk, ${bestName} (best median); ratio per round ${spread(vsBest, 2)}`,
   });
+  const bound = cpuBoundRatio(ours, best, [...results.values()].flat(), cpus().length);
+  table.push({ stage: "index: ratio the cores allow", ours: null, limit: null, goal: null, ratio: bound.ratio, peakRss: null, note: `info: ${bound.note}` });
   const helpers = results.get("helpers.bulk")!;
   const vsHelpers = roundRatios(ours, helpers);
   table.push({ stage: "index vs helpers.bulk", ours: rate(ours), limit: rate(helpers), goal: 1.1, ratio: median(vsHelpers), peakRss: null, note: `defaults (5 MB, concurrency 5); ratio per round ${spread(vsHelpers, 2)}` });
