@@ -182,3 +182,34 @@ describe("slack", () => {
     expect((await t.sluiceWith({ SLACK_WEBHOOK: "http://127.0.0.1:1/hook" }, "run", "audio")).code).toBe(0);
   }, 60_000);
 });
+
+describe("index.columns", () => {
+  const withColumns = async (name: string, columns: string[]) => {
+    const file = `/tmp/${t.name}-${name}.config.ts`;
+    await Bun.write(file, (await Bun.file(config).text()).replace('index: { alias: "photos" }', `index: { alias: "photos", columns: ${JSON.stringify(columns)} }`));
+    return file;
+  };
+  const photoIndices = async () => (await (await fetch(`${elasticsearchUrl}/_cat/indices/${t.indexPrefix}photos*?h=index&expand_wildcards=all`)).text()).split("\n").filter(Boolean).sort();
+
+  test("a projection reads only the named columns and the key: the documents hold nothing else", async () => {
+    const narrow = await withColumns("narrow", ["title", "tags"]);
+    expect((await t.sluiceWith({ UPSTREAM_DATABASE_URL: asciiUrl }, "run", "photos", "--config", narrow)).code).toBe(0);
+    const hits = ((await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}photos/_search?size=10`)).json()) as { hits: { hits: { _source: Record<string, unknown> }[] } }).hits.hits;
+    expect(hits.length).toBe(2);
+    for (const { _source } of hits) expect(Object.keys(_source).sort()).toEqual(["id", "identifier", "tags", "title"]);
+  });
+
+  test("a name the staging table lacks fails the index job in one line before any index is created", async () => {
+    const misspelt = await withColumns("misspelt", ["title", "titel"]);
+    expect((await t.sluiceWith({ UPSTREAM_DATABASE_URL: asciiUrl }, "refresh", "photos", "--config", misspelt)).code).toBe(0);
+    const before = await photoIndices();
+    expect((await t.sluice("index", "photos", "--config", misspelt)).code).toBe(1);
+    const job = await lastJob(t, "photos", "index");
+    expect(job.state).toBe("failed");
+    expect(job.error).toMatch(/^index\.columns names titel, which the staging table photos__g\d+ lacks/);
+    expect(await photoIndices()).toEqual(before);
+    // Refused before its first step ("creating …"), not after making an index and deleting it again.
+    const [{ task }] = (await t.api`select task from sluice.jobs where id = ${job.id}`) as unknown as { task: string | null }[];
+    expect(task).toBeNull();
+  });
+});

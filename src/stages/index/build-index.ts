@@ -27,7 +27,7 @@ import { periodicCollector, rowStreamCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { cloneFilteredTwin, KeptOutList } from "./filtered-twin.ts";
-import { type MatureJoin, stagingDocuments, stagingRows } from "./staging-rows.ts";
+import { checkStagingColumns, type MatureJoin, stagingDocuments, stagingRows } from "./staging-rows.ts";
 import { isProjection } from "../../config/projection.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
 import type { Document } from "../../config/types.ts";
@@ -65,6 +65,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   const counters = job.counters;
   const failures = new RowFailureLog(sql, job.job.id);
 
+  await checkStagingColumns(sql, generation.tableName, config.columns);
   job.setTask(`creating ${targets.map((t) => t.index).join(", ")}`, 0);
   const owner = await indexOwner(sql, dataset.name);
   const mark = markFor(owner, generation.number);

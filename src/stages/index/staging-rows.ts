@@ -43,6 +43,27 @@ export function stagingDocuments(api: Sql, databaseUrl: string, table: string, s
   return stagingCopy(api, databaseUrl, table, signal, read, (columns) => copyRowJson(columns, ident, read.key));
 }
 
+/** The table's columns in order, each with its type as `format_type` spells it. */
+async function tableColumns(sql: Sql, table: string): Promise<TableColumn[]> {
+  return (await sql`
+    select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
+    where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`) as unknown as TableColumn[];
+}
+
+function refuseLackingColumns(table: string, columns: TableColumn[], chosen: readonly string[] | null): void {
+  const lacking = chosen?.filter((name) => !columns.some((c) => c.name === name)) ?? [];
+  if (lacking.length) {
+    throw new SluiceError(`index.columns names ${lacking.join(", ")}, which the staging table ${table} lacks`, {
+      hint: `name only the table's columns (${columns.map((c) => c.name).join(", ")}) in index.columns, or leave it out to read them all`,
+    });
+  }
+}
+
+/** Refuses index.columns naming a column the staging table lacks, before anything is created for it (the reader checks again). */
+export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null): Promise<void> {
+  if (chosen) refuseLackingColumns(table, await tableColumns(sql, table), chosen);
+}
+
 /** A COPY out of the table (its chosen columns, with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
 async function* stagingCopy<T>(
   api: Sql,
@@ -56,15 +77,12 @@ async function* stagingCopy<T>(
   // streamed a large COPY TO waiting forever on its next query.
   const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
   const [backend] = await sql`select pg_backend_pid() as pid`;
-  const columns = (await sql`
-    select attname as name, format_type(atttypid, atttypmod) as type from pg_attribute
-    where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`) as unknown as TableColumn[];
-  const lacking = chosen?.filter((name) => !columns.some((c) => c.name === name)) ?? [];
-  if (lacking.length) {
+  const columns = await tableColumns(sql, table);
+  try {
+    refuseLackingColumns(table, columns, chosen);
+  } catch (error) {
     await sql.end({ timeout: 0 });
-    throw new SluiceError(`index.columns names ${lacking.join(", ")}, which the staging table ${table} lacks`, {
-      hint: `name only the table's columns (${columns.map((c) => c.name).join(", ")}) in index.columns, or leave it out to read them all`,
-    });
+    throw error;
   }
   let source = ident(table);
   // The key names each document; `mature` is the column sluice itself gives meaning to (below).

@@ -15,6 +15,7 @@ import { countReason } from "../../jobs/counters.ts";
 import { generationIndices, workersAlias } from "../../generations/names.ts";
 import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
 import { indexOwner } from "../../generations/owned-indices.ts";
+import { checkStagingColumns } from "../index/staging-rows.ts";
 import { markedMappings, markFor } from "../../generations/ownership.ts";
 import { sleep } from "../../retry.ts";
 import { createFreshIndex, requireIndexConfig } from "../index/build-index.ts";
@@ -77,6 +78,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   let total = 0;
   try {
     const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
+    await checkStagingColumns(sql, generation.tableName, config.columns);
     job.setTask(`creating ${index}; cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 0);
     const owner = await indexOwner(sql, dataset.name);
     // The split runs while Elasticsearch creates the index; the ranges are recorded (and so claimable) only once the index exists.
