@@ -241,8 +241,9 @@ export interface IndexConfig {
   /**
    * The staging columns the documents are made of: the only ones copied out of PostgreSQL into each
    * row (toDocument's and the children's), or into a projection's documents. The key column, and
-   * a `mature` column when the table has one, are always read. A column the staging table lacks fails the index stage before any document is
-   * sent. Less to copy and decode: ~15% of sluice's CPU per document for Openverse's image rows.
+   * a `mature` column when the table has one, are always read. A column the staging table lacks
+   * fails the index stage before it creates anything (`sluice config check` reports it first).
+   * Less to copy and decode: ~15% of sluice's CPU per document for Openverse's image rows.
    * @default every column
    */
   columns?: string[];
