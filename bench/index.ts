@@ -503,7 +503,11 @@ async function indexRounds(
       })),
       {
         name: "helpers.bulk",
-        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index, documentsKind], env)),
+        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index, documentsKind, "copy"], env)),
+      },
+      {
+        name: "helpers+cursor",
+        run: () => onReference(() => childTool([process.execPath, "bench/helpers-bulk.ts", apiUrl, table, esUrl, index, documentsKind, "cursor"], env)),
       },
     ];
     const python = process.env.SLUICE_BENCH_PYTHON || "python3";
@@ -568,6 +572,11 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
   const helpers = results.get("helpers.bulk")!;
   const vsHelpers = roundRatios(ours, helpers);
   table.push({ stage: "index vs helpers.bulk", ours: rate(ours), limit: rate(helpers), goal: 1.1, ratio: median(vsHelpers), peakRss: null, note: `defaults (5 MB, concurrency 5); ratio per round ${spread(vsHelpers, 2)}` });
+  const cursor = results.get("helpers+cursor");
+  if (cursor) {
+    const vsCursor = roundRatios(ours, cursor);
+    table.push({ stage: "index vs helpers+cursor", ours: rate(ours), limit: rate(cursor), goal: null, ratio: median(vsCursor), peakRss: null, note: `info: helpers.bulk fed rows from a postgres.js cursor, as a user's script reads them; ratio per round ${spread(vsCursor, 2)}` });
+  }
   const python = results.get("parallel_bulk");
   if (python) {
     const vsPython = roundRatios(ours, python);
@@ -722,7 +731,7 @@ async function main() {
     }
 
     if (doIndex) {
-      log(`index: ${opts.rounds} rounds in rotated order: sluice, raw _bulk with curl at concurrency ${opts.rawConcurrency.join(", ")}, helpers.bulk, parallel_bulk`);
+      log(`index: ${opts.rounds} rounds in rotated order: sluice, raw _bulk with curl at concurrency ${opts.rawConcurrency.join(", ")}, helpers.bulk (sluice's reader, and a postgres.js cursor), parallel_bulk`);
       const { results, last, raw, skipped } = await indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts);
       indexRows(results, raw, last, table, notes);
       notes.push(...skipped);

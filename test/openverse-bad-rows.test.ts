@@ -209,7 +209,7 @@ describe("index.columns", () => {
     expect(job.error).toMatch(/^index\.columns names titel, which the staging table photos__g\d+ lacks/);
     expect(await photoIndices()).toEqual(before);
     // Refused before its first step ("creating …"), not after making an index and deleting it again.
-    const [{ task }] = (await t.api`select task from sluice.jobs where id = ${job.id}`) as unknown as { task: string | null }[];
+    const [{ task }] = (await t.api`select task from sluice.jobs where id = ${job.id}`) as unknown as [{ task: string | null }];
     expect(task).toBeNull();
   });
 });
