@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { backoffDelay, RETRY_DEFAULTS, sleep, withRetries } from "./retry.ts";
+import { backoffDelay, RETRY_DEFAULTS, sleep, untilAborted, withRetries } from "./retry.ts";
 
 describe("backoffDelay", () => {
   const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
@@ -59,5 +59,18 @@ describe("withRetries", () => {
     const started = performance.now();
     await sleep(15);
     expect(performance.now() - started).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe("untilAborted", () => {
+  test("settles as the work does, or with the signal's reason as soon as it aborts", async () => {
+    const controller = new AbortController();
+    expect(await untilAborted(Promise.resolve(7), controller.signal)).toBe(7);
+    await expect(untilAborted(Promise.reject(new Error("work failed")), controller.signal)).rejects.toThrow("work failed");
+    const never = new Promise<never>(() => {});
+    const pending = untilAborted(never, controller.signal);
+    controller.abort(new Error("lock lost"));
+    await expect(pending).rejects.toThrow("lock lost");
+    await expect(untilAborted(Promise.resolve(1), controller.signal)).rejects.toThrow("lock lost");
   });
 });

@@ -43,6 +43,20 @@ export function backoffDelay(retry: number, policy: Pick<RetryPolicy, "baseDelay
 }
 
 /** Waits `ms`, or less when `signal` aborts (then throws its reason). */
+/**
+ * `work`, or the signal's reason as soon as it aborts. For an await that a dropped connection can
+ * leave unsettled forever (postgres.js: the next query on a one-connection pool whose socket went
+ * away mid-setup), so that the job's heartbeat, which sees the lock gone and aborts, still ends it.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (!signal) return Bun.sleep(ms);
   if (signal.aborted) return Promise.reject(signal.reason);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { aliasIndices, createTestEnvironment, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
 import { elasticsearchProxy } from "./support/search-proxy.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
@@ -53,6 +53,17 @@ async function waitForJob(stage: string, since: number, timeoutMs = 60_000): Pro
 }
 
 /** A config whose image dataset indexes in small requests, with the tolerance given. */
+/** Until the index has taken a document (indexing stats count them before any refresh). */
+async function waitForIndexedDocuments(index: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const stats = (await fetch(`${elasticsearchUrl}/${index}/_stats/indexing`).then((r) => (r.ok ? r.json() : null)).catch(() => null)) as { _all?: { primaries?: { indexing?: { index_total?: number } } } } | null;
+    if ((stats?._all?.primaries?.indexing?.index_total ?? 0) > 0) return;
+    await Bun.sleep(20);
+  }
+  throw new Error(`${index} took no document within ${timeoutMs} ms`);
+}
+
 async function smallBulkConfig(name: string, index: Record<string, number>): Promise<string> {
   const path = `/tmp/${t.name}-${name}.config.ts`;
   await Bun.write(path, `import { openverseDatasets } from ${JSON.stringify(new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname)};
@@ -84,7 +95,9 @@ describe("a connection that drops ends the command, naming the right service", (
     const since = await newestJobId();
     const child = spawnSluice(["index", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy.toString() });
     const job = await waitForJob("index", since);
-    await Bun.sleep(300);
+    // Mid-stream, whatever the host's speed: once the new index has taken its first documents.
+    const [{ building }] = (await t.api`select max(number)::int as building from sluice.generations where dataset = 'image'`) as unknown as [{ building: number }];
+    await waitForIndexedDocuments(`${t.indexPrefix}image-g${building}`);
     // A restart: every connection is cut, new ones are refused for a moment, then accepted again.
     proxy.pause();
     expect(proxy.dropAll()).toBeGreaterThan(0);

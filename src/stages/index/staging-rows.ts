@@ -4,8 +4,10 @@
  * with the values decoded here costs the server about half what `row_to_json` does, and on a
  * machine shared with Elasticsearch that CPU goes to indexing instead.
  */
-import { ident, openDatabase, type Sql } from "../../adapters/postgres.ts";
+import { databaseFailure, ident, isDatabaseFailure, openDatabase, type Sql } from "../../adapters/postgres.ts";
+import type { Readable } from "node:stream";
 import { SluiceError } from "../../errors.ts";
+import { untilAborted } from "../../retry.ts";
 import { copyRowJson } from "../../transforms/copy-row-json.ts";
 import { type CopyLineReader, copyRowReader, type TableColumn } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
@@ -75,9 +77,21 @@ async function* stagingCopy<T>(
 ): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
   // streamed a large COPY TO waiting forever on its next query.
-  const sql = await openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 });
-  const [backend] = await sql`select pg_backend_pid() as pid`;
-  const columns = await tableColumns(sql, table);
+  const sql = await untilAborted(openDatabase(databaseUrl, { variable: "DATABASE_URL", maxConnections: 1 }), signal).catch((error) => {
+    // Mid-stage, a connection refused or cut while it opens is the server going away, not a wrong URL.
+    const cause = (error as { cause?: unknown })?.cause;
+    throw isDatabaseFailure(cause) ? databaseFailure(cause, databaseUrl, "DATABASE_URL", `read the staging table ${table}`) : error;
+  });
+  let backend: { pid?: unknown } | undefined;
+  let columns: TableColumn[];
+  try {
+    // A restart between these queries can leave the next one unsettled: the job's abort ends them.
+    [backend] = await untilAborted(sql`select pg_backend_pid() as pid`, signal);
+    columns = await untilAborted(tableColumns(sql, table), signal);
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    throw error;
+  }
   try {
     refuseLackingColumns(table, columns, chosen);
   } catch (error) {
@@ -108,7 +122,13 @@ async function* stagingCopy<T>(
     await sql.end({ timeout: 0 });
     throw unreadable(error);
   }
-  const readable = await sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable();
+  let readable: Readable;
+  try {
+    readable = await untilAborted(sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable(), signal);
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    throw error;
+  }
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const decodeRow = (line: Uint8Array) => {
