@@ -42,7 +42,6 @@ export function backoffDelay(retry: number, policy: Pick<RetryPolicy, "baseDelay
   return random() * ceiling;
 }
 
-/** Waits `ms`, or less when `signal` aborts (then throws its reason). */
 /**
  * `work`, or the signal's reason as soon as it aborts. For an await that a dropped connection can
  * leave unsettled forever (postgres.js: the next query on a one-connection pool whose socket went
@@ -57,6 +56,7 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+/** Waits `ms`, or less when `signal` aborts (then throws its reason). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (!signal) return Bun.sleep(ms);
   if (signal.aborted) return Promise.reject(signal.reason);

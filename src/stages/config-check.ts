@@ -18,6 +18,7 @@ import { maskUrl } from "../redact.ts";
 import { openSyncSource } from "../sources/open.ts";
 import { pageUrl, parseRegistryPage } from "../sources/registry.ts";
 import type { Source } from "../sources/types.ts";
+import { lackingColumnsError } from "./index/staging-rows.ts";
 import { qualifiedName, stagingColumns, upstreamColumnTypes } from "./refresh/upstream.ts";
 
 export interface Check {
@@ -129,12 +130,8 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
 
 /** index.columns names only columns the staging table will have; the index stage checks again against the table itself. */
 function checkIndexColumns(dataset: Dataset, staged: string[], what: string): void {
-  const lacking = dataset.index?.columns?.filter((name) => !staged.includes(name)) ?? [];
-  if (lacking.length) {
-    throw new SluiceError(`index.columns of dataset ${dataset.name} names ${lacking.join(", ")}, which ${what} lacks`, {
-      hint: `name only staged columns (${staged.join(", ")}) in index.columns, or leave it out to read them all`,
-    });
-  }
+  const lacking = lackingColumnsError(dataset.index?.columns ?? null, staged, `index.columns of dataset ${dataset.name}`, what);
+  if (lacking) throw lacking;
 }
 
 /** One request for the first page of the listing. */

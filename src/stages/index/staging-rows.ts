@@ -52,18 +52,23 @@ async function tableColumns(sql: Sql, table: string): Promise<TableColumn[]> {
     where attrelid = ${ident(table)}::regclass and attnum > 0 and not attisdropped order by attnum`) as unknown as TableColumn[];
 }
 
-function refuseLackingColumns(table: string, columns: TableColumn[], chosen: readonly string[] | null): void {
-  const lacking = chosen?.filter((name) => !columns.some((c) => c.name === name)) ?? [];
-  if (lacking.length) {
-    throw new SluiceError(`index.columns names ${lacking.join(", ")}, which the staging table ${table} lacks`, {
-      hint: `name only the table's columns (${columns.map((c) => c.name).join(", ")}) in index.columns, or leave it out to read them all`,
-    });
-  }
+/**
+ * The one line for index.columns naming columns a table lacks (`subject` names the setting, `what`
+ * the table), or null when every name is there. Shared by `sluice config check` and the index stage.
+ */
+export function lackingColumnsError(chosen: readonly string[] | null, available: readonly string[], subject: string, what: string): SluiceError | null {
+  const lacking = chosen?.filter((name) => !available.includes(name)) ?? [];
+  if (!lacking.length) return null;
+  return new SluiceError(`${subject} names ${lacking.join(", ")}, which ${what} lacks`, {
+    hint: `name only the table's columns (${available.join(", ")}) in index.columns, or leave it out to read them all`,
+  });
 }
 
 /** Refuses index.columns naming a column the staging table lacks, before anything is created for it (the reader checks again). */
 export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null): Promise<void> {
-  if (chosen) refuseLackingColumns(table, await tableColumns(sql, table), chosen);
+  if (!chosen) return;
+  const lacking = lackingColumnsError(chosen, (await tableColumns(sql, table)).map((c) => c.name), "index.columns", `the staging table ${table}`);
+  if (lacking) throw lacking;
 }
 
 /** A COPY out of the table (its chosen columns, with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
@@ -82,53 +87,47 @@ async function* stagingCopy<T>(
     const cause = (error as { cause?: unknown })?.cause;
     throw isDatabaseFailure(cause) ? databaseFailure(cause, databaseUrl, "DATABASE_URL", `read the staging table ${table}`) : error;
   });
-  let backend: { pid?: unknown } | undefined;
-  let columns: TableColumn[];
-  try {
-    // A restart between these queries can leave the next one unsettled: the job's abort ends them.
-    [backend] = await untilAborted(sql`select pg_backend_pid() as pid`, signal);
-    columns = await untilAborted(tableColumns(sql, table), signal);
-  } catch (error) {
-    await sql.end({ timeout: 0 });
-    throw error;
-  }
-  try {
-    refuseLackingColumns(table, columns, chosen);
-  } catch (error) {
-    await sql.end({ timeout: 0 });
-    throw error;
-  }
-  let source = ident(table);
-  // The key names each document; `mature` is the column sluice itself gives meaning to (below).
-  let described = chosen ? columns.filter((c) => c.name === key || c.name === "mature" || chosen.includes(c.name)) : columns;
-  if (mature) {
-    // Openverse's indexer reads `EXISTS (… api_mature<media> …) AS mature` beside each row; a mature column of the row's own also counts.
-    const own = columns.some((c) => c.name === "mature") ? "t.mature IS TRUE OR " : "";
-    const listed = `EXISTS (SELECT 1 FROM ${ident(mature.table)} m WHERE m.${ident(mature.key)}::text = t.${ident(mature.key)}::text)`;
-    const others = described.filter((c) => c.name !== "mature").map((c) => `t.${ident(c.name)}`);
-    source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
-    described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
-  }
   const unreadable = (error: unknown) =>
     new SluiceError(`reading the staging table ${table} failed: ${(error as Error).message}`, {
       hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
       cause: error,
     });
-  let reader: CopyLineReader<T>;
+  // Every await here also ends when the job aborts: a restart between these queries can leave the
+  // next one on this connection unsettled, and the job's heartbeat aborts once it sees the lock gone.
+  const setUp = async () => {
+    const [backend] = await untilAborted(sql`select pg_backend_pid() as pid`, signal);
+    const columns = await untilAborted(tableColumns(sql, table), signal);
+    const lacking = lackingColumnsError(chosen, columns.map((c) => c.name), "index.columns", `the staging table ${table}`);
+    if (lacking) throw lacking;
+    let source = ident(table);
+    // The key names each document; `mature` is the column sluice itself gives meaning to (below).
+    let described = chosen ? columns.filter((c) => c.name === key || c.name === "mature" || chosen.includes(c.name)) : columns;
+    if (mature) {
+      // Openverse's indexer reads `EXISTS (… api_mature<media> …) AS mature` beside each row; a mature column of the row's own also counts.
+      const own = columns.some((c) => c.name === "mature") ? "t.mature IS TRUE OR " : "";
+      const listed = `EXISTS (SELECT 1 FROM ${ident(mature.table)} m WHERE m.${ident(mature.key)}::text = t.${ident(mature.key)}::text)`;
+      const others = described.filter((c) => c.name !== "mature").map((c) => `t.${ident(c.name)}`);
+      source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
+      described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
+    }
+    let reader: CopyLineReader<T>;
+    try {
+      // A table without its key column (table.key) cannot be read as documents.
+      reader = makeReader(described);
+    } catch (error) {
+      throw unreadable(error);
+    }
+    const readable: Readable = await untilAborted(sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable(), signal);
+    return { backend, reader, readable };
+  };
+  let setup: Awaited<ReturnType<typeof setUp>>;
   try {
-    // A table without its key column (table.key) cannot be read as documents.
-    reader = makeReader(described);
-  } catch (error) {
-    await sql.end({ timeout: 0 });
-    throw unreadable(error);
-  }
-  let readable: Readable;
-  try {
-    readable = await untilAborted(sql.unsafe(`COPY (SELECT ${reader.selectList} FROM ${source} ${where}) TO STDOUT`).readable(), signal);
+    setup = await setUp();
   } catch (error) {
     await sql.end({ timeout: 0 });
     throw error;
   }
+  const { backend, reader, readable } = setup;
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   const decodeRow = (line: Uint8Array) => {
