@@ -43,9 +43,9 @@ export function backoffDelay(retry: number, policy: Pick<RetryPolicy, "baseDelay
 }
 
 /**
- * `work`, or the signal's reason as soon as it aborts. For an await that a dropped connection can
- * leave unsettled forever (postgres.js: the next query on a one-connection pool whose socket went
- * away mid-setup), so that the job's heartbeat, which sees the lock gone and aborts, still ends it.
+ * `work`, or the signal's reason as soon as it aborts. For an await that a dropped connection could
+ * leave unsettled forever (postgres.js did, for a query handed over as the socket reset; patched in
+ * patches/), so that the job's heartbeat, which sees the lock gone and aborts, still ends it.
  */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);

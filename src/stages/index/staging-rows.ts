@@ -92,8 +92,8 @@ async function* stagingCopy<T>(
       hint: "run `sluice refresh` for a fresh generation, then index again; if it recurs, report it with this line",
       cause: error,
     });
-  // Every await here also ends when the job aborts: a restart between these queries can leave the
-  // next one on this connection unsettled, and the job's heartbeat aborts once it sees the lock gone.
+  // Every await here also ends when the job aborts (the job's heartbeat aborts once it sees the lock
+  // gone): whatever a restart between these queries leaves unsettled cannot hold the command.
   const setUp = async () => {
     const [backend] = await untilAborted(sql`select pg_backend_pid() as pid`, signal);
     const columns = await untilAborted(tableColumns(sql, table), signal);
