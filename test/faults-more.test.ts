@@ -133,6 +133,55 @@ describe("a connection that drops ends the command, naming the right service", (
   }, 120_000);
 });
 
+describe("the API database restarting during refresh", () => {
+  test("while the staging table's indexes are built: one line naming DATABASE_URL, the generation discarded, the next refresh succeeds", async () => {
+    const before = await liveState();
+    const db = new URL(t.apiUrl);
+    const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
+    const viaProxy = new URL(t.apiUrl);
+    viaProxy.port = String(proxy.port);
+    const since = await newestJobId();
+    const child = spawnSluice(["refresh", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy.toString() });
+    // Read as it comes, to cut the connections as soon as the step starts.
+    let stderr = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr as unknown as AsyncIterable<Uint8Array>) stderr += decoder.decode(chunk, { stream: true });
+    })();
+    const until = Date.now() + 60_000;
+    while (!stderr.includes("building indexes on") && Date.now() < until) await Bun.sleep(5);
+    expect(stderr).toContain("building indexes on");
+    proxy.pause();
+    expect(proxy.dropAll()).toBeGreaterThan(0);
+    await Bun.sleep(1500);
+    proxy.resume();
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const code = await child.exited;
+    clearTimeout(killer);
+    await reading;
+    proxy.stop();
+    try {
+      expect(code).toBe(1);
+      // Before, the socket's own error named no server and reached the top as "unexpected error: read ECONNRESET".
+      expect(stderr).not.toContain("unexpected error");
+      expect(stderr).toContain("lost the connection to DATABASE_URL");
+      expect(stderr).not.toContain(`:${db.password}@`);
+      expect(await liveState()).toEqual(before);
+      const [job] = await t.api`select state, error, generation from sluice.jobs where stage = 'refresh' and id > ${since} order by id desc limit 1`;
+      expect(job!.state).toBe("failed");
+      expect(job!.error).toContain("DATABASE_URL");
+      const [gen] = await t.api`select state, table_name from sluice.generations where dataset = 'image' and number = ${job!.generation}`;
+      expect(gen!.state).toBe("discarded");
+      const [staging] = await t.api`select to_regclass(${gen!.table_name as string}) as oid`;
+      expect(staging!.oid).toBeNull();
+    } catch (error) {
+      console.error(`refresh exited ${code}; its stderr:\n${stderr}`);
+      throw error;
+    }
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+  }, 120_000);
+});
+
 describe("Elasticsearch refusing requests", () => {
   test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
     const LIMIT = 512 * 1024;

@@ -1,10 +1,11 @@
 /**
  * The patched postgres.js (patches/postgres@3.4.9.patch) under a reset, through a throwaway proxy:
  * every query settles, so a command whose database restarts ends with one line instead of waiting
- * forever. Each test stands for one hang found in a fault test and traced to the driver.
+ * forever, and a lost connection names its server. Each test stands for one fault found by a sweep
+ * of restarts and traced to the driver; each fails unpatched.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { openDatabase } from "../src/adapters/postgres.ts";
+import { lostConnectionOf, openDatabase } from "../src/adapters/postgres.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 
@@ -52,5 +53,30 @@ test("a query handed to an idle pooled connection as a reset closes it settles a
       await sql.end({ timeout: 1 });
       proxy.stop();
     }
+  }
+});
+
+test("a query cut by a reset rejects naming its server's address and port, so a lost connection that reaches the top names its variable", async () => {
+  const db = new URL(t.apiUrl);
+  const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
+  const viaProxy = new URL(t.apiUrl);
+  viaProxy.port = String(proxy.port);
+  const sql = await openDatabase(viaProxy.toString(), { variable: "DATABASE_URL", maxConnections: 2 });
+  try {
+    const running = sql`select pg_sleep(5)`.then(
+      () => null,
+      (error) => error as { code?: string; address?: unknown; port?: unknown },
+    );
+    await Bun.sleep(200);
+    proxy.dropAll();
+    const error = await running;
+    expect(error?.code).toBe("ECONNRESET");
+    // Unpatched, the socket's own error carried neither.
+    expect(error?.address).toBe("127.0.0.1");
+    expect(Number(error?.port)).toBe(proxy.port);
+    expect(lostConnectionOf(error, { DATABASE_URL: viaProxy.toString(), UPSTREAM_DATABASE_URL: t.upstreamUrl })?.message).toBe("lost the connection to DATABASE_URL: ECONNRESET");
+  } finally {
+    await sql.end({ timeout: 1 });
+    proxy.stop();
   }
 });

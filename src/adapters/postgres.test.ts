@@ -22,5 +22,8 @@ describe("database failures", () => {
     expect(lostConnectionOf(closed(5432), urls)?.message).toBe("lost the connection to UPSTREAM_DATABASE_URL: CONNECTION_CLOSED");
     expect(lostConnectionOf(closed(7777), urls)?.message).toBe("lost the connection to PostgreSQL at 127.0.0.1:7777: CONNECTION_CLOSED");
     expect(lostConnectionOf(new Error("other"), urls)).toBeNull();
+    // Raised while no socket is open, postgres.js gives its host and port options, one per host.
+    const unopened = Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:6543"), { code: "CONNECTION_CLOSED", address: ["127.0.0.1"], port: [6543] });
+    expect(lostConnectionOf(unopened, urls)?.message).toBe("lost the connection to DATABASE_URL: CONNECTION_CLOSED");
   });
 });

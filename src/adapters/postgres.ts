@@ -178,18 +178,21 @@ export function databaseFailure(error: unknown, url: string, variable: string, d
  * the error is not one, or no single variable matches.
  */
 export function lostConnectionOf(error: unknown, urls: Record<string, string | undefined>): SluiceError | null {
-  const e = error as { code?: string; address?: string; port?: number | string };
+  const e = error as { code?: string; address?: string | string[]; port?: number | string | number[] };
   if (!e?.code || !LOST_CONNECTION_CODES.has(e.code) || !e.address) return null;
+  // A connection error raised with no socket open carries the driver's option arrays (one per host).
+  const address = Array.isArray(e.address) ? e.address[0] : e.address;
+  const port = Array.isArray(e.port) ? e.port[0] : e.port;
   const matches = Object.entries(urls).filter(([, url]) => {
     if (!url) return false;
     try {
       const u = new URL(url);
-      return u.hostname === e.address && Number(u.port || 5432) === Number(e.port);
+      return u.hostname === address && Number(u.port || 5432) === Number(port);
     } catch {
       return false;
     }
   });
-  const where = matches.length ? matches.map(([name]) => name).join(" or ") : `PostgreSQL at ${e.address}:${e.port}`;
+  const where = matches.length ? matches.map(([name]) => name).join(" or ") : `PostgreSQL at ${address}:${port}`;
   return new SluiceError(`lost the connection to ${where}: ${e.code}`, {
     hint: "the database restarted or the network dropped; production is untouched, run the command again once PostgreSQL accepts connections",
     cause: error,
