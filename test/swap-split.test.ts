@@ -134,6 +134,31 @@ describe("a swap cut at the alias move", () => {
     expect(again.stdout).toContain("nothing to repair");
   }, 120_000);
 
+  test("a run whose alias move is cut keeps the generation it promoted: status says split and --repair converges on it", async () => {
+    const before = (await whereIsLive()).generations[0]!;
+    await label("g-run");
+    proxy.mode = "die";
+    const run = await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "run", "image");
+    expect(run.code).toBe(1);
+    const job = await lastJob(t, "image", "run");
+    expect(job.error).toContain("image is split");
+    const promoted = job.generation;
+    expect(promoted).toBeGreaterThan(before);
+    // Before, the run's clean-up marked the generation it had just put in the table discarded, and
+    // the repair then left no live generation at all.
+    const [row] = await t.api`select state from sluice.generations where dataset = 'image' and number = ${promoted}`;
+    expect(row!.state).toBe("live");
+    expect((await statusOf(proxy.url)).state).toBe("split");
+    proxy.restart();
+    expect((await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "run", "image")).code).toBe(1);
+    expect((await t.sluice("swap", "image", "--repair")).code).toBe(0);
+    expect(await whereIsLive()).toEqual({ ...agreeOn(promoted), table: "g-run" });
+    expect((await statusOf(elasticsearchUrl)).state).toBe("agreed");
+    // Rollback still finds the generation it replaced.
+    expect((await t.sluice("swap", "image", "--rollback")).code).toBe(0);
+    expect((await whereIsLive()).generations).toEqual([before]);
+  }, 120_000);
+
   test("an alias moved off the live generation by hand: status says split and --repair points it back", async () => {
     const live = (await whereIsLive()).generations[0]!;
     const [other] = await t.api`select number from sluice.generations where dataset = 'image' and number <> ${live} and state in ('previous', 'ready', 'discarded') order by number desc limit 1`;

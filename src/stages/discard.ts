@@ -1,6 +1,6 @@
 /**
  * Throws away a generation that will not be promoted: its staging table and its indices go, its
- * row says discarded. This is how a failed or interrupted run leaves production untouched. Only
+ * row says discarded; a generation that is or may be live is left as it is. This is how a failed or interrupted run leaves production untouched. Only
  * indices carrying this database's and dataset's mark are deleted (see generations/ownership.ts).
  */
 import type { SearchClient } from "../adapters/elasticsearch.ts";
@@ -8,6 +8,7 @@ import { ident, type Sql } from "../adapters/postgres.ts";
 import type { Dataset } from "../config/types.ts";
 import { generationIndices, generationTable } from "../generations/names.ts";
 import { setGenerationState } from "../generations/store.ts";
+import { openSwap } from "../generations/swap-journal.ts";
 import { deleteOwnedIndex, indexOwner } from "../generations/owned-indices.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -19,6 +20,13 @@ export async function discardGeneration(
   log: Logger,
   options: { keepTable?: boolean } = {},
 ): Promise<void> {
+  // A clean-up never takes down what production serves or may serve: a swap that failed after its
+  // tables moved leaves the generation live (or half-promoted, with its journal row open).
+  const promoted = await promotedState(sql, dataset.name, generation);
+  if (promoted) {
+    log.warn(`generation ${generation} not discarded: ${promoted}`);
+    return;
+  }
   if (!options.keepTable) {
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, generation))}`);
     await setGenerationState(sql, dataset.name, generation, "discarded");
@@ -33,4 +41,13 @@ export async function discardGeneration(
     }
   }
   log.info(options.keepTable ? `generation ${generation}: new indices deleted, staging kept for a retry` : `generation ${generation} discarded: staging dropped, production untouched`);
+}
+
+/** Why a generation must not be discarded (it is live, kept for rollback, or in an unfinished swap), or null. */
+async function promotedState(sql: Sql, dataset: string, generation: number): Promise<string | null> {
+  const [row] = await sql`select state from sluice.generations where dataset = ${dataset} and number = ${generation}`;
+  if (row && (row.state === "live" || row.state === "previous")) return `it is ${row.state}`;
+  const open = await openSwap(sql, dataset);
+  if (open && (open.incoming === generation || open.outgoing === generation)) return `an unfinished swap holds it (\`sluice swap ${dataset} --repair\` finishes it)`;
+  return null;
 }

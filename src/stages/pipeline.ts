@@ -229,8 +229,12 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
       return { dataset: ds.name, generation: number, steps, outcome: "promoted", ...(beforeSwap ? { beforeSwap } : {}) };
     } catch (error) {
       const message = error instanceof SluiceError ? error.toLine() : (error as Error).message;
-      slack.notify(`run ${ds.name} FAILED at ${stage}: ${message}. Production untouched.`);
-      // A refused swap keeps its generation ready, so that the advice it printed can be followed.
+      // Once the swap has begun, its own outcome says what production serves (undone, done, or split
+      // with the repair named): say so rather than "untouched".
+      const untouched = stage !== "swap" || error instanceof SwapRefusedError;
+      slack.notify(`run ${ds.name} FAILED at ${stage}: ${message}. ${untouched ? "Production untouched." : "See `sluice status` for what production serves."}`);
+      // A refused swap keeps its generation ready, so that the advice it printed can be followed; a
+      // generation the swap made live, or left split, is kept by discardGeneration itself.
       if (generation && !(error instanceof SwapRefusedError)) await discardGeneration(sql, es, ds, (generation as Generation).number, log).catch((e) => log.error(`clean-up failed: ${(e as Error).message}`));
       throw error;
     }
