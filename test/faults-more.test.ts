@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
 import { elasticsearchProxy } from "./support/search-proxy.ts";
-import { TcpProxy } from "./support/tcp-proxy.ts";
+import { proxiedDatabase } from "./support/tcp-proxy.ts";
 
 let t: TestEnvironment;
 let liveCount = 0;
@@ -89,11 +89,9 @@ describe("a connection that drops ends the command, naming the right service", (
     const before = await liveState();
     expect((await t.sluice("refresh", "image")).code).toBe(0);
     const db = new URL(t.apiUrl);
-    const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
-    const viaProxy = new URL(t.apiUrl);
-    viaProxy.port = String(proxy.port);
+    const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
     const since = await newestJobId();
-    const child = spawnSluice(["index", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy.toString() });
+    const child = spawnSluice(["index", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy });
     const job = await waitForJob("index", since);
     // Mid-stream, whatever the host's speed: once the new index has taken its first documents.
     const [{ building }] = (await t.api`select max(number)::int as building from sluice.generations where dataset = 'image'`) as unknown as [{ building: number }];
@@ -137,11 +135,9 @@ describe("the API database restarting during refresh", () => {
   test("while the staging table's indexes are built: one line naming DATABASE_URL, the generation discarded, the next refresh succeeds", async () => {
     const before = await liveState();
     const db = new URL(t.apiUrl);
-    const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
-    const viaProxy = new URL(t.apiUrl);
-    viaProxy.port = String(proxy.port);
+    const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
     const since = await newestJobId();
-    const child = spawnSluice(["refresh", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy.toString() });
+    const child = spawnSluice(["refresh", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy });
     // Read as it comes, to cut the connections as soon as the step starts.
     let stderr = "";
     const reading = (async () => {

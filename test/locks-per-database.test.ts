@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 import { loadOpenverseSample } from "./support/openverse.ts";
-import { TcpProxy } from "./support/tcp-proxy.ts";
+import { proxiedDatabase } from "./support/tcp-proxy.ts";
 import { openDatabase } from "../src/adapters/postgres.ts";
 import { tryLockDataset } from "../src/jobs/lock.ts";
 
@@ -63,11 +63,8 @@ test("another database holding the same lock key does not keep this database's d
 });
 
 test("a lock whose connection drops is known lost at once, another run may take it, and letting it go does not hang", async () => {
-  const db = new URL(a.apiUrl);
-  const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
-  const viaProxy = new URL(a.apiUrl);
-  viaProxy.port = String(proxy.port);
-  const sql = await openDatabase(viaProxy.toString(), { variable: "DATABASE_URL", maxConnections: 3 });
+  const { proxy, url: viaProxy } = proxiedDatabase(a.apiUrl);
+  const sql = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 3 });
   try {
     const lock = await tryLockDataset(sql, "lock-drop");
     expect(lock).not.toBeNull();

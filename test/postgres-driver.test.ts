@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { lostConnectionOf, openDatabase } from "../src/adapters/postgres.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
-import { TcpProxy } from "./support/tcp-proxy.ts";
+import { proxiedDatabase } from "./support/tcp-proxy.ts";
 
 setDefaultTimeout(60_000);
 
@@ -31,12 +31,9 @@ function outcome(query: Promise<unknown>, ms = 5_000): Promise<string> {
 }
 
 test("a query handed to an idle pooled connection as a reset closes it settles as a lost connection, and the pool connects again", async () => {
-  const db = new URL(t.apiUrl);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
-    const viaProxy = new URL(t.apiUrl);
-    viaProxy.port = String(proxy.port);
-    const sql = await openDatabase(viaProxy.toString(), { variable: "DATABASE_URL", maxConnections: 4 });
+    const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+    const sql = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 4 });
     try {
       // The reset reaches the socket as 'error' then 'close'; the query lands between the two (the
       // pool still counts the connection open). Unpatched, it was written and never answered.
@@ -57,11 +54,8 @@ test("a query handed to an idle pooled connection as a reset closes it settles a
 });
 
 test("a query cut by a reset rejects naming its server's address and port, so a lost connection that reaches the top names its variable", async () => {
-  const db = new URL(t.apiUrl);
-  const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
-  const viaProxy = new URL(t.apiUrl);
-  viaProxy.port = String(proxy.port);
-  const sql = await openDatabase(viaProxy.toString(), { variable: "DATABASE_URL", maxConnections: 2 });
+  const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+  const sql = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 2 });
   try {
     const running = sql`select pg_sleep(5)`.then(
       () => null,
@@ -74,7 +68,7 @@ test("a query cut by a reset rejects naming its server's address and port, so a 
     // Unpatched, the socket's own error carried neither.
     expect(error?.address).toBe("127.0.0.1");
     expect(Number(error?.port)).toBe(proxy.port);
-    expect(lostConnectionOf(error, { DATABASE_URL: viaProxy.toString(), UPSTREAM_DATABASE_URL: t.upstreamUrl })?.message).toBe("lost the connection to DATABASE_URL: ECONNRESET");
+    expect(lostConnectionOf(error, { DATABASE_URL: viaProxy, UPSTREAM_DATABASE_URL: t.upstreamUrl })?.message).toBe("lost the connection to DATABASE_URL: ECONNRESET");
   } finally {
     await sql.end({ timeout: 1 });
     proxy.stop();

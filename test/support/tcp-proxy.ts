@@ -119,3 +119,12 @@ export class TcpProxy {
     pair.upstream?.terminate();
   }
 }
+
+/** A proxy in front of the PostgreSQL server `databaseUrl` names, and that URL pointed at the proxy. */
+export function proxiedDatabase(databaseUrl: string): { proxy: TcpProxy; url: string } {
+  const db = new URL(databaseUrl);
+  const proxy = new TcpProxy(db.hostname, Number(db.port || 5432));
+  const url = new URL(databaseUrl);
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}
