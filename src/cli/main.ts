@@ -4,7 +4,6 @@
  * code. Nothing below this prints errors.
  */
 import { type CommandDef, renderUsage, runCommand } from "citty";
-import { lostConnectionOf } from "../adapters/postgres.ts";
 import { flushNotifications } from "../adapters/slack.ts";
 import { LOG_LEVELS, readLogFormat, readLogLevel } from "../config/env.ts";
 import { ExitCode, SluiceError, UsageError } from "../errors.ts";
@@ -57,7 +56,11 @@ export async function runCli(main: CommandDef<any>, rawArgs: string[]): Promise<
     if (!checked.globals.logFormat) setLogFormat(readLogFormat(process.env) ?? "plain");
     const { result } = await runCommand(main, { rawArgs: checked.commandArgv });
     return typeof result === "number" ? result : ExitCode.ok;
-  } catch (error) {
+  } catch (thrown) {
+    // A connection that dropped where no step named it: name the variable it came from. Loaded
+    // here, not at start-up: it brings in the search client.
+    const lost = thrown instanceof SluiceError ? null : (await import("../adapters/lost-connection.ts")).unnamedConnectionFailure(thrown, connectionUrls());
+    const error = lost ?? thrown;
     const code = reportError(error);
     // `--json` promises one JSON object on stdout, failures included: the error line and the exit code.
     if (jsonAsked && !takeJsonPrinted()) printJson({ error: errorLine(error), exitCode: code });
@@ -78,9 +81,12 @@ function asksForJson(argv: readonly string[]): boolean {
 /** The line reportError printed for an error, for the JSON error object. */
 function errorLine(error: unknown): string {
   if (error instanceof SluiceError) return redact(error.toLine());
-  const lost = lostConnectionOf(error, { DATABASE_URL: process.env.DATABASE_URL, UPSTREAM_DATABASE_URL: process.env.UPSTREAM_DATABASE_URL });
-  if (lost) return redact(lost.toLine());
   return redact((error as Error)?.message ?? String(error));
+}
+
+/** The services' URLs as the environment gives them (not parsed: a bad one must not hide the error being reported). */
+function connectionUrls() {
+  return { databaseUrl: process.env.DATABASE_URL, upstreamDatabaseUrl: process.env.UPSTREAM_DATABASE_URL, elasticsearchUrl: process.env.ELASTICSEARCH_URL };
 }
 
 function reportError(error: unknown): number {
@@ -94,9 +100,6 @@ function reportError(error: unknown): number {
     logger.error(`${(error as Error).message} (run \`sluice --help\`)`);
     return ExitCode.usage;
   }
-  // A PostgreSQL connection that dropped where no stage named it: name the variable it came from.
-  const lost = lostConnectionOf(error, { DATABASE_URL: process.env.DATABASE_URL, UPSTREAM_DATABASE_URL: process.env.UPSTREAM_DATABASE_URL });
-  if (lost) return reportError(lost);
   const message = (error as Error)?.message ?? String(error);
   const pg = error as { severity?: string; code?: string };
   if (pg?.severity && pg.code) {

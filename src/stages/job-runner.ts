@@ -9,7 +9,8 @@ import { withLogContext } from "../log/context.ts";
 import { publishMetrics } from "../metrics/publish.ts";
 import { redact } from "../redact.ts";
 import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
-import { isDatabaseFailure, lostConnectionOf } from "../adapters/postgres.ts";
+import { isDatabaseFailure } from "../adapters/postgres.ts";
+import { unnamedConnectionFailure } from "../adapters/lost-connection.ts";
 import { assertLockHeld, type LockedSession } from "./session.ts";
 
 export interface JobHandle {
@@ -89,7 +90,7 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
     } catch (error) {
       clearInterval(timer);
       // A lost connection no step named is recorded as the command reports it: naming its variable.
-      const lost = error instanceof SluiceError ? null : lostConnectionOf(error, { DATABASE_URL: session.env.databaseUrl, UPSTREAM_DATABASE_URL: session.env.upstreamDatabaseUrl });
+      const lost = error instanceof SluiceError ? null : unnamedConnectionFailure(error, session.env);
       const message = error instanceof SluiceError ? error.toLine() : lost ? lost.toLine() : (error as Error)?.message ?? String(error);
       const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
       await recordFailure(() => finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }));
