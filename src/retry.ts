@@ -32,6 +32,8 @@ export const RETRY_DEFAULTS = {
   recordOutcome: { attempts: 6, baseDelayMs: 500, maxDelayMs: 4_000 },
   /** Creating an index that a crashed earlier attempt's late create keeps bringing back. */
   indexCreate: { attempts: 3, baseDelayMs: 500, maxDelayMs: 1_500 },
+  /** An idempotent search-engine call (create, settings, refresh, count) while the node restarts: about 10 s in all. */
+  searchControl: { attempts: 5, baseDelayMs: 500, maxDelayMs: 4_000 },
   /** A Slack message: it must never hold the pipeline up, so few and short. */
   slack: { attempts: 3, baseDelayMs: 200, maxDelayMs: 1_000 },
 } as const satisfies Record<string, RetryPolicy>;

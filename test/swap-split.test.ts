@@ -180,3 +180,22 @@ describe("a swap cut at the alias move", () => {
     expect((await statusOf(elasticsearchUrl)).state).toBe("agreed");
   }, 120_000);
 });
+
+describe("the index stage's control calls under a restarting node", () => {
+  test("a connection the node closes under create, refresh and count is tried again, and the index stage succeeds", async () => {
+    await label("g-cut");
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+    const before = proxy.cuts;
+    proxy.cutNext(/^PUT \/[^/\s?]*-image-g\d+[\s?]/, 2);
+    proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image-g\d+\/_refresh[\s?]/, 1);
+    proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image-g\d+\/_count[\s?]/, 1);
+    const index = await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "index", "image");
+    // Before, the first cut ended the command: "cannot index image into ELASTICSEARCH_URL …: socket hang up".
+    expect(proxy.cuts - before).toBe(4);
+    expect(index.code).toBe(0);
+    const job = await lastJob(t, "image", "index");
+    expect(job.state).toBe("succeeded");
+    const [{ n }] = (await t.api`select count(*)::int as n from ${t.api(`image__g${job.generation}`)}`) as unknown as [{ n: number }];
+    expect(job.counters.documents[`${t.indexPrefix}image-g${job.generation}`]).toBe(n);
+  }, 120_000);
+});

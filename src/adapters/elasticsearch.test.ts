@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { errors } from "@elastic/elasticsearch";
 import { errors as errors8 } from "es8client";
-import { isConnectionFailure, isResponseError, openSearch, searchError, serverMajor } from "./elasticsearch.ts";
+import { isConnectionFailure, isResponseError, openSearch, searchError, serverMajor, whileReachable } from "./elasticsearch.ts";
 
 describe("the two Elasticsearch clients' errors", () => {
   // As in production, the 8 client (and so its error classes) is loaded by meeting an 8 server;
@@ -63,4 +63,18 @@ test("Elasticsearch 7 is refused at connect, with one line naming the version", 
   } finally {
     seven.stop(true);
   }
+});
+
+describe("whileReachable", () => {
+  test("tries again only while the node cannot be reached: not on a timeout, nor on an answer", async () => {
+    let calls = 0;
+    expect(await whileReachable(async () => (++calls < 3 ? Promise.reject(new errors.ConnectionError("socket hang up")) : "ok"))).toBe("ok");
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(whileReachable(async () => (calls++, Promise.reject(new errors.TimeoutError("Request timed out"))))).rejects.toBeInstanceOf(errors.TimeoutError);
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(whileReachable(async () => (calls++, Promise.reject(new Error("index_not_found"))))).rejects.toThrow("index_not_found");
+    expect(calls).toBe(1);
+  }, 20_000);
 });

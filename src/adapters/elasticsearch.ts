@@ -263,6 +263,30 @@ export function isConnectionFailure(error: unknown): error is errors.ConnectionE
   return error instanceof errors.ConnectionError || (es8 !== null && error instanceof es8.errors.ConnectionError) || isTimeoutError(error);
 }
 
+/**
+ * An idempotent control call (index create or delete, settings, refresh, count), tried again while
+ * the node cannot be reached: a restart, or a kept-alive connection the node closed. Timeouts are
+ * not retried (a node that took 2 minutes once will again), nor anything the node answered. The
+ * bulk path and the alias move keep their own rules (sendBulk; swap/promote.ts reads back).
+ */
+export async function whileReachable<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  let lastError: unknown = null;
+  const outcome = await withRetries<T>(
+    async () => {
+      try {
+        return { done: await call() };
+      } catch (error) {
+        if (signal?.aborted || isTimeoutError(error) || !isConnectionFailure(error)) throw error;
+        lastError = error;
+        return { retry: "connection" };
+      }
+    },
+    { policy: RETRY_DEFAULTS.searchControl, signal },
+  );
+  if ("done" in outcome) return outcome.done;
+  throw lastError;
+}
+
 export function searchError(error: unknown, url: string, doing: string): SluiceError {
   const where = `ELASTICSEARCH_URL (${maskUrl(url)})`;
   if (isConnectionFailure(error)) {

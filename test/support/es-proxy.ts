@@ -8,6 +8,9 @@
  *                 (applied, but the client never hears)
  *   die           closes the connection unforwarded and stops listening: every later request is
  *                 refused, as if Elasticsearch had been killed, until `restart()`
+ *
+ * `cutNext(line, n)` closes the connection, unforwarded, on the next n requests whose request line
+ * matches, whatever the mode: a node restarting, or closing a kept-alive connection, under one call.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { elasticsearchUrl } from "./harness.ts";
@@ -19,6 +22,10 @@ export interface EsProxy {
   mode: ProxyMode;
   /** `POST /_aliases` requests seen. */
   aliasCalls: number;
+  /** Closes the client's connection, unforwarded, on the next `times` requests whose line matches (any mode). */
+  cutNext(requestLine: RegExp, times: number): void;
+  /** Requests cut by `cutNext`. */
+  cuts: number;
   /** Listens again on the same port (after `die`), passing everything through. */
   restart(): void;
   stop(): void;
@@ -38,10 +45,15 @@ export function startEsProxy(): EsProxy {
   const upstream = new URL(elasticsearchUrl);
   let listener: TCPSocketListener<Pair>;
   const clients = new Set<Socket<Pair>>();
+  const pendingCuts: { requestLine: RegExp; left: number }[] = [];
   const proxy: EsProxy = {
     url: "",
     mode: "pass",
     aliasCalls: 0,
+    cuts: 0,
+    cutNext(requestLine, times) {
+      pendingCuts.push({ requestLine, left: times });
+    },
     restart() {
       listener = listen(port);
       proxy.mode = "pass";
@@ -104,6 +116,13 @@ export function startEsProxy(): EsProxy {
         },
         data(client, chunk) {
           const head = new TextDecoder().decode(chunk.subarray(0, 32));
+          const line = new TextDecoder().decode(chunk.subarray(0, 512)).split("\r\n", 1)[0]!;
+          const cut = pendingCuts.find((c) => c.left > 0 && c.requestLine.test(line));
+          if (cut) {
+            cut.left--;
+            proxy.cuts++;
+            return close(client);
+          }
           if (/^POST \/_aliases[ ?]/.test(head)) {
             proxy.aliasCalls++;
             if (proxy.mode === "cut-request") return close(client);

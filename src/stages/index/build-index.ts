@@ -9,7 +9,7 @@
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
 import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
-import { countDocuments, type SearchClient, searchError } from "../../adapters/elasticsearch.ts";
+import { countDocuments, type SearchClient, searchError, whileReachable } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { RETRY_DEFAULTS, withRetries } from "../../retry.ts";
@@ -181,15 +181,15 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   job.setTask("restoring settings and refreshing", 92);
   for (const [i, target] of targets.entries()) {
     const settings = bodies[i]!.settings ?? {};
-    await es.indices.putSettings({
+    await whileReachable(() => es.indices.putSettings({
       index: target.index,
       // null puts Elasticsearch's default back; the typings do not allow it.
       settings: {
         number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0,
         refresh_interval: (settings as { refresh_interval?: string }).refresh_interval ?? null,
       } as Record<string, unknown>,
-    });
-    await es.indices.refresh({ index: target.index });
+    }), signal);
+    await whileReachable(() => es.indices.refresh({ index: target.index }), signal);
   }
 
   job.setTask("checking document counts", 96);
@@ -197,7 +197,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   for (const target of targets) {
     const tally = sink.tallies.get(target.index) ?? { sent: 0, indexed: 0, failed: 0 };
     const expected = tally.sent - tally.failed;
-    const actual = await countDocuments(es, target.index);
+    const actual = await whileReachable(() => countDocuments(es, target.index), signal);
     documents[target.index] = actual;
     if (actual !== expected) {
       throw new SluiceError(
@@ -247,9 +247,11 @@ export async function createFreshIndex(
   body: { settings: Record<string, unknown>; mappings: Record<string, unknown>; aliases?: Record<string, Record<string, never>> },
 ): Promise<void> {
   const created = await withRetries(async () => {
-    if (await assertOwned(es, index, owner, "replace", { generation })) await es.indices.delete({ index });
+    // Each call is tried again while the node restarts; a create whose answer was lost comes back
+    // as "exists" (ours, so replaced below), a delete whose answer was lost as absent.
+    if (await whileReachable(() => assertOwned(es, index, owner, "replace", { generation }))) await whileReachable(() => es.indices.delete({ index }, { ignore: [404] }));
     try {
-      await es.indices.create({ index, ...body });
+      await whileReachable(() => es.indices.create({ index, ...body }));
       return { done: true };
     } catch (error) {
       // A create from a crashed earlier attempt may still land after our delete: delete and try again.
