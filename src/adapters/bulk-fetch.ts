@@ -58,9 +58,13 @@ export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, 
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (timeout.aborted) throw new errors.TimeoutError("Request timed out");
-    // Bun's message without its advice to pass `verbose: true`, led by the code (ECONNRESET, ConnectionRefused) once.
-    const code = (error as { code?: string }).code ?? "";
-    const message = ((error as Error)?.message ?? String(error)).replace(/\s*For more information, pass `verbose: true`.*$/s, "");
-    throw new errors.ConnectionError(code && !message.startsWith(code) ? `${code}: ${message}` : message);
+    throw new errors.ConnectionError(fetchFailureMessage(error));
   }
+}
+
+/** Bun's fetch error without its advice to pass `verbose: true`, led by the code (ECONNRESET, ConnectionRefused) once. */
+export function fetchFailureMessage(error: unknown): string {
+  const code = (error as { code?: string }).code ?? "";
+  const message = ((error as Error)?.message ?? String(error)).replace(/\s*For more information, pass `verbose: true`.*$/s, "");
+  return code && !message.startsWith(code) ? `${code}: ${message}` : message;
 }

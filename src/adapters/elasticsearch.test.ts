@@ -65,6 +65,18 @@ test("Elasticsearch 7 is refused at connect, with one line naming the version", 
   }
 });
 
+test("a node that closes the connection at connect (a restart) is one line without Bun's advice to developers", async () => {
+  const closing = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void socket.terminate(), data() {} } });
+  try {
+    const url = `http://127.0.0.1:${closing.port}`;
+    const error = await openSearch(url).then(() => null, (e: unknown) => e as { toLine(): string });
+    expect(error?.toLine()).toStartWith(`cannot reach ELASTICSEARCH_URL (${url}/): ECONNRESET`);
+    expect(error?.toLine()).not.toContain("verbose: true");
+  } finally {
+    closing.stop(true);
+  }
+});
+
 describe("whileReachable", () => {
   test("tries again only while the node cannot be reached: not on a timeout, nor on an answer", async () => {
     let calls = 0;

@@ -22,7 +22,7 @@ import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
-import { type BulkEndpoint, bulkEndpoint, postBulk } from "./bulk-fetch.ts";
+import { type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
@@ -220,7 +220,7 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
   } catch (error) {
     const text = `${(error as { code?: string }).code ?? ""} ${(error as Error).message}`;
     const certificate = isCertificateError(text);
-    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${certificate ? "TLS certificate verification failed: " : ""}${(error as Error).message}`, {
+    throw new SluiceError(`cannot reach ELASTICSEARCH_URL (${maskUrl(url)}): ${certificate ? "TLS certificate verification failed: " : ""}${fetchFailureMessage(error)}`, {
       hint: certificate ? certificateHint(access) : "is Elasticsearch running? `scripts/services up` starts a local one",
       cause: error,
     });
