@@ -1,13 +1,14 @@
 /**
  * Throws away a generation that will not be promoted: its staging table and its indices go, its
- * row says discarded; a generation that is or may be live is left as it is. This is how a failed or interrupted run leaves production untouched. Only
- * indices carrying this database's and dataset's mark are deleted (see generations/ownership.ts).
+ * row says discarded; a generation that is or may be live is left as it is. This is how a failed
+ * or interrupted run leaves production untouched. Only indices carrying this database's and
+ * dataset's mark are deleted (see generations/ownership.ts).
  */
 import type { SearchClient } from "../adapters/elasticsearch.ts";
 import { ident, type Sql } from "../adapters/postgres.ts";
 import type { Dataset } from "../config/types.ts";
 import { generationIndices, generationTable } from "../generations/names.ts";
-import { setGenerationState } from "../generations/store.ts";
+import { findGeneration, setGenerationState } from "../generations/store.ts";
 import { openSwap } from "../generations/swap-journal.ts";
 import { deleteOwnedIndex, indexOwner } from "../generations/owned-indices.ts";
 import type { Logger } from "../log/logger.ts";
@@ -45,8 +46,8 @@ export async function discardGeneration(
 
 /** Why a generation must not be discarded (it is live, kept for rollback, or in an unfinished swap), or null. */
 async function promotedState(sql: Sql, dataset: string, generation: number): Promise<string | null> {
-  const [row] = await sql`select state from sluice.generations where dataset = ${dataset} and number = ${generation}`;
-  if (row && (row.state === "live" || row.state === "previous")) return `it is ${row.state}`;
+  const state = (await findGeneration(sql, dataset, generation))?.state;
+  if (state === "live" || state === "previous") return `it is ${state}`;
   const open = await openSwap(sql, dataset);
   if (open && (open.incoming === generation || open.outgoing === generation)) return `an unfinished swap holds it (\`sluice swap ${dataset} --repair\` finishes it)`;
   return null;

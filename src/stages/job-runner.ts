@@ -90,8 +90,8 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
     } catch (error) {
       clearInterval(timer);
       // A lost connection no step named is recorded as the command reports it: naming its variable.
-      const lost = error instanceof SluiceError ? null : unnamedConnectionFailure(error, session.env);
-      const message = error instanceof SluiceError ? error.toLine() : lost ? lost.toLine() : (error as Error)?.message ?? String(error);
+      const named = error instanceof SluiceError ? error : unnamedConnectionFailure(error, session.env);
+      const message = named ? named.toLine() : (error as Error)?.message ?? String(error);
       const state = error instanceof CancelledByAdminError ? "cancelled" : "failed";
       await recordFailure(() => finishJob(sql, job.id, { state, counters, error: redact(message), generation, task, percent }));
       await publishMetrics(sql);
