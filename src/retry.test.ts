@@ -7,14 +7,22 @@ describe("backoffDelay", () => {
     const top = () => 0.999999;
     expect([1, 2, 3, 4, 5, 6].map((n) => Math.round(backoffDelay(n, policy, top)))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
-  test("full jitter: anywhere from 0 to the ceiling", () => {
-    expect(backoffDelay(3, policy, () => 0)).toBe(0);
-    expect(backoffDelay(3, policy, () => 0.5)).toBe(200);
+  test("equal jitter: anywhere from half the ceiling to all of it", () => {
+    expect(backoffDelay(3, policy, () => 0)).toBe(200);
+    expect(backoffDelay(3, policy, () => 0.5)).toBe(300);
     for (let i = 0; i < 200; i++) {
       const d = backoffDelay(4, policy);
-      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeGreaterThanOrEqual(400);
       expect(d).toBeLessThan(800);
     }
+  });
+  test("a policy's retries outlast a short restart whatever the draws: bulk ≥ 3.5 s, search control ≥ 3.5 s", () => {
+    const leastWait = (p: { attempts: number; baseDelayMs: number; maxDelayMs: number }) =>
+      Array.from({ length: p.attempts - 1 }, (_, i) => backoffDelay(i + 1, p, () => 0)).reduce((a, b) => a + b, 0);
+    // With full jitter both could be spent in a few milliseconds: a 1.5 s node restart ended 1 run in 8.
+    expect(leastWait(RETRY_DEFAULTS.bulk)).toBeGreaterThanOrEqual(3_500);
+    expect(leastWait(RETRY_DEFAULTS.searchControl)).toBeGreaterThanOrEqual(3_500);
+    expect(leastWait(RETRY_DEFAULTS.recordOutcome)).toBeGreaterThanOrEqual(3_500);
   });
 });
 
@@ -28,8 +36,8 @@ describe("withRetries", () => {
     });
     expect(result).toEqual({ done: 3 });
     expect(seen).toEqual([
-      [1, "HTTP 429 #1", 5],
-      [2, "HTTP 429 #2", 5],
+      [1, "HTTP 429 #1", 7.5],
+      [2, "HTTP 429 #2", 7.5],
     ]);
   });
   test("gives up after the policy's attempts with the last reason", async () => {

@@ -10,10 +10,12 @@ import { join } from "node:path";
 import { createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
 import { lastJob } from "./support/openverse.ts";
 import { scriptedId } from "./support/sync-sources.ts";
+import { type EsProxy, startEsProxy } from "./support/es-proxy.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 
 let t: TestEnvironment;
 let proxy: TcpProxy;
+let restarting: EsProxy;
 let dir = "";
 const scripted = `${new URL("../", import.meta.url).pathname}test/support/sync-sources.ts:ScriptedSource`;
 const dropped = Array.from({ length: 10 }, (_, i) => scriptedId(i * 20 + 5));
@@ -45,10 +47,12 @@ beforeAll(async () => {
   mkdirSync(dir, { recursive: true });
   const es = new URL(elasticsearchUrl);
   proxy = new TcpProxy(es.hostname, Number(es.port));
+  restarting = startEsProxy();
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, 60_000);
 afterAll(async () => {
   proxy.stop();
+  restarting.stop();
   await t.drop();
   rmSync(dir, { recursive: true, force: true });
 }, 120_000);
@@ -80,4 +84,36 @@ test("Elasticsearch down mid-sync: the sync fails naming it, deletes nothing; th
   expect(after).toBe(0);
   expect(JSON.parse(stdout).counters.deleted).toBe(10);
   expect(await versions()).toEqual({ total: 190, "2": 190 });
+}, 120_000);
+
+test("a node restarting under the sync's control calls: each is tried again and the sync converges", async () => {
+  const viaProxy = { ELASTICSEARCH_URL: restarting.url };
+  const alias = `${t.indexPrefix}sluiced`;
+  const file = async (name: string, options: string) => {
+    const path = await config(name, options);
+    await Bun.write(path, (await Bun.file(path).text()).replaceAll("docs", "sluiced"));
+    return path;
+  };
+  // The first sync makes an index-only generation: create and refresh.
+  let before = restarting.cuts;
+  restarting.cutNext(new RegExp(`^PUT /${alias}-g\\d+[\\s?]`), 2);
+  restarting.cutNext(new RegExp(`^(GET|POST) /${alias}-g\\d+/_refresh[\\s?]`), 1);
+  const first = await t.sluiceWith(viaProxy, "sync", "sluiced", "--config", await file("r1.config.ts", "{ count: 100 }"));
+  // Before, the first cut ended the sync: "cannot sync sluiced into ELASTICSEARCH_URL …: socket hang up".
+  expect(restarting.cuts - before).toBe(3);
+  expect(first.code).toBe(0);
+
+  // A full sync puts its fields in the mapping, counts unstamped documents and refreshes at the end.
+  before = restarting.cuts;
+  restarting.cutNext(/^PUT \/[^/\s?]+\/_mapping[\s?]/, 1);
+  restarting.cutNext(/^(GET|POST) \/[^/\s?]+\/_count[\s?]/, 1);
+  restarting.cutNext(/^(GET|POST) \/[^/\s?]+\/_refresh[\s?]/, 1);
+  const dropped = Array.from({ length: 5 }, (_, i) => scriptedId(i * 20 + 3));
+  const full = await t.sluiceWith(viaProxy, "sync", "sluiced", "--full", "--json", "--config", await file("r2.config.ts", `{ count: 100, version: "2", drop: ${JSON.stringify(dropped)} }`));
+  expect(full.code).toBe(0);
+  expect(restarting.cuts - before).toBe(3);
+  expect(JSON.parse(full.stdout).counters.deleted).toBe(5);
+  await fetch(`${elasticsearchUrl}/${alias}/_refresh`, { method: "POST" });
+  const { count } = (await (await fetch(`${elasticsearchUrl}/${alias}/_count`)).json()) as { count: number };
+  expect(count).toBe(95);
 }, 120_000);

@@ -264,10 +264,11 @@ export function isConnectionFailure(error: unknown): error is errors.ConnectionE
 }
 
 /**
- * An idempotent control call (index create or delete, settings, refresh, count), tried again while
- * the node cannot be reached: a restart, or a kept-alive connection the node closed. Timeouts are
- * not retried (a node that took 2 minutes once will again), nor anything the node answered. The
- * bulk path and the alias move keep their own rules (sendBulk; swap/promote.ts reads back).
+ * An idempotent control call (index create or delete, settings, mapping, refresh, count, a read),
+ * tried again while the node cannot be reached: a restart, or a kept-alive connection the node
+ * closed. Timeouts are not retried (a node that took 2 minutes once will again), nor anything the
+ * node answered. The bulk path and the alias move keep their own rules (sendBulk; swap/promote.ts
+ * reads back).
  */
 export async function whileReachable<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   let lastError: unknown = null;

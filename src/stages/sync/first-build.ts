@@ -12,9 +12,9 @@
  * Either way a failure leaves nothing live behind: the generation is discarded, as a failed run's is.
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { updateAliases } from "../../adapters/elasticsearch.ts";
+import { updateAliases, whileReachable } from "../../adapters/elasticsearch.ts";
 import { generationIndices } from "../../generations/names.ts";
-import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
+import { indexOwner } from "../../generations/owned-indices.ts";
 import { markedMappings, markFor } from "../../generations/ownership.ts";
 import { type Generation, mergeGenerationStats, setGenerationState, startGeneration } from "../../generations/store.ts";
 import { discardGeneration } from "../discard.ts";
@@ -23,7 +23,7 @@ import type { Session } from "../session.ts";
 import { indexStep, refreshStep, swapStep } from "../steps.ts";
 import { SwapRefusedError } from "../swap/swap-stage.ts";
 import { SYNC_FIELDS } from "./live-index.ts";
-import type { DocumentStamp } from "../index/build-index.ts";
+import { createFreshIndex, type DocumentStamp } from "../index/build-index.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { rowVersion } from "../../sources/postgres.ts";
 import { compileRules } from "./rules.ts";
@@ -93,13 +93,11 @@ export async function createIndexOnlyGeneration(session: Session, es: SearchClie
   const generation = await startGeneration(sql, dataset);
   const [target] = generationIndices(dataset, generation.number);
   const owner = await indexOwner(sql, dataset.name);
-  if (await assertOwned(es, target!.index, owner, "replace", { generation: generation.number })) await es.indices.delete({ index: target!.index });
   const body = dataset.index!.body;
   const mappings = (body.mappings ?? {}) as { properties?: Record<string, unknown> };
-  await es.indices.create({
-    index: target!.index,
+  await createFreshIndex(es, target!.index, owner, generation.number, {
     settings: body.settings ?? {},
-    mappings: markedMappings({ ...mappings, properties: { ...(mappings.properties ?? {}), ...SYNC_FIELDS } }, markFor(owner, generation.number)) as never,
+    mappings: markedMappings({ ...mappings, properties: { ...(mappings.properties ?? {}), ...SYNC_FIELDS } }, markFor(owner, generation.number)),
   });
   return { generation, index: target!.index };
 }
@@ -107,7 +105,7 @@ export async function createIndexOnlyGeneration(session: Session, es: SearchClie
 /** Puts the alias on a loaded index-only generation and records it live. */
 export async function promoteIndexOnlyGeneration(session: Session, es: SearchClient, generation: Generation, index: string, documents: number): Promise<void> {
   const { sql, dataset } = session;
-  await es.indices.refresh({ index });
+  await whileReachable(() => es.indices.refresh({ index }));
   await updateAliases(es, [{ add: { index, alias: dataset.index!.alias } }]);
   await setGenerationState(sql, dataset.name, generation.number, "live");
   await mergeGenerationStats(sql, dataset.name, generation.number, { builtBy: "sync", indexOnly: true, documents: { [index]: documents } });

@@ -5,7 +5,7 @@
  * point in time with `search_after`, a page at a time, so the index is never held whole.
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { sendBulk } from "../../adapters/elasticsearch.ts";
+import { sendBulk, whileReachable } from "../../adapters/elasticsearch.ts";
 import type { IndexEntry } from "./reconcile.ts";
 
 export const SYNC_FIELDS = {
@@ -19,12 +19,12 @@ const KEEP_ALIVE = "5m";
 
 /** Adds the sync fields to the index's mapping (allowed even when the mapping is `dynamic: strict`). */
 export async function ensureSyncFields(es: SearchClient, index: string): Promise<void> {
-  await es.indices.putMapping({ index, properties: SYNC_FIELDS as never });
+  await whileReachable(() => es.indices.putMapping({ index, properties: SYNC_FIELDS as never }));
 }
 
 /** Documents that no sync has stamped yet (an index built by `run`, or a sync cut short while stamping). */
 export async function unstampedDocuments(es: SearchClient, index: string): Promise<number> {
-  const res = await es.count({ index, query: { bool: { must_not: { exists: { field: "_sluice_id" } } } } });
+  const res = await whileReachable(() => es.count({ index, query: { bool: { must_not: { exists: { field: "_sluice_id" } } } } }));
   return res.count;
 }
 
@@ -34,12 +34,14 @@ interface Page {
 
 /** Every hit of `query`, sorted, through a point in time. */
 async function* pages(es: SearchClient, index: string, query: Record<string, unknown>, sort: Record<string, unknown>[], fields: string[], signal: AbortSignal, withIds = false): AsyncGenerator<Page["hits"]> {
-  const pit = await es.openPointInTime({ index, keep_alive: KEEP_ALIVE });
+  // Reads through a point in time are tried again while the node cannot be reached (whileReachable);
+  // a node that restarted has lost the point in time and answers so, which ends the sync.
+  const pit = await whileReachable(() => es.openPointInTime({ index, keep_alive: KEEP_ALIVE }), signal);
   let id = pit.id;
   try {
     let after: unknown[] | undefined;
     for (;;) {
-      const res = await es.search({
+      const res = await whileReachable(() => es.search({
         pit: { id, keep_alive: KEEP_ALIVE },
         size: PAGE,
         query,
@@ -51,7 +53,7 @@ async function* pages(es: SearchClient, index: string, query: Record<string, unk
         track_total_hits: false,
         ...(after ? { search_after: after as never } : {}),
         filter_path: ["pit_id", "hits.hits._id", "hits.hits.sort", "hits.hits.fields"],
-      } as never, { signal });
+      } as never, { signal }), signal);
       id = res.pit_id ?? id;
       const hits = ((res.hits as { hits?: Page["hits"] } | undefined)?.hits ?? []) as Page["hits"];
       if (hits.length === 0) return;
@@ -85,7 +87,7 @@ export async function* idsNotWrittenBy(es: SearchClient, index: string, job: num
 
 /** The stored versions of some ids (absent ids are missing from the map). */
 export async function storedVersions(es: SearchClient, index: string, ids: string[]): Promise<Map<string, string | null>> {
-  const res = await es.mget({ index, ids, _source: ["_sluice_version"] });
+  const res = await whileReachable(() => es.mget({ index, ids, _source: ["_sluice_version"] }));
   const found = new Map<string, string | null>();
   for (const doc of res.docs as { _id: string; found?: boolean; _source?: { _sluice_version?: string } }[]) {
     if (doc.found) found.set(doc._id, doc._source?._sluice_version ?? null);

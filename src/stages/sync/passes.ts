@@ -10,7 +10,7 @@
  * after the source ended normally, the writes passed index.maxFailures, and the gate passed.
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { countDocuments } from "../../adapters/elasticsearch.ts";
+import { countDocuments, whileReachable } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { startProgress } from "../../log/progress.ts";
@@ -201,7 +201,7 @@ export async function restampFull(session: Session, job: JobHandle, es: SearchCl
     session.log.warn(`${failed} documents failed while stamping ${index}; deleting nothing this time (the next full sync decides)`);
     return;
   }
-  await es.indices.refresh({ index });
+  await whileReachable(() => es.indices.refresh({ index }), signal);
   const deletions = new DeletionList(sql, dataset.name, job.job.id);
   for await (const id of idsNotWrittenBy(es, index, job.job.id, signal)) await deletions.add(id);
   await applyDeletions(session, job, output, deletions, before, options);

@@ -13,7 +13,7 @@
  * index-only: the live table stays as the last `run` built it (see README "Sync").
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { aliasTargets, searchError } from "../../adapters/elasticsearch.ts";
+import { aliasTargets, searchError, whileReachable } from "../../adapters/elasticsearch.ts";
 import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { ConfigError, SluiceError } from "../../errors.ts";
@@ -227,7 +227,7 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
       cursor = await incremental(session, job, es, index, source, stored!.cursor!, options, new LiveOutput(session, job, es, index), stored?.versionsIndex ?? null);
       base = "table";
     }
-    await es.indices.refresh({ index });
+    await whileReachable(() => es.indices.refresh({ index }), session.signal);
     // An incremental sync keeps the table in step only if it already mirrored this index.
     const trusted = !failedAny(job) && (base !== "table" || mode === "full" || stored?.versionsIndex === index);
     await commitSyncState(sql, dataset.name, { cursor, sourceState: stateBefore, job: job.job.id, mode, mirror: { index: trusted ? index : null, base } });
