@@ -520,6 +520,11 @@ async function indexRounds(
       const major = Object.values(nodes?.nodes ?? {})[0]?.version?.split(".")[0] ?? "N";
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (python3 -m venv /tmp/pyes && /tmp/pyes/bin/pip install 'elasticsearch==${major}.*', the cluster's major, then SLUICE_BENCH_PYTHON=/tmp/pyes/bin/python)`);
     }
+    // Untimed: a node's first bulk loads after it starts run its JIT cold (the first round's first
+    // tool, always sluice, measured Elasticsearch at up to twice its CPU), so the node loads the
+    // same documents once before any round.
+    log("warm-up: the NDJSON sent once with curl P=2 (not timed)");
+    await tools[1]!.run();
     const results = await runRounds(tools, opts.rounds, esUrl, log);
     return { results, last: last!, raw: built, skipped };
   } finally {
