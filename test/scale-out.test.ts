@@ -44,7 +44,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${words} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("twinned", "integer", "long", ', filtered: { terms: ["row"], fields: ["title"] }')}, ${words} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
@@ -55,6 +55,8 @@ export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${datase
     INSERT INTO slow SELECT i, 'slow row ' || i, i::text FROM generate_series(1, 12000) i;
     CREATE TABLE hosts (id integer PRIMARY KEY, title text, n text);
     INSERT INTO hosts SELECT i, 'host row ' || i, i::text FROM generate_series(1, 3000) i;
+    CREATE TABLE twinned (id integer PRIMARY KEY, title text, n text);
+    INSERT INTO twinned SELECT i, 'twinned row ' || i, i::text FROM generate_series(1, 50) i;
     CREATE TABLE ones (id integer PRIMARY KEY, title text, n text);
     INSERT INTO ones SELECT i, 'one ' || i, i::text FROM generate_series(1, 5) i;
     CREATE TABLE words (id text PRIMARY KEY, title text, n text, score numeric DEFAULT 1.50);
@@ -312,3 +314,16 @@ test("--workers N adds a local worker while it raises the rate, and the counts s
     proxy.stop(true);
   }
 }, 120_000);
+
+test("run --workers refuses a dataset with a filtered twin before its refresh runs, not after", async () => {
+  const { code } = await t.sluice("run", "twinned", "--config", config, "--workers", "2");
+  expect(code).toBe(1);
+  // Before, the refusal came at the index stage, after a whole refresh (hours, on a real catalog).
+  expect(await t.api`select stage from sluice.jobs where dataset = 'twinned' and stage <> 'run'`).toEqual([]);
+  expect(await t.api`select number from sluice.generations where dataset = 'twinned'`).toEqual([]);
+  const index = await t.sluice("index", "twinned", "--config", config, "--workers", "2");
+  expect(index.code).toBe(1);
+  expect(await t.api`select number from sluice.generations where dataset = 'twinned'`).toEqual([]);
+  // Without --workers the same dataset runs, twin and all.
+  expect((await t.sluice("run", "twinned", "--config", config)).code).toBe(0);
+}, 60_000);

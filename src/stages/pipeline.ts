@@ -26,7 +26,7 @@ import { type DryRunPlan, planDryRun } from "./plan/dry-run.ts";
 import { diffGeneration, type GenerationDiff } from "./plan/generation-diff.ts";
 import { diffSummaryLines } from "./plan/diff-summary.ts";
 import { repairSwap } from "./swap/repair.ts";
-import type { ScaleOutOptions } from "./scale-out/coordinator.ts";
+import { refuseUnsupportedScaleOut, type ScaleOutOptions } from "./scale-out/coordinator.ts";
 import { refuseWhileSplit, rollbackToPrevious, SwapRefusedError } from "./swap/swap-stage.ts";
 
 export interface StageReport {
@@ -74,6 +74,7 @@ export function refreshDataset(dataset: string | undefined, options: SessionOpti
 
 export function indexDataset(dataset: string | undefined, options: SessionOptions & { scaleOut?: ScaleOutOptions | null }): Promise<StageReport> {
   return withSession("index", dataset, options, async (session, es) => {
+    if (options.scaleOut) refuseUnsupportedScaleOut(session.dataset);
     const generation = await refreshedGeneration(session);
     try {
       const result = await indexStep(session, es!, generation, null, { scaleOut: options.scaleOut });
@@ -164,6 +165,7 @@ export function runDataset(dataset: string | undefined, options: RunOptions): Pr
     const { sql, dataset: ds, log, slack } = session;
     const steps: StepResult[] = [];
     await refuseWhileSplit(session);
+    if (options.scaleOut && es) refuseUnsupportedScaleOut(ds);
     let generation: Generation | null = await resumableGeneration(session, es);
     let unchanged: StageReport["unchanged"];
     let beforeSwap: GenerationDiff | undefined;

@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { countDocuments } from "../../adapters/elasticsearch.ts";
+import type { Dataset } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { generationIndices, workersAlias } from "../../generations/names.ts";
@@ -52,14 +53,23 @@ export function selfCommand(): string[] {
   return compiled ? [process.execPath] : [process.execPath, fileURLToPath(new URL("../../cli.ts", import.meta.url))];
 }
 
-export async function buildIndexWithWorkers(session: Session, job: JobHandle, es: SearchClient, generation: Generation, options: ScaleOutOptions): Promise<void> {
-  const { dataset, sql, log } = session;
+/**
+ * Refuses --workers for what the workers do not build, before anything runs: `run --workers` checked
+ * only at its index stage, after a whole refresh.
+ */
+export function refuseUnsupportedScaleOut(dataset: Dataset): void {
   const config = requireIndexConfig(dataset);
   if (config.children.length || config.filtered || dataset.source.kind === "registry") {
     throw new SluiceError(`dataset ${dataset.name} has child indexes, a filtered twin or payloads, which --workers does not build yet`, {
-      hint: `index it in one process: \`sluice index ${dataset.name}\` without --workers`,
+      hint: `index it in one process: \`sluice index ${dataset.name}\` or \`sluice run ${dataset.name}\` without --workers`,
     });
   }
+}
+
+export async function buildIndexWithWorkers(session: Session, job: JobHandle, es: SearchClient, generation: Generation, options: ScaleOutOptions): Promise<void> {
+  const { dataset, sql, log } = session;
+  const config = requireIndexConfig(dataset);
+  refuseUnsupportedScaleOut(dataset);
   const [parent] = generationIndices(dataset, generation.number);
   const index = parent!.index;
   const settings = config.body.settings ?? {};
