@@ -178,6 +178,48 @@ describe("the API database restarting during refresh", () => {
   }, 120_000);
 });
 
+describe("the API database restarting after a swap went live", () => {
+  test("while old generations are pruned: the line says the new generation is live, not 'production is untouched'; the next swap prunes what was left", async () => {
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+    expect((await t.sluice("index", "image")).code).toBe(0);
+    const outgoing = (await liveState()).generation as number;
+    const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+    // With --keep 0 the swap drops the outgoing generation's table right after the alias moves.
+    proxy.dropAllOn("DROP TABLE IF EXISTS", () => {
+      proxy.pause();
+      setTimeout(() => proxy.resume(), 1500);
+    });
+    const exit = await exitOf(spawnSluice(["swap", "image", "--keep", "0"], { ...t.childEnv(), DATABASE_URL: viaProxy }));
+    proxy.stop();
+    const after = await liveState();
+    try {
+      expect(exit.code).toBe(1);
+      expect(after.generation).not.toBe(outgoing);
+      expect(after.alias).toEqual([`${t.indexPrefix}image-g${after.generation}`]);
+      // Before, the driver's error reached the top as "lost the connection to DATABASE_URL … production is untouched".
+      expect(exit.stderr).toContain(`generation ${after.generation} of image is live, but the clean-up after its swap failed: lost the connection to DATABASE_URL`);
+      expect(exit.stderr).not.toContain("production is untouched");
+      expect(exit.stderr).not.toContain(`:${new URL(t.apiUrl).password}@`);
+      const [job] = await t.api`select state, error from sluice.jobs where stage = 'swap' order by id desc limit 1`;
+      expect(job!.state).toBe("failed");
+      expect(job!.error).toContain("is live, but the clean-up");
+    } catch (error) {
+      console.error(`swap exited ${exit.code}; its stderr:\n${exit.stderr}`);
+      throw error;
+    }
+    const [left] = await t.api`select state from sluice.generations where dataset = 'image' and number = ${outgoing}`;
+    expect(left!.state).toBe("previous");
+    // The next swap prunes it.
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+    expect((await t.sluice("index", "image")).code).toBe(0);
+    expect((await t.sluice("swap", "image", "--keep", "0")).code).toBe(0);
+    const [pruned] = await t.api`select state, table_name from sluice.generations where dataset = 'image' and number = ${outgoing}`;
+    expect(pruned!.state).toBe("retired");
+    const [table] = await t.api`select to_regclass(${pruned!.table_name as string}) as oid`;
+    expect(table!.oid).toBeNull();
+  }, 180_000);
+});
+
 describe("Elasticsearch refusing requests", () => {
   test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
     const LIMIT = 512 * 1024;

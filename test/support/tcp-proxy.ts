@@ -1,7 +1,8 @@
 /**
  * A throwaway TCP proxy on a free 127.0.0.1 port, for fault tests that must cut a connection to a
  * shared service (PostgreSQL) without touching the service itself: `dropAll()` closes every
- * proxied connection at once, as a server restart does; `pause()` refuses new ones until `resume()`.
+ * proxied connection at once, as a server restart does; `pause()` refuses new ones until `resume()`;
+ * `dropAllOn(text)` does the same the moment a client sends `text` (a statement), before forwarding it.
  */
 import type { Socket, TCPSocketListener } from "bun";
 
@@ -40,6 +41,7 @@ function send(socket: Socket<Pair> | null, queue: Uint8Array[], data: Uint8Array
 export class TcpProxy {
   readonly #pairs = new Set<Pair>();
   #listener: TCPSocketListener<Pair>;
+  #dropOn: { text: Buffer; then: () => void } | null = null;
   #accepting = true;
   connections = 0;
 
@@ -78,6 +80,13 @@ export class TcpProxy {
         },
         data: (client, data) => {
           const pair = client.data;
+          if (this.#dropOn && Buffer.from(data.buffer, data.byteOffset, data.byteLength).includes(this.#dropOn.text)) {
+            const { then } = this.#dropOn;
+            this.#dropOn = null;
+            this.dropAll();
+            then();
+            return;
+          }
           if (!pair.upstream) pair.early.push(data.slice());
           else send(pair.upstream, pair.toUpstream, data);
         },
@@ -97,6 +106,14 @@ export class TcpProxy {
     const n = this.#pairs.size;
     for (const pair of [...this.#pairs]) this.#close(pair);
     return n;
+  }
+
+  /**
+   * The next time a client sends `text` (say, a statement), every connection is closed before it is
+   * forwarded and `then` runs (pause, then resume later): a restart at that exact statement.
+   */
+  dropAllOn(text: string, then: () => void = () => {}): void {
+    this.#dropOn = { text: Buffer.from(text), then };
   }
 
   /** New connections are closed at once (a server still starting) until `resume()`. */

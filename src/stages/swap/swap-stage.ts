@@ -5,6 +5,7 @@
  *   previous generation <--rollback-- live
  */
 import { aliasTargets, countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { unnamedConnectionFailure } from "../../adapters/lost-connection.ts";
 import { ident } from "../../adapters/postgres.ts";
 import { SluiceError, UsageError } from "../../errors.ts";
 import { datasetFingerprint } from "../../generations/fingerprint.ts";
@@ -85,9 +86,19 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   await promoteGeneration(session, es, { dataset, incoming, outgoing, outgoingState: "previous", jobId: job.job.id, actions });
   job.counters.written = figures.stagingRows;
   log.success(`generation ${incoming.number} of ${dataset.name} is live`);
-  await releaseVanishedPayloads(session, job, outgoing);
-  job.setTask("pruning old generations", 90);
-  await pruneGenerations(session, es, options.keep);
+  try {
+    await releaseVanishedPayloads(session, job, outgoing);
+    job.setTask("pruning old generations", 90);
+    await pruneGenerations(session, es, options.keep);
+  } catch (error) {
+    if (session.signal.aborted) throw error;
+    // Production already serves the new generation: a failure from here on must not read "production is untouched".
+    const named = error instanceof SluiceError ? error : unnamedConnectionFailure(error, session.env);
+    throw new SluiceError(`generation ${incoming.number} of ${dataset.name} is live, but the clean-up after its swap failed: ${named?.message ?? (error as Error)?.message ?? String(error)}`, {
+      hint: "production serves the new generation; the next swap deletes the old generations' tables and indices left behind (`sluice status` lists them)",
+      cause: error,
+    });
+  }
 }
 
 export async function rollbackToPrevious(session: Session, job: JobHandle, es: SearchClient | null): Promise<Generation> {
