@@ -8,6 +8,7 @@ import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
+import { proxiedDatabase } from "./support/tcp-proxy.ts";
 import { DATA_FILES, type Entry, fixtureBytes, goodEntries, goodMetadata, listTar, PACIFICA, tarCli, writeTar, XLS } from "./support/bundles.ts";
 
 let t: TestEnvironment;
@@ -350,6 +351,32 @@ describe("a refused bundle publishes nothing", () => {
     expect((await t.sluice("ingest", tar)).code).toBe(0);
     expect((await blobs()).some((p) => p.endsWith(sha("sha256", fresh)))).toBe(true);
   });
+
+  test("when the database restarts as the bundle is recorded, the new blobs are still taken back once it answers", async () => {
+    const fresh = "content of a bundle cut while recorded\n";
+    const metadata = await goodMetadata((items) => {
+      items[1].value = "restart-project";
+      items.push({ ...items[6], name: "cut.txt", size: fresh.length, hashsum: sha("sha1", fresh) });
+    });
+    const tar = await writeTar(join(dir, "db-restarts.tar"), [...(await goodEntries(metadata)), { name: "data/a/b/cut.txt", body: fresh }]);
+    const before = await published();
+    const blobsBefore = await blobs();
+    const { proxy, url } = proxiedDatabase(t.apiUrl);
+    // The server goes away at the bundle's insert and takes 1.5 s to come back.
+    proxy.dropAllOn("insert into sluice.bundles", () => {
+      proxy.pause();
+      setTimeout(() => proxy.resume(), 1500);
+    });
+    const { code } = await t.sluiceWith({ DATABASE_URL: url }, "ingest", tar);
+    proxy.stop();
+    expect(code).toBe(1);
+    expect(await lastJob()).toMatchObject({ state: "failed" });
+    expect(await published()).toEqual(before);
+    // Before, the blobs' check ran while the server was still away, failed, and left cut.txt's blob behind.
+    expect(await blobs()).toEqual(blobsBefore);
+    expect((await t.sluice("ingest", tar)).code).toBe(0);
+    expect((await blobs()).some((p) => p.endsWith(sha("sha256", fresh)))).toBe(true);
+  }, 60_000);
 });
 
 describe("operating ingest", () => {

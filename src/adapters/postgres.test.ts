@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { databaseFailure, isDatabaseFailure, lostConnectionOf } from "./postgres.ts";
+import { databaseFailure, isDatabaseFailure, lostConnectionOf, whileDatabaseReachable } from "./postgres.ts";
 
 /** As postgres.js builds it (src/errors.js `connection`). */
 const closed = (port: number) => Object.assign(new Error(`write CONNECTION_CLOSED 127.0.0.1:${port}`), { code: "CONNECTION_CLOSED", errno: "CONNECTION_CLOSED", address: "127.0.0.1", port });
@@ -25,5 +25,27 @@ describe("database failures", () => {
     // Raised while no socket is open, postgres.js gives its host and port options, one per host.
     const unopened = Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:6543"), { code: "CONNECTION_CLOSED", address: ["127.0.0.1"], port: [6543] });
     expect(lostConnectionOf(unopened, urls)?.message).toBe("lost the connection to DATABASE_URL: CONNECTION_CLOSED");
+  });
+});
+
+describe("whileDatabaseReachable", () => {
+  const failing = (...errors: object[]) => {
+    let calls = 0;
+    const call = async () => {
+      const error = errors[calls++];
+      if (error) throw Object.assign(new Error("failed"), error);
+      return "done";
+    };
+    return { call, calls: () => calls };
+  };
+  test("a lost connection and a server starting up are tried again until the database answers", async () => {
+    const { call, calls } = failing({ code: "ECONNRESET" }, { code: "57P03", severity: "FATAL" });
+    expect(await whileDatabaseReachable(call)).toBe("done");
+    expect(calls()).toBe(3);
+  }, 10_000);
+  test("an error the server gave for the statement is thrown at once", async () => {
+    const { call, calls } = failing({ code: "23505", severity: "ERROR" });
+    await expect(whileDatabaseReachable(call)).rejects.toMatchObject({ code: "23505" });
+    expect(calls()).toBe(1);
   });
 });

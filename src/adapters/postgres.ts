@@ -7,6 +7,7 @@ import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { ConfigError, SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
+import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
 import { parsePostgresTls, SslModeError } from "./postgres-tls.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
@@ -150,6 +151,33 @@ export function isDatabaseFailure(error: unknown): boolean {
   const e = error as { code?: unknown; severity?: unknown; name?: unknown };
   if (e?.name === "PostgresError" || (typeof e?.severity === "string" && typeof e?.code === "string")) return true;
   return typeof e?.code === "string" && LOST_CONNECTION_CODES.has(e.code);
+}
+
+/** SQLSTATEs of a server shutting down or starting up: a restart, like a lost connection. */
+const RESTARTING_STATES = new Set(["57P01", "57P02", "57P03"]);
+
+/**
+ * `call`, tried again while the database cannot be reached or is restarting (RETRY_DEFAULTS.recordOutcome,
+ * 5.8 to 11.5 s): for the writes and clean-up that must still reach the API database after a failure
+ * that may have been the database going away. Any other error, and the last one, is thrown.
+ */
+export async function whileDatabaseReachable<T>(call: () => Promise<T>): Promise<T> {
+  let lastError: unknown = null;
+  const outcome = await withRetries<T>(
+    () =>
+      call().then(
+        (done) => ({ done }),
+        (error) => {
+          const code = (error as { code?: unknown })?.code;
+          if (typeof code !== "string" || !(LOST_CONNECTION_CODES.has(code) || RESTARTING_STATES.has(code))) throw error;
+          lastError = error;
+          return { retry: "database" };
+        },
+      ),
+    { policy: RETRY_DEFAULTS.recordOutcome },
+  );
+  if ("done" in outcome) return outcome.done;
+  throw lastError;
 }
 
 /**

@@ -8,8 +8,7 @@ import { beatJob, createRunningJob, finishJob, HEARTBEAT_MS, type Job } from "..
 import { withLogContext } from "../log/context.ts";
 import { publishMetrics } from "../metrics/publish.ts";
 import { redact } from "../redact.ts";
-import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
-import { isDatabaseFailure } from "../adapters/postgres.ts";
+import { whileDatabaseReachable } from "../adapters/postgres.ts";
 import { unnamedConnectionFailure } from "../adapters/lost-connection.ts";
 import { assertLockHeld, type LockedSession } from "./session.ts";
 
@@ -106,11 +105,5 @@ export async function runAsJob<T>(session: LockedSession, spec: JobSpec, work: (
  * database stays down, the job is left running with its lock gone, and the next run marks it dead.
  */
 async function recordFailure(write: () => Promise<unknown>): Promise<void> {
-  await withRetries(
-    () => write().then(
-      () => ({ done: true }),
-      (error) => (isDatabaseFailure(error) ? { retry: "database" } : { done: false }),
-    ),
-    { policy: RETRY_DEFAULTS.recordOutcome },
-  ).catch(() => {});
+  await whileDatabaseReachable(write).catch(() => {});
 }

@@ -11,6 +11,7 @@
 import { rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { type BlobStore, blobStoreFromEnv } from "../../adapters/blob-store.ts";
+import { whileDatabaseReachable } from "../../adapters/postgres.ts";
 import { UsageError } from "../../errors.ts";
 import { type Counters, countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
@@ -142,8 +143,9 @@ async function publish(session: LockedSession, job: JobHandle, store: BlobStore,
     log.info(`bundle ${id}: ${metadata.files.length} files accepted`);
     return report("accepted", id, job.job.id);
   } catch (error) {
-    // Take back what this ingest added to the store, unless an accepted bundle uses it too.
-    for (const sha of await unreferencedBlobs(sql, created).catch(() => [])) await store.delete(sha).catch(() => {});
+    // Take back what this ingest added to the store, unless an accepted bundle uses it too; asked
+    // again while the database restarts (that may be why the publish failed), else they stay.
+    for (const sha of await whileDatabaseReachable(() => unreferencedBlobs(sql, created)).catch(() => [])) await store.delete(sha).catch(() => {});
     throw error;
   }
 }
