@@ -41,6 +41,10 @@ export class SluiceError extends Error {
     this.exitCode = options.exitCode ?? ExitCode.failure;
     this.hint = options.hint;
   }
+  /** The same error (class, message, exit code, cause) with another hint. */
+  withHint(hint: string): this {
+    return Object.create(Object.getPrototypeOf(this), { ...Object.getOwnPropertyDescriptors(this), hint: { value: hint, enumerable: true } });
+  }
   /** The single line printed for this error: message, then the fix. (Not `line`: JSC sets that on errors.) */
   toLine(): string {
     return this.hint ? `${this.message} (${this.hint})` : this.message;

@@ -197,6 +197,23 @@ describe("in the job model", () => {
     }
   }, 60_000);
 
+  test("a sync stopped by SIGTERM while it writes into the live index does not claim production untouched", async () => {
+    const base = await writeConfig("stopped", `{ source: { kind: "module", module: ${JSON.stringify(scripted)}, options: { count: 300 } } }`);
+    expect((await sync(base, "stopped")).code).toBe(0);
+    const changed = await writeConfig("stopped", `{ source: { kind: "module", module: ${JSON.stringify(scripted)}, options: { count: 300, version: "2", delayMs: 20 } } }`);
+    const child = await runningSync(changed, "stopped");
+    await Bun.sleep(2500);
+    expect(child.exitCode).toBeNull();
+    child.kill("SIGTERM");
+    const stderr = await new Response(child.stderr).text();
+    expect(await child.exited).toBe(143);
+    // Before: "interrupted by SIGTERM (production was left untouched; …)", with part of the changes already live.
+    expect(stderr).toContain("interrupted by SIGTERM (this sync had begun writing into the live index");
+    expect(stderr).not.toContain("untouched");
+    const [job] = await t.api`select state from sluice.jobs where dataset = 'stopped' and stage = 'sync' order by id desc limit 1`;
+    expect(job!.state).toBe("failed");
+  }, 60_000);
+
   test("a sync killed with SIGKILL leaves the last committed state, and the next sync converges", async () => {
     const base = await writeConfig("killed", `{ source: { kind: "module", module: ${JSON.stringify(scripted)}, options: { count: 300 } } }`);
     expect((await sync(base, "killed")).code).toBe(0);

@@ -79,7 +79,7 @@ export async function openLockedSession<D extends { name: string }>(command: str
   for (const dead of await reapDeadJobs(sql, dataset.name)) {
     log.warn(`job ${dead.id} (${dead.stage}) had no live process; marked it failed`);
   }
-  const signals = abortOnSignals(log, "stopping and rolling back");
+  const signals = abortOnSignals(log, "stopping and cleaning up");
   return {
     env,
     dataset,

@@ -116,7 +116,19 @@ export function syncDataset(name: string | undefined, options: SyncOptions): Pro
 }
 
 /** A driver's error as one line naming the service it came from; sluice's own errors pass as they are. */
-function syncFailure(session: Session, error: unknown): unknown {
+/**
+ * Once a sync writes into the live index, production holds part of its changes when it fails, so a
+ * hint saying "production is untouched" (an interrupt's, a lost connection's) is replaced.
+ */
+const WROTE_LIVE_HINT =
+  "this sync had begun writing into the live index, which may hold part of its changes; its stored cursor was kept, so the next sync writes them again (run it once the cause is gone)";
+
+function syncFailure(session: Session, error: unknown, wroteLive = false): unknown {
+  const failure = namedSyncFailure(session, error);
+  return wroteLive && failure instanceof SluiceError && /untouched/.test(failure.hint ?? "") ? failure.withHint(WROTE_LIVE_HINT) : failure;
+}
+
+function namedSyncFailure(session: Session, error: unknown): unknown {
   if (error instanceof SluiceError || session.signal.aborted) return error;
   const name = session.dataset.name;
   if (isDatabaseFailure(error)) return databaseFailure(error, session.env.databaseUrl ?? "", "DATABASE_URL", `sync ${name}`);
@@ -151,6 +163,7 @@ export function syncConfigHash(dataset: Dataset): string {
 async function syncJob(session: Session, job: JobHandle, es: SearchClient, source: Source, options: SyncOptions): Promise<SyncReport> {
   const { sql, dataset, log } = session;
   const report: SyncReport = { dataset: dataset.name, job: job.job.id, mode: "full", index: null, generation: null, counters: job.counters };
+  let wroteLive = false;
   try {
     await sweepScratch(sql, dataset.name);
     job.setTask(`reaching the source of ${dataset.name}`, 0);
@@ -198,6 +211,7 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     report.generation ??= live?.number ?? null;
     await assertOwned(es, index, await indexOwner(sql, dataset.name), "replace", { movingAliases: [alias] });
     await ensureSyncFields(es, index);
+    wroteLive = true;
 
     const stateBefore = { source: source.state ? await source.state() : {}, config: configHash };
     let mode: SyncMode = options.mode ?? (stored?.cursor != null && source.docsSince && report.mode !== "first" ? "incremental" : "full");
@@ -234,7 +248,7 @@ async function syncJob(session: Session, job: JobHandle, es: SearchClient, sourc
     job.setTask(`synced ${dataset.name} (${mode})${cursor !== null ? `; cursor ${cursor}` : ""}`, 100);
     return report;
   } catch (error) {
-    throw syncFailure(session, error);
+    throw syncFailure(session, error, wroteLive);
   } finally {
     await clearJobScratch(sql, job.job.id).catch(() => {});
   }
