@@ -54,6 +54,15 @@ async function stagingLeft(): Promise<string[]> {
   return readdir(join(blobDir, ".staging")).catch(() => []);
 }
 
+/** The good bundle under another project, with one more file (data/a/b/`file`) holding `content`. */
+async function goodTarWith(tarName: string, project: string, file: string, content: string): Promise<string> {
+  const metadata = await goodMetadata((items) => {
+    items[1].value = project;
+    items.push({ ...items[6], name: file, size: content.length, hashsum: sha("sha1", content) });
+  });
+  return writeTar(join(dir, tarName), [...(await goodEntries(metadata)), { name: `data/a/b/${file}`, body: content }]);
+}
+
 /** The good fixture bundle as the tar CLI writes it (GNU format, directories included). */
 async function goodTarByCli(name: string, format = "gnu"): Promise<string> {
   const root = join(dir, `src-${name}`);
@@ -326,11 +335,7 @@ describe("a refused bundle publishes nothing", () => {
 
   test("when recording fails after the blobs moved in, the new blobs are taken back and shared ones kept", async () => {
     const fresh = "content no accepted bundle has\n";
-    const metadata = await goodMetadata((items) => {
-      items[1].value = "other-project";
-      items.push({ ...items[6], name: "fresh.txt", size: fresh.length, hashsum: sha("sha1", fresh) });
-    });
-    const tar = await writeTar(join(dir, "db-fails.tar"), [...(await goodEntries(metadata)), { name: "data/a/b/fresh.txt", body: fresh }]);
+    const tar = await goodTarWith("db-fails.tar", "other-project", "fresh.txt", fresh);
     await t.api.unsafe(`
       create function sluice.refuse_files() returns trigger language plpgsql as $$ begin raise exception 'disk full (test)'; end $$;
       create trigger refuse_files before insert on sluice.bundle_files for each statement execute function sluice.refuse_files();`);
@@ -354,11 +359,7 @@ describe("a refused bundle publishes nothing", () => {
 
   test("when the database restarts as the bundle is recorded, the new blobs are still taken back once it answers", async () => {
     const fresh = "content of a bundle cut while recorded\n";
-    const metadata = await goodMetadata((items) => {
-      items[1].value = "restart-project";
-      items.push({ ...items[6], name: "cut.txt", size: fresh.length, hashsum: sha("sha1", fresh) });
-    });
-    const tar = await writeTar(join(dir, "db-restarts.tar"), [...(await goodEntries(metadata)), { name: "data/a/b/cut.txt", body: fresh }]);
+    const tar = await goodTarWith("db-restarts.tar", "restart-project", "cut.txt", fresh);
     const before = await published();
     const blobsBefore = await blobs();
     const { proxy, url } = proxiedDatabase(t.apiUrl);
