@@ -220,6 +220,33 @@ describe("the API database restarting after a swap went live", () => {
   }, 180_000);
 });
 
+describe("the API database restarting as a swap records its alias move", () => {
+  test("the journal is written once the database answers: the swap finishes, not split", async () => {
+    expect((await t.sluice("refresh", "image")).code).toBe(0);
+    expect((await t.sluice("index", "image")).code).toBe(0);
+    const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+    proxy.dropAllOn("update sluice.swaps set state", () => {
+      proxy.pause();
+      setTimeout(() => proxy.resume(), 1500);
+    });
+    const exit = await exitOf(spawnSluice(["swap", "image"], { ...t.childEnv(), DATABASE_URL: viaProxy }));
+    proxy.stop();
+    const after = await liveState();
+    try {
+      // Before: "the aliases of image moved but recording it failed (read ECONNRESET); image is split", exit 1.
+      expect(exit.stderr).not.toContain("split");
+      expect(exit.code).toBe(0);
+      expect(after.alias).toEqual([`${t.indexPrefix}image-g${after.generation}`]);
+      const [swap] = await t.api`select state, incoming from sluice.swaps order by id desc limit 1`;
+      expect(swap).toEqual({ state: "done", incoming: after.generation });
+    } catch (error) {
+      console.error(`swap exited ${exit.code}; its stderr:\n${exit.stderr}`);
+      throw error;
+    }
+    expect((await t.sluice("status")).code).toBe(0);
+  }, 120_000);
+});
+
 describe("Elasticsearch refusing requests", () => {
   test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
     const LIMIT = 512 * 1024;

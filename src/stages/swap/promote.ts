@@ -13,7 +13,7 @@
  * they must go.
  */
 import { type AliasAction, aliasTargets, searchError, type SearchClient, updateAliases } from "../../adapters/elasticsearch.ts";
-import { ident, type Sql } from "../../adapters/postgres.ts";
+import { ident, type Sql, whileDatabaseReachable } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { generationIndices, generationTable } from "../../generations/names.ts";
@@ -68,21 +68,23 @@ export async function promoteGeneration(session: Session, es: SearchClient | nul
     }
     if (where === "elsewhere") {
       await reverseTables(sql, dataset, { ...swap, id: swapId, startedAt: new Date() }, `alias move failed: ${reason}`).catch((undo) => {
-        throw splitError(dataset, incoming.number, `moving the aliases of ${dataset.name} failed (${reason}) and undoing the table swap failed too (${(undo as Error).message})`, undo);
+        throw splitError(dataset, incoming.number, `moving the aliases of ${dataset.name} failed (${reason}) and undoing the table swap failed too (${(undo as Error).message})`, undo, "Elasticsearch and the API database");
       });
       throw searchError(error, session.env.elasticsearchUrl ?? "", `move the aliases of ${dataset.name}; the table swap was undone`);
     }
     log.warn(`the alias call reported an error (${reason}), but Elasticsearch had applied it: generation ${incoming.number} is live in table and alias`);
   }
-  await closeSwap(sql, swapId, "done").catch((error) => {
-    throw splitError(dataset, incoming.number, `the aliases of ${dataset.name} moved but recording it failed (${(error as Error).message})`, error);
+  // Written again while the API database restarts: a moment's outage here would otherwise leave a
+  // finished swap recorded as split, for an operator to repair.
+  await whileDatabaseReachable(() => closeSwap(sql, swapId, "done")).catch((error) => {
+    throw splitError(dataset, incoming.number, `the aliases of ${dataset.name} moved but recording it failed (${(error as Error).message})`, error, "the API database");
   });
 }
 
-/** The error of a swap left half done: the journal row stays open and names the repair. */
-export function splitError(dataset: Dataset, incoming: number, message: string, cause: unknown): SluiceError {
+/** The error of a swap left half done: the journal row stays open and names the repair, once `waitingFor` answers. */
+export function splitError(dataset: Dataset, incoming: number, message: string, cause: unknown, waitingFor = "Elasticsearch"): SluiceError {
   return new SluiceError(`${message}; ${dataset.name} is split: its table is on generation ${incoming}, its alias may not be`, {
-    hint: `run \`sluice swap ${dataset.name} --repair\` once Elasticsearch answers; \`sluice status\` shows it as split until then`,
+    hint: `run \`sluice swap ${dataset.name} --repair\` once ${waitingFor} answers; \`sluice status\` shows it as split until then`,
     cause,
   });
 }
