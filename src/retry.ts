@@ -104,3 +104,25 @@ export async function withRetries<T>(attempt: (n: number) => Promise<Verdict<T>>
     await sleep(delay, options.signal);
   }
 }
+
+/**
+ * `call`, tried again by `policy` while the error it throws is `transient` (a server restarting);
+ * any other error at once, and the last transient one once the policy is spent.
+ */
+export async function retryWhile<T>(call: () => Promise<T>, transient: (error: unknown) => boolean, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
+  let lastError: unknown = null;
+  const outcome = await withRetries<T>(
+    () =>
+      call().then(
+        (done) => ({ done }),
+        (error) => {
+          if (signal?.aborted || !transient(error)) throw error;
+          lastError = error;
+          return { retry: "unreachable" };
+        },
+      ),
+    { policy, signal },
+  );
+  if ("done" in outcome) return outcome.done;
+  throw lastError;
+}

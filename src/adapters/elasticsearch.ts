@@ -20,7 +20,7 @@ import {
 } from "@elastic/elasticsearch";
 import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
-import { RETRY_DEFAULTS, type RetryPolicy, withRetries } from "../retry.ts";
+import { RETRY_DEFAULTS, type RetryPolicy, retryWhile, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
 import { type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
@@ -270,22 +270,8 @@ export function isConnectionFailure(error: unknown): error is errors.ConnectionE
  * node answered. The bulk path and the alias move keep their own rules (sendBulk; swap/promote.ts
  * reads back).
  */
-export async function whileReachable<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  let lastError: unknown = null;
-  const outcome = await withRetries<T>(
-    async () => {
-      try {
-        return { done: await call() };
-      } catch (error) {
-        if (signal?.aborted || isTimeoutError(error) || !isConnectionFailure(error)) throw error;
-        lastError = error;
-        return { retry: "connection" };
-      }
-    },
-    { policy: RETRY_DEFAULTS.searchControl, signal },
-  );
-  if ("done" in outcome) return outcome.done;
-  throw lastError;
+export function whileReachable<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return retryWhile(call, (error) => !isTimeoutError(error) && isConnectionFailure(error), RETRY_DEFAULTS.searchControl, signal);
 }
 
 export function searchError(error: unknown, url: string, doing: string): SluiceError {

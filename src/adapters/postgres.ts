@@ -7,7 +7,7 @@ import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { ConfigError, SluiceError } from "../errors.ts";
 import { maskUrl } from "../redact.ts";
-import { RETRY_DEFAULTS, withRetries } from "../retry.ts";
+import { RETRY_DEFAULTS, retryWhile } from "../retry.ts";
 import { parsePostgresTls, SslModeError } from "./postgres-tls.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
@@ -161,23 +161,13 @@ const RESTARTING_STATES = new Set(["57P01", "57P02", "57P03"]);
  * 5.8 to 11.5 s): for the writes and clean-up that must still reach the API database after a failure
  * that may have been the database going away. Any other error, and the last one, is thrown.
  */
-export async function whileDatabaseReachable<T>(call: () => Promise<T>): Promise<T> {
-  let lastError: unknown = null;
-  const outcome = await withRetries<T>(
-    () =>
-      call().then(
-        (done) => ({ done }),
-        (error) => {
-          const code = (error as { code?: unknown })?.code;
-          if (typeof code !== "string" || !(LOST_CONNECTION_CODES.has(code) || RESTARTING_STATES.has(code))) throw error;
-          lastError = error;
-          return { retry: "database" };
-        },
-      ),
-    { policy: RETRY_DEFAULTS.recordOutcome },
-  );
-  if ("done" in outcome) return outcome.done;
-  throw lastError;
+export function whileDatabaseReachable<T>(call: () => Promise<T>): Promise<T> {
+  return retryWhile(call, isServerAway, RETRY_DEFAULTS.recordOutcome);
+}
+
+function isServerAway(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && (LOST_CONNECTION_CODES.has(code) || RESTARTING_STATES.has(code));
 }
 
 /**

@@ -115,7 +115,6 @@ export function syncDataset(name: string | undefined, options: SyncOptions): Pro
   );
 }
 
-/** A driver's error as one line naming the service it came from; sluice's own errors pass as they are. */
 /**
  * Once a sync writes into the live index, production holds part of its changes when it fails, so a
  * hint saying "production is untouched" (an interrupt's, a lost connection's) is replaced.
@@ -128,6 +127,7 @@ function syncFailure(session: Session, error: unknown, wroteLive = false): unkno
   return wroteLive && failure instanceof SluiceError && /untouched/.test(failure.hint ?? "") ? failure.withHint(WROTE_LIVE_HINT) : failure;
 }
 
+/** A driver's error as one line naming the service it came from; sluice's own errors pass as they are. */
 function namedSyncFailure(session: Session, error: unknown): unknown {
   if (error instanceof SluiceError || session.signal.aborted) return error;
   const name = session.dataset.name;
