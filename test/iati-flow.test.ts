@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Hex } from "../src/adapters/blob-store.ts";
 import { explodeActivity, flattenActivities } from "../src/datasets/iati/index.ts";
+import { blobFile } from "./support/blobs.ts";
 import { createTestEnvironment, elasticsearchUrl, searchCount, type TestEnvironment } from "./support/harness.ts";
 
 const FIXTURES = new URL("./fixtures/iati/", import.meta.url).pathname;
@@ -198,7 +199,7 @@ describe("first run: new documents", () => {
   test("payloads are stored as UTF-8, content-addressed, once per content", async () => {
     const [cp] = await t.api`select charset, blob_sha256 from iati_documents where id = 'cp1252'`;
     expect(cp!.charset).toBe("windows-1252");
-    const text = await Bun.file(join(blobDir, cp!.blob_sha256.slice(0, 2), cp!.blob_sha256.slice(2, 4), cp!.blob_sha256)).text();
+    const text = await Bun.file(await blobFile(t.api, blobDir, "datasets/iati", cp!.blob_sha256)).text();
     expect(text).toContain("Café – € Org");
     expect(text).toContain('encoding="UTF-8"');
     const [hop, org2] = await t.api`select blob_sha256 from iati_documents where id in ('hop', 'org2') order by id`;
@@ -282,10 +283,10 @@ describe("second run: changed, vanished, new", () => {
   );
 
   test("a payload no live row references is deleted; a shared one stays", async () => {
-    const path = (sha: string) => join(blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
-    expect(existsSync(path(org1Old))).toBe(false);
+    const path = (sha: string) => blobFile(t.api, blobDir, "datasets/iati", sha);
+    expect(existsSync(await path(org1Old))).toBe(false);
     // org3 vanished, but org4 has the same content: the blob stays.
-    expect(existsSync(path(org3Sha))).toBe(true);
+    expect(existsSync(await path(org3Sha))).toBe(true);
     const [swap] = await t.api`select counters from sluice.jobs where dataset = 'iati' and stage = 'swap' order by id desc limit 1`;
     expect(swap!.counters.payloads_deleted).toBe(1);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { blobFile } from "./support/blobs.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 import { proxiedDatabase } from "./support/tcp-proxy.ts";
 import { DATA_FILES, type Entry, fixtureBytes, goodEntries, goodMetadata, listTar, PACIFICA, tarCli, writeTar, XLS } from "./support/bundles.ts";
@@ -106,7 +107,7 @@ describe("a good bundle", () => {
     const stored = await blobs();
     expect(stored.length).toBe(2);
     for (const f of expected) {
-      expect(new TextDecoder().decode(await Bun.file(join(blobDir, f.blob.slice(0, 2), f.blob.slice(2, 4), f.blob)).bytes())).toBe(
+      expect(new TextDecoder().decode(await Bun.file(await blobFile(t.api, blobDir, "bundles", f.blob)).bytes())).toBe(
         new TextDecoder().decode(await fixtureBytes(f.path)),
       );
     }

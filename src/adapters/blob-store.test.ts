@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "../errors.ts";
@@ -50,6 +50,33 @@ describe("DirectoryBlobStore", () => {
     writeFileSync(join(store.tempDir, `${host}-${process.pid}-99`), "mine, in flight");
     expect(await store.prepare()).toEqual({ swept: 1 });
     expect(readdirSync(store.tempDir)).toEqual([`${host}-${process.pid}-99`]);
+  });
+
+  test("a namespace is written and deleted alone; the root's blobs (before namespaces) are still read", async () => {
+    const dir = join(root, "ns");
+    const mine = new DirectoryBlobStore(dir, "db1/datasets/a");
+    const theirs = new DirectoryBlobStore(dir, "db1/datasets/b");
+    const older = new DirectoryBlobStore(dir);
+    const bytes = new TextEncoder().encode("<same/>");
+    const sha = await mine.put(bytes);
+    expect(await theirs.has(sha)).toBe(false);
+    const staged = join(root, "ns-staged");
+    writeFileSync(staged, bytes);
+    expect(await theirs.putFile(staged, sha)).toBe(true);
+    await mine.delete(sha);
+    expect(await mine.has(sha)).toBe(false);
+    expect(await theirs.read(sha)).toEqual(bytes);
+    expect(existsSync(join(dir, "db1/datasets/b", sha.slice(0, 2), sha.slice(2, 4), sha))).toBe(true);
+
+    const legacy = await older.put(new TextEncoder().encode("<stored before namespaces/>"));
+    expect(await mine.has(legacy)).toBe(true);
+    expect(new TextDecoder().decode(await mine.read(legacy))).toBe("<stored before namespaces/>");
+    await mine.delete(legacy);
+    expect(await older.has(legacy)).toBe(true);
+  });
+
+  test("a namespace that could reach outside the store is refused", () => {
+    for (const bad of ["../x", "/abs", "a//b", "a/./b", "a b"]) expect(() => new DirectoryBlobStore(join(root, "x"), bad)).toThrow("is not a blob store namespace");
   });
 });
 

@@ -2,11 +2,16 @@
  * Content-addressed payload storage: a blob's name is the sha256 of its bytes, so the same payload
  * is stored once however many rows point at it, and a write is idempotent.
  *
- *   directory (default ./.sluice/blobs, under the working directory): $SLUICE_BLOB_DIR/ab/cd/abcd…,
+ *   directory (default ./.sluice/blobs, under the working directory): $SLUICE_BLOB_DIR/<namespace>/ab/cd/abcd…,
  *     written to $SLUICE_BLOB_DIR/.tmp/<host>-<pid>-<n> first, then renamed: never half-written. A
  *     failed write removes its temp file; `prepare` sweeps those of processes that died mid-write.
- *   S3: s3://$SLUICE_BLOB_S3_BUCKET/$SLUICE_BLOB_S3_PREFIX/ab/cd/abcd… through Bun.S3Client, which
+ *   S3: s3://$SLUICE_BLOB_S3_BUCKET/$SLUICE_BLOB_S3_PREFIX/<namespace>/ab/cd/abcd… through Bun.S3Client, which
  *       reads the standard S3_* / AWS_* credentials, region and endpoint from the environment
+ *
+ * The namespace is the owner's (generations/dataset-blobs.ts: the API database's identity and the
+ * dataset): a store shared by datasets, databases and ingest is written and deleted in one owner's
+ * part only, so one dataset's clean-up never deletes a payload another still reads. Blobs of sluice
+ * before namespaces (ab/cd/abcd… at the root) are still read, and never deleted.
  */
 import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -60,10 +65,26 @@ export class DirectoryBlobStore implements BlobStore {
   readonly tempDir: string;
   #counter = 0;
   readonly #tempPrefix = `${safeHost()}-${process.pid}-`;
-  constructor(dir: string) {
+  readonly #namespace: string;
+  /** `namespace`: the owner's part of the store (a relative path), "" for the root. */
+  constructor(dir: string, namespace = "") {
     this.location = resolve(dir);
     this.stagingDir = join(this.location, ".staging");
     this.tempDir = join(this.location, ".tmp");
+    this.#namespace = checkedNamespace(namespace);
+  }
+
+  /** Where the blob is written, and where it is read first. */
+  #path(sha256: string): string {
+    return join(this.location, this.#namespace, shardedPath(sha256));
+  }
+
+  /** The blob's path in this namespace, else at the root (written before namespaces), else null. */
+  async #existing(sha256: string): Promise<string | null> {
+    const own = this.#path(sha256);
+    if (await exists(own)) return own;
+    const legacy = join(this.location, shardedPath(sha256));
+    return this.#namespace && (await exists(legacy)) ? legacy : null;
   }
 
   async prepare(): Promise<{ swept: number }> {
@@ -82,7 +103,7 @@ export class DirectoryBlobStore implements BlobStore {
 
   async put(bytes: Uint8Array): Promise<string> {
     const sha = sha256Hex(bytes);
-    const path = join(this.location, shardedPath(sha));
+    const path = this.#path(sha);
     // No existence check first: rewriting an identical blob is harmless (same name, same bytes, an
     // atomic rename), and skipping the stat is a third of the cost of a put.
     const temp = this.#tempPath();
@@ -98,8 +119,9 @@ export class DirectoryBlobStore implements BlobStore {
   }
 
   async putFile(path: string, sha256: string): Promise<boolean> {
-    const target = join(this.location, shardedPath(sha256));
-    if (await this.has(sha256)) {
+    const target = this.#path(sha256);
+    // Only this namespace counts: a copy elsewhere may be deleted by its owner.
+    if (await exists(target)) {
       await rm(path, { force: true });
       return false;
     }
@@ -126,31 +148,42 @@ export class DirectoryBlobStore implements BlobStore {
   }
 
   async read(sha256: string): Promise<Uint8Array> {
-    const file = Bun.file(join(this.location, shardedPath(sha256)));
-    if (!(await file.exists())) throw missingBlob(sha256, this.location);
-    return file.bytes();
+    const path = await this.#existing(sha256);
+    if (!path) throw missingBlob(sha256, this.location);
+    return Bun.file(path).bytes();
   }
 
   async readStream(sha256: string): Promise<ReadableStream<Uint8Array>> {
-    const file = Bun.file(join(this.location, shardedPath(sha256)));
-    if (!(await file.exists())) throw missingBlob(sha256, this.location);
-    return file.stream();
+    const path = await this.#existing(sha256);
+    if (!path) throw missingBlob(sha256, this.location);
+    return Bun.file(path).stream();
   }
 
   async has(sha256: string): Promise<boolean> {
-    return stat(join(this.location, shardedPath(sha256))).then(
-      () => true,
-      () => false,
-    );
+    return (await this.#existing(sha256)) !== null;
   }
 
+  /** Removes the blob from this namespace only. */
   async delete(sha256: string): Promise<void> {
-    await rm(join(this.location, shardedPath(sha256)), { force: true });
+    await rm(this.#path(sha256), { force: true });
   }
 
   #tempPath(): string {
     return join(this.tempDir, `${this.#tempPrefix}${++this.#counter}`);
   }
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A namespace is a relative path of plain segments: nothing in it can reach outside the store. */
+function checkedNamespace(namespace: string): string {
+  if (namespace && !/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/.test(namespace)) throw new SluiceError(`"${namespace.slice(0, 80)}" is not a blob store namespace`);
+  return namespace;
 }
 
 /** Renames, creating the target's shard directory the first time one is needed. */
@@ -243,14 +276,26 @@ export class S3BlobStore implements BlobStore {
   readonly stagingDir = join(tmpdir(), "sluice-staging");
   readonly #client: Bun.S3Client;
   readonly #prefix: string;
-  constructor(bucket: string, prefix = "") {
+  readonly #namespace: string;
+  /** `namespace`: as for DirectoryBlobStore, under the prefix. */
+  constructor(bucket: string, prefix = "", namespace = "") {
     this.#client = new Bun.S3Client({ bucket });
     this.#prefix = prefix && !prefix.endsWith("/") ? `${prefix}/` : prefix;
     this.location = `s3://${bucket}/${this.#prefix}`;
+    const checked = checkedNamespace(namespace);
+    this.#namespace = checked ? `${checked}/` : "";
   }
 
   #key(sha256: string): string {
-    return `${this.#prefix}${shardedPath(sha256)}`;
+    return `${this.#prefix}${this.#namespace}${shardedPath(sha256)}`;
+  }
+
+  /** The blob's key in this namespace, else at the prefix's root (written before namespaces), else null. */
+  async #existing(sha256: string): Promise<string | null> {
+    const own = this.#key(sha256);
+    if (await this.#client.exists(own)) return own;
+    const legacy = `${this.#prefix}${shardedPath(sha256)}`;
+    return this.#namespace && (await this.#client.exists(legacy)) ? legacy : null;
   }
 
   /** S3 writes an object whole or not at all: nothing to check or sweep here. */
@@ -260,13 +305,14 @@ export class S3BlobStore implements BlobStore {
 
   async put(bytes: Uint8Array): Promise<string> {
     const sha = sha256Hex(bytes);
-    if (!(await this.has(sha))) await this.#client.write(this.#key(sha), bytes);
+    if (!(await this.#client.exists(this.#key(sha)))) await this.#client.write(this.#key(sha), bytes);
     return sha;
   }
 
   async putFile(path: string, sha256: string): Promise<boolean> {
     try {
-      if (await this.has(sha256)) return false;
+      // Only this namespace counts: a copy elsewhere may be deleted by its owner.
+      if (await this.#client.exists(this.#key(sha256))) return false;
       await this.#client.write(this.#key(sha256), Bun.file(path));
       return true;
     } finally {
@@ -275,22 +321,26 @@ export class S3BlobStore implements BlobStore {
   }
 
   async read(sha256: string): Promise<Uint8Array> {
+    const key = await this.#existing(sha256);
+    if (!key) throw missingBlob(sha256, this.location);
     try {
-      return await this.#client.file(this.#key(sha256)).bytes();
+      return await this.#client.file(key).bytes();
     } catch (error) {
       throw missingBlob(sha256, this.location, error);
     }
   }
 
   async readStream(sha256: string): Promise<ReadableStream<Uint8Array>> {
-    if (!(await this.has(sha256))) throw missingBlob(sha256, this.location);
-    return this.#client.file(this.#key(sha256)).stream();
+    const key = await this.#existing(sha256);
+    if (!key) throw missingBlob(sha256, this.location);
+    return this.#client.file(key).stream();
   }
 
-  has(sha256: string): Promise<boolean> {
-    return this.#client.exists(this.#key(sha256));
+  async has(sha256: string): Promise<boolean> {
+    return (await this.#existing(sha256)) !== null;
   }
 
+  /** Removes the blob from this namespace only. */
   async delete(sha256: string): Promise<void> {
     await this.#client.delete(this.#key(sha256));
   }
@@ -303,9 +353,12 @@ function missingBlob(sha256: string, location: string, cause?: unknown): SluiceE
   });
 }
 
-/** The store the environment asks for: S3 when SLUICE_BLOB_S3_BUCKET is set, else a directory. */
-export function blobStoreFromEnv(env: Record<string, string | undefined> = process.env): BlobStore {
+/**
+ * The store the environment asks for (S3 when SLUICE_BLOB_S3_BUCKET is set, else a directory), in
+ * the owner's namespace (generations/dataset-blobs.ts gives it).
+ */
+export function blobStoreFromEnv(namespace: string, env: Record<string, string | undefined> = process.env): BlobStore {
   const bucket = env.SLUICE_BLOB_S3_BUCKET?.trim();
-  if (bucket) return new S3BlobStore(bucket, env.SLUICE_BLOB_S3_PREFIX?.trim() ?? "");
-  return new DirectoryBlobStore(env.SLUICE_BLOB_DIR?.trim() || DEFAULT_BLOB_DIR);
+  if (bucket) return new S3BlobStore(bucket, env.SLUICE_BLOB_S3_PREFIX?.trim() ?? "", namespace);
+  return new DirectoryBlobStore(env.SLUICE_BLOB_DIR?.trim() || DEFAULT_BLOB_DIR, namespace);
 }

@@ -5,7 +5,7 @@
  */
 import { openConfiguredSearch, type SearchClient } from "../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../config/types.ts";
-import { blobStoreFromEnv } from "../adapters/blob-store.ts";
+import { datasetBlobStore } from "../generations/dataset-blobs.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
 import { buildIndexGeneration, type DocumentStamp } from "./index/build-index.ts";
@@ -30,9 +30,9 @@ export interface StepResult {
 }
 
 /** Registry datasets read their payloads from the blob store; table datasets read none. */
-function indexContext(dataset: Dataset): IndexContext {
+async function indexContext(sql: Session["sql"], dataset: Dataset): Promise<IndexContext> {
   if (dataset.source.kind === "registry") {
-    const store = blobStoreFromEnv();
+    const store = await datasetBlobStore(sql, dataset.name);
     return { readBlob: (sha256) => store.read(sha256), readBlobStream: (sha256) => store.readStream(sha256) };
   }
   return {
@@ -86,8 +86,8 @@ export async function indexStep(
   options: { scaleOut?: ScaleOutOptions | null; stamp?: DocumentStamp } = {},
 ): Promise<StepResult> {
   const { scaleOut, stamp } = options;
-  const result = await stepJob(session, "index", generation, parentId, (job) =>
-    scaleOut ? buildIndexWithWorkers(session, job, es, generation, scaleOut) : buildIndexGeneration(session, job, es, generation, indexContext(session.dataset), stamp),
+  const result = await stepJob(session, "index", generation, parentId, async (job) =>
+    scaleOut ? buildIndexWithWorkers(session, job, es, generation, scaleOut) : buildIndexGeneration(session, job, es, generation, await indexContext(session.sql, session.dataset), stamp),
   );
   await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   const warnings = clusterFitWarnings(session);
@@ -97,13 +97,13 @@ export async function indexStep(
 /** Downloads the payloads of a registry generation. Staging changes, so the generation must be indexed again. */
 export async function reloadStep(session: Session, generation: Generation, parentId: number | null, options: ReloadOptions): Promise<StepResult> {
   await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
-  return stepJob(session, "reload", generation, parentId, async (job) => (await import("./reload/reload.ts")).reloadPayloads(session, job, generation, blobStoreFromEnv(), options));
+  return stepJob(session, "reload", generation, parentId, async (job) => (await import("./reload/reload.ts")).reloadPayloads(session, job, generation, await datasetBlobStore(session.sql, session.dataset.name), options));
 }
 
 /** Validates the downloaded payloads of a registry generation; without an index, it is then ready to swap. */
 export async function validateStep(session: Session, generation: Generation, parentId: number | null): Promise<StepResult> {
   await setGenerationState(session.sql, session.dataset.name, generation.number, "building");
-  const result = await stepJob(session, "validate", generation, parentId, async (job) => (await import("./validate/validate.ts")).validatePayloads(session, job, generation, blobStoreFromEnv()));
+  const result = await stepJob(session, "validate", generation, parentId, async (job) => (await import("./validate/validate.ts")).validatePayloads(session, job, generation, await datasetBlobStore(session.sql, session.dataset.name)));
   if (!session.dataset.index) await setGenerationState(session.sql, session.dataset.name, generation.number, "ready");
   return result;
 }

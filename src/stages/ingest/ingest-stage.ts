@@ -10,7 +10,8 @@
  */
 import { rm, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { type BlobStore, blobStoreFromEnv } from "../../adapters/blob-store.ts";
+import type { BlobStore } from "../../adapters/blob-store.ts";
+import { bundleBlobStore } from "../../generations/dataset-blobs.ts";
 import { whileDatabaseReachable } from "../../adapters/postgres.ts";
 import { UsageError } from "../../errors.ts";
 import { type Counters, countReason } from "../../jobs/counters.ts";
@@ -59,7 +60,7 @@ export async function ingestBundle(file: string, options: Partial<IngestOptions>
 
 async function ingestInJob(session: LockedSession, job: JobHandle, file: string, size: number, limits: IngestOptions): Promise<IngestReport> {
   const { sql, signal } = session;
-  const store = blobStoreFromEnv();
+  const store = await bundleBlobStore(sql);
   const failures = new RowFailureLog(sql, job.job.id);
   const stagingDir = await freshStagingDir(store.stagingDir, job.job.id);
   const progress = startProgress({ label: `ingest ${basename(file)}`, unit: "bytes", total: size });

@@ -15,7 +15,7 @@ import { type Generation, generationsIn, liveGeneration, mergeGenerationStats, s
 import { openSwap } from "../../generations/swap-journal.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
-import { releaseVanishedPayloads } from "../registry/after-swap.ts";
+import { releaseVanishedPayloads } from "../registry/payload-release.ts";
 import type { Session } from "../session.ts";
 import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
