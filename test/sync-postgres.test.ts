@@ -5,7 +5,8 @@
  * gate; sync rules; an unchanged source skips; the cursor moves only when a sync succeeds.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestEnvironment, elasticsearchUrl, type TestEnvironment } from "./support/harness.ts";
+import { createTestEnvironment, elasticsearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { proxiedDatabase } from "./support/tcp-proxy.ts";
 import { lastJob } from "./support/openverse.ts";
 import { VersionsCopy } from "../src/stages/sync/versions-mirror.ts";
 
@@ -234,4 +235,47 @@ describe("the first build's versions COPY", () => {
     expect(n).toBe(0);
     await t.api`delete from sluice.sync_versions where dataset = 'copied'`;
   });
+});
+
+describe("the upstream database going away", () => {
+  /** One sync through a proxy that cuts every connection to UPSTREAM_DATABASE_URL when `statement` is sent, for 1.5 s. */
+  async function syncCutAt(statement: string) {
+    const { proxy, url } = proxiedDatabase(t.upstreamUrl);
+    proxy.dropAllOn(statement, () => {
+      proxy.pause();
+      setTimeout(() => proxy.resume(), 1500);
+    });
+    const child = spawnSluice(["sync", "notes", "--config", config], { ...t.childEnv(), UPSTREAM_DATABASE_URL: url });
+    const stderr = await new Response(child.stderr).text();
+    const code = await child.exited;
+    proxy.stop();
+    return { code, stderr };
+  }
+
+  test("is named as UPSTREAM_DATABASE_URL, before the read and in it; the cursor stays and the next sync converges", async () => {
+    const [before] = await t.api`select cursor from sluice.sync_state where dataset = 'notes'`;
+    await t.upstream`update notes set title = title || ' (cut)', updated_at = now() where id <= 5`;
+
+    // The source's state, asked before anything is read: the sync's own handler took it for the API database's.
+    const atState = await syncCutAt("count(*)::bigint::text AS rows");
+    // The rows being read: "the source … failed after 0 records: read ECONNRESET (fix the source …)".
+    const atRead = await syncCutAt("row_to_json(t) AS doc");
+    for (const { code, stderr } of [atState, atRead]) {
+      const last = stderr.trim().split("\n").at(-1)!;
+      try {
+        expect(code).toBe(1);
+        expect(last).toContain("lost the connection to UPSTREAM_DATABASE_URL (");
+        expect(last).toContain("while trying to read the sync source of dataset notes");
+        expect(last).not.toMatch(/to DATABASE_URL|fix the source/);
+      } catch (error) {
+        console.error(`sync exited ${code}; its stderr:\n${stderr}`);
+        throw error;
+      }
+    }
+    const [after] = await t.api`select cursor from sluice.sync_state where dataset = 'notes'`;
+    expect(after!.cursor).toEqual(before!.cursor);
+    expect((await sync()).code).toBe(0);
+    const docs = await indexed();
+    expect(docs.get("3")?.title).toEndWith(" (cut)");
+  }, 60_000);
 });

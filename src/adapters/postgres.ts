@@ -165,7 +165,8 @@ export function whileDatabaseReachable<T>(call: () => Promise<T>): Promise<T> {
   return retryWhile(call, isServerAway, RETRY_DEFAULTS.recordOutcome);
 }
 
-function isServerAway(error: unknown): boolean {
+/** A lost connection, or a server shutting down or starting up: the server went away, the statement was not at fault. */
+export function isServerAway(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && (LOST_CONNECTION_CODES.has(code) || RESTARTING_STATES.has(code));
 }

@@ -11,8 +11,11 @@
  *
  * Caveat of any cursor column: a transaction that commits after a later one, with an older
  * `updated_at`, is missed by the incremental sync and caught by the next full one.
+ *
+ * A database failure while reading names UPSTREAM_DATABASE_URL (`#named`): the sync's own handler
+ * would take a driver error for the API database's.
  */
-import { openDatabase, ident, type Sql } from "../adapters/postgres.ts";
+import { databaseFailure, ident, isDatabaseFailure, isServerAway, openDatabase, type Sql } from "../adapters/postgres.ts";
 import type { Dataset, PostgresSourceConfig } from "../config/types.ts";
 import { SluiceError } from "../errors.ts";
 import { qualifiedName } from "../stages/refresh/upstream.ts";
@@ -69,11 +72,27 @@ export class PostgresSource implements Source {
     return this.dataset.sync.cursorColumn ? `t.${ident(this.dataset.sync.cursorColumn)}` : null;
   }
 
+  /** A driver error as one line naming UPSTREAM_DATABASE_URL; anything else as it is. */
+  #named(error: unknown): unknown {
+    if (error instanceof SluiceError || !isDatabaseFailure(error)) return error;
+    return databaseFailure(error, this.url, "UPSTREAM_DATABASE_URL", `read the sync source of dataset ${this.dataset.name}`);
+  }
+
+  /** `records`, with a database failure named (#named). */
+  async *#namedFailures<T, R>(records: AsyncGenerator<T, R, undefined>): AsyncGenerator<T, R, undefined> {
+    try {
+      return yield* records;
+    } catch (error) {
+      throw this.#named(error);
+    }
+  }
+
   async ping(): Promise<void> {
     const sql = await this.#db();
     try {
       await sql.unsafe(`SELECT 1 FROM ${this.#from} t LIMIT 0`);
     } catch (error) {
+      if (isServerAway(error)) throw this.#named(error);
       throw new SluiceError(`the sync source of dataset ${this.dataset.name} cannot be read in UPSTREAM_DATABASE_URL: ${(error as Error).message}`, {
         hint: "check source.table / source.query in the dataset config",
       });
@@ -91,7 +110,9 @@ export class PostgresSource implements Source {
   async state(): Promise<SourceState> {
     const sql = await this.#db();
     const cursor = this.#cursorColumn ? `max(${this.#cursorColumn})::text` : "NULL";
-    const [row] = await sql.unsafe(`SELECT count(*)::bigint::text AS rows, ${cursor} AS cursor FROM ${this.#from} t`);
+    const [row] = await sql.unsafe(`SELECT count(*)::bigint::text AS rows, ${cursor} AS cursor FROM ${this.#from} t`).catch((error) => {
+      throw this.#named(error);
+    });
     return { rows: row?.rows ?? "0", cursor: row?.cursor ?? null };
   }
 
@@ -116,16 +137,22 @@ export class PostgresSource implements Source {
     const version = `CASE WHEN json_typeof(${value}) = 'string' THEN ${value} #>> '{}' ELSE coalesce(${value}::text, 'null') END`;
     const query = `SELECT ${this.#key} AS id, ${version} AS version FROM ${this.#from} t WHERE ${this.#notRemoved} ORDER BY ${this.#key} COLLATE "C"`;
     const db = () => this.#db();
-    return (async function* () {
-      const sql = await db();
-      for await (const rows of sql.unsafe(query).cursor(10_000)) {
-        yield* rows as unknown as { id: string; version: string }[];
-        if (signal.aborted) return;
-      }
-    })();
+    return this.#namedFailures(
+      (async function* () {
+        const sql = await db();
+        for await (const rows of sql.unsafe(query).cursor(10_000)) {
+          yield* rows as unknown as { id: string; version: string }[];
+          if (signal.aborted) return;
+        }
+      })(),
+    );
   }
 
-  async *docsByIds(ids: string[], signal: AbortSignal): AsyncIterable<SourceRecord> {
+  docsByIds(ids: string[], signal: AbortSignal): AsyncIterable<SourceRecord> {
+    return this.#namedFailures(this.#docsByIds(ids, signal));
+  }
+
+  async *#docsByIds(ids: string[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
     const sql = await this.#db();
     // Compared in the key's own type, so that its index is used.
     this.#keyType ??= ((await sql.unsafe(`SELECT pg_typeof(t.${ident(this.dataset.table.key)})::text AS type FROM ${this.#from} t LIMIT 1`))[0]?.type as string | undefined) ?? "text";
@@ -134,7 +161,11 @@ export class PostgresSource implements Source {
 
   #keyType: string | null = null;
 
-  async *docsSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<SourceRecord, SourceCursor, undefined> {
+  docsSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<SourceRecord, SourceCursor, undefined> {
+    return this.#namedFailures(this.#docsSince(cursor, signal));
+  }
+
+  async *#docsSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<SourceRecord, SourceCursor, undefined> {
     const bound = await this.#cursorBound();
     if (!bound) return cursor;
     const sql = await this.#db();
@@ -158,7 +189,11 @@ export class PostgresSource implements Source {
     return { column, param: (n) => `$${n}::text::${row.type as string}` };
   }
 
-  async *deletedSince(cursor: SourceCursor, signal: AbortSignal): AsyncIterable<string> {
+  deletedSince(cursor: SourceCursor, signal: AbortSignal): AsyncIterable<string> {
+    return this.#namedFailures(this.#deletedSince(cursor, signal));
+  }
+
+  async *#deletedSince(cursor: SourceCursor, signal: AbortSignal): AsyncGenerator<string> {
     if (!this.source.removedColumn) return;
     const bound = await this.#cursorBound();
     if (!bound) return;
@@ -185,7 +220,11 @@ export class PostgresSource implements Source {
     return column;
   }
 
-  async *#read(where: string, params: unknown[], signal: AbortSignal): AsyncIterable<SourceRecord> {
+  #read(where: string, params: unknown[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
+    return this.#namedFailures(this.#rows(where, params, signal));
+  }
+
+  async *#rows(where: string, params: unknown[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
     const sql = await this.#db();
     const query = `SELECT ${this.#key} AS id, row_to_json(t) AS doc FROM ${this.#from} t ${where}`;
     const versionColumn = this.dataset.sync.versionColumn;
