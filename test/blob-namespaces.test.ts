@@ -2,7 +2,8 @@
  * The blob store is shared by every dataset (and ingest) that points SLUICE_BLOB_DIR at it; each
  * writes and deletes in a part of its own (generations/dataset-blobs.ts). Two registry datasets
  * holding the same document: one letting go of it must not delete the payload the other reads.
- * A generation discarded before its swap takes the payloads only it referenced with it.
+ * A generation discarded before its swap takes the payloads only it referenced with it; one kept
+ * for rollback keeps its own.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -98,8 +99,11 @@ test(
     expect(existsSync(await blobFile(t.api, blobDir, "datasets/iati", shared))).toBe(true);
     expect(existsSync(await blobFile(t.api, blobDir, "datasets/iatib", shared))).toBe(true);
 
-    // org3 leaves the first registry only: its swap deletes the payload in its own part of the store.
+    // org3 leaves the first registry only; the swap after next prunes the last generation holding
+    // it, and deletes the payload in the dataset's own part of the store.
     listings.a.delete("org3");
+    expect((await sluice("run", "iati")).code).toBe(0);
+    expect(existsSync(await blobFile(t.api, blobDir, "datasets/iati", shared))).toBe(true);
     expect((await sluice("run", "iati")).code).toBe(0);
     const [swap] = await t.api`select counters from sluice.jobs where dataset = 'iati' and stage = 'swap' order by id desc limit 1`;
     expect(swap!.counters.payloads_deleted).toBe(1);
@@ -139,10 +143,10 @@ test(
     // The live generation's payloads stay.
     expect(existsSync(await blobFile(t.api, blobDir, "datasets/iati", live))).toBe(true);
     expect((await sluice("run", "iati")).code).toBe(0);
-    // org2's payload, unchanged in the generations before, is let go of when it changes, although the
-    // oldest of those is pruned only after the swap.
+    // org2 changes, and two swaps later the generations holding its old payload are pruned.
     files.set("/org2-v2.xml", files.get("/org2.xml")!.replace("Test Activity", "Test Activity, second version"));
     listings.a.set("org2", "/org2-v2.xml");
+    expect((await sluice("run", "iati")).code).toBe(0);
     expect((await sluice("run", "iati")).code).toBe(0);
 
     // Every blob in the dataset's part is one a kept table references.
@@ -157,6 +161,32 @@ test(
     const stored = blobsUnder(part).map((p) => p.slice(-64));
     expect(stored.length).toBeGreaterThan(0);
     expect(stored.filter((sha) => !referenced.has(sha))).toEqual([]);
+  },
+  LONG,
+);
+
+test(
+  "after a rollback, a source back to what the restored generation holds is indexed from that generation's payloads",
+  async () => {
+    const restored = (await shaOf("iati_documents", "org1"))!;
+    const before = listings.a.get("org1")!;
+    files.set("/org1-bad.xml", files.get("/org1.xml")!.replace("Test Activity", "Test Activity, a bad version"));
+    listings.a.set("org1", "/org1-bad.xml");
+    expect((await sluice("run", "iati")).code).toBe(0);
+    // The bad version is live; the one before is kept for rollback, its payloads with it.
+    expect(existsSync(await blobFile(t.api, blobDir, "datasets/iati", restored))).toBe(true);
+    expect((await sluice("swap", "iati", "--rollback")).code).toBe(0);
+    expect(await shaOf("iati_documents", "org1")).toBe(restored);
+
+    // The publisher puts the good file back: unchanged against live, so nothing is downloaded, and
+    // the index stage reads the restored generation's payloads.
+    listings.a.set("org1", before);
+    const { code, stdout } = await sluice("run", "iati", "--json");
+    expect(code).toBe(0);
+    const reload = JSON.parse(stdout).steps.find((s: { stage: string }) => s.stage === "reload");
+    expect(reload.counters.written).toBe(0);
+    const doc = await fetch(`${process.env.ELASTICSEARCH_URL}/${t.indexPrefix}iati/_search?q=dataset_id:org1`).then((r) => r.json() as Promise<{ hits: { hits: { _source: { title_narrative?: unknown } }[] } }>);
+    expect(JSON.stringify(doc.hits.hits.map((h) => h._source))).toContain("third version");
   },
   LONG,
 );

@@ -348,7 +348,8 @@ export class S3BlobStore implements BlobStore {
 
 function missingBlob(sha256: string, location: string, cause?: unknown): SluiceError {
   return new SluiceError(`payload ${sha256} is not in the blob store at ${location}`, {
-    hint: "the store was emptied or moved; run `sluice reload` for the dataset again",
+    // Not "run reload": reload downloads rows without a payload, and this row has one, elsewhere.
+    hint: "the store was emptied, moved, or this command points elsewhere: set SLUICE_BLOB_DIR (or SLUICE_BLOB_S3_BUCKET and _PREFIX) to the store the payloads were written to",
     cause,
   });
 }

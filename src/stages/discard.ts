@@ -12,7 +12,7 @@ import { findGeneration, setGenerationState } from "../generations/store.ts";
 import { openSwap } from "../generations/swap-journal.ts";
 import { deleteOwnedIndex, indexOwner } from "../generations/owned-indices.ts";
 import type { Logger } from "../log/logger.ts";
-import { releaseDiscardedPayloads } from "./registry/payload-release.ts";
+import { releaseDroppedPayloads } from "./registry/payload-release.ts";
 
 export async function discardGeneration(
   sql: Sql,
@@ -31,7 +31,7 @@ export async function discardGeneration(
   }
   if (!options.keepTable) {
     // Payloads stored for this generation alone go with it; if that fails they stay (a leak, not a loss).
-    await releaseDiscardedPayloads(sql, dataset, generation, log).catch((error) => log.warn(`payloads of generation ${generation} kept: ${(error as Error)?.message ?? error}`));
+    await releaseDroppedPayloads(sql, dataset, generation, log).catch((error) => log.warn(`payloads of generation ${generation} kept: ${(error as Error)?.message ?? error}`));
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, generation))}`);
     await setGenerationState(sql, dataset.name, generation, "discarded");
   }

@@ -15,7 +15,7 @@ import { type Generation, generationsIn, liveGeneration, mergeGenerationStats, s
 import { openSwap } from "../../generations/swap-journal.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { countRows } from "../refresh/staging-sql.ts";
-import { releaseVanishedPayloads } from "../registry/payload-release.ts";
+import { releaseDroppedPayloads } from "../registry/payload-release.ts";
 import type { Session } from "../session.ts";
 import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
@@ -87,9 +87,8 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
   job.counters.written = figures.stagingRows;
   log.success(`generation ${incoming.number} of ${dataset.name} is live`);
   try {
-    await releaseVanishedPayloads(session, job, outgoing);
     job.setTask("pruning old generations", 90);
-    await pruneGenerations(session, es, options.keep);
+    await pruneGenerations(session, es, options.keep, job);
   } catch (error) {
     if (session.signal.aborted) throw error;
     // Production already serves the new generation: a failure from here on must not read "production is untouched".
@@ -135,15 +134,20 @@ export async function rollbackToPrevious(session: Session, job: JobHandle, es: S
   return previous;
 }
 
-/** Drops generations beyond the newest `keep` previous ones, and leftovers of discarded ones. */
-export async function pruneGenerations(session: Session, es: SearchClient | null, keep: number): Promise<number[]> {
+/**
+ * Drops generations beyond the newest `keep` previous ones, and leftovers of discarded ones, with
+ * the payloads only their tables referenced (counted on `job` as payloads_deleted).
+ */
+export async function pruneGenerations(session: Session, es: SearchClient | null, keep: number, job?: JobHandle): Promise<number[]> {
   if (!Number.isInteger(keep) || keep < 0) throw new UsageError(`--keep must be a whole number ≥ 0, got ${keep}`);
   const { sql, dataset, log } = session;
   const previous = await generationsIn(sql, dataset.name, ["previous"]);
   const discarded = await generationsIn(sql, dataset.name, ["discarded"]);
   const pruned: number[] = [];
   const owner = await indexOwner(sql, dataset.name);
+  let payloadsDeleted = 0;
   for (const gen of [...previous.slice(keep), ...discarded]) {
+    payloadsDeleted += await releaseDroppedPayloads(sql, dataset, gen.number, log);
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, gen.number))}`);
     for (const t of es ? generationIndices(dataset, gen.number) : []) {
       // Not ours (another database's, or made by hand at this name): never this generation's; leave
@@ -156,6 +160,7 @@ export async function pruneGenerations(session: Session, es: SearchClient | null
       pruned.push(gen.number);
     }
   }
+  if (job && dataset.source.kind === "registry") job.counters.payloads_deleted = payloadsDeleted;
   if (pruned.length) log.info(`pruned generation${pruned.length > 1 ? "s" : ""} ${pruned.join(", ")}`);
   return pruned;
 }
