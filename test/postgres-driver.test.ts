@@ -74,3 +74,34 @@ test("a query cut by a reset rejects naming its server's address and port, so a 
     proxy.stop();
   }
 });
+
+test("a first connection the server resets as it opens (a restart) is tried again until it answers", async () => {
+  const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+  try {
+    // The first three connections are reset as their startup message arrives.
+    let resets = 0;
+    const resetNext = () => proxy.dropAllOn("application_name", () => ++resets < 3 && resetNext());
+    resetNext();
+    // Before: "cannot connect to DATABASE_URL (…): read ECONNRESET" at once.
+    const sql = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 1 });
+    expect(resets).toBe(3);
+    expect(await outcome(sql`select 1`)).toBe("ok");
+    await sql.end({ timeout: 1 });
+  } finally {
+    proxy.stop();
+  }
+});
+
+test("a server that closes every connection as it opens ends the first connect in one line, not a wait for ever", async () => {
+  const { proxy, url: viaProxy } = proxiedDatabase(t.apiUrl);
+  try {
+    proxy.pause();
+    const started = Date.now();
+    // Before: postgres.js connected again and again, and the command never ended.
+    const error = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 1 }).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(error.toLine()).toMatch(/^cannot connect to DATABASE_URL \(postgres:\/\/[^)]*\*\*\*[^)]*\): timed out \(check the host, port and firewall\)$/);
+  } finally {
+    proxy.stop();
+  }
+});

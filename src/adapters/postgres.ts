@@ -24,7 +24,16 @@ export interface OpenDatabaseOptions {
   clientEncoding?: string;
 }
 
-/** Opens a pool and proves it works, so that a bad URL fails here with a clear line. */
+/**
+ * Opens a pool and proves it works, so that a bad URL fails here with a clear line. A server that
+ * takes the connection and drops it, or answers that it is starting or shutting down, is asked
+ * again for 5.8 to 11.5 s (RETRY_DEFAULTS.recordOutcome): that is a restart, which a timer's run
+ * should ride out (one in five of a sweep's cuts landed on a command's first connection). A refused
+ * connection, an unknown host or a refused password fail at once: those are usually the URL.
+ * Each try has CONNECT_DEADLINE_MS: postgres.js reconnects for ever, silently, to a server that
+ * closes each connection as it opens (a proxy whose backend is down), and its connect_timeout
+ * starts again with every attempt.
+ */
 export async function openDatabase(url: string, options: OpenDatabaseOptions): Promise<Sql> {
   const tls = postgresTls(url, options.variable);
   const sql = postgres(tls.url, {
@@ -36,7 +45,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions): P
     connection: { application_name: "sluice", ...(options.clientEncoding ? { client_encoding: options.clientEncoding } : {}) },
   });
   try {
-    await sql`select 1`;
+    await retryWhile(() => withinDeadline(sql`select 1`, CONNECT_DEADLINE_MS), isRestartingAtConnect, RETRY_DEFAULTS.recordOutcome);
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     throw connectionError(error, url, options.variable);
@@ -88,6 +97,22 @@ function withSslMode(url: string, mode: string): string {
   return parsed.toString();
 }
 
+const CONNECT_DEADLINE_MS = 10_000;
+
+/** `query`, or a CONNECT_TIMEOUT error (as postgres.js names its own) once `ms` have passed. */
+function withinDeadline<T>(query: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: "CONNECT_TIMEOUT" })), ms);
+  });
+  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
+}
+
+function isRestartingAtConnect(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "ECONNRESET" || code === "CONNECTION_CLOSED" || (typeof code === "string" && RESTARTING_STATES.has(code));
+}
+
 export function connectionError(error: unknown, url: string, variable: string): SluiceError {
   const code = (error as { code?: string }).code;
   const where = `${variable} (${maskUrl(url)})`;
@@ -112,6 +137,13 @@ function describeConnectionFailure(code: string | undefined, error: unknown): { 
       return { problem: `refused: ${(error as Error).message}`, fix: "check the user in the URL, and sslmode if the server accepts only TLS (hostssl)" };
     case "3D000":
       return { problem: "database does not exist", fix: "create it (createdb) or fix the database name in the URL" };
+    case "ECONNRESET":
+    case "CONNECTION_CLOSED":
+      return { problem: `the server closed each connection as it opened (${code})`, fix: "it was restarting, or a proxy or pooler in front of it refuses connections; run the command again once PostgreSQL accepts them" };
+    case "57P01":
+    case "57P02":
+    case "57P03":
+      return { problem: (error as Error).message, fix: "the server is starting or shutting down; run the command again once it accepts connections" };
     default:
       if (isCertificateError(code)) {
         return {
