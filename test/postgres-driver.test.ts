@@ -45,6 +45,7 @@ test("a query handed to an idle pooled connection as a reset closes it settles a
       setTimeout(() => proxy.resume(), 300);
       expect(["CONNECTION_CLOSED", "ECONNRESET"]).toContain(await caught);
       // Once the server is back, the same pool answers.
+      await Bun.sleep(400);
       expect(await outcome(sql`select 2`)).toBe("ok");
     } finally {
       await sql.end({ timeout: 1 });
@@ -97,10 +98,12 @@ test("a server that closes every connection as it opens ends the first connect i
   try {
     proxy.pause();
     const started = Date.now();
-    // Before: postgres.js connected again and again, and the command never ended.
+    // Before: postgres.js connected again and again, and the command never ended. Now each try fails
+    // as closed (patches/), and the tries of a restart (5.8 to 11.5 s) end in one line.
     const error = await openDatabase(viaProxy, { variable: "DATABASE_URL", maxConnections: 1 }).catch((e) => e);
-    expect(Date.now() - started).toBeLessThan(30_000);
-    expect(error.toLine()).toMatch(/^cannot connect to DATABASE_URL \(postgres:\/\/[^)]*\*\*\*[^)]*\): timed out \(check the host, port and firewall\)$/);
+    expect(Date.now() - started).toBeGreaterThan(5_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(error.toLine()).toMatch(/^cannot connect to DATABASE_URL \(postgres:\/\/[^)]*\*\*\*[^)]*\): the server closed each connection as it opened \(CONNECTION_CLOSED\) \(it was restarting, or a proxy or pooler in front of it refuses connections; /);
   } finally {
     proxy.stop();
   }
