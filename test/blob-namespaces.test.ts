@@ -6,10 +6,10 @@
  * for rollback keeps its own.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blobFile } from "./support/blobs.ts";
+import { blobFile, endBlobTest } from "./support/blobs.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 
 const FIXTURES = new URL("./fixtures/iati/activities/", import.meta.url).pathname;
@@ -72,13 +72,7 @@ export default { datasets: {
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, LONG);
 
-afterAll(async () => {
-  host?.stop(true);
-  registry?.stop(true);
-  await t?.drop();
-  rmSync(blobDir, { recursive: true, force: true });
-  delete process.env.SLUICE_BLOB_DIR;
-}, LONG);
+afterAll(() => endBlobTest(t, blobDir, host, registry), LONG);
 
 const sluice = (...args: string[]) => t.sluice(...args, "--config", configFile);
 const shaOf = async (table: string, id: string) => ((await t.api.unsafe(`select blob_sha256 from ${table} where id = $1`, [id]))[0]?.blob_sha256 as string | undefined) ?? null;

@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import iconv from "iconv-lite";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Hex } from "../src/adapters/blob-store.ts";
 import { explodeActivity, flattenActivities } from "../src/datasets/iati/index.ts";
-import { blobFile } from "./support/blobs.ts";
+import { blobFile, endBlobTest } from "./support/blobs.ts";
 import { createTestEnvironment, elasticsearchUrl, searchCount, type TestEnvironment } from "./support/harness.ts";
 
 const FIXTURES = new URL("./fixtures/iati/", import.meta.url).pathname;
@@ -149,13 +149,7 @@ export default { datasets: { iati: { ...base, source: { ...base.source, pageSize
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, LONG);
 
-afterAll(async () => {
-  host?.stop(true);
-  registry?.stop(true);
-  await t?.drop();
-  rmSync(blobDir, { recursive: true, force: true });
-  delete process.env.SLUICE_BLOB_DIR;
-}, LONG);
+afterAll(() => endBlobTest(t, blobDir, host, registry), LONG);
 
 const sluice = (...args: string[]) => t.sluice(...args, "--config", configFile);
 
