@@ -18,6 +18,7 @@ const LONG = 120_000;
 let t: TestEnvironment;
 let blobDir: string;
 let configFile: string;
+let configDir: string;
 let host: ReturnType<typeof Bun.serve>;
 let registry: ReturnType<typeof Bun.serve>;
 const files = new Map<string, string>();
@@ -55,8 +56,8 @@ beforeAll(async () => {
       return Response.json({ success: true, result: { count: listing.size, results } });
     },
   });
-  const dir = mkdtempSync(join(tmpdir(), "sluice-blob-namespaces-config-"));
-  configFile = join(dir, "sluice.config.ts");
+  configDir = mkdtempSync(join(tmpdir(), "sluice-blob-namespaces-config-"));
+  configFile = join(configDir, "sluice.config.ts");
   const datasetModule = new URL("../src/datasets/iati/dataset.ts", import.meta.url).pathname;
   await Bun.write(
     configFile,
@@ -72,7 +73,7 @@ export default { datasets: {
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, LONG);
 
-afterAll(() => endBlobTest(t, blobDir, host, registry), LONG);
+afterAll(() => endBlobTest(t, [blobDir, configDir], host, registry), LONG);
 
 const sluice = (...args: string[]) => t.sluice(...args, "--config", configFile);
 const shaOf = async (table: string, id: string) => ((await t.api.unsafe(`select blob_sha256 from ${table} where id = $1`, [id]))[0]?.blob_sha256 as string | undefined) ?? null;

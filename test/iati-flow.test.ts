@@ -27,6 +27,7 @@ interface Listed {
 let t: TestEnvironment;
 let blobDir: string;
 let configFile: string;
+let configDir: string;
 const files = new Map<string, { body: string | Uint8Array; type: string }>();
 let listing: Listed[] = [];
 let host: ReturnType<typeof Bun.serve>;
@@ -134,8 +135,8 @@ beforeAll(async () => {
     { id: "err-ftp", publisher: "errs", path: "ftp://example.org/x.xml", hash: "e6" },
   ];
 
-  const dir = mkdtempSync(join(tmpdir(), "sluice-iati-config-"));
-  configFile = join(dir, "sluice.config.ts");
+  configDir = mkdtempSync(join(tmpdir(), "sluice-iati-config-"));
+  configFile = join(configDir, "sluice.config.ts");
   const datasetModule = new URL("../src/datasets/iati/dataset.ts", import.meta.url).pathname;
   await Bun.write(
     configFile,
@@ -149,7 +150,7 @@ export default { datasets: { iati: { ...base, source: { ...base.source, pageSize
   expect((await t.sluice("migrate", "up")).code).toBe(0);
 }, LONG);
 
-afterAll(() => endBlobTest(t, blobDir, host, registry), LONG);
+afterAll(() => endBlobTest(t, [blobDir, configDir], host, registry), LONG);
 
 const sluice = (...args: string[]) => t.sluice(...args, "--config", configFile);
 

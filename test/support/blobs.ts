@@ -9,10 +9,10 @@ export async function blobFile(api: Sql, root: string, part: string, sha: string
   return join(root, row!.id as string, part, sha.slice(0, 2), sha.slice(2, 4), sha);
 }
 
-/** Stops a test's local servers, drops its databases and indices, and removes its blob directory (SLUICE_BLOB_DIR). */
-export async function endBlobTest(t: { drop(): Promise<void> } | undefined, blobDir: string | undefined, ...servers: ({ stop(force?: boolean): unknown } | undefined)[]): Promise<void> {
+/** Stops a test's local servers, drops its databases and indices, and removes its directories (the blob store's, SLUICE_BLOB_DIR, and its config's). */
+export async function endBlobTest(t: { drop(): Promise<void> } | undefined, dirs: (string | undefined)[], ...servers: ({ stop(force?: boolean): unknown } | undefined)[]): Promise<void> {
   for (const server of servers) server?.stop(true);
   await t?.drop();
-  if (blobDir) rmSync(blobDir, { recursive: true, force: true });
+  for (const dir of dirs) if (dir) rmSync(dir, { recursive: true, force: true });
   delete process.env.SLUICE_BLOB_DIR;
 }
