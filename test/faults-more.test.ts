@@ -10,6 +10,8 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { aliasIndices, createTestEnvironment, elasticsearchUrl, searchCount, spawnSluice, type TestEnvironment } from "./support/harness.ts";
 import { growUpstreamImages, lastJob, loadOpenverseSample } from "./support/openverse.ts";
+import { detectEngine } from "../src/adapters/elasticsearch.ts";
+import { startEsProxy } from "./support/es-proxy.ts";
 import { elasticsearchProxy } from "./support/search-proxy.ts";
 import { proxiedDatabase } from "./support/tcp-proxy.ts";
 
@@ -248,6 +250,25 @@ describe("the API database restarting as a swap records its alias move", () => {
 });
 
 describe("Elasticsearch refusing requests", () => {
+  test("a node closing the start-up probe's connections (a restart) is asked again; a refused connection fails at once", async () => {
+    const proxy = startEsProxy();
+    try {
+      proxy.cutNext(/^GET \/ HTTP/, 2);
+      // Before: "cannot reach ELASTICSEARCH_URL (…): ECONNRESET: The socket connection was closed unexpectedly."
+      expect((await detectEngine(proxy.url)).product).toBe("elasticsearch");
+      expect(proxy.cuts).toBe(2);
+    } finally {
+      proxy.stop();
+    }
+    const closed = Bun.serve({ port: 0, fetch: () => new Response("") });
+    const refused = `http://127.0.0.1:${closed.port}`;
+    closed.stop(true);
+    const started = Date.now();
+    const error = await detectEngine(refused).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error.message).toStartWith(`cannot reach ELASTICSEARCH_URL (${refused}/): `);
+  });
+
   test("a document larger than the cluster accepts fails alone as too_large, with its key; the tolerance decides", async () => {
     const LIMIT = 512 * 1024;
     let refused = 0;

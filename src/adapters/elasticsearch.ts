@@ -216,7 +216,10 @@ async function probeOnce(url: string, path: string, access: SearchAccess): Promi
   let res: Response;
   try {
     // `tls` is Bun's fetch option: the CA that ELASTICSEARCH_CA_CERT names is what this server must chain to.
-    res = await fetch(target, { headers, signal: AbortSignal.timeout(30_000), ...(access.ca ? { tls: { ca: access.ca } } : {}) } as RequestInit);
+    const once = () => fetch(target, { headers, signal: AbortSignal.timeout(30_000), ...(access.ca ? { tls: { ca: access.ca } } : {}) } as RequestInit);
+    // A node that takes the connection and closes it is restarting (or a proxy's backend is): asked
+    // again for 3.8 to 7.5 s, as PostgreSQL's first connection is. A refused connection fails at once.
+    res = await retryWhile(once, (error) => (error as { code?: string })?.code === "ECONNRESET", RETRY_DEFAULTS.searchControl);
   } catch (error) {
     const text = `${(error as { code?: string }).code ?? ""} ${(error as Error).message}`;
     const certificate = isCertificateError(text);
