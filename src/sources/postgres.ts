@@ -121,8 +121,8 @@ export class PostgresSource implements Source {
     return ((await this.state()).cursor as string | null) ?? null;
   }
 
-  async *docs(signal: AbortSignal): AsyncIterable<SourceRecord> {
-    yield* this.#read(`WHERE ${this.#notRemoved} ORDER BY ${this.#key} COLLATE "C"`, [], signal);
+  docs(signal: AbortSignal): AsyncIterable<SourceRecord> {
+    return this.#namedFailures(this.#read(`WHERE ${this.#notRemoved} ORDER BY ${this.#key} COLLATE "C"`, [], signal));
   }
 
   /**
@@ -220,11 +220,8 @@ export class PostgresSource implements Source {
     return column;
   }
 
-  #read(where: string, params: unknown[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
-    return this.#namedFailures(this.#rows(where, params, signal));
-  }
-
-  async *#rows(where: string, params: unknown[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
+  /** The rows `where` selects; the public methods name its failures (#namedFailures). */
+  async *#read(where: string, params: unknown[], signal: AbortSignal): AsyncGenerator<SourceRecord> {
     const sql = await this.#db();
     const query = `SELECT ${this.#key} AS id, row_to_json(t) AS doc FROM ${this.#from} t ${where}`;
     const versionColumn = this.dataset.sync.versionColumn;

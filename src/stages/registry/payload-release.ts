@@ -16,20 +16,17 @@ import { ident, type Sql } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { datasetBlobStore } from "../../generations/dataset-blobs.ts";
 import { generationTable } from "../../generations/names.ts";
-import { generationsIn, tableExists } from "../../generations/store.ts";
+import { tableExists } from "../../generations/store.ts";
 import type { Logger } from "../../log/logger.ts";
 
 const PAGE = 1000;
-const EVERY_STATE = ["building", "ready", "live", "previous", "retired", "discarded"] as const;
 
 /** Before generation `dropping`'s table is dropped: deletes the payloads no other table of the dataset references; returns how many. */
 export async function releaseDroppedPayloads(sql: Sql, dataset: Dataset, dropping: number, log: Logger): Promise<number> {
   if (dataset.source.kind !== "registry") return 0;
   const table = generationTable(dataset, dropping);
   if (!(await tableExists(sql, table))) return 0;
-  const others = (await generationsIn(sql, dataset.name, [...EVERY_STATE])).filter((g) => g.number !== dropping);
-  const kept: string[] = [];
-  for (const name of [dataset.table.name, ...others.map((g) => generationTable(dataset, g.number))]) if (await tableExists(sql, name)) kept.push(name);
+  const kept = (await datasetTables(sql, dataset)).filter((name) => name !== table);
   const store = await datasetBlobStore(sql, dataset.name);
   const unreferenced = kept
     .map((k) => `AND NOT EXISTS (SELECT 1 FROM ${ident(k)} k WHERE k.blob_sha256 = p.sha) AND NOT EXISTS (SELECT 1 FROM ${ident(k)} k WHERE k.cleaned_sha256 = p.sha)`)
@@ -52,4 +49,14 @@ export async function releaseDroppedPayloads(sql: Sql, dataset: Dataset, droppin
   }
   if (deleted) log.info(`deleted ${deleted} payload${deleted === 1 ? "" : "s"} only generation ${dropping} referenced`);
   return deleted;
+}
+
+/** The dataset's tables that exist: the live one and every generation's (<table>__g<N>), whatever its state, in one catalogue read. */
+async function datasetTables(sql: Sql, dataset: Dataset): Promise<string[]> {
+  const live = dataset.table.name;
+  const rows = await sql`
+    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'p')
+      and (c.relname = ${live} or (left(c.relname, ${live.length + 3}) = ${`${live}__g`} and substr(c.relname, ${live.length + 4}) ~ '^[0-9]+$'))`;
+  return rows.map((r) => r.relname as string);
 }
