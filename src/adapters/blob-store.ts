@@ -349,7 +349,7 @@ export class S3BlobStore implements BlobStore {
 function missingBlob(sha256: string, location: string, cause?: unknown): SluiceError {
   return new SluiceError(`payload ${sha256} is not in the blob store at ${location}`, {
     // Not "run reload": reload downloads rows without a payload, and this row has one, elsewhere.
-    hint: "the store was emptied, moved, or this command points elsewhere: set SLUICE_BLOB_DIR (or SLUICE_BLOB_S3_BUCKET and _PREFIX) to the store the payloads were written to",
+    hint: "the store was emptied, moved, or this command points elsewhere: set SLUICE_BLOB_DIR (or SLUICE_BLOB_S3_BUCKET and SLUICE_BLOB_S3_PREFIX) to the store the payloads were written to",
     cause,
   });
 }

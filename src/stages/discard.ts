@@ -31,7 +31,7 @@ export async function discardGeneration(
   }
   if (!options.keepTable) {
     // Payloads stored for this generation alone go with it; if that fails they stay (a leak, not a loss).
-    await releaseDroppedPayloads(sql, dataset, generation, log).catch((error) => log.warn(`payloads of generation ${generation} kept: ${(error as Error)?.message ?? error}`));
+    await releaseDroppedPayloads(sql, dataset, generation, log).catch((error) => log.warn(`could not delete the payloads only generation ${generation} referenced, so they stay in the blob store: ${(error as Error)?.message ?? error}`));
     await sql.unsafe(`DROP TABLE IF EXISTS ${ident(generationTable(dataset, generation))}`);
     await setGenerationState(sql, dataset.name, generation, "discarded");
   }
