@@ -16,7 +16,6 @@ import { ident, type Sql } from "../../adapters/postgres.ts";
 import type { Dataset } from "../../config/types.ts";
 import { datasetBlobStore } from "../../generations/dataset-blobs.ts";
 import { generationTable } from "../../generations/names.ts";
-import { tableExists } from "../../generations/store.ts";
 import type { Logger } from "../../log/logger.ts";
 
 const PAGE = 1000;
@@ -25,8 +24,9 @@ const PAGE = 1000;
 export async function releaseDroppedPayloads(sql: Sql, dataset: Dataset, dropping: number, log: Logger): Promise<number> {
   if (dataset.source.kind !== "registry") return 0;
   const table = generationTable(dataset, dropping);
-  if (!(await tableExists(sql, table))) return 0;
-  const kept = (await datasetTables(sql, dataset)).filter((name) => name !== table);
+  const tables = await datasetTables(sql, dataset);
+  if (!tables.includes(table)) return 0;
+  const kept = tables.filter((name) => name !== table);
   const store = await datasetBlobStore(sql, dataset.name);
   const unreferenced = kept
     .map((k) => `AND NOT EXISTS (SELECT 1 FROM ${ident(k)} k WHERE k.blob_sha256 = p.sha) AND NOT EXISTS (SELECT 1 FROM ${ident(k)} k WHERE k.cleaned_sha256 = p.sha)`)
