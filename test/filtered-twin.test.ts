@@ -23,6 +23,12 @@ async function ids(index: string, query: Record<string, unknown> = { match_all: 
   return body.hits.hits.map((h: any) => h._id as string).sort();
 }
 
+async function flatSettings(index: string): Promise<Record<string, string>> {
+  const res = await fetch(`${elasticsearchUrl}/${index}/_settings?flat_settings=true`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as any)[index].settings;
+}
+
 /** Openverse's filtered index: a `must_not` of each term in the unstemmed `.raw` fields. */
 function openverseMustNot(terms: string[]): Record<string, unknown> {
   const lower = terms.map((term) => term.toLowerCase());
@@ -50,10 +56,12 @@ describe("the filtered twin", () => {
     expect(index.counters.keptOut).toBeGreaterThan(0);
     expect(index.counters.keptOut).toBe(all - (await ids(twin)).length);
     expect(index.counters.documents).toEqual({ [full]: all, [twin]: all - index.counters.keptOut });
-    // The twin is a clone of the full index: the full index's write block was lifted afterwards, on both.
+    // The twin is a clone of the full index: the full index's write block was lifted afterwards, on
+    // both; and the body's replicas (0) hold on both (a clone left alone takes 1: a yellow twin).
     for (const index of [full, twin]) {
-      const settings = (await (await fetch(`${elasticsearchUrl}/${index}/_settings?flat_settings=true`)).json()) as any;
-      expect(settings[index].settings["index.blocks.write"] ?? "false").toBe("false");
+      const settings = await flatSettings(index);
+      expect(settings["index.blocks.write"] ?? "false").toBe("false");
+      expect(settings["index.number_of_replicas"]).toBe("0");
     }
   }, 120_000);
 
@@ -120,5 +128,21 @@ export default { datasets: { audio: { ...openverseDatasets.audio, index } } };
     expect((await t.sluice("swap", "audio", "--rollback")).code).toBe(1);
     expect(await aliasIndices(`${t.indexPrefix}audio`)).toEqual([`${t.indexPrefix}audio-g3`]);
     expect(await aliasIndices(`${t.indexPrefix}audio-filtered`)).toEqual([`${t.indexPrefix}audio-filtered-g3`]);
+  }, 120_000);
+
+  test("a body's replicas and refresh interval, written as Openverse's body writes them (settings.index), come back on the full index and its twin", async () => {
+    const bodyModule = new URL("../src/datasets/openverse/index-body.ts", import.meta.url).pathname;
+    const config = `/tmp/${t.name}.serving.config.ts`;
+    await Bun.write(config, `import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
+import { audioIndexBody } from ${JSON.stringify(bodyModule)};
+export default { datasets: { audio: { ...openverseDatasets.audio, index: { ...openverseDatasets.audio.index, body: audioIndexBody({ replicas: 1, refreshInterval: "30s" }) } } } };
+`);
+    // One node: the replica stays unassigned (yellow), which neither the load nor the clone waits on.
+    expect((await t.sluice("run", "audio", "--config", config, "--rebuild")).code).toBe(0);
+    for (const index of [`${t.indexPrefix}audio-g4`, `${t.indexPrefix}audio-filtered-g4`]) {
+      const settings = await flatSettings(index);
+      expect([index, settings["index.number_of_replicas"], settings["index.refresh_interval"]]).toEqual([index, "1", "30s"]);
+    }
+    expect(await aliasIndices(`${t.indexPrefix}audio-filtered`)).toEqual([`${t.indexPrefix}audio-filtered-g4`]);
   }, 120_000);
 });

@@ -13,9 +13,9 @@ let t: TestEnvironment;
 let config = "";
 
 const plainDocument = "(row) => ({ id: row.id, title: row.title, n: row.n })";
-const dataset = (name: string, keyType: string, mapping: string, extra = "", toDocument = plainDocument) =>
+const dataset = (name: string, keyType: string, mapping: string, extra = "", toDocument = plainDocument, settings = "") =>
   `${name}: { source: { kind: "postgres", table: "${name}" }, table: { key: "id", columns: { id: "${keyType}", title: "text", n: "text" } },
-    index: { batchDocuments: 40, concurrency: 2, maxFailures: 1000, body: { mappings: { properties: { id: { type: "${mapping}" }, title: { type: "text" }, n: { type: "integer" } } } },
+    index: { batchDocuments: 40, concurrency: 2, maxFailures: 1000, body: { ${settings}mappings: { properties: { id: { type: "${mapping}" }, title: { type: "text" }, n: { type: "integer" } } } },
       toDocument: ${toDocument} ${extra} } }`;
 
 // A body the test cluster (no mapper-extras module) takes only degraded: rank_feature becomes a number.
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long")}, ${dataset("twinned", "integer", "long", ', filtered: { terms: ["row"], fields: ["title"] }')}, ${words} } });\n`);
+export default defineConfig({ datasets: { ${ranked}, ${piped}, ${slow}, ${dataset("orphan", "integer", "long", "", "async (row) => { if (row.id % 20 === 0) await Bun.sleep(10); return { id: row.id, title: row.title, n: row.n }; }")}, ${dataset("hosts", "integer", "long")}, ${dataset("nums", "integer", "long")}, ${dataset("ones", "integer", "long", "", plainDocument, 'settings: { index: { number_of_replicas: 1, refresh_interval: "7s" } }, ')}, ${dataset("twinned", "integer", "long", ', filtered: { terms: ["row"], fields: ["title"] }')}, ${words} } });\n`);
   await t.upstream.unsafe(`
     CREATE TABLE nums (id integer PRIMARY KEY, title text, n text);
     -- Keys are multiples of 10, so rows can be put between them later; every 100th row's n does not parse.
@@ -160,6 +160,9 @@ describe("ranges cover staging exactly", () => {
       ["5", null, 1, "done"],
     ]);
     expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
+    // The body's replicas (kept while workers load) and refresh interval, written as Openverse's body writes them (settings.index).
+    const settings = ((await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}ones-g1/_settings?flat_settings=true`)).json()) as any)[`${t.indexPrefix}ones-g1`].settings;
+    expect([settings["index.number_of_replicas"], settings["index.refresh_interval"]]).toEqual(["1", "7s"]);
     // Indexed again (the generation is ready now): the worker processes join at once, not only the coordinator.
     const again = await t.sluice("index", "ones", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "5", "--lease", "5");
     expect(again.code).toBe(0);

@@ -27,6 +27,7 @@ import { periodicCollector, rowStreamCollector } from "../memory.ts";
 import { sensitiveMatcher } from "../../transforms/sensitive-terms.ts";
 import { BulkSink } from "./bulk-sink.ts";
 import { cloneFilteredTwin, KeptOutList } from "./filtered-twin.ts";
+import { loadingSettings, servingSettings } from "./load-settings.ts";
 import { checkStagingColumns, type MatureJoin, stagingDocuments, stagingRows } from "./staging-rows.ts";
 import { isProjection } from "../../config/projection.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
@@ -74,7 +75,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
     let mappings = body.mappings as { properties?: Record<string, unknown> } | undefined;
     if (i === 0 && stamp) mappings = { ...(mappings ?? {}), properties: { ...(mappings?.properties ?? {}), ...stamp.properties } };
     await createFreshIndex(es, target.index, owner, generation.number, {
-      settings: { ...(body.settings ?? {}), number_of_replicas: 0, refresh_interval: "-1" },
+      settings: loadingSettings(body.settings),
       mappings: markedMappings(mappings as Record<string, unknown> | undefined, mark),
     });
   }
@@ -180,15 +181,8 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
 
   job.setTask("restoring settings and refreshing", 92);
   for (const [i, target] of targets.entries()) {
-    const settings = bodies[i]!.settings ?? {};
-    await whileReachable(() => es.indices.putSettings({
-      index: target.index,
-      // null puts Elasticsearch's default back; the typings do not allow it.
-      settings: {
-        number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0,
-        refresh_interval: (settings as { refresh_interval?: string }).refresh_interval ?? null,
-      } as Record<string, unknown>,
-    }), signal);
+    // null puts Elasticsearch's default back; the typings do not allow it.
+    await whileReachable(() => es.indices.putSettings({ index: target.index, settings: servingSettings(bodies[i]!.settings) as Record<string, unknown> }), signal);
     await whileReachable(() => es.indices.refresh({ index: target.index }), signal);
   }
 
@@ -208,7 +202,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   }
   if (twin) {
     job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.count.toLocaleString("en-US")} documents`, 97);
-    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number).finally(() => keptOut.discard());
+    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number, servingSettings(config.body.settings)).finally(() => keptOut.discard());
     // The twin holds the full index minus the documents a term kept out.
     const expected = documents[parent!.index]! - made.deleted;
     documents[twin.index] = made.documents;

@@ -98,13 +98,27 @@ export interface TwinOutcome {
   deleted: number;
 }
 
-export async function cloneFilteredTwin(es: SearchClient, full: string, twin: string, keptOut: KeptOutList, owner: IndexOwner, generation: number): Promise<TwinOutcome> {
+/**
+ * `serving`: the full index's serving settings (load-settings.ts). A clone copies every setting of
+ * its source except `number_of_replicas` and `auto_expand_replicas`, so without them the twin got
+ * Elasticsearch's 1 replica whatever the body said (and a single-node cluster stayed yellow).
+ */
+export async function cloneFilteredTwin(
+  es: SearchClient,
+  full: string,
+  twin: string,
+  keptOut: KeptOutList,
+  owner: IndexOwner,
+  generation: number,
+  serving: Partial<Record<"number_of_replicas" | "auto_expand_replicas", unknown>>,
+): Promise<TwinOutcome> {
   // A twin left by an earlier attempt at this generation is ours to replace; anything else is refused.
   if (await assertOwned(es, twin, owner, "replace", { generation })) await es.indices.delete({ index: twin });
   await es.indices.putSettings({ index: full, settings: { "index.blocks.write": true } });
   try {
     // The clone takes the full index's settings and mappings (with sluice's ownership mark); not its write block.
-    await es.indices.clone({ index: full, target: twin, settings: { "index.blocks.write": false }, wait_for_active_shards: 1 });
+    const replicas = { number_of_replicas: serving.number_of_replicas, ...(serving.auto_expand_replicas !== undefined ? { auto_expand_replicas: serving.auto_expand_replicas } : {}) };
+    await es.indices.clone({ index: full, target: twin, settings: { "index.blocks.write": false, ...replicas } as Record<string, unknown>, wait_for_active_shards: 1 });
   } finally {
     await es.indices.putSettings({ index: full, settings: { "index.blocks.write": null } as Record<string, unknown> });
   }

@@ -20,6 +20,7 @@ import { checkStagingColumns } from "../index/staging-rows.ts";
 import { markedMappings, markFor } from "../../generations/ownership.ts";
 import { sleep } from "../../retry.ts";
 import { createFreshIndex, requireIndexConfig } from "../index/build-index.ts";
+import { loadingSettings, servingSettings } from "../index/load-settings.ts";
 import type { JobHandle } from "../job-runner.ts";
 import { type Session, throwIfAborted } from "../session.ts";
 import { countRows } from "../refresh/staging-sql.ts";
@@ -99,7 +100,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
     await createFreshIndex(es, index, owner, generation.number, {
       // Unlike one process, the dataset's replicas stay on while loading: on a cluster a node may be
       // lost mid-index, and a replica keeps every acknowledged document (its primary is promoted).
-      settings: { ...settings, number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0, refresh_interval: "-1" },
+      settings: loadingSettings(settings, { replicas: "serving" }),
       mappings: markedMappings(config.body.mappings as Record<string, unknown> | undefined, markFor(owner, generation.number)),
       // Workers write only through it (require_alias): once the index is deleted, a late write fails instead of creating it.
       aliases: { [workersAlias(index)]: {} },
@@ -125,14 +126,8 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   await es.indices.updateAliases({ actions: [{ remove: { index, alias: workersAlias(index) } }] });
 
   job.setTask("restoring settings and refreshing", 92);
-  await es.indices.putSettings({
-    index,
-    // null puts Elasticsearch's default back; the typings do not allow it.
-    settings: {
-      number_of_replicas: (settings as { number_of_replicas?: number }).number_of_replicas ?? 0,
-      refresh_interval: (settings as { refresh_interval?: string }).refresh_interval ?? null,
-    } as Record<string, unknown>,
-  });
+  // null puts Elasticsearch's default back; the typings do not allow it.
+  await es.indices.putSettings({ index, settings: servingSettings(settings) as Record<string, unknown> });
   await es.indices.refresh({ index });
 
   job.setTask("checking document counts per range and in total", 96);
