@@ -39,7 +39,7 @@ import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
-import { bash, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
@@ -366,7 +366,7 @@ function mustSucceed(what: string, run: ChildRun): void {
  * With `--documents projection`, without Openverse's builder too.
  */
 function benchConfig(): string[] {
-  const file = `/tmp/sluice-bench-no-twin-${documentsKind}-${process.pid}.config.ts`;
+  const file = benchFile(`no-twin-${documentsKind}.config.ts`);
   // A projection: the image rows as they are, every column, without Openverse's builder (its documents come straight from COPY text).
   const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder, columns: _columns" : "filtered: _twin";
   if (!existsSync(file)) {
@@ -388,7 +388,7 @@ let documentsKind: "image" | "projection" = "image";
  * cost includes its deletes; the built-in starter list matches almost nothing in the samples.
  */
 function withBenchTwin(): string[] {
-  const file = `/tmp/sluice-bench-twin-${process.pid}.config.ts`;
+  const file = benchFile("twin.config.ts");
   if (!existsSync(file)) {
     writeFileSync(file, `import { builtinDataset } from "sluice";
 const image = builtinDataset("image");

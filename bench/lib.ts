@@ -127,6 +127,20 @@ export async function bash(script: string, env: Record<string, string> = {}): Pr
   return ms;
 }
 
+/**
+ * A path for a file the bench writes for its children (a `--config`), in a directory of this run's
+ * own that is removed when the bench exits, whichever way: the bench leaves nothing of its own behind.
+ */
+export function benchFile(name: string): string {
+  if (!benchDir) {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-bench-"));
+    benchDir = dir;
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return join(benchDir, name);
+}
+let benchDir: string | null = null;
+
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 export const rate = (rows: number, ms: number | null) => (ms && ms > 0 ? rows / (ms / 1000) : null);
 export const fmtRate = (r: number | null) => (r === null ? "—" : Math.round(r).toLocaleString("en-US"));

@@ -16,7 +16,7 @@ import { INDEX_DEFAULTS } from "../src/config/resolve.ts";
 import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import type { BenchRow } from "./index.ts";
-import { bash, between, fmtRate, log, mb, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { bash, benchFile, between, fmtRate, log, mb, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { buildNdjson } from "./ndjson.ts";
 import { median } from "./index-rounds.ts";
 
@@ -37,7 +37,7 @@ const SHARDS = 3;
 
 /** The image dataset without its filtered twin (not built by workers), with one shard per cluster node. */
 function config(): string {
-  const file = `/tmp/sluice-bench-workers-${process.pid}.config.ts`;
+  const file = benchFile("workers.config.ts");
   writeFileSync(file, `import { builtinDataset } from "sluice";
 const image = builtinDataset("image");
 const { filtered: _twin, ...index } = image.index as { body: { settings: { index: Record<string, unknown> } } };

@@ -3,6 +3,7 @@
  * Postgres and Elasticsearch (`scripts/services up`), and runs sluice in-process through runCli,
  * as an operator would run the binary.
  */
+import { readdirSync, rmSync } from "node:fs";
 import postgres from "postgres";
 import { main } from "../../src/cli.ts";
 import { runCli } from "../../src/cli/main.ts";
@@ -108,6 +109,8 @@ export async function createTestEnvironment(label: string, options: EnvironmentO
       const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
       for (const db of [name, `${name}_up`]) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       await admin.end();
+      // What the tests wrote beside their environment (/tmp/<name>.config.ts, /tmp/<name>-bin, …) goes with it.
+      for (const entry of readdirSync("/tmp")) if (entry.startsWith(name)) rmSync(`/tmp/${entry}`, { recursive: true, force: true });
     },
   };
   applyEnv();

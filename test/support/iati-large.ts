@@ -3,9 +3,9 @@
  * one activity of the fixtures repeated with distinct iati-identifiers (3,000 copies make the
  * 42.6 MB document of issue 9), listed by a CKAN-like registry on 127.0.0.1.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { explodeActivity, flattenActivities } from "../../src/datasets/iati/index.ts";
 
 const FIXTURE = new URL("../fixtures/iati/activities/test-org-1-activity-1.xml", import.meta.url).pathname;
@@ -111,6 +111,7 @@ export default { datasets: { iati: { ...base, payload: { ...base.payload, timeou
     stop() {
       host.stop(true);
       registry.stop(true);
+      rmSync(dirname(configFile), { recursive: true, force: true });
     },
   };
 }
