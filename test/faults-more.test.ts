@@ -317,6 +317,57 @@ describe("Elasticsearch refusing requests", () => {
     }
   }, 180_000);
 
+  test("the filtered twin's deletes: a request refused with 429, then ids rejected one by one with 429, are resent and counted; the twin is exact", async () => {
+    // The commonest title word of the rows, so that the twin leaves out a few hundred documents.
+    const [common] = await t.api`select lower(w) as term from image, regexp_split_to_table(title, '[^[:alnum:]]+') w where length(w) > 3 group by 1 order by count(*) desc, 1 limit 1`;
+    const config = `/tmp/${t.name}-twin-storm.config.ts`;
+    await Bun.write(config, `import { openverseDatasets } from ${JSON.stringify(new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname)};
+export default { datasets: { image: { ...openverseDatasets.image, index: { ...openverseDatasets.image.index, filtered: { terms: [${JSON.stringify(common!.term)}] } } } } };`);
+    const rejected = { whole: 1, itemwise: 2, ids: 0 };
+    const busy = { type: "es_rejected_execution_exception", reason: "rejected execution of TimedRunnable (queue capacity 200)" };
+    const proxy = elasticsearchProxy((body) => {
+      const text = new TextDecoder().decode(body);
+      if (!text.startsWith('{"delete"')) return null;
+      if (rejected.whole > 0) {
+        rejected.whole--;
+        return Response.json({ error: { root_cause: [busy], ...busy }, status: 429 }, { status: 429, headers: { "x-elastic-product": "Elasticsearch" } });
+      }
+      if (rejected.itemwise <= 0) return null;
+      rejected.itemwise--;
+      // Every other id refused, as a write queue that fills mid-request refuses some and takes the rest: those are deleted for real.
+      // The second refusal falls on the resend of the first one's refused ids.
+      const actions = text.trim().split("\n").map((line) => (JSON.parse(line) as { delete: { _index: string; _id: string } }).delete);
+      const refused = actions.filter((_, i) => i % 2 === 0);
+      rejected.ids += refused.length;
+      const taken = actions.filter((_, i) => i % 2 === 1);
+      return fetch(`${elasticsearchUrl}/_bulk`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: taken.map((d) => `${JSON.stringify({ delete: d })}\n`).join("") })
+        .then((res) => res.json() as Promise<{ items: { delete: { status: number } }[] }>)
+        .then(({ items }) => {
+          const answered = items.values();
+          const out = actions.map((d, i) => (i % 2 === 0 ? { delete: { _index: d._index, _id: d._id, status: 429, error: busy } } : { delete: { _index: d._index, _id: d._id, status: answered.next().value!.delete.status } }));
+          return Response.json({ errors: true, took: 1, items: out }, { headers: { "x-elastic-product": "Elasticsearch" } });
+        });
+    });
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image", "--config", config)).code).toBe(0);
+      expect((await t.sluiceWith({ ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` }, "index", "image", "--config", config)).code).toBe(0);
+      const job = await lastJob(t, "image", "index");
+      expect(job.state).toBe("succeeded");
+      expect(rejected).toMatchObject({ whole: 0, itemwise: 0 });
+      expect(job.counters.keptOut).toBeGreaterThan(100);
+      expect(job.counters.retries).toEqual({ twin_delete_http_429: 1, twin_delete_item_429: 2 });
+      const full = `${t.indexPrefix}image-g${job.generation}`;
+      const twin = `${t.indexPrefix}image-filtered-g${job.generation}`;
+      expect(await searchCount(full)).toBe(liveCount);
+      expect(await searchCount(twin)).toBe(liveCount - job.counters.keptOut);
+      expect(job.counters.documents).toEqual({ [full]: liveCount, [twin]: liveCount - job.counters.keptOut });
+      expect(await liveState()).toEqual(before);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+
   test("a 429 storm: rejected requests are retried, counted on the job and shown by job show; every document lands once", async () => {
     const STORM = 4;
     let rejectedLeft = STORM;

@@ -20,7 +20,7 @@ import {
 } from "@elastic/elasticsearch";
 import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
-import { RETRY_DEFAULTS, type RetryPolicy, retryWhile, withRetries } from "../retry.ts";
+import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, retryWhile, sleep, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
 import { type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
@@ -68,8 +68,6 @@ export interface SearchClient {
   readonly fieldCaps: Operation<estypes.FieldCapsRequest, estypes.FieldCapsResponse>;
   /** `_rank_eval` (the rank-eval module): search checks' judgment files. */
   readonly rankEval: Operation<estypes.RankEvalRequest, estypes.RankEvalResponse>;
-  /** Small administrative bulks (the filtered twin's deletes); documents go through sendBulk. */
-  readonly bulk: Operation<estypes.BulkRequest, estypes.BulkResponse>;
   readonly mget: Operation<estypes.MgetRequest, estypes.MgetResponse<unknown>>;
   /** Sync's reads of the live index (point in time + `_shard_doc`): Elasticsearch only. */
   readonly openPointInTime: Operation<estypes.OpenPointInTimeRequest, estypes.OpenPointInTimeResponse>;
@@ -148,7 +146,6 @@ async function elasticsearchClient(url: string, engine: EngineInfo, access: Sear
     count: ((params: estypes.CountRequest, options?: TransportRequestOptions) => client.count(params, options)) as SearchClient["count"],
     search: ((params: estypes.SearchRequest, options?: TransportRequestOptions) => client.search(params, options)) as SearchClient["search"],
     fieldCaps: ((params: estypes.FieldCapsRequest, options?: TransportRequestOptions) => client.fieldCaps(params, options)) as SearchClient["fieldCaps"],
-    bulk: ((params: estypes.BulkRequest, options?: TransportRequestOptions) => client.bulk(params, options)) as SearchClient["bulk"],
     mget: ((params: estypes.MgetRequest, options?: TransportRequestOptions) => client.mget(params, options)) as SearchClient["mget"],
     openPointInTime: ((params: estypes.OpenPointInTimeRequest, options?: TransportRequestOptions) => client.openPointInTime(params, options)) as SearchClient["openPointInTime"],
     closePointInTime: ((params: estypes.ClosePointInTimeRequest, options?: TransportRequestOptions) => client.closePointInTime(params, options)) as SearchClient["closePointInTime"],
@@ -456,6 +453,56 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
   throw new SluiceError(`Elasticsearch refused a _bulk request ${outcome.attempts} times: ${lastRefusal}`, {
     hint: "the cluster is overloaded or failing; check its health and logs, then run the index stage again (or lower index.concurrency)",
   });
+}
+
+/** What became of the ids deleteIds was given. */
+export interface DeleteOutcome {
+  deleted: number;
+  /** Already gone: not a failure. */
+  absent: number;
+  /** By reason (the error type, `http_<status>`, `too_large`). */
+  failed: Record<string, number>;
+}
+
+/**
+ * Deletes ids from an index in one `_bulk` body: the request is retried by the shared policy (429,
+ * 5xx, a cut connection), and ids the answer rejected one by one with 429 are resent
+ * (RETRY_DEFAULTS.bulkItems), as the index stage resends documents; a busy node's write queue
+ * rejects deletes as readily as writes. `onRetry` hears each resend: its reason and how many ids.
+ */
+export async function deleteIds(
+  es: SearchClient,
+  index: string,
+  ids: readonly string[],
+  options: { signal?: AbortSignal; onRetry?: (reason: string, ids: number) => void; itemPolicy?: RetryPolicy } = {},
+): Promise<DeleteOutcome> {
+  const result: DeleteOutcome = { deleted: 0, absent: 0, failed: {} };
+  const fail = (reason: string, n = 1) => (result.failed[reason] = (result.failed[reason] ?? 0) + n);
+  const itemPolicy = options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
+  let pending = ids;
+  for (let resend = 0; pending.length; resend++) {
+    const body = pending.map((id) => `{"delete":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n`).join("");
+    const sent = pending.length;
+    const outcome = await sendBulk(es, body, { signal: options.signal, statusOnly: true, onRetry: (reason) => options.onRetry?.(reason, sent) });
+    if ("tooLarge" in outcome) {
+      fail("too_large", pending.length);
+      break;
+    }
+    // Items answer in the order of the body's actions.
+    const rejected: string[] = [];
+    outcome.items.forEach((item, i) => {
+      if (item.status < 300) result.deleted++;
+      else if (item.status === 404) result.absent++;
+      else if (item.status === 429 && resend < itemPolicy.attempts - 1) rejected.push(pending[i]!);
+      else fail(item.error?.type ?? `http_${item.status}`);
+    });
+    if (rejected.length) {
+      options.onRetry?.("item_429", rejected.length);
+      await sleep(backoffDelay(resend + 1, itemPolicy), options.signal);
+    }
+    pending = rejected;
+  }
+  return result;
 }
 
 function bulkItems(body: BulkBody): BulkItemResult[] {

@@ -107,7 +107,6 @@ export function openSearchClient(url: string, engine: EngineInfo, access: Search
     count: (params: Params, options: Params) => Abortable;
     search: (params: Params, options: Params) => Abortable;
     fieldCaps: (params: Params, options: Params) => Abortable;
-    bulk: (params: Params, options: Params) => Abortable;
     mget: (params: Params, options: Params) => Abortable;
     rankEval: (params: Params, options: Params) => Abortable;
     transport: { request: (params: Params, options: Params) => Abortable };
@@ -140,8 +139,6 @@ export function openSearchClient(url: string, engine: EngineInfo, access: Search
     search: operation<S["search"]>((p, o) => os.search(p, o), SEARCH_BODY_KEYS),
     fieldCaps: operation<S["fieldCaps"]>((p, o) => os.fieldCaps(p, o), ["index_filter"]),
     rankEval: operation<S["rankEval"]>((p, o) => os.rankEval(p, o), ["requests", "metric"]),
-    // The bulk body is the list of operations itself, not an object holding it.
-    bulk: operation<S["bulk"]>(({ operations, ...rest }, o) => os.bulk({ ...rest, body: operations }, o)),
     mget: operation<S["mget"]>((p, o) => os.mget(p, o), ["ids", "docs"]),
     openPointInTime: notOnOpenSearch("sync", "reads the live index through a point in time sorted by _shard_doc"),
     closePointInTime: notOnOpenSearch("sync", "reads the live index through a point in time sorted by _shard_doc"),

@@ -202,7 +202,13 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   }
   if (twin) {
     job.setTask(`cloning ${parent!.index} into ${twin.index} without ${keptOut.count.toLocaleString("en-US")} documents`, 97);
-    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number, servingSettings(config.body.settings)).finally(() => keptOut.discard());
+    const made = await cloneFilteredTwin(es, parent!.index, twin.index, keptOut, owner, generation.number, servingSettings(config.body.settings), {
+      signal,
+      onRetry: (reason, ids) => {
+        countReason(counters, "retries", `twin_delete_${reason}`);
+        log.warn(`bulk delete of ${ids} kept-out documents resent: ${reason}`);
+      },
+    }).finally(() => keptOut.discard());
     // The twin holds the full index minus the documents a term kept out.
     const expected = documents[parent!.index]! - made.deleted;
     documents[twin.index] = made.documents;

@@ -12,7 +12,7 @@
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countDocuments, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { countDocuments, deleteIds, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { assertOwned } from "../../generations/owned-indices.ts";
 import type { IndexOwner } from "../../generations/ownership.ts";
@@ -99,7 +99,7 @@ export interface TwinOutcome {
 }
 
 /**
- * `serving`: the full index's serving settings (load-settings.ts). A clone copies every setting of
+ * `serving`: the full index's serving settings (load-settings.ts); `retries`: the deletes' resends (deleteIds). A clone copies every setting of
  * its source except `number_of_replicas` and `auto_expand_replicas`, so without them the twin got
  * Elasticsearch's 1 replica whatever the body said (and a single-node cluster stayed yellow).
  */
@@ -111,6 +111,7 @@ export async function cloneFilteredTwin(
   owner: IndexOwner,
   generation: number,
   serving: Partial<Record<"number_of_replicas" | "auto_expand_replicas", unknown>>,
+  retries: { signal?: AbortSignal; onRetry?: (reason: string, ids: number) => void } = {},
 ): Promise<TwinOutcome> {
   // A twin left by an earlier attempt at this generation is ours to replace; anything else is refused.
   if (await assertOwned(es, twin, owner, "replace", { generation })) await es.indices.delete({ index: twin });
@@ -124,15 +125,13 @@ export async function cloneFilteredTwin(
   }
   let deleted = 0;
   for await (const ids of keptOut.batches(DELETES_PER_REQUEST)) {
-    const res = await es.bulk({ operations: ids.map((id) => ({ delete: { _index: twin, _id: id } })) });
-    for (const item of res.items) {
-      const outcome = item.delete!;
-      if (outcome.status === 200) deleted++;
-      else if (outcome.status !== 404) {
-        throw new SluiceError(`deleting document ${outcome._id} from the filtered index ${twin} failed: ${outcome.error?.reason ?? `HTTP ${outcome.status}`}`, {
-          hint: "check Elasticsearch's logs, then run the index stage again",
-        });
-      }
+    const outcome = await deleteIds(es, twin, ids, retries);
+    deleted += outcome.deleted;
+    const failed = Object.entries(outcome.failed);
+    if (failed.length) {
+      throw new SluiceError(`deleting ${failed.reduce((n, [, k]) => n + k, 0)} kept-out documents from the filtered index ${twin} failed (${failed.map(([reason, n]) => `${reason} ${n}`).join(", ")})`, {
+        hint: "check Elasticsearch's logs, then run the index stage again",
+      });
     }
   }
   await es.indices.refresh({ index: twin });

@@ -5,7 +5,7 @@
  * point in time with `search_after`, a page at a time, so the index is never held whole.
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { sendBulk, whileReachable } from "../../adapters/elasticsearch.ts";
+import { whileReachable } from "../../adapters/elasticsearch.ts";
 import type { IndexEntry } from "./reconcile.ts";
 
 export const SYNC_FIELDS = {
@@ -93,24 +93,4 @@ export async function storedVersions(es: SearchClient, index: string, ids: strin
     if (doc.found) found.set(doc._id, doc._source?._sluice_version ?? null);
   }
   return found;
-}
-
-/** Deletes ids in one `_bulk` request (retried by the shared policy); an id already gone is not a failure. */
-export async function deleteIds(es: SearchClient, index: string, ids: string[], signal: AbortSignal): Promise<{ deleted: number; absent: number; failed: Record<string, number> }> {
-  const body = ids.map((id) => `{"delete":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)}}}\n`).join("");
-  const outcome = await sendBulk(es, body, { signal });
-  const result = { deleted: 0, absent: 0, failed: {} as Record<string, number> };
-  if ("tooLarge" in outcome) {
-    result.failed.too_large = ids.length;
-    return result;
-  }
-  for (const item of outcome.items) {
-    if (item.status < 300) result.deleted++;
-    else if (item.status === 404) result.absent++;
-    else {
-      const reason = item.error?.type ?? `http_${item.status}`;
-      result.failed[reason] = (result.failed[reason] ?? 0) + 1;
-    }
-  }
-  return result;
 }

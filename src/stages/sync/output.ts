@@ -3,22 +3,18 @@
  * (LiveOutput); its dry run (dry-run.ts) passes an output that only records, so that both run the
  * same passes (passes.ts) and cannot drift apart.
  */
-import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { type DeleteOutcome, deleteIds, type SearchClient } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
+import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { SourceRecord } from "../../sources/types.ts";
 import type { JobHandle } from "../job-runner.ts";
 import type { Session } from "../session.ts";
-import { deleteIds } from "./live-index.ts";
 import { WrittenList } from "./versions-mirror.ts";
 import { DocumentWriter } from "./writer.ts";
 import type { IndexContext } from "../../config/types.ts";
 
-export interface DeleteOutcome {
-  deleted: number;
-  absent: number;
-  failed: Record<string, number>;
-}
+export type { DeleteOutcome };
 
 export interface PassOutput {
   /** Writes a record's document (or records that it would); false when it makes none. */
@@ -84,6 +80,12 @@ export class LiveOutput implements PassOutput {
   }
 
   deleteIds(ids: string[]): Promise<DeleteOutcome> {
-    return deleteIds(this.es, this.index, ids, this.session.signal);
+    return deleteIds(this.es, this.index, ids, {
+      signal: this.session.signal,
+      onRetry: (reason, n) => {
+        countReason(this.job.counters, "retries", `delete_${reason}`);
+        this.session.log.warn(`bulk delete of ${n} ids resent: ${reason}`);
+      },
+    });
   }
 }
