@@ -182,20 +182,27 @@ describe("a swap cut at the alias move", () => {
 });
 
 describe("the index stage's control calls under a restarting node", () => {
-  test("a connection the node closes under create, refresh and count is tried again, and the index stage succeeds", async () => {
+  test("a connection the node closes under create, settings, refresh, count and the twin's clone is tried again, and the index stage succeeds", async () => {
     await label("g-cut");
     expect((await t.sluice("refresh", "image")).code).toBe(0);
     const before = proxy.cuts;
     proxy.cutNext(/^PUT \/[^/\s?]*-image-g\d+[\s?]/, 2);
     proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image-g\d+\/_refresh[\s?]/, 1);
     proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image-g\d+\/_count[\s?]/, 1);
+    // The filtered twin's part: the full index's settings (restored, then write-blocked), the clone, the twin's refresh and count.
+    proxy.cutNext(/^PUT \/[^/\s?]*-image-g\d+\/_settings[\s?]/, 2);
+    // The clone cut twice: unforwarded, then after it landed (the retry finds the twin made and marked as ours).
+    proxy.cutNext(/^(PUT|POST) \/[^/\s?]*-image-g\d+\/_clone\//, 1);
+    proxy.cutAnswerNext(/^(PUT|POST) \/[^/\s?]*-image-g\d+\/_clone\//, 1);
+    proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image-filtered-g\d+\/_(refresh|count)[\s?]/, 2);
     const index = await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "index", "image");
     // Before, the first cut ended the command: "cannot index image into ELASTICSEARCH_URL …: socket hang up".
-    expect(proxy.cuts - before).toBe(4);
+    expect(proxy.cuts - before).toBe(10);
     expect(index.code).toBe(0);
     const job = await lastJob(t, "image", "index");
     expect(job.state).toBe("succeeded");
     const [{ n }] = (await t.api`select count(*)::int as n from ${t.api(`image__g${job.generation}`)}`) as unknown as [{ n: number }];
     expect(job.counters.documents[`${t.indexPrefix}image-g${job.generation}`]).toBe(n);
+    expect(job.counters.documents[`${t.indexPrefix}image-filtered-g${job.generation}`]).toBe(n - job.counters.keptOut);
   }, 120_000);
 });

@@ -11,6 +11,8 @@
  *
  * `cutNext(line, n)` closes the connection, unforwarded, on the next n requests whose request line
  * matches, whatever the mode: a node restarting, or closing a kept-alive connection, under one call.
+ * `cutAnswerNext(line, n)` forwards them and closes the connection when the answer comes: a node
+ * that did the work and restarted before the client heard.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { elasticsearchUrl } from "./harness.ts";
@@ -24,7 +26,9 @@ export interface EsProxy {
   aliasCalls: number;
   /** Closes the client's connection, unforwarded, on the next `times` requests whose line matches (any mode). */
   cutNext(requestLine: RegExp, times: number): void;
-  /** Requests cut by `cutNext`. */
+  /** Forwards the next `times` requests whose line matches, and closes the client's connection when Elasticsearch answers (any mode). */
+  cutAnswerNext(requestLine: RegExp, times: number): void;
+  /** Requests cut by `cutNext` or `cutAnswerNext`. */
   cuts: number;
   /** Listens again on the same port (after `die`), passing everything through. */
   restart(): void;
@@ -46,6 +50,7 @@ export function startEsProxy(): EsProxy {
   let listener: TCPSocketListener<Pair>;
   const clients = new Set<Socket<Pair>>();
   const pendingCuts: { requestLine: RegExp; left: number }[] = [];
+  const pendingAnswerCuts: { requestLine: RegExp; left: number }[] = [];
   const proxy: EsProxy = {
     url: "",
     mode: "pass",
@@ -53,6 +58,9 @@ export function startEsProxy(): EsProxy {
     cuts: 0,
     cutNext(requestLine, times) {
       pendingCuts.push({ requestLine, left: times });
+    },
+    cutAnswerNext(requestLine, times) {
+      pendingAnswerCuts.push({ requestLine, left: times });
     },
     restart() {
       listener = listen(port);
@@ -122,6 +130,12 @@ export function startEsProxy(): EsProxy {
             cut.left--;
             proxy.cuts++;
             return close(client);
+          }
+          const cutAnswer = pendingAnswerCuts.find((c) => c.left > 0 && c.requestLine.test(line));
+          if (cutAnswer) {
+            cutAnswer.left--;
+            proxy.cuts++;
+            client.data.swallowAnswer = true;
           }
           if (/^POST \/_aliases[ ?]/.test(head)) {
             proxy.aliasCalls++;

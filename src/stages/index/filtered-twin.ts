@@ -12,7 +12,7 @@
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countDocuments, deleteIds, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { countDocuments, deleteIds, type SearchClient, whileReachable } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { assertOwned } from "../../generations/owned-indices.ts";
 import type { IndexOwner } from "../../generations/ownership.ts";
@@ -113,15 +113,30 @@ export async function cloneFilteredTwin(
   serving: Partial<Record<"number_of_replicas" | "auto_expand_replicas", unknown>>,
   retries: { signal?: AbortSignal; onRetry?: (reason: string, ids: number) => void } = {},
 ): Promise<TwinOutcome> {
+  const { signal } = retries;
+  // Every call is tried again while the node restarts, as the rest of the index stage's are (whileReachable).
+  const reachable = <T>(call: () => Promise<T>) => whileReachable(call, signal);
   // A twin left by an earlier attempt at this generation is ours to replace; anything else is refused.
-  if (await assertOwned(es, twin, owner, "replace", { generation })) await es.indices.delete({ index: twin });
-  await es.indices.putSettings({ index: full, settings: { "index.blocks.write": true } });
+  if (await reachable(() => assertOwned(es, twin, owner, "replace", { generation }))) await reachable(() => es.indices.delete({ index: twin }, { ignore: [404] }));
+  await reachable(() => es.indices.putSettings({ index: full, settings: { "index.blocks.write": true } }));
   try {
     // The clone takes the full index's settings and mappings (with sluice's ownership mark); not its write block.
     const replicas = { number_of_replicas: serving.number_of_replicas, ...(serving.auto_expand_replicas !== undefined ? { auto_expand_replicas: serving.auto_expand_replicas } : {}) };
-    await es.indices.clone({ index: full, target: twin, settings: { "index.blocks.write": false, ...replicas } as Record<string, unknown>, wait_for_active_shards: 1 });
+    let retried = false;
+    await reachable(async () => {
+      try {
+        await es.indices.clone({ index: full, target: twin, settings: { "index.blocks.write": false, ...replicas } as Record<string, unknown>, wait_for_active_shards: 1 });
+      } catch (error) {
+        // A clone whose answer a restart cut may have landed: on the retry, a twin marked as ours is that clone.
+        const exists = (error as { body?: { error?: { type?: string } } }).body?.error?.type === "resource_already_exists_exception";
+        if (!(retried && exists && (await assertOwned(es, twin, owner, "replace", { generation })))) throw error;
+        await es.cluster.health({ index: twin, wait_for_active_shards: 1, timeout: "60s" });
+      } finally {
+        retried = true;
+      }
+    });
   } finally {
-    await es.indices.putSettings({ index: full, settings: { "index.blocks.write": null } as Record<string, unknown> });
+    await reachable(() => es.indices.putSettings({ index: full, settings: { "index.blocks.write": null } as Record<string, unknown> }));
   }
   let deleted = 0;
   for await (const ids of keptOut.batches(DELETES_PER_REQUEST)) {
@@ -134,6 +149,6 @@ export async function cloneFilteredTwin(
       });
     }
   }
-  await es.indices.refresh({ index: twin });
-  return { documents: await countDocuments(es, twin), deleted };
+  await reachable(() => es.indices.refresh({ index: twin }));
+  return { documents: await reachable(() => countDocuments(es, twin)), deleted };
 }
