@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createTestEnvironment, elasticsearchUrl, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { startEsProxy } from "./support/es-proxy.ts";
 import { elasticsearchProxy } from "./support/search-proxy.ts";
 
 let t: TestEnvironment;
@@ -169,6 +170,26 @@ describe("ranges cover staging exactly", () => {
     const holders = (await ranges("ones")).map((r) => Number(String(r.holder).split(":")[1]));
     expect(holders.some((pid) => pid !== process.pid)).toBe(true);
     expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
+  }, 60_000);
+
+  test("the coordinator's closing calls (the workers' alias, settings, refresh, counts) are tried again when the node cuts them", async () => {
+    const proxy = startEsProxy();
+    try {
+      proxy.cutNext(/^POST \/_aliases[\s?]/, 1);
+      proxy.cutNext(/^PUT \/[^/\s?]*-ones-g\d+\/_settings[\s?]/, 1);
+      proxy.cutNext(/^(GET|POST) \/[^/\s?]*-ones-g\d+\/_refresh[\s?]/, 1);
+      proxy.cutNext(/^(GET|POST) \/[^/\s?]*-ones-g\d+\/_search[\s?]/, 1);
+      proxy.cutNext(/^(GET|POST) \/[^/\s?]*-ones-g\d+\/_count[\s?]/, 1);
+      const { code } = await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "index", "ones", "--config", config, "--workers", "2", "--fixed-workers", "--ranges", "5", "--lease", "5");
+      // Before, the first cut ended the command after every range was loaded: "cannot … ELASTICSEARCH_URL …: socket hang up".
+      expect(proxy.cuts).toBe(5);
+      expect(code).toBe(0);
+      expect(await esCount(`${t.indexPrefix}ones-g1`)).toBe(5);
+      const aliases = (await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}ones-g1/_alias`)).json()) as Record<string, { aliases: Record<string, unknown> }>;
+      expect(Object.keys(aliases[`${t.indexPrefix}ones-g1`]!.aliases).filter((a) => a.includes("workers"))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
   }, 60_000);
 
   test("text keys, cut and read in byte order, through run --workers (a projection dataset)", async () => {

@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
-import { countDocuments } from "../../adapters/elasticsearch.ts";
+import { countDocuments, whileReachable } from "../../adapters/elasticsearch.ts";
 import type { Dataset } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { countReason } from "../../jobs/counters.ts";
@@ -123,12 +123,15 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   // Every range is done: a worker still starting up or looking for work has nothing left, and no
   // write may land any more (a worker that lost a lease may still have a request in flight).
   await stopWorkers(children);
-  await es.indices.updateAliases({ actions: [{ remove: { index, alias: workersAlias(index) } }] });
+  // From here every call is tried again while the node restarts (whileReachable), as the one-process
+  // stage's are: a cut here cost a whole multi-worker load. A removal whose answer was lost finds the alias gone (404).
+  const reachable = <T>(call: () => Promise<T>) => whileReachable(call, session.signal);
+  await reachable(() => es.indices.updateAliases({ actions: [{ remove: { index, alias: workersAlias(index) } }] }, { ignore: [404] }));
 
   job.setTask("restoring settings and refreshing", 92);
   // null puts Elasticsearch's default back; the typings do not allow it.
-  await es.indices.putSettings({ index, settings: servingSettings(settings) as Record<string, unknown> });
-  await es.indices.refresh({ index });
+  await reachable(() => es.indices.putSettings({ index, settings: servingSettings(settings) as Record<string, unknown> }));
+  await reachable(() => es.indices.refresh({ index }));
 
   job.setTask("checking document counts per range and in total", 96);
   const counters = job.counters;
@@ -140,7 +143,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   }
   const keyField = keyFieldOf(config.body.mappings, dataset.table.key);
   if (keyField) {
-    const perRange = await countPerRange(es, index, keyField, finished);
+    const perRange = await reachable(() => countPerRange(es, index, keyField, finished));
     for (const r of finished) {
       const actual = perRange.get(r.number);
       if (actual !== r.docsSent - r.docsFailed) {
@@ -152,7 +155,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
     }
   }
   const expected = sum(finished, (r) => r.docsSent - r.docsFailed);
-  const actual = await countDocuments(es, index);
+  const actual = await reachable(() => countDocuments(es, index));
   if (actual !== expected) {
     throw new SluiceError(`index ${index} holds ${actual} documents but its ${finished.length} ranges sent ${expected + failed} and reported ${failed} failed (expected ${expected})`, {
       hint: "documents were lost in Elasticsearch; check its logs, then run the index stage again",
