@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { aliasIndices, createTestEnvironment, spawnSluice, type TestEnvironment } from "./support/harness.ts";
+import { startEsProxy } from "./support/es-proxy.ts";
 import { lastJob, loadOpenverseSample } from "./support/openverse.ts";
 
 const datasetsModule = new URL("../src/datasets/openverse/datasets.ts", import.meta.url).pathname;
@@ -102,7 +103,7 @@ describe("search checks before swap", () => {
     expect((swap.counters.searchChecks as any[]).filter((r) => !r.passed)).toHaveLength(2);
   }, 120_000);
 
-  test("passing checks let the swap go ahead, and are recorded", async () => {
+  test("passing checks let the swap go ahead, and are recorded; a check's search the node cuts is asked again", async () => {
     const passing = `/tmp/${t.name}.passing.config.ts`;
     await Bun.write(passing, `import { defineConfig } from "sluice";
 import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
@@ -111,7 +112,15 @@ export default defineConfig({ datasets: { image: { ...openverseDatasets.image, s
   { name: "kept row", query: { match: { title: ${JSON.stringify(word)} } }, expectId: "${kept}", withinTop: 1000, minShareOfLive: 1 },
 ] } } } });
 `);
-    expect((await t.sluice("run", "image", "--config", passing, "--rebuild")).code).toBe(0);
+    const proxy = startEsProxy();
+    try {
+      // A restart or a closed keep-alive connection under the checks' searches, of live and of the new index.
+      proxy.cutNext(/^(GET|POST) \/[^/\s?]*-image(-g\d+)?\/_search[\s?]/, 2);
+      expect((await t.sluiceWith({ ELASTICSEARCH_URL: proxy.url }, "run", "image", "--config", passing, "--rebuild")).code).toBe(0);
+      expect(proxy.cuts).toBe(2);
+    } finally {
+      proxy.stop();
+    }
     expect(await aliasIndices(`${t.indexPrefix}image`)).toEqual([`${t.indexPrefix}image-g3`]);
     const swap = await lastJob(t, "image", "swap");
     expect((swap.counters.searchChecks as any[]).map((r) => r.passed)).toEqual([true, true]);

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { estypes } from "@elastic/elasticsearch";
-import { clusterModules, engineName, type SearchClient } from "../../adapters/elasticsearch.ts";
+import { clusterModules, engineName, type SearchClient, whileReachable } from "../../adapters/elasticsearch.ts";
 import type { SearchCheckConfig } from "../../config/types.ts";
 import { ConfigError } from "../../errors.ts";
 import { checkName, evaluateCheck, evaluateRankEval, type SearchAnswer, type SearchCheckResult } from "./search-check-eval.ts";
@@ -48,7 +48,8 @@ async function searchAnswer(es: SearchClient, index: string, check: SearchCheckC
   const query = typeof check.query === "string" ? { query_string: { query: check.query } } : check.query;
   const size = check.expectId === undefined ? 0 : (check.withinTop ?? 10);
   try {
-    const res = await es.search({ index, query, size, track_total_hits: true, _source: false });
+    // Reads: tried again while the node restarts, so that a cut keep-alive connection does not fail the swap.
+    const res = await whileReachable(() => es.search({ index, query, size, track_total_hits: true, _source: false }));
     const total = res.hits.total;
     return { hits: typeof total === "number" ? total : (total?.value ?? 0), top: res.hits.hits.map((h) => String(h._id)) };
   } catch (error) {
@@ -86,7 +87,7 @@ async function rankEvalAnswer(es: SearchClient, index: string, judgments: Judgme
   // The file's `_index` is a placeholder: the same judgments rate the new index and live's.
   const requests = judgments.requests.map((r) => ({ ...r, ratings: r.ratings.map((rating) => ({ ...rating, _index: index })) }));
   try {
-    const res = await es.rankEval({ index, requests, metric: judgments.metric });
+    const res = await whileReachable(() => es.rankEval({ index, requests, metric: judgments.metric }));
     const failed = Object.entries(res.failures ?? {});
     if (failed.length) return new Error(`request ${failed[0]![0]}: ${JSON.stringify(failed[0]![1]).slice(0, 300)}`);
     return { hits: 0, top: [], score: res.metric_score };
