@@ -18,10 +18,13 @@ function services(...args: string[]): { code: number; out: string } {
 }
 
 // Every 40th row waits a little, so that ranges take long enough to be caught mid-way.
-const dataset = (name: string, replicas: number) =>
+const dataset = (name: string, replicas: number, settings = "", swap = "") =>
   `${name}: { source: { kind: "postgres", table: "words" }, table: { name: "${name}", key: "id", columns: { id: "text", title: "text" } },
-    index: { batchDocuments: 100, concurrency: 1, body: { settings: { number_of_shards: 3, number_of_replicas: ${replicas} }, mappings: { properties: { id: { type: "keyword" }, title: { type: "text" } } } },
-      toDocument: async (row) => { if (row.title.endsWith("0")) await Bun.sleep(8); return { id: row.id, title: row.title }; } } }`;
+    index: { batchDocuments: 100, concurrency: 1, body: { settings: { number_of_shards: 3, number_of_replicas: ${replicas}${settings} }, mappings: { properties: { id: { type: "keyword" }, title: { type: "text" } } } },
+      toDocument: async (row) => { if (row.title.endsWith("0")) await Bun.sleep(8); return { id: row.id, title: row.title }; } }${swap} }`;
+
+// Every copy of its shards held to one node: the replicas cannot be assigned, though the cluster has nodes for them.
+const PINNED = (waitSeconds: number) => dataset("pinned", 1, ', "index.routing.allocation.include._name": "sluice-c0"', `, swap: { replicaWaitSeconds: ${waitSeconds} }`);
 
 /** Whether the cluster answers as three nodes right now. */
 async function clusterAnswers(): Promise<boolean> {
@@ -45,7 +48,7 @@ beforeAll(async () => {
   // bun test runs every file in one process: the level is put back in afterAll.
   config = `/tmp/${t.name}.config.ts`;
   await Bun.write(config, `import { defineConfig } from "sluice";
-export default defineConfig({ datasets: { ${dataset("killed", 0)}, ${dataset("late", 0)}, ${dataset("nodes", 1)} } });\n`);
+export default defineConfig({ datasets: { ${dataset("killed", 0)}, ${dataset("late", 0)}, ${dataset("nodes", 1, ', "index.unassigned.node_left.delayed_timeout": "0s"')}, ${PINNED(3)} } });\n`);
   await t.upstream.unsafe(`CREATE TABLE words (id text PRIMARY KEY, title text);
     INSERT INTO words SELECT md5(i::text) || CASE WHEN i % 7 = 0 THEN 'É' ELSE 'e' END, 'title ' || i FROM generate_series(1, ${ROWS}) i;`);
   expect((await t.sluice("migrate", "up")).code).toBe(0);
@@ -143,6 +146,26 @@ test("a worker that joins after the others finished half the ranges takes its sh
   expect(Math.min(...mine)).toBeGreaterThan(8);
   await expectExact("late", `${t.indexPrefix}late-g1`);
 }, 240_000);
+
+test("the swap waits for the new index's replicas: refused while they cannot be placed, promoted once they have recovered", async () => {
+  const run = await t.sluice("run", "pinned", "--config", config);
+  expect(run.code).toBe(1);
+  const [swap] = await t.api`select state, error from sluice.jobs where dataset = 'pinned' and stage = 'swap' order by id desc limit 1`;
+  expect(swap!.state).toBe("failed");
+  expect(swap!.error).toContain(`replicas not ready after 3 s (swap.replicaWaitSeconds): ${t.indexPrefix}pinned-g1 (3 unassigned)`);
+  expect((await fetch(`${clusterUrl}/_alias/${t.indexPrefix}pinned`)).status).toBe(404);
+  const [gen] = await t.api`select state from sluice.generations where dataset = 'pinned' and number = 1`;
+  expect(gen!.state).toBe("ready");
+  // The hold lifted: the replicas are assigned and recover from the primaries on the other nodes, and the swap waits for them.
+  const lifted = await fetch(`${clusterUrl}/${t.indexPrefix}pinned-g1/_settings`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ "index.routing.allocation.include._name": null }) });
+  expect(lifted.status).toBe(200);
+  const patient = `/tmp/${t.name}.patient.config.ts`;
+  await Bun.write(patient, `import { defineConfig } from "sluice";\nexport default defineConfig({ datasets: { ${PINNED(120)} } });\n`);
+  expect((await t.sluice("swap", "pinned", "--config", patient)).code).toBe(0);
+  const health = (await fetch(`${clusterUrl}/_cluster/health/${t.indexPrefix}pinned-g1?timeout=0s`).then((r) => r.json())) as { status: string; active_shards: number };
+  expect(health).toMatchObject({ status: "green", active_shards: 6 });
+  expect(Object.keys((await fetch(`${clusterUrl}/_alias/${t.indexPrefix}pinned`).then((r) => r.json())) as object)).toEqual([`${t.indexPrefix}pinned-g1`]);
+}, 300_000);
 
 test("a node killed mid-index, one replica: the run completes with exact counts or fails cleanly, production untouched", async () => {
   // Generation 1 goes live first: that is the production the second run must not disturb.

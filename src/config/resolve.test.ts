@@ -9,7 +9,7 @@ describe("resolveDataset", () => {
   test("fills every default", () => {
     const d = resolveDataset("photos", minimal);
     expect(d.table).toEqual({ name: "photos", key: "id", columns: null, indexes: [], deletedTable: null, matureTable: null });
-    expect(d.swap).toEqual({ maxShrink: 0.1, keep: 1, diffBy: null, checks: [] });
+    expect(d.swap).toEqual({ maxShrink: 0.1, keep: 1, diffBy: null, checks: [], replicaWaitSeconds: 600 });
     expect(d.index).toBeNull();
     expect(d.clean.tags).toBeNull();
   });

@@ -14,7 +14,7 @@ import type { ChildIndexConfig, Dataset, DatasetConfig, FilteredIndexConfig, Sea
 export { REGISTRY_COLUMNS };
 
 export const INDEX_DEFAULTS = { batchDocuments: 2000, batchBytes: 5 * 1024 * 1024, concurrency: 6, maxFailures: 0 };
-export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1, diffBy: null as string | null, checks: [] as SearchCheckConfig[] };
+export const SWAP_DEFAULTS = { maxShrink: 0.1, keep: 1, diffBy: null as string | null, checks: [] as SearchCheckConfig[], replicaWaitSeconds: 600 };
 /** `maxFailures: null` means not set: only the fraction decides. */
 export const REFRESH_DEFAULTS = { maxFailures: null as number | null, maxFailedFraction: 0.01 };
 export const PAYLOAD_DEFAULTS = {

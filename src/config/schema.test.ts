@@ -29,7 +29,7 @@ describe("unknown keys name the path and the closest known key", () => {
     ["inside a child index", { ...minimal, index: { children: [{ suffix: "c", body: {}, toDocuments: () => [], bdy: {} }] } }, "sluice.config.ts: datasets.photos.index.children[0].bdy is not a known key; did you mean body?"],
     ["inside index.body", { ...minimal, index: { body: { mapping: {} } } }, "sluice.config.ts: datasets.photos.index.body.mapping is not a known key; did you mean mappings?"],
     ["inside refresh", { ...minimal, refresh: { maxFailure: 1 } }, "sluice.config.ts: datasets.photos.refresh.maxFailure is not a known key; did you mean maxFailures?"],
-    ["nothing close", { ...minimal, swap: { zzz: 1 } }, "sluice.config.ts: datasets.photos.swap.zzz is not a known key (known keys: maxShrink, keep, diffBy, checks)"],
+    ["nothing close", { ...minimal, swap: { zzz: 1 } }, "sluice.config.ts: datasets.photos.swap.zzz is not a known key (known keys: maxShrink, keep, diffBy, checks, replicaWaitSeconds)"],
     ["before a required key it hides", { source: minimal.source, tabel: { key: "id" } }, "sluice.config.ts: datasets.photos.tabel is not a known key; did you mean table?"],
   ])("%s", (_, dataset, line) => {
     expect(problem(dataset)).toBe(line);

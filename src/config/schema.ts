@@ -223,6 +223,7 @@ const swap = strict({
   keep: wholeNumber(0).optional(),
   diffBy: text.optional(),
   checks: z.array(searchCheck, { error: "must be a list of search checks" }).optional(),
+  replicaWaitSeconds: wholeNumber(0).optional(),
 });
 
 const status = strict({

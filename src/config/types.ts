@@ -279,6 +279,11 @@ export interface SwapConfig {
   diffBy?: string;
   /** Searches run against the new index, beside live, before the alias moves; one failing refuses the swap. @default [] */
   checks?: SearchCheckConfig[];
+  /**
+   * How long a swap waits for the new indices' replicas to be assigned and recovered (health green)
+   * before it refuses; replicas the cluster has too few data nodes to place are warned about, not waited for. @default 600
+   */
+  replicaWaitSeconds?: number;
 }
 
 /**

@@ -21,6 +21,7 @@ import { assertPromotionOwned } from "./alias-ownership.ts";
 import { swapRefusals } from "./gates.ts";
 import { searchCheckLines } from "./search-check-eval.ts";
 import { runSearchChecks } from "./search-checks.ts";
+import { waitForReplicas } from "./replicas-ready.ts";
 import { aliasActions, promoteGeneration } from "./promote.ts";
 
 export interface SwapOptions {
@@ -73,6 +74,17 @@ export async function swapToGeneration(session: Session, job: JobHandle, es: Sea
     for (const line of searchCheckLines(checks)) log[failedChecks.length && !options.force ? "error" : "info"](line);
   }
   const refusals = [...swapRefusals(dataset, figures), ...failedChecks.map((c) => `search check "${c.name}" failed: ${c.failures.join("; ")}`)];
+  if (es && dataset.index) {
+    // Waited for only when nothing else refuses and nothing is forced; otherwise looked at once.
+    const wait = refusals.length || options.force ? 0 : dataset.swap.replicaWaitSeconds;
+    job.setTask(`checking the replicas of generation ${incoming.number}`, 40);
+    const replicas = await waitForReplicas(es, generationIndices(dataset, incoming.number).map((t) => t.index), wait, {
+      signal: session.signal,
+      onWait: (missing) => job.setTask(`waiting up to ${wait} s for replicas: ${missing}`, 40),
+    });
+    for (const warning of replicas.warnings) log.warn(warning);
+    refusals.push(...replicas.refusals);
+  }
   if (refusals.length && !options.force) {
     // Marked, so that the next `run` refreshes anew instead of resuming a generation already refused.
     await mergeGenerationStats(sql, dataset.name, incoming.number, { swapRefused: refusals });
