@@ -227,7 +227,7 @@ export default defineConfig({ datasets: { image: { ...image, index: { ...index, 
     const dataset = schema.properties.datasets.additionalProperties;
     expect(dataset.required).toEqual(["source", "table"]);
     expect(dataset.properties.swap.additionalProperties).toBe(false);
-    expect(Object.keys(dataset.properties.swap.properties)).toEqual(["maxShrink", "keep", "diffBy", "checks"]);
+    expect(Object.keys(dataset.properties.swap.properties)).toEqual(["maxShrink", "keep", "diffBy", "checks", "replicaWaitSeconds"]);
   });
 });
 

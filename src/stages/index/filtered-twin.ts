@@ -99,9 +99,12 @@ export interface TwinOutcome {
 }
 
 /**
- * `serving`: the full index's serving settings (load-settings.ts); `retries`: the deletes' resends (deleteIds). A clone copies every setting of
- * its source except `number_of_replicas` and `auto_expand_replicas`, so without them the twin got
+ * Clones `full` into `twin` and deletes the kept-out documents from it.
+ *
+ * `serving`: the full index's replicas (load-settings.ts). A clone copies every setting of its
+ * source except `number_of_replicas` and `auto_expand_replicas`, so without them the twin got
  * Elasticsearch's 1 replica whatever the body said (and a single-node cluster stayed yellow).
+ * `retries`: the abort signal, and who hears the deletes' resends (deleteIds).
  */
 export async function cloneFilteredTwin(
   es: SearchClient,
