@@ -56,6 +56,34 @@ ensure_bun() {
   command -v bun >/dev/null 2>&1 || die "bun still missing after npm install"
 }
 
+# ensure_pgbouncer : print the path of a pgbouncer, fetching it when missing. The tests put one in
+# front of PostgreSQL to show sluice works through it (it refuses startup parameters sluice might
+# send). Installing the package would start a daemon; instead its .deb and libc-ares2's are
+# downloaded with `apt-get download` and unpacked into $SLUICE_TOOLS_DIR/pgbouncer, with a wrapper
+# that finds the unpacked library.
+ensure_pgbouncer() {
+  if command -v pgbouncer >/dev/null 2>&1; then command -v pgbouncer; return 0; fi
+  local dir=${SLUICE_TOOLS_DIR:-/var/tmp/sluice-tools}
+  if [[ -x $dir/pgbouncer/run ]]; then printf '%s\n' "$dir/pgbouncer/run"; return 0; fi
+  command -v apt-get >/dev/null 2>&1 || die "pgbouncer not found and no apt-get: install PgBouncer"
+  rm -rf "$dir/pgbouncer" && mkdir -p "$dir/pgbouncer/deb"
+  log "pgbouncer not found; apt-get download pgbouncer libc-ares2 (unpacked into $dir/pgbouncer, not installed)"
+  if ! (cd "$dir/pgbouncer/deb" && apt-get download pgbouncer libc-ares2 >&2 2>/dev/null); then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    (cd "$dir/pgbouncer/deb" && apt-get download pgbouncer libc-ares2 >&2) || die "apt-get download pgbouncer libc-ares2 failed"
+  fi
+  local deb
+  for deb in "$dir"/pgbouncer/deb/*.deb; do dpkg-deb -x "$deb" "$dir/pgbouncer/root" || die "could not unpack $deb"; done
+  rm -rf "$dir/pgbouncer/deb"
+  # Readable by the postgres OS user, which runs it when the caller is root (PgBouncer refuses root).
+  chmod -R a+rX "$dir/pgbouncer"
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$dir/pgbouncer/root/usr/lib/x86_64-linux-gnu" "$dir/pgbouncer/root/usr/sbin/pgbouncer" > "$dir/pgbouncer/run"
+  chmod a+rx "$dir/pgbouncer/run"
+  "$dir/pgbouncer/run" --version >/dev/null || die "the unpacked pgbouncer does not run: install PgBouncer"
+  printf '%s\n' "$dir/pgbouncer/run"
+}
+
 # ensure_promtool : print the path of a promtool (Prometheus's checker), fetching it when missing.
 # Debian has promtool only in the `prometheus` package (96 MB installed, with a daemon, its service
 # and ten web-asset packages), so instead of installing that, the .deb (19 MB) is downloaded with

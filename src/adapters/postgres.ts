@@ -25,6 +25,17 @@ export interface OpenDatabaseOptions {
 }
 
 /**
+ * sluice's own timeouts, as pg_dump sets its own: none. A role or database that sets
+ * statement_timeout (a common guard on application roles) cancelled refresh's COPY mid-way, and
+ * each run again was cancelled the same way; the waits sluice needs are bounded by its own timers.
+ * Sent as a query after connecting rather than as startup parameters, which PgBouncer refuses
+ * ("unsupported startup parameter"); set_config of the names this server has, so that no version lacks one
+ * (transaction_timeout is PostgreSQL 17's).
+ */
+const SESSION_INIT = `SELECT set_config(name, '0', false) FROM pg_catalog.pg_settings
+  WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout')`;
+
+/**
  * Opens a pool and proves it works, so that a bad URL fails here with a clear line. A server that
  * takes the connection and drops it, or answers that it is starting or shutting down, is asked
  * again for 5.8 to 11.5 s (RETRY_DEFAULTS.recordOutcome): that is a restart, which a timer's run
@@ -43,7 +54,9 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions): P
     idle_timeout: 30,
     onnotice: () => {},
     connection: { application_name: "sluice", ...(options.clientEncoding ? { client_encoding: options.clientEncoding } : {}) },
-  });
+    // Run by every new connection before its first query (patches/postgres@3.4.9.patch).
+    session_init: SESSION_INIT,
+  } as postgres.Options<{}>);
   try {
     await retryWhile(() => withinDeadline(sql`select 1`, CONNECT_DEADLINE_MS), isRestartingAtConnect, RETRY_DEFAULTS.recordOutcome);
   } catch (error) {

@@ -298,15 +298,23 @@ function countCleaned(result: CopyPipeResult, rules: readonly string[]): void {
 
 function copyError(error: unknown, onWriteSide: boolean): SluiceError {
   const message = (error as Error)?.message ?? String(error);
-  return onWriteSide
-    ? new SluiceError(`writing to the staging table failed: ${message}`, {
-        hint: "check DATABASE_URL's server and its log; production is untouched, run again",
-        cause: error,
-      })
-    : new SluiceError(`the upstream connection was lost during COPY: ${message}`, {
-        hint: "check UPSTREAM_DATABASE_URL's server; production is untouched, run again",
-        cause: error,
-      });
+  if (onWriteSide) {
+    return new SluiceError(`writing to the staging table failed: ${message}`, {
+      hint: "check DATABASE_URL's server and its log; production is untouched, run again",
+      cause: error,
+    });
+  }
+  // query_canceled: the connection is fine; someone (pg_cancel_backend, a pooler, a timeout sluice does not set) stopped the statement.
+  if ((error as { code?: string })?.code === "57014") {
+    return new SluiceError(`the upstream server cancelled the COPY: ${message}`, {
+      hint: "see UPSTREAM_DATABASE_URL's server log for who cancelled it (not a role's statement_timeout: sluice turns those off for its own sessions); production is untouched, run again",
+      cause: error,
+    });
+  }
+  return new SluiceError(`the upstream connection was lost during COPY: ${message}`, {
+    hint: "check UPSTREAM_DATABASE_URL's server; production is untouched, run again",
+    cause: error,
+  });
 }
 
 /** COPY text output escapes LF inside values, so every LF byte ends a row. */
