@@ -37,7 +37,7 @@ const POLL_SECONDS = 5;
 async function health(es: SearchClient, indices: string[], waitSeconds: number, signal?: AbortSignal): Promise<Health> {
   // 408 is Elasticsearch's "not green within the timeout": an answer, not an error.
   return (await whileReachable(
-    () => es.cluster.health({ index: indices, level: "indices", wait_for_status: "green", timeout: `${waitSeconds}s` }, { ignore: [408] }),
+    () => es.cluster.health({ index: indices, level: "indices", wait_for_status: "green", timeout: `${waitSeconds}s` }, { ignore: [408], ...(signal ? { signal } : {}) }),
     signal,
   )) as unknown as Health;
 }
