@@ -62,6 +62,9 @@ describe("the example module source", () => {
     expect(first.report).toMatchObject({ mode: "first", generation: 1, counters: { read: 4, new: 4 } });
     expect(await aliasIndices(`${t.indexPrefix}notes`)).toEqual([`${t.indexPrefix}notes-g1`]);
     expect(await ids("notes")).toEqual(["a", "b", "c", "d"]);
+    // A body naming no replicas gets the index stage's 0, not Elasticsearch's 1 (a yellow index on one node).
+    const settings = (await (await fetch(`${elasticsearchUrl}/${t.indexPrefix}notes-g1/_settings?flat_settings=true`)).json()) as Record<string, { settings: Record<string, string> }>;
+    expect(settings[`${t.indexPrefix}notes-g1`]!.settings["index.number_of_replicas"]).toBe("0");
 
     // Edit one file (a later mtime), add one, delete one.
     await Bun.write(join(notes, "b.json"), JSON.stringify({ title: "note b, edited" }));

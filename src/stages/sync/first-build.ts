@@ -23,6 +23,7 @@ import type { Session } from "../session.ts";
 import { indexStep, refreshStep, swapStep } from "../steps.ts";
 import { SwapRefusedError } from "../swap/swap-stage.ts";
 import { SYNC_FIELDS } from "./live-index.ts";
+import { servingSettings } from "../index/load-settings.ts";
 import { createFreshIndex, type DocumentStamp } from "../index/build-index.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { rowVersion } from "../../sources/postgres.ts";
@@ -96,7 +97,8 @@ export async function createIndexOnlyGeneration(session: Session, es: SearchClie
   const body = dataset.index!.body;
   const mappings = (body.mappings ?? {}) as { properties?: Record<string, unknown> };
   await createFreshIndex(es, target!.index, owner, generation.number, {
-    settings: body.settings ?? {},
+    // The replicas the index stage gives a body that names none (0), so that both builds serve alike.
+    settings: { ...(body.settings ?? {}), number_of_replicas: servingSettings(body.settings).number_of_replicas },
     mappings: markedMappings({ ...mappings, properties: { ...(mappings.properties ?? {}), ...SYNC_FIELDS } }, markFor(owner, generation.number)),
   });
   return { generation, index: target!.index };
