@@ -368,6 +368,38 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
     }
   }, 180_000);
 
+  test("disk past the flood-stage watermark (a read-only-allow-delete block): the stage ends at the first refusal, naming it; the new index is deleted", async () => {
+    let bulks = 0;
+    let blockedAt = 0;
+    const proxy = elasticsearchProxy(async (body) => {
+      // On the third request, the block Elasticsearch itself puts on an index at flood stage; the request then goes on to the real node.
+      if (++bulks !== 3) return null;
+      const index = (JSON.parse(new TextDecoder().decode(body.subarray(0, body.indexOf(10)))) as { index: { _index: string } }).index._index;
+      const res = await fetch(`${elasticsearchUrl}/${index}/_settings`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ "index.blocks.read_only_allow_delete": true }) });
+      expect(res.status).toBe(200);
+      blockedAt = performance.now();
+      return null;
+    });
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const config = await smallBulkConfig("flood", { batchDocuments: 1000, concurrency: 1 });
+      const { code } = await t.sluiceWith({ ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` }, "index", "image", "--config", config);
+      const ended = performance.now();
+      expect(code).toBe(1);
+      const job = await lastJob(t, "image", "index");
+      expect(job.state).toBe("failed");
+      expect(job.error).toStartWith(`Elasticsearch refuses writes to ${t.indexPrefix}image-g${job.generation}: index [${t.indexPrefix}image-g${job.generation}] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark`);
+      // Not a resend of every batch for ~15 s each: over within seconds of the block.
+      expect(ended - blockedAt).toBeLessThan(10_000);
+      expect(job.counters.retries ?? {}).toEqual({});
+      expect((await fetch(`${elasticsearchUrl}/${t.indexPrefix}image-g${job.generation}`)).status).toBe(404);
+      expect(await liveState()).toEqual(before);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+
   test("a 429 storm: rejected requests are retried, counted on the job and shown by job show; every document lands once", async () => {
     const STORM = 4;
     let rejectedLeft = STORM;

@@ -12,6 +12,7 @@
  */
 import type { SearchClient } from "../../adapters/elasticsearch.ts";
 import { type BulkItemResult, sendBulk } from "../../adapters/elasticsearch.ts";
+import { SluiceError } from "../../errors.ts";
 import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, sleep } from "../../retry.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
 import { AdaptiveLimit } from "./adaptive-limit.ts";
@@ -220,6 +221,8 @@ export class BulkSink {
       },
     });
     if ("tooLarge" in outcome) return this.#splitTooLarge(batch, resend);
+    const blocked = outcome.items.findIndex((item) => item.error?.type === "cluster_block_exception");
+    if (blocked !== -1) throw writesBlocked(actionOf(documentLines(batch, blocked)).index, outcome.items[blocked]!);
     const retry = new PendingBatch();
     const itemPolicy = this.options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
     outcome.items.forEach((item, i) => {
@@ -303,6 +306,21 @@ function actionStart(index: string): Buffer {
 }
 
 /** Document `i`'s two lines (action and source) of a sent batch. */
+/**
+ * A block on the index refuses every write alike, so the stage ends at the first one instead of
+ * resending each batch (a 429 at flood stage: about 15 s of resends per batch, for every batch of
+ * the run) or counting every document failed. The one line says what holds the block.
+ */
+function writesBlocked(index: string, item: BulkItemResult): SluiceError {
+  const reason = item.error?.reason ?? `HTTP ${item.status}`;
+  const flood = /flood-stage|read-only-allow-delete/i.test(reason);
+  return new SluiceError(`Elasticsearch refuses writes to ${index}: ${reason.replace(/; for more information, see \S+\]/, "]").replace(/;$/, "")}`, {
+    hint: flood
+      ? "free disk space on the cluster's nodes (Elasticsearch lifts the block itself once usage falls below the high watermark), then run again"
+      : `find who set the block on ${index} (its index.blocks.* settings) and lift it, then run again`,
+  });
+}
+
 function documentLines(batch: SentBatch, i: number): Buffer {
   return batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length);
 }
