@@ -400,6 +400,35 @@ export default { datasets: { image: { ...openverseDatasets.image, index: { ...op
     }
   }, 180_000);
 
+  test("an API key revoked mid-run (401 on a bulk request): one line naming the credentials, not the mappings; production untouched", async () => {
+    let bulks = 0;
+    const proxy = elasticsearchProxy(() =>
+      ++bulks < 3
+        ? null
+        : Response.json(
+            { error: { root_cause: [{ type: "security_exception", reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request" }], type: "security_exception", reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request" }, status: 401 },
+            { status: 401, headers: { "x-elastic-product": "Elasticsearch", "www-authenticate": 'ApiKey, Basic realm="security"' } },
+          ),
+    );
+    try {
+      const before = await liveState();
+      expect((await t.sluice("refresh", "image")).code).toBe(0);
+      const config = await smallBulkConfig("revoked", { batchDocuments: 1000, concurrency: 1 });
+      const child = spawnSluice(["index", "image", "--config", config], { ...t.childEnv(), ELASTICSEARCH_URL: `http://127.0.0.1:${proxy.port}` });
+      const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+      expect(code).toBe(1);
+      const line = stderr.split("\n").find((l) => l.includes("refused a _bulk request"))!;
+      expect(line).toContain("Elasticsearch refused a _bulk request: unable to authenticate with provided credentials");
+      expect(line).toContain("(HTTP 401)");
+      expect(line).toContain("the credentials stopped being accepted mid-run");
+      expect(line).not.toContain("mappings");
+      expect((await lastJob(t, "image", "index")).state).toBe("failed");
+      expect(await liveState()).toEqual(before);
+    } finally {
+      proxy.stop(true);
+    }
+  }, 180_000);
+
   test("a 429 storm: rejected requests are retried, counted on the job and shown by job show; every document lands once", async () => {
     const STORM = 4;
     let rejectedLeft = STORM;

@@ -442,7 +442,10 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
       lastRefusal = `${refusalReason(res.body)} (HTTP ${status})`;
       if (status === 429 || status >= 500) return { retry: `http_${status}` };
       throw new SluiceError(`Elasticsearch refused a _bulk request: ${lastRefusal}`, {
-        hint: "check the index's mappings and the cluster's logs, then run the index stage again",
+        hint:
+          status === 401 || status === 403
+            ? "the credentials stopped being accepted mid-run (an expired or revoked API key), or they lack the write privilege on the index: renew or grant them, then run again"
+            : "check the index's mappings and the cluster's logs, then run the index stage again",
       });
     },
     { policy: options.policy ?? RETRY_DEFAULTS.bulk, signal: options.signal, onRetry: (_n, reason, delay) => options.onRetry?.(reason, delay) },
