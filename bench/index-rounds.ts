@@ -49,6 +49,31 @@ export async function runRounds(tools: Tool[], rounds: number, esUrl: string, lo
   return results;
 }
 
+/**
+ * Runs `pass` (a reference load, untimed) until the Elasticsearch node's CPU per pass settles: within
+ * `tolerance` of the pass before, at least twice and at most `maxPasses` times. A node just started
+ * spent 10.1, 8.1, 7.0, 6.9 … 6.0 CPU-s on the same documents pass after pass (its JIT and heap
+ * settling), so after a single warm-up pass the first round's first tool, always sluice, paid for it.
+ */
+export async function warmUp(pass: () => Promise<unknown>, esUrl: string, log: (m: string) => void, { tolerance = 0.05, maxPasses = 10 } = {}): Promise<void> {
+  const esPid = pidListeningOn(Number(new URL(esUrl).port || 9200));
+  if (!esPid) {
+    log("warm-up: one pass (the Elasticsearch process was not found, so its CPU cannot tell when it has settled)");
+    await pass();
+    return;
+  }
+  let previous: number | null = null;
+  for (let n = 1; n <= maxPasses; n++) {
+    const before = serviceCpu(esPid).elasticsearch;
+    await pass();
+    const cpu = serviceCpu(esPid).elasticsearch - before;
+    log(`warm-up pass ${n}: Elasticsearch ${cpu.toFixed(1)} CPU-s`);
+    if (previous !== null && Math.abs(cpu - previous) <= tolerance * previous) return;
+    previous = cpu;
+  }
+  log(`warm-up: Elasticsearch's CPU per pass had not settled within ${tolerance * 100}% after ${maxPasses} passes`);
+}
+
 export function describe(r: ToolRun): string {
   return `${Math.round(docsPerSecond(r)).toLocaleString("en-US")} docs/s (${r.docs.toLocaleString("en-US")} in ${(r.ms / 1000).toFixed(1)} s), ${cpuPer1k(r).toFixed(4)} CPU-s/1k docs, postgres ${r.postgresCpu.toFixed(1)} CPU-s, elasticsearch ${r.elasticsearchCpu.toFixed(1)} CPU-s, load ${r.load.toFixed(2)}`;
 }

@@ -40,7 +40,7 @@ import { indexStatement } from "../src/generations/names.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
 import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
-import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun } from "./index-rounds.ts";
+import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun, warmUp } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
 
@@ -522,9 +522,9 @@ async function indexRounds(
     }
     // Untimed: a node's first bulk loads after it starts run its JIT cold (the first round's first
     // tool, always sluice, measured Elasticsearch at up to twice its CPU), so the node loads the
-    // same documents once before any round.
-    log("warm-up: the NDJSON sent once with curl P=2 (not timed)");
-    await tools[1]!.run();
+    // same documents with curl P=2 until its CPU per load settles (index-rounds.ts warmUp).
+    log("warm-up: the NDJSON sent with curl P=2 until Elasticsearch's CPU per pass settles (not timed)");
+    await warmUp(() => tools[1]!.run(), esUrl, log);
     const results = await runRounds(tools, opts.rounds, esUrl, log);
     return { results, last: last!, raw: built, skipped };
   } finally {
