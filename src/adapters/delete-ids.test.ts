@@ -5,41 +5,34 @@
  * real engine is in test/faults-more.test.ts (the filtered twin's deletes).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { deleteIds, openSearch, type SearchClient } from "./elasticsearch.ts";
+import { esJson, type FakeSearchNode, fakeSearchNode } from "../../test/support/fake-search-node.ts";
+import { deleteIds, type SearchClient } from "./elasticsearch.ts";
 
 const held = new Set<string>();
 const busy = new Map<string, number>();
 const requests: string[][] = [];
-let server: ReturnType<typeof Bun.serve>;
+let node: FakeSearchNode;
 let client: SearchClient;
 
 beforeAll(async () => {
-  server = Bun.serve({
-    port: 0,
-    async fetch(req) {
-      const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };
-      if (new URL(req.url).pathname === "/_cluster/health") return Response.json({ status: "green" }, { headers });
-      const actions = (await req.text()).split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { delete: { _index: string; _id: string } }).delete);
-      requests.push(actions.map((a) => a._id));
-      const items = actions.map(({ _index, _id }) => {
-        const left = busy.get(_id) ?? 0;
-        if (left > 0) {
-          busy.set(_id, left - 1);
-          return { delete: { _index, _id, status: 429, error: { type: "es_rejected_execution_exception", reason: "queue full" } } };
-        }
-        if (_id === "locked") return { delete: { _index, _id, status: 409, error: { type: "version_conflict_engine_exception", reason: "locked" } } };
-        return { delete: { _index, _id, status: held.delete(_id) ? 200 : 404 } };
-      });
-      return Response.json({ errors: true, items }, { headers });
-    },
+  node = await fakeSearchNode(async (req) => {
+    const actions = (await req.text()).split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { delete: { _index: string; _id: string } }).delete);
+    requests.push(actions.map((a) => a._id));
+    const items = actions.map(({ _index, _id }) => {
+      const left = busy.get(_id) ?? 0;
+      if (left > 0) {
+        busy.set(_id, left - 1);
+        return { delete: { _index, _id, status: 429, error: { type: "es_rejected_execution_exception", reason: "queue full" } } };
+      }
+      if (_id === "locked") return { delete: { _index, _id, status: 409, error: { type: "version_conflict_engine_exception", reason: "locked" } } };
+      return { delete: { _index, _id, status: held.delete(_id) ? 200 : 404 } };
+    });
+    return esJson({ errors: true, items });
   });
-  client = await openSearch(`http://127.0.0.1:${server.port}`);
+  client = node.client;
 });
 
-afterAll(async () => {
-  await client.close();
-  server.stop(true);
-});
+afterAll(() => node.stop());
 
 const quick = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
 

@@ -5,46 +5,39 @@
  * or doubling a document.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { esJson, type FakeSearchNode, fakeSearchNode } from "../../../test/support/fake-search-node.ts";
 import { BulkSink } from "./bulk-sink.ts";
 
 let storm = true;
 let maxInFlight = 0;
 let inFlight = 0;
 const indexed = new Map<string, number>();
-let server: ReturnType<typeof Bun.serve>;
+let node: FakeSearchNode;
 let client: SearchClient;
 
 beforeAll(async () => {
-  server = Bun.serve({
-    port: 0,
-    async fetch(req) {
-      const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };
-      if (new URL(req.url).pathname === "/_cluster/health") return new Response(JSON.stringify({ status: "green" }), { headers });
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const lines = (await req.text()).split("\n").filter(Boolean);
-      await Bun.sleep(40);
-      const items = [];
-      for (let i = 0; i < lines.length; i += 2) {
-        const id = JSON.parse(lines[i]!).index._id as string;
-        if (storm) items.push({ index: { status: 429, error: { type: "es_rejected_execution_exception", reason: "busy" } } });
-        else {
-          indexed.set(id, (indexed.get(id) ?? 0) + 1);
-          items.push({ index: { status: 201 } });
-        }
+  node = await fakeSearchNode(async (req) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const lines = (await req.text()).split("\n").filter(Boolean);
+    await Bun.sleep(40);
+    const items = [];
+    for (let i = 0; i < lines.length; i += 2) {
+      const id = JSON.parse(lines[i]!).index._id as string;
+      if (storm) items.push({ index: { status: 429, error: { type: "es_rejected_execution_exception", reason: "busy" } } });
+      else {
+        indexed.set(id, (indexed.get(id) ?? 0) + 1);
+        items.push({ index: { status: 201 } });
       }
-      inFlight--;
-      return new Response(JSON.stringify({ errors: storm, items }), { headers });
-    },
+    }
+    inFlight--;
+    return esJson({ errors: storm, items });
   });
-  client = await openSearch(`http://127.0.0.1:${server.port}`);
+  client = node.client;
 });
 
-afterAll(async () => {
-  await client.close();
-  server.stop(true);
-});
+afterAll(() => node.stop());
 
 test("drops to one request in flight during a 429 storm and climbs back to its ceiling after it", async () => {
   const sink = new BulkSink(client, {

@@ -5,7 +5,8 @@
  * whole with 429 (a storm), each answer shaped as Elasticsearch 8 shapes it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { esJson, type FakeSearchNode, fakeSearchNode } from "../../../test/support/fake-search-node.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
 import { appendBulkLines, BulkSink, sliceBatch } from "./bulk-sink.ts";
 
@@ -14,46 +15,37 @@ const seen = new Set<string>();
 let inFlight = 0;
 let maxInFlight = 0;
 const batchSizes: number[] = [];
-let server: ReturnType<typeof Bun.serve>;
+let node: FakeSearchNode;
 let client: SearchClient;
 
 beforeAll(async () => {
-  server = Bun.serve({
-    port: 0,
-    async fetch(req) {
-      const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };
-      const url = new URL(req.url);
-      if (url.pathname === "/_cluster/health") return new Response(JSON.stringify({ status: "green" }), { headers });
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const lines = (await req.text()).split("\n").filter(Boolean);
-      await Bun.sleep(5);
-      const items = [];
-      for (let i = 0; i < lines.length; i += 2) {
-        const { index } = JSON.parse(lines[i]!);
-        const doc = JSON.parse(lines[i + 1]!);
-        const id = index._id as string;
-        const firstSight = !seen.has(id);
-        seen.add(id);
-        if (id === "bad") items.push({ index: { _index: index._index, _id: id, status: 400, error: { type: "mapper_parsing_exception", reason: "no" } } });
-        else if (Number(id) % 7 === 0 && firstSight) items.push({ index: { _index: index._index, _id: id, status: 429, error: { type: "es_rejected_execution_exception", reason: "busy" } } });
-        else {
-          indexed.set(id, doc);
-          items.push({ index: { _index: index._index, _id: id, status: 201 } });
-        }
+  node = await fakeSearchNode(async (req) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const lines = (await req.text()).split("\n").filter(Boolean);
+    await Bun.sleep(5);
+    const items = [];
+    for (let i = 0; i < lines.length; i += 2) {
+      const { index } = JSON.parse(lines[i]!);
+      const doc = JSON.parse(lines[i + 1]!);
+      const id = index._id as string;
+      const firstSight = !seen.has(id);
+      seen.add(id);
+      if (id === "bad") items.push({ index: { _index: index._index, _id: id, status: 400, error: { type: "mapper_parsing_exception", reason: "no" } } });
+      else if (Number(id) % 7 === 0 && firstSight) items.push({ index: { _index: index._index, _id: id, status: 429, error: { type: "es_rejected_execution_exception", reason: "busy" } } });
+      else {
+        indexed.set(id, doc);
+        items.push({ index: { _index: index._index, _id: id, status: 201 } });
       }
-      batchSizes.push(lines.length / 2);
-      inFlight--;
-      return new Response(JSON.stringify({ errors: true, items }), { headers });
-    },
+    }
+    batchSizes.push(lines.length / 2);
+    inFlight--;
+    return esJson({ errors: true, items });
   });
-  client = await openSearch(`http://127.0.0.1:${server.port}`);
+  client = node.client;
 });
 
-afterAll(async () => {
-  await client.close();
-  server.stop(true);
-});
+afterAll(() => node.stop());
 
 describe("BulkSink", () => {
   test("resends items rejected with 429, counts the others, and keeps the batch and concurrency limits", async () => {
@@ -119,12 +111,12 @@ describe("BulkSink's request bodies", () => {
 const tooLarge = () => new Response(null, { status: 413, statusText: "Request Entity Too Large" });
 /** Elasticsearch's answer when its write queue is full. */
 const rejected = () =>
-  new Response(
-    JSON.stringify({
+  esJson(
+    {
       error: { root_cause: [{ type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" }], type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" },
       status: 429,
-    }),
-    { status: 429, headers: { "content-type": "application/json", "x-elastic-product": "Elasticsearch" } },
+    },
+    429,
   );
 
 describe("BulkSink against a size limit and a 429 storm", () => {
@@ -132,38 +124,31 @@ describe("BulkSink against a size limit and a 429 storm", () => {
   let stormLeft = 0;
   let requests = 0;
   const stored = new Map<string, unknown>();
-  let limited: ReturnType<typeof Bun.serve>;
+  let limited: FakeSearchNode;
   let limitedClient: SearchClient;
 
   beforeAll(async () => {
-    limited = Bun.serve({
-      port: 0,
-      async fetch(req) {
-        const headers = { "content-type": "application/json", "x-elastic-product": "Elasticsearch" };
-        if (new URL(req.url).pathname === "/_cluster/health") return new Response(JSON.stringify({ status: "green" }), { headers });
-        requests++;
-        const body = await req.text();
-        if (stormLeft > 0) {
-          stormLeft--;
-          return rejected();
-        }
-        if (Buffer.byteLength(body) > LIMIT) return tooLarge();
-        const lines = body.split("\n").filter(Boolean);
-        const items = [];
-        for (let i = 0; i < lines.length; i += 2) {
-          const { index } = JSON.parse(lines[i]!);
-          stored.set(index._id, JSON.parse(lines[i + 1]!));
-          items.push({ index: { _index: index._index, _id: index._id, status: 201 } });
-        }
-        return new Response(JSON.stringify({ errors: false, items }), { headers });
-      },
+    limited = await fakeSearchNode(async (req) => {
+      requests++;
+      const body = await req.text();
+      if (stormLeft > 0) {
+        stormLeft--;
+        return rejected();
+      }
+      if (Buffer.byteLength(body) > LIMIT) return tooLarge();
+      const lines = body.split("\n").filter(Boolean);
+      const items = [];
+      for (let i = 0; i < lines.length; i += 2) {
+        const { index } = JSON.parse(lines[i]!);
+        stored.set(index._id, JSON.parse(lines[i + 1]!));
+        items.push({ index: { _index: index._index, _id: index._id, status: 201 } });
+      }
+      return esJson({ errors: false, items });
     });
-    limitedClient = await openSearch(`http://127.0.0.1:${limited.port}`);
+    limitedClient = limited.client;
   });
-  afterAll(async () => {
-    await limitedClient.close();
-    limited.stop(true);
-  });
+  afterAll(() => limited.stop());
+
 
   test("a request refused for its size is halved until the documents too large stand alone; they fail as too_large", async () => {
     stored.clear();

@@ -4,45 +4,35 @@
  * case (replicas held off, then recovering) is in test/scale-out-cluster.test.ts.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { openSearch, type SearchClient } from "../../adapters/elasticsearch.ts";
+import type { SearchClient } from "../../adapters/elasticsearch.ts";
+import { esJson, type FakeSearchNode, fakeSearchNode } from "../../../test/support/fake-search-node.ts";
 import { waitForReplicas } from "./replicas-ready.ts";
 
 /** Per index: replicas asked for, and how many health calls it stays yellow for (Infinity: for ever). */
 let indices: Record<string, { replicas: number; yellowFor: number }> = {};
 let dataNodes = 3;
 const asked: string[] = [];
-let server: ReturnType<typeof Bun.serve>;
+let node: FakeSearchNode;
 let client: SearchClient;
 
 beforeAll(async () => {
-  server = Bun.serve({
-    port: 0,
-    fetch(req) {
-      const headers = { "x-elastic-product": "Elasticsearch" };
-      const url = new URL(req.url);
-      // The client's start-up probes: a 9.x node.
-      if (!url.pathname.startsWith("/_cluster/health")) return Response.json({ version: { number: "9.1.0" }, tagline: "You Know, for Search" }, { headers });
-      const names = decodeURIComponent(url.pathname.replace(/^\/_cluster\/health\/?/, "")).split(",").filter(Boolean);
-      if (!names.length) return Response.json({ status: "green" }, { headers });
-      asked.push(`${names.join(",")} ${url.searchParams.get("timeout")}`);
-      const report = Object.fromEntries(
-        names.map((name) => {
-          const index = indices[name]!;
-          const yellow = index.yellowFor-- > 0;
-          return [name, { status: yellow ? "yellow" : "green", number_of_replicas: index.replicas, unassigned_shards: yellow ? 1 : 0, initializing_shards: yellow ? 2 : 0 }];
-        }),
-      );
-      const green = Object.values(report).every((r) => r.status === "green");
-      return Response.json({ status: green ? "green" : "yellow", timed_out: !green, number_of_data_nodes: dataNodes, indices: report }, { status: green ? 200 : 408, headers });
-    },
+  node = await fakeSearchNode((_req, url) => {
+    const names = decodeURIComponent(url.pathname.replace(/^\/_cluster\/health\/?/, "")).split(",").filter(Boolean);
+    asked.push(`${names.join(",")} ${url.searchParams.get("timeout")}`);
+    const report = Object.fromEntries(
+      names.map((name) => {
+        const index = indices[name]!;
+        const yellow = index.yellowFor-- > 0;
+        return [name, { status: yellow ? "yellow" : "green", number_of_replicas: index.replicas, unassigned_shards: yellow ? 1 : 0, initializing_shards: yellow ? 2 : 0 }];
+      }),
+    );
+    const green = Object.values(report).every((r) => r.status === "green");
+    return esJson({ status: green ? "green" : "yellow", timed_out: !green, number_of_data_nodes: dataNodes, indices: report }, green ? 200 : 408);
   });
-  client = await openSearch(`http://127.0.0.1:${server.port}`);
+  client = node.client;
 });
 
-afterAll(async () => {
-  await client.close();
-  server.stop(true);
-});
+afterAll(() => node.stop());
 
 test("polls until every index is green, asking only for those still waiting, and says what is missing", async () => {
   indices = { full: { replicas: 1, yellowFor: 3 }, twin: { replicas: 1, yellowFor: 1 } };
