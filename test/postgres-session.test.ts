@@ -1,7 +1,8 @@
 /**
  * sluice's sessions set their own timeouts (none), as pg_dump does: a role or database that sets
  * statement_timeout or idle_in_transaction_session_timeout (a common guard on application roles)
- * cancelled refresh's COPY, and every run again the same way. Shown directly and through a real
+ * cancelled refresh's COPY, and every run again the same way; one that sets idle_session_timeout
+ * ended the dataset lock's connection, idle by design, and with it every job longer than the timeout. Shown directly and through a real
  * PgBouncer (session pooling), which refuses startup parameters other than the few it tracks, so
  * the settings must travel as a query.
  */
@@ -26,6 +27,8 @@ beforeAll(async () => {
   for (const [sql, db] of [[t.api, t.name], [t.upstream, `${t.name}_up`]] as const) {
     await sql.unsafe(`ALTER DATABASE ${db} SET statement_timeout = '20ms'`);
     await sql.unsafe(`ALTER DATABASE ${db} SET idle_in_transaction_session_timeout = '20ms'`);
+    // The dataset lock's connection waits idle for the whole job.
+    await sql.unsafe(`ALTER DATABASE ${db} SET idle_session_timeout = '500ms'`);
   }
 }, 120_000);
 
@@ -33,7 +36,7 @@ afterAll(async () => {
   await t.drop();
 });
 
-test("a database whose sessions time out after 20 ms: refresh, index and swap run to the end", async () => {
+test("a database whose statements time out after 20 ms and idle sessions after 500 ms: refresh, index and swap run to the end", async () => {
   const { code } = await t.sluice("run", "image");
   const job = await lastJob(t, "image", "run");
   // Before, refresh failed: "the upstream connection was lost during COPY: canceling statement due to statement timeout".

@@ -27,13 +27,15 @@ export interface OpenDatabaseOptions {
 /**
  * sluice's own timeouts, as pg_dump sets its own: none. A role or database that sets
  * statement_timeout (a common guard on application roles) cancelled refresh's COPY mid-way, and
- * each run again was cancelled the same way; the waits sluice needs are bounded by its own timers.
- * Sent as a query after connecting rather than as startup parameters, which PgBouncer refuses
- * ("unsupported startup parameter"); set_config of the names this server has, so that no version lacks one
- * (transaction_timeout is PostgreSQL 17's).
+ * each run again was cancelled the same way; one that sets idle_session_timeout ended the dataset
+ * lock's connection, idle by design while the job works, and so every job longer than it. The
+ * waits sluice needs are bounded by its own timers. Sent as a query after connecting rather than
+ * as startup parameters, which PgBouncer refuses ("unsupported startup parameter"); set_config of
+ * the names this server has, so that no version lacks one (idle_session_timeout is PostgreSQL
+ * 14's, transaction_timeout 17's).
  */
 const SESSION_INIT = `SELECT set_config(name, '0', false) FROM pg_catalog.pg_settings
-  WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout')`;
+  WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout', 'transaction_timeout')`;
 
 /**
  * Opens a pool and proves it works, so that a bad URL fails here with a clear line. A server that
