@@ -73,8 +73,10 @@ describe("the filtered twin", () => {
       (select lower(tag->>'name') from image, jsonb_array_elements(tags) tag where tag->>'name' ~ '^[a-z]+$' group by 1 order by count(*) desc, 1 limit 2)`;
     const terms = words.map((r) => r.term as string);
     const termsFile = `/tmp/${t.name}.terms.txt`;
-    // Upper case in the file: matching ignores case.
-    await Bun.write(termsFile, `# test terms\n${terms.map((w) => w.toUpperCase()).join("\n")}\n`);
+    // Upper case in the file: matching ignores case. Forty more terms that match nothing make the
+    // list long enough for the matcher's Aho–Corasick path (over 32 terms), checked here against Openverse's method.
+    const filler = Array.from({ length: 40 }, (_, i) => `zqfiller${i}`);
+    await Bun.write(termsFile, `# test terms\n${[...terms.map((w) => w.toUpperCase()), ...filler].join("\n")}\n`);
     const config = `/tmp/${t.name}.twin.config.ts`;
     await Bun.write(config, `import { defineConfig } from "sluice";
 import { openverseDatasets } from ${JSON.stringify(datasetsModule)};
