@@ -11,12 +11,15 @@ import { waitForReplicas } from "./replicas-ready.ts";
 /** Per index: replicas asked for, and how many health calls it stays yellow for (Infinity: for ever). */
 let indices: Record<string, { replicas: number; yellowFor: number }> = {};
 let dataNodes = 3;
+/** The cluster's cluster.routing.allocation.enable, when set. */
+let allocation: string | null = null;
 const asked: string[] = [];
 let node: FakeSearchNode;
 let client: SearchClient;
 
 beforeAll(async () => {
   node = await fakeSearchNode((_req, url) => {
+    if (url.pathname === "/_cluster/settings") return esJson({ persistent: {}, transient: allocation ? { "cluster.routing.allocation.enable": allocation } : {} });
     const names = decodeURIComponent(url.pathname.replace(/^\/_cluster\/health\/?/, "")).split(",").filter(Boolean);
     asked.push(`${names.join(",")} ${url.searchParams.get("timeout")}`);
     const report = Object.fromEntries(
@@ -63,4 +66,16 @@ test("replicas the data nodes cannot hold are warned about and not waited for", 
     "index full asks for 1 replica of each shard, which the cluster's 1 data node cannot hold (a copy per node): it stays yellow; give its body number_of_replicas 0 or fewer, or add nodes",
   ]);
   expect(asked).toEqual(["full,small 0s", "small 0s"]);
+});
+
+test("replicas held back by the cluster's allocation setting (a rolling restart): the refusal says so", async () => {
+  indices = { full: { replicas: 1, yellowFor: Infinity } };
+  dataNodes = 3;
+  allocation = "primaries";
+  const heard: string[] = [];
+  const outcome = await waitForReplicas(client, ["full"], 1, { onWait: (missing) => heard.push(missing) });
+  allocation = null;
+  const held = `the cluster's cluster.routing.allocation.enable is "primaries", so no replica is assigned until it is "all" again`;
+  expect(outcome.refusals).toEqual([`replicas not ready after 1 s (swap.replicaWaitSeconds): full (2 initializing, 1 unassigned); ${held}`]);
+  expect(heard[0]).toEndWith(held);
 });

@@ -42,6 +42,26 @@ async function health(es: SearchClient, indices: string[], waitSeconds: number, 
   )) as unknown as Health;
 }
 
+/**
+ * Why replicas are not being assigned, when the cluster says: `cluster.routing.allocation.enable`
+ * set to anything but `all` (as the rolling-restart procedure has it), transient over persistent.
+ * Null when it allows them, or cannot be read (a key without the monitor privilege).
+ */
+async function allocationHold(es: SearchClient, signal?: AbortSignal): Promise<string | null> {
+  try {
+    const settings = (await whileReachable(
+      () => es.transport.request({ method: "GET", path: "/_cluster/settings", querystring: { flat_settings: "true" } }, signal ? { signal } : {}),
+      signal,
+    )) as { persistent?: Record<string, string>; transient?: Record<string, string> };
+    const key = "cluster.routing.allocation.enable";
+    const value = settings.transient?.[key] ?? settings.persistent?.[key];
+    return value && value !== "all" ? `the cluster's ${key} is "${value}", so no replica is assigned until it is "all" again` : null;
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    return null;
+  }
+}
+
 function shardsShort(index: IndexHealth): string {
   const parts = [index.initializing_shards ? `${index.initializing_shards} initializing` : "", index.unassigned_shards ? `${index.unassigned_shards} unassigned` : ""].filter(Boolean);
   return parts.length ? parts.join(", ") : "not green";
@@ -75,15 +95,19 @@ export async function waitForReplicas(
   let now = placeable.length === indices.length ? first : await health(es, placeable, 0, options.signal);
   // Each poll asks only for the indices still waiting: one green stays green.
   let waiting = placeable;
+  let held: string | null | undefined;
   for (;;) {
     waiting = waiting.filter((index) => now.indices?.[index]?.status !== "green");
     if (!waiting.length) return { refusals: [], warnings };
     const missing = waiting.map((index) => `${index} (${now.indices?.[index] ? shardsShort(now.indices[index]) : "not found"})`).join(", ");
     const left = (deadline - performance.now()) / 1000;
+    // Replicas left unassigned may be held back on purpose (a rolling restart): say so, once asked.
+    if (held === undefined && waiting.some((index) => (now.indices?.[index]?.unassigned_shards ?? 0) > 0)) held = await allocationHold(es, options.signal);
+    const why = held ? `; ${held}` : "";
     if (left <= 0) {
-      return { refusals: [`replicas not ready${waitSeconds ? ` after ${waitSeconds} s (swap.replicaWaitSeconds)` : ""}: ${missing}`], warnings };
+      return { refusals: [`replicas not ready${waitSeconds ? ` after ${waitSeconds} s (swap.replicaWaitSeconds)` : ""}: ${missing}${why}`], warnings };
     }
-    options.onWait?.(missing);
+    options.onWait?.(`${missing}${why}`);
     const started = performance.now();
     now = await health(es, waiting, Math.max(1, Math.min(POLL_SECONDS, Math.ceil(left))), options.signal);
     // A cluster that answers at once while not green (no timeout honoured) is not polled in a busy loop.
