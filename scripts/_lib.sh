@@ -56,6 +56,18 @@ ensure_bun() {
   command -v bun >/dev/null 2>&1 || die "bun still missing after npm install"
 }
 
+# apt_download DIR PACKAGE... : the packages' .deb files into DIR (created), without installing
+# them; `apt-get update` first only when the package lists are too old to find them.
+apt_download() {
+  local into=$1; shift
+  mkdir -p "$into"
+  if ! (cd "$into" && apt-get download "$@" >&2 2>/dev/null); then
+    log "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    (cd "$into" && apt-get download "$@" >&2) || die "apt-get download $* failed"
+  fi
+}
+
 # ensure_pgbouncer : print the path of a pgbouncer, fetching it when missing. The tests put one in
 # front of PostgreSQL to show sluice works through it (it refuses startup parameters sluice might
 # send). Installing the package would start a daemon; instead its .deb and libc-ares2's are
@@ -66,13 +78,9 @@ ensure_pgbouncer() {
   local dir=${SLUICE_TOOLS_DIR:-/var/tmp/sluice-tools}
   if [[ -x $dir/pgbouncer/run ]]; then printf '%s\n' "$dir/pgbouncer/run"; return 0; fi
   command -v apt-get >/dev/null 2>&1 || die "pgbouncer not found and no apt-get: install PgBouncer"
-  rm -rf "$dir/pgbouncer" && mkdir -p "$dir/pgbouncer/deb"
+  rm -rf "$dir/pgbouncer"
   log "pgbouncer not found; apt-get download pgbouncer libc-ares2 (unpacked into $dir/pgbouncer, not installed)"
-  if ! (cd "$dir/pgbouncer/deb" && apt-get download pgbouncer libc-ares2 >&2 2>/dev/null); then
-    log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
-    (cd "$dir/pgbouncer/deb" && apt-get download pgbouncer libc-ares2 >&2) || die "apt-get download pgbouncer libc-ares2 failed"
-  fi
+  apt_download "$dir/pgbouncer/deb" pgbouncer libc-ares2
   local deb
   for deb in "$dir"/pgbouncer/deb/*.deb; do dpkg-deb -x "$deb" "$dir/pgbouncer/root" || die "could not unpack $deb"; done
   rm -rf "$dir/pgbouncer/deb"
@@ -93,13 +101,8 @@ ensure_promtool() {
   local dir=${SLUICE_TOOLS_DIR:-/var/tmp/sluice-tools}
   if [[ -x $dir/promtool ]]; then printf '%s\n' "$dir/promtool"; return 0; fi
   command -v apt-get >/dev/null 2>&1 || die "promtool not found and no apt-get: install Prometheus's promtool"
-  mkdir -p "$dir/deb"
   log "promtool not found; apt-get download prometheus (only promtool is unpacked, into $dir)"
-  if ! (cd "$dir/deb" && apt-get download prometheus >&2 2>/dev/null); then
-    log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
-    (cd "$dir/deb" && apt-get download prometheus >&2) || die "apt-get download prometheus failed"
-  fi
+  apt_download "$dir/deb" prometheus
   local deb
   deb=$(ls -t "$dir"/deb/prometheus_*.deb | head -n 1)
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir/deb" ./usr/bin/promtool || die "could not unpack promtool from $deb"

@@ -253,6 +253,11 @@ export function isResponseError(error: unknown): error is errors.ResponseError {
   return error instanceof errors.ResponseError || (es8 !== null && error instanceof es8.errors.ResponseError);
 }
 
+/** The server refused to create an index because one of that name exists (`resource_already_exists_exception`). */
+export function isIndexExists(error: unknown): boolean {
+  return (error as { body?: { error?: { type?: string } } })?.body?.error?.type === "resource_already_exists_exception";
+}
+
 /** The request timed out, from either client. */
 function isTimeoutError(error: unknown): error is errors.TimeoutError {
   return error instanceof errors.TimeoutError || (es8 !== null && error instanceof es8.errors.TimeoutError);

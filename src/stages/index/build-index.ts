@@ -9,7 +9,7 @@
  * index is refreshed, and its document count must equal what was sent minus what failed.
  */
 import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
-import { countDocuments, type SearchClient, searchError, whileReachable } from "../../adapters/elasticsearch.ts";
+import { countDocuments, isIndexExists, type SearchClient, searchError, whileReachable } from "../../adapters/elasticsearch.ts";
 import type { Dataset, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { RETRY_DEFAULTS, withRetries } from "../../retry.ts";
@@ -255,9 +255,8 @@ export async function createFreshIndex(
       return { done: true };
     } catch (error) {
       // A create from a crashed earlier attempt may still land after our delete: delete and try again.
-      const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
-      if (type !== "resource_already_exists_exception") throw error;
-      return { retry: type };
+      if (!isIndexExists(error)) throw error;
+      return { retry: "resource_already_exists_exception" };
     }
   }, { policy: RETRY_DEFAULTS.indexCreate });
   if ("exhausted" in created) {

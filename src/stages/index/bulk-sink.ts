@@ -305,7 +305,6 @@ function actionStart(index: string): Buffer {
   return start;
 }
 
-/** Document `i`'s two lines (action and source) of a sent batch. */
 /**
  * A block on the index refuses every write alike, so the stage ends at the first one instead of
  * resending each batch (a 429 at flood stage: about 15 s of resends per batch, for every batch of
@@ -321,6 +320,7 @@ function writesBlocked(index: string, item: BulkItemResult): SluiceError {
   });
 }
 
+/** Document `i`'s two lines (action and source) of a sent batch. */
 function documentLines(batch: SentBatch, i: number): Buffer {
   return batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length);
 }

@@ -12,7 +12,7 @@
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countDocuments, deleteIds, type SearchClient, whileReachable } from "../../adapters/elasticsearch.ts";
+import { countDocuments, deleteIds, isIndexExists, type SearchClient, whileReachable } from "../../adapters/elasticsearch.ts";
 import { SluiceError } from "../../errors.ts";
 import { assertOwned } from "../../generations/owned-indices.ts";
 import type { IndexOwner } from "../../generations/ownership.ts";
@@ -131,8 +131,7 @@ export async function cloneFilteredTwin(
         await es.indices.clone({ index: full, target: twin, settings: { "index.blocks.write": false, ...replicas } as Record<string, unknown>, wait_for_active_shards: 1 });
       } catch (error) {
         // A clone whose answer a restart cut may have landed: on the retry, a twin marked as ours is that clone.
-        const exists = (error as { body?: { error?: { type?: string } } }).body?.error?.type === "resource_already_exists_exception";
-        if (!(retried && exists && (await assertOwned(es, twin, owner, "replace", { generation })))) throw error;
+        if (!(retried && isIndexExists(error) && (await assertOwned(es, twin, owner, "replace", { generation })))) throw error;
         await es.cluster.health({ index: twin, wait_for_active_shards: 1, timeout: "60s" });
       } finally {
         retried = true;
