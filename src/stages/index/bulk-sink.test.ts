@@ -81,6 +81,43 @@ describe("BulkSink", () => {
   });
 });
 
+describe("BulkSink's ready gate (indices created while the first batches are read)", () => {
+  test("sends nothing before it settles, then every batch it held", async () => {
+    batchSizes.length = 0;
+    let open!: () => void;
+    const ready = new Promise<void>((resolve) => (open = resolve));
+    const sink = new BulkSink(client, { batchDocuments: 10, batchBytes: 1024 * 1024, concurrency: 3, signal: new AbortController().signal, ready });
+    // Three full batches fill the requests allowed in flight; the fourth waits for a slot.
+    const adding = (async () => {
+      for (let i = 0; i < 40; i++) await sink.add("gated", `g-${i}`, { i });
+    })();
+    await Bun.sleep(50);
+    expect(batchSizes).toEqual([]);
+    open();
+    await adding;
+    await sink.close();
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(sink.tallies.get("gated")).toEqual({ sent: 40, indexed: 40, failed: 0 });
+  });
+
+  test("a refusal sends nothing and is the error the next add throws", async () => {
+    batchSizes.length = 0;
+    const refused = new Error("index gated-g1 belongs to another API database");
+    const ready = Promise.reject(refused);
+    ready.catch(() => {});
+    const sink = new BulkSink(client, { batchDocuments: 10, batchBytes: 1024 * 1024, concurrency: 2, signal: new AbortController().signal, ready });
+    let thrown: unknown = null;
+    try {
+      for (let i = 0; i < 100; i++) await sink.add("gated-refused", `r-${i}`, { i });
+      await sink.close();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBe(refused);
+    expect(batchSizes).toEqual([]);
+  });
+});
+
 describe("BulkSink's request bodies", () => {
   test("are reused once answered (at most one per request in flight, plus the one waiting for a slot and the one filling), and every document arrives intact", async () => {
     // The client's own transport, recording which buffer each _bulk body lies in.

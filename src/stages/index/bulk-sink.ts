@@ -37,6 +37,12 @@ export interface BulkSinkOptions {
   onBatchDone?: (documents: number) => void;
   /** Documents go to an alias that must exist (`require_alias`): no write creates an index. */
   requireAlias?: boolean;
+  /**
+   * No request is sent before this settles (the target indices being created while the first
+   * batches are read). If it rejects, nothing is sent, and its error is the sink's: the next `add`
+   * or `close` throws it.
+   */
+  ready?: Promise<unknown>;
 }
 
 /** A batch being filled: the NDJSON body as bytes, where each document's two lines start, and its index. */
@@ -194,7 +200,8 @@ export class BulkSink {
     const batch = this.#batch.take();
     while (this.#inFlight.size >= this.#limit.current) await Promise.race(this.#inFlight);
     if (this.#fatal) throw this.#fatal;
-    const request = this.#send(batch, 0)
+    const ready = this.options.ready;
+    const request = (ready ? ready.then(() => this.#send(batch, 0)) : this.#send(batch, 0))
       .then(() => {
         // A request resent whole may still have an abandoned attempt reading the body: not reused.
         if (!batch.resent) this.#batch.recycle(batch);
