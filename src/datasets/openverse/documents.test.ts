@@ -101,6 +101,12 @@ describe("image buckets", () => {
     ["https://x.org/a.", null],
     ["", null],
     [null, null],
+    ["https://x.org/a.jpg#x?y", "jpg"],
+    ["https://x.org/dir.d/file#a.b", null],
+    ["https://x.org/a.tar.GZ?x=1.2/3", "gz"],
+    ["?a.b", null],
+    [".JPEG", "jpeg"],
+    ["noextension", "noextension"],
   ])("extension of %p is %p", (url, extension) => {
     expect(urlExtension(url)).toBe(extension);
   });
