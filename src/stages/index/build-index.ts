@@ -10,13 +10,13 @@
  */
 import { databaseFailure, isDatabaseFailure } from "../../adapters/postgres.ts";
 import { countDocuments, isIndexExists, type SearchClient, searchError, whileReachable } from "../../adapters/elasticsearch.ts";
-import type { Dataset, IndexContext } from "../../config/types.ts";
+import type { Dataset, Document, IndexBody, IndexContext } from "../../config/types.ts";
 import { SluiceError } from "../../errors.ts";
 import { RETRY_DEFAULTS, withRetries } from "../../retry.ts";
 import { countReason } from "../../jobs/counters.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import { startProgress } from "../../log/progress.ts";
-import { generationIndices } from "../../generations/names.ts";
+import { generationIndices, type IndexTarget } from "../../generations/names.ts";
 import { type Generation, mergeGenerationStats } from "../../generations/store.ts";
 import { assertOwned, indexOwner } from "../../generations/owned-indices.ts";
 import { type IndexOwner, markedMappings, markFor } from "../../generations/ownership.ts";
@@ -31,7 +31,6 @@ import { loadingSettings, servingSettings } from "./load-settings.ts";
 import { checkStagingColumns, type MatureJoin, stagingDocuments, stagingRows } from "./staging-rows.ts";
 import { isProjection } from "../../config/projection.ts";
 import { tableInApiDatabase } from "../refresh/staging-sql.ts";
-import type { Document } from "../../config/types.ts";
 
 /**
  * Fields a caller adds to each document of the full (parent) index as it is written: sync's first
@@ -81,22 +80,22 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
       });
     }
   })();
-  // Awaited below (the sink, the stage's end); until then a refusal must not count as unhandled.
-  created.catch(() => {});
-  // Whatever ends the stage first, the creates have settled before it returns: none lands after a failed job's clean-up.
+  // Handled from the start (a refusal before the sink awaits it is not unhandled), and awaited
+  // whatever ends the stage: no create lands after a failed job's clean-up.
+  const settled = created.catch(() => {});
   try {
     await loadIndices(session, job, es, generation, context, { config, targets, bodies, twin, owner, created }, stamp);
   } finally {
-    await created.catch(() => {});
+    await settled;
   }
 }
 
 /** What fillIndices prepared: the dataset's index config, the indices to load (their bodies in order), the twin to clone, and their creation under way. */
 interface LoadPlan {
   config: NonNullable<Dataset["index"]>;
-  targets: ReturnType<typeof generationIndices>;
-  bodies: NonNullable<Dataset["index"]>["body"][];
-  twin: ReturnType<typeof generationIndices>[number] | null;
+  targets: IndexTarget[];
+  bodies: IndexBody[];
+  twin: IndexTarget | null;
   owner: IndexOwner;
   created: Promise<void>;
 }
