@@ -101,16 +101,20 @@ export function roundRatios(a: ToolRun[], b: ToolRun[]): number[] {
 /**
  * The ratio a tool can reach against a reference when the host's cores are the bottleneck: both
  * make Elasticsearch do the same work (its median CPU over every round of every tool), and each
- * adds its own CPU and PostgreSQL's. On `cores` cores a run takes at least its CPU-seconds ÷ cores,
- * so, saturated, `tool ÷ reference` ≤ (ES + reference's) ÷ (ES + tool's).
+ * adds its own CPU and PostgreSQL's. On `cores` shared cores a run takes at least its CPU-seconds ÷
+ * cores, so, saturated, `tool ÷ reference` ≤ (ES + reference's) ÷ (ES + tool's). With Elasticsearch
+ * on cores of its own (`--es-cpus`), a run takes at least the longer of ES ÷ its cores and the
+ * sender's and PostgreSQL's ÷ theirs.
  */
-export function cpuBoundRatio(tool: ToolRun[], reference: ToolRun[], everyRun: ToolRun[], cores: number): { ratio: number; note: string } {
+export function cpuBoundRatio(tool: ToolRun[], reference: ToolRun[], everyRun: ToolRun[], cores: number | { elasticsearch: number; others: number }): { ratio: number; note: string } {
   const es = median(everyRun.map((r) => r.elasticsearchCpu));
   const own = (runs: ToolRun[]) => median(runs.map((r) => r.cpu)) + median(runs.map((r) => r.postgresCpu));
-  const [toolNeed, referenceNeed] = [es + own(tool), es + own(reference)];
+  const least = (runs: ToolRun[]) => (typeof cores === "number" ? (es + own(runs)) / cores : Math.max(es / cores.elasticsearch, own(runs) / cores.others));
+  const [toolLeast, referenceLeast] = [least(tool), least(reference)];
+  const where = typeof cores === "number" ? `on ${cores} shared cores` : `Elasticsearch on ${cores.elasticsearch} CPU(s) of its own, the rest on ${cores.others}`;
   return {
-    ratio: referenceNeed / toolNeed,
-    note: `when the cores are saturated; CPU-s per run: Elasticsearch ${es.toFixed(1)} + the tool's and PostgreSQL's ${own(tool).toFixed(1)} vs ${own(reference).toFixed(1)}; on ${cores} cores at least ${(toolNeed / cores).toFixed(1)} s vs ${(referenceNeed / cores).toFixed(1)} s`,
+    ratio: referenceLeast / toolLeast,
+    note: `when the cores are saturated; CPU-s per run: Elasticsearch ${es.toFixed(1)} + the tool's and PostgreSQL's ${own(tool).toFixed(1)} vs ${own(reference).toFixed(1)}; ${where}, at least ${toolLeast.toFixed(1)} s vs ${referenceLeast.toFixed(1)} s`,
   };
 }
 

@@ -39,10 +39,11 @@ import { imageIndexBody } from "../src/datasets/openverse/index-body.ts";
 import { indexStatement } from "../src/generations/names.ts";
 import { degradeBody, modulesNeeded } from "../src/stages/index/mapping-fit.ts";
 import { insertSql, upstreamDdl } from "./generate.ts";
-import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
+import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, lastBashCpuSeconds, log, mb, pidListeningOn, printTable, rate, ROOT, runSluice, secs } from "./lib.ts";
 import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun, warmUp } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
+import { parseCpuList, pinCpus, type Pinning } from "./cpu-pinning.ts";
 
 export interface BenchRow {
   stage: string;
@@ -88,6 +89,8 @@ function parseArgs(argv: string[]) {
     sluiceOnly: false,
     /** `--documents projection`: index the image rows as they are (no toDocument), sluice's COPY-text-to-JSON path. */
     documents: "image" as "image" | "projection",
+    /** `--es-cpus 1`: the index rounds with Elasticsearch on those CPUs and everything else on the rest (bench/cpu-pinning.ts). */
+    esCpus: null as number[] | null,
     id: process.env.SLUICE_BENCH_ID || `p${process.pid}${Math.random().toString(36).slice(2, 6)}`,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -121,11 +124,12 @@ function parseArgs(argv: string[]) {
       const v = value();
       if (v !== "image" && v !== "projection") throw new Error(`--documents: image or projection, got ${v}`);
       out.documents = v;
-    } else if (a === "--reuse-upstream") out.reuse = true;
+    } else if (a === "--es-cpus" || a.startsWith("--es-cpus=")) out.esCpus = parseCpuList(value(), cpus().length);
+    else if (a === "--reuse-upstream") out.reuse = true;
     else if (a === "--sluice-only") out.sluiceOnly = true;
     else if (a === "--keep") out.keep = true;
     else if (a === "-h" || a === "--help") {
-      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--documents image|projection] [--workers 0,1,2,4 (0: one process)] [--only workers: that bench alone] [--targets single,cluster] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
+      console.log("bun run bench [--rows N (1000000)] [--only refresh,index,reload,sync] [--growth-rows M (N/4, 0 = skip)] [--rounds R (3)] [--raw-concurrency 2,3,4] [--sluice-only] [--documents image|projection] [--es-cpus 1 (Elasticsearch on CPUs of its own for the index rounds)] [--workers 0,1,2,4 (0: one process)] [--only workers: that bench alone] [--targets single,cluster] [--id ID (SLUICE_BENCH_ID; unique per run)] [--reuse-upstream] [--keep]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -548,7 +552,7 @@ async function referenceBody(esUrl: string) {
 const CPU_PER_1K_BEFORE = 0.047;
 
 /** The index rows of the table, and the notes that give every tool's figures. */
-function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: StageRun, table: BenchRow[], notes: string[]): void {
+function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: StageRun, table: BenchRow[], notes: string[], pinning: Pinning | null): void {
   const ours = results.get("sluice index")!;
   const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
   const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
@@ -572,7 +576,7 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     peakRss: last.run.peakRss,
     note: `limit: raw _bulk, ${bestName} (best median); ratio per round ${spread(vsBest, 2)}`,
   });
-  const bound = cpuBoundRatio(ours, best, [...results.values()].flat(), cpus().length);
+  const bound = cpuBoundRatio(ours, best, [...results.values()].flat(), pinning ? { elasticsearch: pinning.esCpus, others: pinning.otherCpus } : cpus().length);
   table.push({ stage: "index: ratio the cores allow", ours: null, limit: null, goal: null, ratio: bound.ratio, peakRss: null, note: `info: ${bound.note}` });
   const helpers = results.get("helpers.bulk")!;
   const vsHelpers = roundRatios(ours, helpers);
@@ -737,8 +741,22 @@ async function main() {
 
     if (doIndex) {
       log(`index: ${opts.rounds} rounds in rotated order: sluice, raw _bulk with curl at concurrency ${opts.rawConcurrency.join(", ")}, helpers.bulk (sluice's reader, and a postgres.js cursor), parallel_bulk`);
-      const { results, last, raw, skipped } = await indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts);
-      indexRows(results, raw, last, table, notes);
+      // Pinned per timed part, so that nothing else the bench does runs with a CPU short.
+      const pinned = async <T>(work: () => Promise<T>): Promise<T> => {
+        if (!opts.esCpus) return work();
+        const esPid = pidListeningOn(Number(new URL(services.elasticsearch).port || 9200));
+        if (!esPid) throw new Error(`--es-cpus: no process of this host listens on ${services.elasticsearch}`);
+        pinning = pinCpus(esPid, opts.esCpus, cpus().length);
+        try {
+          return await work();
+        } finally {
+          pinning.restore();
+        }
+      };
+      let pinning: Pinning | null = null;
+      const { results, last, raw, skipped } = await pinned(() => indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts));
+      if (pinning) notes.push(`index rounds and the twin's runs: ${(pinning as Pinning).description}`);
+      indexRows(results, raw, last, table, notes, pinning);
       notes.push(...skipped);
       const index = last;
 
@@ -758,7 +776,7 @@ async function main() {
         // As many runs as the rounds had of the index without it, and medians of both: one run against
         // one swung the figure from 13% to 22% between two benches on this host.
         const twinRuns: StageRun[] = [];
-        for (let i = 0; i < opts.rounds; i++) twinRuns.push(await oursIndex(apiUrl, env, withBenchTwin()));
+        for (let i = 0; i < opts.rounds; i++) twinRuns.push(await pinned(() => oursIndex(apiUrl, env, withBenchTwin())));
         const twin = twinRuns.at(-1)!;
         const plainMs = median(results.get("sluice index")!.map((r) => r.ms));
         const twinMs = median(twinRuns.map((r) => r.run.ms));

@@ -187,7 +187,7 @@ function processCpu(pid: string, withChildren: boolean): number {
 }
 
 /** Pids of every process whose /proc/<pid>/comm is `name`. */
-function pidsNamed(name: string): string[] {
+export function pidsNamed(name: string): string[] {
   return readdirSync("/proc").filter((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/comm`).trim() === name);
 }
 
