@@ -29,9 +29,25 @@ export function parseCpuList(text: string, cpuCount: number): number[] {
   return list;
 }
 
+/** The CPUs `--es-cpus` leaves for PostgreSQL, the bench and every tool it runs. */
+function otherCpus(esCpus: number[], cpuCount: number): number[] {
+  return Array.from({ length: cpuCount }, (_, cpu) => cpu).filter((cpu) => !esCpus.includes(cpu));
+}
+
+/** The cores each side has while pinned, for cpuBoundRatio. */
+export function pinnedCores(esCpus: number[], cpuCount: number): { elasticsearch: number; others: number } {
+  return { elasticsearch: esCpus.length, others: otherCpus(esCpus, cpuCount).length };
+}
+
+/** What goes where, for the bench's notes. */
+export function describePinning(esCpus: number[], cpuCount: number): string {
+  return `Elasticsearch on CPU ${esCpus.join(",")}; PostgreSQL, the bench and every tool it runs on CPU ${otherCpus(esCpus, cpuCount).join(",")} (--es-cpus)`;
+}
+
 function taskset(args: string[]): string {
+  if (!Bun.which("taskset")) throw new Error("--es-cpus needs util-linux's taskset on PATH: install util-linux, or leave out --es-cpus");
   const run = Bun.spawnSync(["taskset", ...args], { stdout: "pipe", stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`taskset ${args.join(" ")} failed: ${run.stderr.toString().trim()}`);
+  if (run.exitCode !== 0) throw new Error(`--es-cpus: taskset ${args.join(" ")} failed (${run.stderr.toString().trim()}): run the bench as the owner of Elasticsearch's and PostgreSQL's processes or as root, or leave out --es-cpus`);
   return run.stdout.toString();
 }
 
@@ -40,21 +56,14 @@ function cpuListOf(pid: string): string {
   return taskset(["-cp", pid]).trim().split(": ").pop()!;
 }
 
-export interface Pinning {
-  /** What went where, for the bench's notes. */
-  description: string;
-  esCpus: number;
-  otherCpus: number;
-  /** Puts every mask back as it was (idempotent). */
-  restore(): void;
-}
-
-/** Pins the node `esPid` to `esCpus` and PostgreSQL and this process to the rest, until `restore()`. */
-export function pinCpus(esPid: string, esCpus: number[], cpuCount: number): Pinning {
-  const others = Array.from({ length: cpuCount }, (_, cpu) => cpu).filter((cpu) => !esCpus.includes(cpu));
+/**
+ * Pins the node `esPid` to `esCpus` and PostgreSQL and this process to the rest; the function it
+ * returns puts every mask back as it was (idempotent).
+ */
+export function pinCpus(esPid: string, esCpus: number[], cpuCount: number): () => void {
   const targets = [
     { pids: [esPid], cpus: esCpus },
-    { pids: [...pidsNamed("postgres"), String(process.pid)], cpus: others },
+    { pids: [...pidsNamed("postgres"), String(process.pid)], cpus: otherCpus(esCpus, cpuCount) },
   ];
   const saved: { pid: string; cpus: string }[] = [];
   let restored = false;
@@ -92,10 +101,5 @@ export function pinCpus(esPid: string, esCpus: number[], cpuCount: number): Pinn
     restore();
     throw error;
   }
-  return {
-    description: `Elasticsearch (pid ${esPid}) on CPU ${esCpus.join(",")}; PostgreSQL, the bench and every tool it runs on CPU ${others.join(",")} (--es-cpus)`,
-    esCpus: esCpus.length,
-    otherCpus: others.length,
-    restore,
-  };
+  return restore;
 }

@@ -43,7 +43,7 @@ import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, 
 import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun, warmUp } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
-import { parseCpuList, pinCpus, type Pinning } from "./cpu-pinning.ts";
+import { describePinning, parseCpuList, pinCpus, pinnedCores } from "./cpu-pinning.ts";
 
 export interface BenchRow {
   stage: string;
@@ -552,7 +552,7 @@ async function referenceBody(esUrl: string) {
 const CPU_PER_1K_BEFORE = 0.047;
 
 /** The index rows of the table, and the notes that give every tool's figures. */
-function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: StageRun, table: BenchRow[], notes: string[], pinning: Pinning | null): void {
+function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: StageRun, table: BenchRow[], notes: string[], esCpus: number[] | null): void {
   const ours = results.get("sluice index")!;
   const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
   const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
@@ -576,7 +576,7 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
     peakRss: last.run.peakRss,
     note: `limit: raw _bulk, ${bestName} (best median); ratio per round ${spread(vsBest, 2)}`,
   });
-  const bound = cpuBoundRatio(ours, best, [...results.values()].flat(), pinning ? { elasticsearch: pinning.esCpus, others: pinning.otherCpus } : cpus().length);
+  const bound = cpuBoundRatio(ours, best, [...results.values()].flat(), esCpus ? pinnedCores(esCpus, cpus().length) : cpus().length);
   table.push({ stage: "index: ratio the cores allow", ours: null, limit: null, goal: null, ratio: bound.ratio, peakRss: null, note: `info: ${bound.note}` });
   const helpers = results.get("helpers.bulk")!;
   const vsHelpers = roundRatios(ours, helpers);
@@ -745,18 +745,17 @@ async function main() {
       const pinned = async <T>(work: () => Promise<T>): Promise<T> => {
         if (!opts.esCpus) return work();
         const esPid = pidListeningOn(Number(new URL(services.elasticsearch).port || 9200));
-        if (!esPid) throw new Error(`--es-cpus: no process of this host listens on ${services.elasticsearch}`);
-        pinning = pinCpus(esPid, opts.esCpus, cpus().length);
+        if (!esPid) throw new Error(`--es-cpus: no process of this host listens on ${services.elasticsearch}; pinning needs the node on this host (scripts/services up), or leave out --es-cpus`);
+        const restore = pinCpus(esPid, opts.esCpus, cpus().length);
         try {
           return await work();
         } finally {
-          pinning.restore();
+          restore();
         }
       };
-      let pinning: Pinning | null = null;
       const { results, last, raw, skipped } = await pinned(() => indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts));
-      if (pinning) notes.push(`index rounds and the twin's runs: ${(pinning as Pinning).description}`);
-      indexRows(results, raw, last, table, notes, pinning);
+      if (opts.esCpus) notes.push(`index rounds and the twin's runs: ${describePinning(opts.esCpus, cpus().length)}`);
+      indexRows(results, raw, last, table, notes, opts.esCpus);
       notes.push(...skipped);
       const index = last;
 
@@ -775,8 +774,11 @@ async function main() {
         await oursRefresh(apiUrl, env, withBenchTwin());
         // As many runs as the rounds had of the index without it, and medians of both: one run against
         // one swung the figure from 13% to 22% between two benches on this host.
-        const twinRuns: StageRun[] = [];
-        for (let i = 0; i < opts.rounds; i++) twinRuns.push(await pinned(() => oursIndex(apiUrl, env, withBenchTwin())));
+        const twinRuns = await pinned(async () => {
+          const runs: StageRun[] = [];
+          for (let i = 0; i < opts.rounds; i++) runs.push(await oursIndex(apiUrl, env, withBenchTwin()));
+          return runs;
+        });
         const twin = twinRuns.at(-1)!;
         const plainMs = median(results.get("sluice index")!.map((r) => r.ms));
         const twinMs = median(twinRuns.map((r) => r.run.ms));
