@@ -54,9 +54,10 @@ export function sluiceCommand(): string[] {
     const file = join(dir, "sluice");
     const started = performance.now();
     const [, ...buildArgs] = compileCommand("src/cli.ts", file);
+    // Removed on exit, a failed build's directory too.
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     const build = Bun.spawnSync([process.execPath, ...buildArgs], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     if (build.exitCode !== 0) throw new Error(`building the sluice binary failed: ${build.stderr.toString().trim().split("\n").pop()}`);
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     log(`built the sluice binary in ${secs(performance.now() - started)} (not timed): ${file}`);
     binary = file;
   }
