@@ -57,7 +57,11 @@ export function sluiceCommand(): string[] {
     // Removed on exit, a failed build's directory too.
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     const build = Bun.spawnSync([process.execPath, ...buildArgs], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    if (build.exitCode !== 0) throw new Error(`building the sluice binary failed: ${build.stderr.toString().trim().split("\n").pop()}`);
+    if (build.exitCode !== 0) {
+      // bun ends its report with the failing import's position; its own `error:` line names the cause and the fix.
+      const lines = build.stderr.toString().trim().split("\n");
+      throw new Error(`building the sluice binary failed: ${(lines.findLast((line) => line.startsWith("error:")) ?? lines.at(-1))?.trim()}`);
+    }
     log(`built the sluice binary in ${secs(performance.now() - started)} (not timed): ${file}`);
     binary = file;
   }
