@@ -45,13 +45,17 @@ async function indexContext(sql: Session["sql"], dataset: Dataset): Promise<Inde
 /** The search client of a dataset with an index, once its index bodies are known to fit the cluster (or degraded, with a warning). */
 export async function openSearchFor(session: Session): Promise<SearchClient | null> {
   if (!session.dataset.index) return null;
+  const started = performance.now();
   const es = await openConfiguredSearch(session.env);
+  const opened = performance.now();
   try {
     await fitDatasetToCluster(session, es);
   } catch (error) {
     await es.close().catch(() => {});
     throw error;
   }
+  // A busy cluster can take seconds to answer these before the stage does anything (seen in the bench).
+  session.log.debug(`Elasticsearch answered in ${((performance.now() - started) / 1000).toFixed(1)} s (version and health ${((opened - started) / 1000).toFixed(1)} s, modules ${((performance.now() - opened) / 1000).toFixed(1)} s)`);
   return es;
 }
 
