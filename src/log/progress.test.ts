@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { LOG_LEVELS } from "../config/env.ts";
 import { logger } from "./logger.ts";
-import { etaSeconds, formatProgressLine, startProgress } from "./progress.ts";
+import { etaSeconds, formatProgressLine, startProgress, tenthsOfSecond } from "./progress.ts";
 
 test.each([
   [120_000, 1_000_000, 2, "refresh image: 120,000/1,000,000 rows (12%), 60,000 rows/s, ETA 15s"],
@@ -11,6 +11,12 @@ test.each([
   [1, 1000, 30, "refresh image: 1/1,000 rows (0%), 0 rows/s, ETA 8h19m"],
 ])("%p of %p after %ps", (done, total, seconds, expected) => {
   expect(formatProgressLine("refresh image", "rows", done, total, seconds)).toBe(expected);
+});
+
+test("start-up timings keep tenths of a second, which whole-second durations round away", () => {
+  expect(tenthsOfSecond(0)).toBe("0.0 s");
+  expect(tenthsOfSecond(349)).toBe("0.3 s");
+  expect(tenthsOfSecond(11_260)).toBe("11.3 s");
 });
 
 test("the ETA is the time left at the average rate so far", () => {

@@ -136,6 +136,11 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
 }
 
+/** "0.3 s" from milliseconds: for start-up timings, where formatDuration's whole seconds are too coarse. */
+export function tenthsOfSecond(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
 /** "120,000/1,000,000 rows (12%), 45,000 rows/s, ETA 20s" */
 export function progressFigures(unit: string, done: number, total: number | null, seconds: number): string {
   const rate = seconds > 0 ? done / seconds : 0;

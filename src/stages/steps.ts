@@ -7,6 +7,7 @@ import { openConfiguredSearch, type SearchClient } from "../adapters/elasticsear
 import type { Dataset, IndexContext } from "../config/types.ts";
 import { datasetBlobStore } from "../generations/dataset-blobs.ts";
 import { summarizeCounters } from "../jobs/counters.ts";
+import { tenthsOfSecond } from "../log/progress.ts";
 import { type Generation, setGenerationState, startGeneration } from "../generations/store.ts";
 import { buildIndexGeneration, type DocumentStamp } from "./index/build-index.ts";
 import { buildIndexWithWorkers, type ScaleOutOptions } from "./scale-out/coordinator.ts";
@@ -55,11 +56,11 @@ export async function openSearchFor(session: Session): Promise<SearchClient | nu
     throw error;
   }
   // Some bench rounds started work seconds late: this says whether Elasticsearch was slow to answer or
-  // the wait came before it (performance.now() counts from the process's start). progress.ts's
-  // formatDuration rounds to whole seconds, too coarse for these.
+  // the wait came before it (performance.now() counts from the process's start).
   const answered = performance.now();
-  const s = (ms: number) => (ms / 1000).toFixed(1);
-  session.log.debug(`Elasticsearch answered in ${s(answered - started)} s (version and health ${s(opened - started)} s, modules ${s(answered - opened)} s), asked ${s(started)} s after the process started`);
+  session.log.debug(
+    `Elasticsearch answered in ${tenthsOfSecond(answered - started)} (version and health ${tenthsOfSecond(opened - started)}, modules ${tenthsOfSecond(answered - opened)}), asked ${tenthsOfSecond(started)} after the process started`,
+  );
   return es;
 }
 
