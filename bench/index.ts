@@ -645,7 +645,7 @@ async function main() {
     // The core-only Elasticsearch lacks the modules of the Openverse body (README, Engines).
     SLUICE_INDEX_DEGRADE: process.env.SLUICE_INDEX_DEGRADE ?? "ranking,stemming",
     DATA_REFRESH_LIMIT: "0",
-    // SLUICE_LOG_LEVEL=debug shows what the commands wait for before they start work (Elasticsearch's answers).
+    // SLUICE_LOG_LEVEL=debug shows what the commands wait for before they start work (the database and lock, Elasticsearch).
     SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? "info",
   });
   const env = childEnv(upstreamUrl);
