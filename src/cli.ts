@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 /** The sluice executable: `bun build --compile src/cli.ts` turns this into dist/sluice. */
 import { defineCommand } from "citty";
+import { reexecForStreaming } from "./cli/allocator.ts";
 import { runCli } from "./cli/main.ts";
 import { VERSION } from "./version.ts";
 
@@ -27,5 +28,6 @@ export const main = defineCommand({
 });
 
 if (import.meta.main) {
+  reexecForStreaming();
   process.exit(await runCli(main, process.argv.slice(2)));
 }
