@@ -43,6 +43,7 @@ import { bash, benchFile, between, type ChildRun, fmtRate, lastBashBusySeconds, 
 import { childTool, cpuBoundRatio, cpuPer1k, docsPerSecond, median, roundRatios, runRounds, spread, type Tool, type ToolRun, warmUp } from "./index-rounds.ts";
 import { benchIatiMemory, iatiMemoryOptions } from "./iati-memory.ts";
 import { buildNdjson, type NdjsonBuild } from "./ndjson.ts";
+import { BEFORE_TOOL, type BeforeSetup, beforeIssue12 } from "./before-issue12.ts";
 import { describePinning, parseCpuList, pinCpus, pinnedCores } from "./cpu-pinning.ts";
 
 export interface BenchRow {
@@ -447,8 +448,10 @@ async function indexRounds(
   prefix: string,
   env: Record<string, string>,
   opts: { rounds: number; rawConcurrency: number[]; sluiceOnly: boolean },
+  before: BeforeSetup | null,
 ): Promise<{ results: Map<string, ToolRun[]>; last: StageRun; raw: NdjsonBuild; skipped: string[] }> {
   const { table } = await stagingTable(apiUrl);
+  let cleanUpBefore = async () => {};
   const dir = `/tmp/sluice-bench-ndjson-${process.pid}`;
   const index = `${prefix}reference`;
   const skipped: string[] = [];
@@ -524,6 +527,16 @@ async function indexRounds(
       const major = Object.values(nodes?.nodes ?? {})[0]?.version?.split(".")[0] ?? "N";
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (python3 -m venv /tmp/pyes && /tmp/pyes/bin/pip install 'elasticsearch==${major}.*', the cluster's major, then SLUICE_BENCH_PYTHON=/tmp/pyes/bin/python)`);
     }
+    let beforeCleanUp = async () => {};
+    if (before && documentsKind === "image") {
+      const built = await beforeIssue12(before);
+      if ("skipped" in built) skipped.push(built.skipped);
+      else {
+        tools.push(built.tool);
+        beforeCleanUp = built.cleanUp;
+      }
+    }
+    cleanUpBefore = beforeCleanUp;
     // Untimed: a node's first bulk loads after it starts run its JIT cold (the first round's first
     // tool, always sluice, measured Elasticsearch at up to twice its CPU), so the node loads the
     // same documents with curl P=2 until its CPU per load settles (index-rounds.ts warmUp).
@@ -534,6 +547,7 @@ async function indexRounds(
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await es(esUrl, "DELETE", `/${index}`).catch(() => {});
+    await cleanUpBefore();
   }
 }
 
@@ -547,7 +561,8 @@ async function referenceBody(esUrl: string) {
 
 /**
  * sluice's CPU per 1,000 documents before issue 12 (9.0 CPU-s for 189,843 documents at 200k rows,
- * bench of 2026-11-30): the goal is at most half of it.
+ * bench of 2026-11-30): the goal is at most half of it. Used only when the code of then cannot be
+ * built and run in the same rounds (bench/before-issue12.ts), since it moves with the host's day.
  */
 const CPU_PER_1K_BEFORE = 0.047;
 
@@ -557,7 +572,11 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
   const rate = (runs: ToolRun[]) => median(runs.map(docsPerSecond));
   const curls = [...results.entries()].filter(([name]) => name.startsWith("curl"));
   const cpu = median(ours.map(cpuPer1k));
-  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${CPU_PER_1K_BEFORE} before issue 12${documentsKind === "projection" ? " (image documents)" : ""}: ${(cpu / CPU_PER_1K_BEFORE).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= CPU_PER_1K_BEFORE / 2 ? "pass" : "FAIL"})`;
+  // The code before issue 12, run in the same rounds (bench/before-issue12.ts), when it could be built; else the fixed figure.
+  const before = results.get(BEFORE_TOOL);
+  const beforeCpu = before ? median(before.map(cpuPer1k)) : CPU_PER_1K_BEFORE;
+  const beforeText = before ? `sluice before issue 12 ${spread(before.map(cpuPer1k), 4)} in the same rounds` : `${CPU_PER_1K_BEFORE} before issue 12 (2026-11-30, another day)`;
+  const cpuNote = `sluice ${spread(ours.map(cpuPer1k), 4)} vs ${beforeText}${documentsKind === "projection" ? " (image documents)" : ""}: ${(cpu / beforeCpu).toFixed(2)}× (goal ≤ 0.5×: ${cpu <= beforeCpu / 2 ? "pass" : "FAIL"})`;
   const perRow = (r: ToolRun) => (r.ms * 1000) / r.docs;
   notes.push(`index: ${spread(ours.map(perRow), 1)} µs per document (whole command), peak RSS ${mb(last.run.peakRss)} (last round)`);
   if (curls.length === 0) {
@@ -625,6 +644,7 @@ async function main() {
     api: `sluice_bench_${opts.id}`,
     upstream: `sluice_bench_${opts.id}_upstream`,
     growth: `sluice_bench_${opts.id}_upstream_growth`,
+    before: `sluice_bench_${opts.id}_before`,
     prefix: `bench-${opts.id}-`,
   };
   const apiUrl = withDatabase(services.database, names.api);
@@ -633,8 +653,10 @@ async function main() {
   cleanUp = async () => {
     cleanUp = async () => {};
     if (opts.keep) return;
-    await deleteRecordedIndices(adminUrl, names.api, services.elasticsearch).catch((error) => log(`could not delete the bench's indices: ${(error as Error).message}`));
-    await dropDatabases(adminUrl, [names.api, ...(opts.reuse ? [] : [names.upstream, names.growth])]);
+    for (const api of [names.api, names.before]) {
+      await deleteRecordedIndices(adminUrl, api, services.elasticsearch).catch((error) => log(`could not delete the bench's indices: ${(error as Error).message}`));
+    }
+    await dropDatabases(adminUrl, [names.api, names.before, ...(opts.reuse ? [] : [names.upstream, names.growth])]);
   };
   const childEnv = (upstream: string): Record<string, string> => ({
     ...(process.env as Record<string, string>),
@@ -649,6 +671,14 @@ async function main() {
     SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? "info",
   });
   const env = childEnv(upstreamUrl);
+  const beforeSetup: BeforeSetup = {
+    databaseUrl: withDatabase(services.database, names.before),
+    createDatabase: () => ensureDatabase(adminUrl, names.before),
+    dropDatabase: () => dropDatabases(adminUrl, [names.before]),
+    deleteIndices: () => deleteRecordedIndices(adminUrl, names.before, services.elasticsearch),
+    env,
+    prefix: names.prefix,
+  };
   const table: BenchRow[] = [];
   const notes: string[] = [];
   const doRefresh = opts.only === null || opts.only.has("refresh");
@@ -754,7 +784,7 @@ async function main() {
           restore();
         }
       };
-      const { results, last, raw, skipped } = await pinned(() => indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts));
+      const { results, last, raw, skipped } = await pinned(() => indexRounds(apiUrl, services.elasticsearch, names.prefix, env, opts, beforeSetup));
       if (opts.esCpus) notes.push(`index rounds and the twin's runs: ${describePinning(opts.esCpus, cpus().length)}`);
       indexRows(results, raw, last, table, notes, opts.esCpus);
       notes.push(...skipped);
