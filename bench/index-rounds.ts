@@ -8,6 +8,7 @@
  *   curl P=c             prebuilt NDJSON sent with `xargs -P c curl` (the raw `_bulk` limit), at each c
  *   helpers.bulk         elasticsearch-js `client.helpers.bulk` at its defaults (bench/helpers-bulk.ts)
  *   parallel_bulk        Openverse's method in Python, when python3 has `elasticsearch` (bench/parallel-bulk.py)
+ *   sluice before #12    `sluice index image` as it was before issue 12, built from git (bench/before-issue12.ts)
  *
  * Beside each figure: sluice's (or the tool's) CPU-seconds per 1,000 documents (its own process
  * and the children it waited for), the CPU-seconds the host's PostgreSQL and the Elasticsearch

@@ -18,9 +18,10 @@
  * Isolation: each run has an id (--id or SLUICE_BENCH_ID; by default unique per run, from the pid
  * and a random tail), so two benches, or a bench and anything else, on one server never collide:
  * databases sluice_bench_<id> (API), sluice_bench_<id>_upstream (N rows) and
- * sluice_bench_<id>_upstream_growth (the growth run's rows) on the DATABASE_URL server, and
+ * sluice_bench_<id>_upstream_growth (the growth run's rows), sluice_bench_<id>_before (the code
+ * before issue 12, bench/before-issue12.ts) on the DATABASE_URL server, and
  * Elasticsearch names prefixed "bench-<id>-" (SLUICE_INDEX_PREFIX). The bench deletes only what it
- * created, by name: the indices its API database recorded as generations, and its raw-bulk index;
+ * created, by name: the indices its API databases recorded as generations, and its raw-bulk index;
  * at the end, even a failed one, it drops its databases (upstreams are kept with --reuse-upstream,
  * everything with --keep). sluice_bench_<id>'s schemas are dropped and recreated (then `migrate up`)
  * before each measured run. Upstream tables are regenerated every run unless --reuse-upstream (with
