@@ -30,7 +30,7 @@ export interface BeforeSetup {
   dropDatabase(): Promise<void>;
   /** Deletes the indices its database recorded as its generations', by full name. */
   deleteIndices(): Promise<void>;
-  /** The environment today's sluice runs with (upstream, Elasticsearch, SLUICE_INDEX_DEGRADE …). */
+  /** The whole environment today's sluice runs with (the bench's own, upstream, Elasticsearch, SLUICE_INDEX_DEGRADE …). */
   env: Record<string, string>;
   prefix: string;
 }
@@ -47,11 +47,10 @@ export async function beforeIssue12(setup: BeforeSetup): Promise<{ tool: Tool; c
     await setup.dropDatabase().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
-  const step = async (what: string, argv: string[], cwd = dir) => {
-    const run = Bun.spawn(argv, { cwd, env: { ...process.env, ...env } as Record<string, string>, stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
-    if (code !== 0) throw new Error(`${what} failed (exit ${code}): ${(stderr.trim() || stdout.trim()).split("\n").slice(-3).join(" | ")}`);
-    return stdout + stderr;
+  const step = async (what: string, argv: string[]) => {
+    const run = await runCommand(argv, env, dir);
+    if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}): ${(run.stderr.trim() || run.stdout.trim()).split("\n").slice(-3).join(" | ")}`);
+    return run;
   };
   try {
     log(`sluice before issue 12: building ${BEFORE_ISSUE_12} (git archive, bun install, bun build; not timed)`);
@@ -74,8 +73,7 @@ export default { datasets: { image: { ...openverseDatasets.image, index } } };
     const tool: Tool = {
       name: BEFORE_TOOL,
       run: async () => {
-        const run = await runCommand([binary, "index", "image", "--config", config], { ...(process.env as Record<string, string>), ...env });
-        if (run.code !== 0) throw new Error(`sluice before issue 12: index image failed (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+        const run = await step("sluice before issue 12: index image", [binary, "index", "image", "--config", config]);
         const written = /written ([\d,]+)/.exec(run.stdout + run.stderr)?.[1];
         if (!written) throw new Error("sluice before issue 12: its summary names no written count");
         return { docs: Number(written.replaceAll(",", "")), cpu: run.cpuSeconds, ms: run.ms };

@@ -528,16 +528,14 @@ async function indexRounds(
       const major = Object.values(nodes?.nodes ?? {})[0]?.version?.split(".")[0] ?? "N";
       skipped.push(`parallel_bulk: skipped, ${python} has no \`elasticsearch\` package (python3 -m venv /tmp/pyes && /tmp/pyes/bin/pip install 'elasticsearch==${major}.*', the cluster's major, then SLUICE_BENCH_PYTHON=/tmp/pyes/bin/python)`);
     }
-    let beforeCleanUp = async () => {};
     if (before && documentsKind === "image") {
       const built = await beforeIssue12(before);
       if ("skipped" in built) skipped.push(built.skipped);
       else {
         tools.push(built.tool);
-        beforeCleanUp = built.cleanUp;
+        cleanUpBefore = built.cleanUp;
       }
     }
-    cleanUpBefore = beforeCleanUp;
     // Untimed: a node's first bulk loads after it starts run its JIT cold (the first round's first
     // tool, always sluice, measured Elasticsearch at up to twice its CPU), so the node loads the
     // same documents with curl P=2 until its CPU per load settles (index-rounds.ts warmUp).

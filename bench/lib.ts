@@ -169,9 +169,9 @@ function rusageSeconds(usage: { cpuTime: { user: number | bigint; system: number
 }
 
 /** Runs a command to its end; its stdout, wall time and CPU seconds (with its waited-for children). */
-export async function runCommand(argv: string[], env: Record<string, string>): Promise<{ code: number; ms: number; stdout: string; stderr: string; cpuSeconds: number }> {
+export async function runCommand(argv: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number; ms: number; stdout: string; stderr: string; cpuSeconds: number }> {
   const start = performance.now();
-  const proc = Bun.spawn(argv, { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(argv, { cwd, env, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, ms: performance.now() - start, stdout, stderr, cpuSeconds: rusageSeconds(proc.resourceUsage()) };
 }

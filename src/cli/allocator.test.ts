@@ -16,6 +16,10 @@ describe("allocatorReexec", () => {
     expect(plan?.argv).toEqual(["/usr/bin/bun", "--smol", "/src/cli.ts", "--verbose", "run", "image"]);
   });
 
+  test("a global flag's value before the command is not taken for the command", () => {
+    expect(allocatorReexec("/s", ["bun", "/$bunfs/root/s", "--log-format", "json", "index", "image"], [], {})?.argv).toEqual(["/s", "--log-format", "json", "index", "image"]);
+  });
+
   test("an operator's own MIMALLOC_PURGE_DELAY, a short command or no command: runs as it is", () => {
     expect(allocatorReexec("/s", ["bun", "/$bunfs/root/s", "index", "image"], [], { MIMALLOC_PURGE_DELAY: "10" })).toBeNull();
     expect(allocatorReexec("/s", ["bun", "/$bunfs/root/s", "status"], [], {})).toBeNull();

@@ -12,6 +12,7 @@
  * later, so the process replaces itself (execve: the same PID, stdio and signals) with the
  * variable set. A MIMALLOC_PURGE_DELAY already in the environment is left as the operator set it.
  */
+import { GLOBAL_FLAGS } from "./strict-args.ts";
 
 /** The commands that stream rows or documents for long enough for the purges to cost. */
 const STREAMING_COMMANDS = new Set(["refresh", "reload", "validate", "index", "run", "ingest", "sync"]);
@@ -29,7 +30,8 @@ export function allocatorReexec(
   // A compiled binary's argv[1] is its embedded entry point (/$bunfs/…), which execPath runs again by itself.
   const compiled = argv[1]?.startsWith("/$bunfs/") ?? false;
   const args = argv.slice(2);
-  const command = args.find((arg) => !arg.startsWith("-"));
+  // The first word that is neither a flag nor the value of a global one (`--log-format json index …`).
+  const command = args.find((arg) => !arg.startsWith("-") && !GLOBAL_FLAGS.some((flag) => flag.values?.includes(arg)));
   if (!command || !STREAMING_COMMANDS.has(command)) return null;
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined) kept[name] = value;
