@@ -63,6 +63,33 @@ test("a COPY someone cancels on the upstream server is named as cancelled, not a
   expect(job.error).toStartWith("the upstream server cancelled the COPY: canceling statement due to user request");
 }, 120_000);
 
+test("an upstream role that may read only some columns: the refused COPY is named, with the fix, and the staging COPY it had opened is closed", async () => {
+  // The count before the COPY needs one readable column; the COPY needs them all, and the server
+  // refuses it before its first row, while the staging side's COPY is already open.
+  const role = `${t.name}_cols`;
+  await t.upstream.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'cols'`);
+  try {
+    await t.upstream.unsafe(`GRANT SELECT (removed_from_source) ON image TO ${role}`);
+    const upstreamUrl = new URL(t.upstreamUrl);
+    upstreamUrl.username = role;
+    upstreamUrl.password = "cols";
+    const started = Date.now();
+    const refresh = await t.sluiceWith({ UPSTREAM_DATABASE_URL: upstreamUrl.href }, "refresh", "image");
+    // Before, the staging COPY was left open: the ROLLBACK waited behind it until the connections
+    // were ended 5 s later, and its stream's error escaped unhandled.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(refresh.code).toBe(1);
+    const job = await lastJob(t, "image", "refresh");
+    expect(job.state).toBe("failed");
+    expect(job.error).toStartWith("the upstream server refused the COPY (42501): permission denied for table image");
+    const [staging] = await t.api`select to_regclass(${`image__g${job.generation}`}) as t`;
+    expect(staging!.t).toBeNull();
+  } finally {
+    await t.upstream.unsafe(`REVOKE ALL ON image FROM ${role}`);
+    await t.upstream.unsafe(`DROP ROLE ${role}`);
+  }
+}, 120_000);
+
 test("through PgBouncer, which refuses startup parameters: the same settings, sent as a query", async () => {
   const bouncer = Bun.spawnSync(["bash", "-c", ". scripts/_lib.sh; ensure_pgbouncer"], { cwd: root, stdout: "pipe", stderr: "pipe" });
   expect(bouncer.exitCode).toBe(0);

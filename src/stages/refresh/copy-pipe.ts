@@ -99,7 +99,16 @@ export async function streamRows(api: Sql, options: CopyPipeOptions): Promise<Co
   const binary = copyFormat(plan, options) === "binary";
   const format = binary ? "FORMAT binary, " : "";
   const writable = (await api.unsafe(`COPY ${ident(options.staging)} (${columnList}) FROM STDIN (${format}FREEZE)`).writable()) as Writable;
-  const readable: Readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
+  let readable: Readable;
+  try {
+    readable = await upstream.unsafe(`COPY (${options.select}) TO STDOUT${binary ? " (FORMAT binary)" : ""}`).readable();
+  } catch (error) {
+    // Refused before its first row (a column the role may not read, a cancel while it planned): the
+    // staging COPY is already open, and until it is failed the transaction's ROLLBACK waits behind it.
+    writable.on("error", () => {});
+    writable.destroy(error instanceof Error ? error : new Error(String(error)));
+    throw copyError(error, false);
+  }
   const rows = binary ? binaryRows(options, result) : planIsPassThrough(plan) && !options.checkUtf8 ? passThroughRows(result) : textRows(options, result);
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
@@ -311,10 +320,27 @@ function copyError(error: unknown, onWriteSide: boolean): SluiceError {
       cause: error,
     });
   }
+  if (isStatementError(error)) {
+    const { code } = error as { code: string };
+    return new SluiceError(`the upstream server refused the COPY (${code}): ${message}`, {
+      hint: "check source.table or source.query and that UPSTREAM_DATABASE_URL's role may read every column it copies; production is untouched",
+      cause: error,
+    });
+  }
   return new SluiceError(`the upstream connection was lost during COPY: ${message}`, {
     hint: "check UPSTREAM_DATABASE_URL's server; production is untouched, run again",
     cause: error,
   });
+}
+
+/**
+ * An ERROR the server raised for the statement alone (a privilege, a query source's bad cast); not
+ * a FATAL, a connection exception (class 08) or an operator's intervention (class 57: a terminated
+ * backend, a shutdown), after which the connection is gone.
+ */
+function isStatementError(error: unknown): boolean {
+  const { severity, code } = (error ?? {}) as { severity?: string; code?: string };
+  return severity === "ERROR" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") && !code.startsWith("57");
 }
 
 /** COPY text output escapes LF inside values, so every LF byte ends a row. */
