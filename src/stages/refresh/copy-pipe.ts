@@ -15,7 +15,7 @@
  */
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
-import { ident, type Sql } from "../../adapters/postgres.ts";
+import { ident, isServerAway, type Sql } from "../../adapters/postgres.ts";
 import { SluiceError } from "../../errors.ts";
 import { periodicCollector } from "../memory.ts";
 import { ByteBuilder } from "../../transforms/byte-builder.ts";
@@ -333,14 +333,9 @@ function copyError(error: unknown, onWriteSide: boolean): SluiceError {
   });
 }
 
-/**
- * An ERROR the server raised for the statement alone (a privilege, a query source's bad cast); not
- * a FATAL, a connection exception (class 08) or an operator's intervention (class 57: a terminated
- * backend, a shutdown), after which the connection is gone.
- */
+/** An ERROR the server raised for the statement alone (a privilege, a query source's bad cast): not a FATAL, nor a server that went away. */
 function isStatementError(error: unknown): boolean {
-  const { severity, code } = (error ?? {}) as { severity?: string; code?: string };
-  return severity === "ERROR" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") && !code.startsWith("57");
+  return (error as { severity?: unknown })?.severity === "ERROR" && !isServerAway(error);
 }
 
 /** COPY text output escapes LF inside values, so every LF byte ends a row. */
