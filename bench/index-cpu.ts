@@ -12,8 +12,9 @@
  *   row-object   the row as its document (`{...row, id}`) through the object path, encoded
  *   projection   the same documents as JSON text straight from COPY text (stagingDocuments), encoded
  *
- * Rows are read with the image dataset's index.columns, as the index stage reads them
- * (`--all-columns`: every column); row-object and projection read every column.
+ * Rows are read with the image dataset's index.columns and index.jsonKeys, as the index stage reads
+ * them (`--all-columns`: every column, whole; `--all-keys`: every key of meta_data); row-object and
+ * projection read every column.
  *
  * By default it reads the newest generation's staging table of the API database DATABASE_URL
  * names; a bench run kept with `--keep --id X` leaves one in sluice_bench_X.
@@ -70,7 +71,9 @@ async function once(phase: Phase): Promise<{ docs: number; cpu: number; ms: numb
       collect(documents.length);
     }
   } else {
-    for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal, { key: "identifier", columns: phase === "row-object" || args.includes("--all-columns") ? null : IMAGE_DOCUMENT_COLUMNS })) {
+    const whole = phase === "row-object" || args.includes("--all-columns");
+    const jsonKeys = whole || args.includes("--all-keys") ? {} : (openverseDatasets.image.index as { jsonKeys: Record<string, string[]> }).jsonKeys;
+    for await (const rows of stagingRows(api, databaseUrl!, table!, new AbortController().signal, { key: "identifier", columns: whole ? null : IMAGE_DOCUMENT_COLUMNS, jsonKeys })) {
       for (const row of rows) {
         docs++;
         if (phase === "read") continue;

@@ -3,7 +3,7 @@
  * kind of column a dataset may have, including the awkward values.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
+import { checkStagingColumns, stagingDocuments, stagingRows } from "../src/stages/index/staging-rows.ts";
 import { createTestEnvironment, type TestEnvironment } from "./support/harness.ts";
 
 let t: TestEnvironment;
@@ -129,4 +129,47 @@ test("index.columns naming a column the table lacks is refused in one line namin
   expect((error as Error).message).toBe("index.columns names titel, which the staging table things lacks");
   expect((error as { hint?: string }).hint).toContain("(id, title, tags, created_on, kind, note)");
   expect(await backendsOnceSettled(before)).toBe(before);
+});
+
+// index.jsonKeys: the server sends only some keys of a json column; the row holds those the value has.
+test("index.jsonKeys reads of json and jsonb columns only the keys named, a key present as null kept, other values whole", async () => {
+  await t.api.unsafe(`
+    create table metas (id int, meta jsonb, raw json, other text);
+    insert into metas values
+      (1, '{"license_url": "https://l", "description": "tab\\there \\"q\\" é", "views": 9, "authority_boost": null}', '{"a": [1, {"b": 2}], "z": 1}', 'x'),
+      (2, '{"views": 1}', '{}', 'y'),
+      (3, '[1, "license_url"]', '"text"', null),
+      (4, null, 'null', null),
+      (5, '"scalar"', '{"a": null}', null),
+      (6, '{"it''s": 1, "__proto__": {"polluted": true}}', '[]', null);`);
+  const keys = { meta: ["license_url", "description", "authority_boost", "it's", "__proto__"], raw: ["a"] };
+  const rows: Record<string, unknown>[] = [];
+  for await (const batch of stagingRows(t.api, t.apiUrl, "metas", new AbortController().signal, { key: "id", jsonKeys: keys })) rows.push(...batch);
+  const narrow = (value: unknown, names: string[]) =>
+    typeof value === "object" && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).filter(([k]) => names.includes(k))) : value;
+  const expected = (await t.api.unsafe(`select row_to_json(e)::text as j from metas e`)).map((r) => {
+    const row = JSON.parse(r.j as string);
+    return { ...row, meta: narrow(row.meta, keys.meta), raw: narrow(row.raw, keys.raw) };
+  });
+  const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => (a.id as number) - (b.id as number);
+  expect(rows.sort(byId)).toEqual(expected.sort(byId));
+  // Not vacuous: keys were dropped, a null kept, the rest whole.
+  expect(rows[0]!.meta).toEqual({ license_url: "https://l", description: 'tab\there "q" é', authority_boost: null });
+  expect(rows[1]!.meta).toEqual({});
+  expect(rows[2]!.meta).toEqual([1, "license_url"]);
+  expect(rows[0]!.raw).toEqual({ a: [1, { b: 2 }] });
+  expect(Object.hasOwn(rows[5]!.meta as object, "__proto__")).toBe(true);
+  expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  // Through the mature join's subquery too.
+  const joined: Record<string, unknown>[] = [];
+  await t.api.unsafe(`create table mature_metas (id int); insert into mature_metas values (2);`);
+  for await (const batch of stagingRows(t.api, t.apiUrl, "metas", new AbortController().signal, { key: "id", jsonKeys: keys, mature: { table: "mature_metas", key: "id" } })) joined.push(...batch);
+  expect(joined.sort(byId).map(({ mature, ...row }) => row)).toEqual(rows);
+  expect(joined.map((r) => r.mature)).toEqual([false, true, false, false, false, false]);
+});
+
+test("index.jsonKeys naming a column that is not json is refused in one line before anything is read", async () => {
+  await expect(checkStagingColumns(t.api, "metas", null, { other: ["a"] })).rejects.toThrow("index.jsonKeys names other, a text column: only json and jsonb columns have keys of the staging table metas");
+  await expect(checkStagingColumns(t.api, "metas", ["meta"], { raw: ["a"] })).rejects.toThrow("index.jsonKeys names raw, which is not among the columns read of the staging table metas");
+  await checkStagingColumns(t.api, "metas", ["meta", "raw"], { raw: ["a"] });
 });

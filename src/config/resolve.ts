@@ -77,6 +77,7 @@ export function resolveDataset(name: string, input: DatasetConfig, where = `data
       toDocument: index.toDocument ?? markProjection((row) => ({ ...row, id: String(row[table.key]) })),
       children: index.children ?? [],
       columns: index.columns ? [...new Set(index.columns)] : null,
+      jsonKeys: index.jsonKeys ? Object.fromEntries(Object.entries(index.jsonKeys).map(([column, keys]) => [column, [...new Set(keys)]])) : null,
       degrade: index.degrade ?? [],
       filtered: resolveFiltered(index.filtered, index.children ?? [], `${where}.index.filtered`),
       ...INDEX_DEFAULTS,

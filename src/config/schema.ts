@@ -183,6 +183,11 @@ const index = strict({
   body: indexBody.optional(),
   toDocument: fn<NonNullable<IndexConfig["toDocument"]>>("(row, context) => document").optional(),
   columns: z.array(identifier, { error: "must be a list of the staging table's column names" }).min(1, { error: "must name at least one column (leave it out to read every column)" }).optional(),
+  jsonKeys: z
+    .record(identifier, z.array(z.string({ error: "must be a key name" }).min(1, { error: "must be a key name" }), { error: "must be a list of key names" }).min(1, { error: "must name at least one key" }), {
+      error: "must be an object of json column → the keys toDocument reads of it",
+    })
+    .optional(),
   children: z.array(child, { error: "must be a list of child indices" }).optional(),
   filtered: filtered.optional(),
   batchDocuments: wholeNumber(1).optional(),
@@ -351,6 +356,14 @@ export const datasetSchema = datasetShape.superRefine((dataset, ctx) => {
   if (dataset.sync && !dataset.sync.source && src.kind !== "postgres") problem(["sync", "source"], "is required for a registry dataset: sync reads a postgres, file, module or registry source");
   if (dataset.sync?.source && (dataset.sync.cursorColumn || dataset.sync.versionColumn)) problem(["sync", dataset.sync.cursorColumn ? "cursorColumn" : "versionColumn"], "applies to the dataset's postgres source only; remove it or sync.source");
   if (tbl.columns && !(tbl.key in tbl.columns)) problem(["table", "key"], `"${tbl.key}" is not one of table.columns`);
+  const index = dataset.index || null;
+  if (index?.jsonKeys) {
+    // A projection indexes each column whole: narrowing what it reads would change its documents.
+    if (!index.toDocument) problem(["index", "jsonKeys"], "applies only with index.toDocument: a projection indexes each column whole");
+    for (const column of Object.keys(index.jsonKeys)) {
+      if (index.columns && !index.columns.includes(column)) problem(["index", "jsonKeys", column], "is not one of index.columns: add it there, or leave it out here");
+    }
+  }
 });
 
 export const sluiceConfigSchema = strict({

@@ -37,7 +37,7 @@ export const OPERATIONAL_KEYS: readonly string[] = [
  * one keeps the fingerprint of every configuration that does not use it, so its generations stay
  * indexable and swappable.
  */
-const HASHED_WHEN_SET: readonly string[] = ["index.columns"];
+const HASHED_WHEN_SET: readonly string[] = ["index.columns", "index.jsonKeys"];
 
 /** Pure: the canonical text a fingerprint hashes (sorted keys, functions as their source text). */
 export function canonicalDataset(dataset: Dataset): string {

@@ -19,6 +19,7 @@ import { openSyncSource } from "../sources/open.ts";
 import { pageUrl, parseRegistryPage } from "../sources/registry.ts";
 import type { Source } from "../sources/types.ts";
 import { lackingColumnsError } from "./index/staging-rows.ts";
+import { jsonKeysProblem, type TableColumn } from "../transforms/copy-row-reader.ts";
 import { qualifiedName, stagingColumns, upstreamColumnTypes } from "./refresh/upstream.ts";
 
 export interface Check {
@@ -114,7 +115,7 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
     } catch (error) {
       throw new SluiceError(`the upstream query of dataset ${dataset.name} fails ${where}: ${(error as Error).message}`, { hint: "fix source.query" });
     }
-    checkIndexColumns(dataset, stagingColumns(dataset, null).map((c) => c.name), "the staging table (table.columns)");
+    checkIndexColumns(dataset, stagingColumns(dataset, null), "the staging table (table.columns)");
     return `upstream query runs ${where}`;
   }
   const types = await upstreamColumnTypes(upstream, source);
@@ -124,14 +125,17 @@ async function checkUpstream(dataset: Dataset, source: PostgresSourceConfig, ups
       throw new SluiceError(`upstream table ${source.table} has no column ${column} (${role} of dataset ${dataset.name})`, { hint: `fix ${role}` });
     }
   }
-  checkIndexColumns(dataset, columns.map((c) => c.name), `the staging table (the columns of upstream table ${source.table})`);
+  checkIndexColumns(dataset, columns, `the staging table (the columns of upstream table ${source.table})`);
   return `upstream table ${source.table} ${where}: ${columns.length} columns copied`;
 }
 
-/** index.columns names only columns the staging table will have; the index stage checks again against the table itself. */
-function checkIndexColumns(dataset: Dataset, staged: string[], what: string): void {
-  const lacking = lackingColumnsError(dataset.index?.columns ?? null, staged, `index.columns of dataset ${dataset.name}`, what);
+/** index.columns and index.jsonKeys name only (json) columns the staging table will have; the index stage checks again against the table itself. */
+function checkIndexColumns(dataset: Dataset, staged: TableColumn[], what: string): void {
+  const chosen = dataset.index?.columns ?? null;
+  const lacking = lackingColumnsError(chosen, staged.map((c) => c.name), `index.columns of dataset ${dataset.name}`, what);
   if (lacking) throw lacking;
+  const keysProblem = jsonKeysProblem(chosen ? staged.filter((c) => chosen.includes(c.name)) : staged, dataset.index?.jsonKeys ?? {});
+  if (keysProblem) throw new SluiceError(`index.jsonKeys of dataset ${dataset.name} ${keysProblem} of ${what}`, { hint: "name only json or jsonb columns that index.columns reads in index.jsonKeys" });
 }
 
 /** One request for the first page of the listing. */

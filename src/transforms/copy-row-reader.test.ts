@@ -71,3 +71,47 @@ test("a JSON string field is the same whether sliced (no backslash) or parsed (e
   expect(one.decode(bytes("[1,2]"))).toEqual({ v: [1, 2] });
   expect(one.decode(bytes("12"))).toEqual({ v: 12 });
 });
+
+describe("jsonKeys: only some keys of a json column", () => {
+  const reader = copyRowReader(
+    [
+      { name: "id", type: "uuid" },
+      { name: "meta", type: "jsonb" },
+      { name: "raw", type: "json" },
+    ],
+    quote,
+    { meta: ["license_url", "boost", "it's"], raw: ["a"] },
+  );
+
+  test("the server sends {} for an object, the value otherwise, then each key's value", () => {
+    expect(reader.selectList).toBe(
+      `"id", CASE WHEN jsonb_typeof("meta") = 'object' THEN '{}'::jsonb ELSE "meta" END AS "meta", "meta" -> 'license_url', "meta" -> 'boost', "meta" -> 'it''s', ` +
+        `CASE WHEN json_typeof("raw") = 'object' THEN '{}'::json ELSE "raw" END AS "raw", "raw" -> 'a'`,
+    );
+  });
+
+  test("an object holds the keys it has (a key present as null is kept), an absent key is left out", () => {
+    const line = ["x", "{}", '"https://l"', "null", "\\N", "{}", "\\N"].join("\t");
+    const row = reader.decode(bytes(line));
+    expect(row).toEqual({ id: "x", meta: { license_url: "https://l", boost: null }, raw: {} });
+    expect("boost" in (row.meta as object)).toBe(true);
+    expect("it's" in (row.meta as object)).toBe(false);
+  });
+
+  test("a value that is not an object, or NULL, is read as it is", () => {
+    expect(reader.decode(bytes(["x", "[1, 2]", "\\N", "\\N", "\\N", '"s"', "\\N"].join("\t")))).toEqual({ id: "x", meta: [1, 2], raw: "s" });
+    expect(reader.decode(bytes(["x", "\\N", "\\N", "\\N", "\\N", "\\N", "\\N"].join("\t")))).toEqual({ id: "x", meta: null, raw: null });
+  });
+
+  test("a key named __proto__ is an own key, as JSON.parse makes it", () => {
+    const one = copyRowReader([{ name: "m", type: "jsonb" }], quote, { m: ["__proto__"] });
+    const { m } = one.decode(bytes(["{}", '{"polluted": true}'].join("\t"))) as { m: Record<string, unknown> };
+    expect(Object.hasOwn(m, "__proto__")).toBe(true);
+    expect((m as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
+  test("a column that is not read, or not json, is refused", () => {
+    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { meta: ["a"] })).toThrow("names meta, which is not among the columns read");
+    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { id: ["a"] })).toThrow("a uuid column: only json and jsonb columns have keys");
+  });
+});

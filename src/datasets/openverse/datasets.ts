@@ -6,7 +6,7 @@ import type { DatasetConfig } from "../../config/types.ts";
 import { parseTermsFile } from "../../transforms/sensitive-terms.ts";
 import sensitiveTerms from "./sensitive-terms.txt" with { type: "text" };
 import { defaultTagRules, URL_FIELDS } from "./clean.ts";
-import { audioDocument, audioIndexBody, IMAGE_DOCUMENT_COLUMNS, imageDocument, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
+import { audioDocument, audioIndexBody, IMAGE_DOCUMENT_COLUMNS, imageDocument, META_DATA_DOCUMENT_KEYS, imageIndexBody, type OpenverseAudioRow, type OpenverseImageRow } from "./documents.ts";
 
 const tagCleaning = {
   column: "tags",
@@ -37,6 +37,8 @@ function openverseMedia(table: "image" | "audio"): DatasetConfig {
       // columns (updated_on, last_synced_with_source, ingestion_type…) stay in PostgreSQL. Audio
       // reads every column: its builder takes alt_files or, in older catalogs, alt_audio_files.
       ...(table === "image" ? { columns: [...IMAGE_DOCUMENT_COLUMNS] } : {}),
+      // Of meta_data, only the keys the builders read (documents.test.ts checks it).
+      jsonKeys: { meta_data: [...META_DATA_DOCUMENT_KEYS] },
       // `image-filtered` / `audio-filtered`, as Openverse serves them, built in the same pass.
       filtered: { terms: parseTermsFile(sensitiveTerms) },
     },

@@ -14,6 +14,7 @@ import {
   detailedTags,
   IMAGE_DOCUMENT_COLUMNS,
   imageDocument,
+  META_DATA_DOCUMENT_KEYS,
   imageSize,
   maturity,
   popularityFeature,
@@ -273,6 +274,36 @@ describe("whole documents", () => {
     // Not vacuous: the rows have columns outside the list, and the builder reads most of the list.
     expect(Object.keys(sampleRows[0]!).filter((key) => !allowed.has(key)).length).toBeGreaterThan(5);
     expect(read.size).toBeGreaterThanOrEqual(IMAGE_DOCUMENT_COLUMNS.length);
+  });
+
+  // The built-in datasets read only these keys of meta_data (index.jsonKeys): a key a builder reads
+  // beyond them would be absent from every indexed document.
+  test("image and audio documents read no key of meta_data beyond META_DATA_DOCUMENT_KEYS, over every sample row", () => {
+    const fixture = (name: string) => parse(readFileSync(join(import.meta.dir, "../../../test/fixtures/openverse", name), "utf8"), { columns: true }) as Record<string, string>[];
+    const withMeta = (rows: Record<string, string>[]) => rows.map((r) => ({ ...r, meta_data: r.meta_data ? JSON.parse(r.meta_data) : null, tags: [] }));
+    const images = withMeta(fixture("sample_images_to_clean.csv"));
+    const audio = withMeta(fixture("sample_audio_data.csv"));
+    // Each branch the samples may not reach: every key, a key present as null, no key, not an object.
+    const edges = [{ authority_boost: 50, description: "d", license_url: "https://l", mature: true, views: 3 }, { authority_boost: null, other: 1 }, { mature: "t" }, {}, "not an object", [1]];
+    const cases: [(row: never) => unknown, Record<string, unknown>[]][] = [
+      [imageDocument, [...images, ...edges.map((meta_data) => ({ ...imageRow, meta_data }))]],
+      [audioDocument, [...audio, ...edges.map((meta_data) => ({ ...audioRow, meta_data }))]],
+    ];
+    const allowed = new Set<string>(META_DATA_DOCUMENT_KEYS);
+    const read = new Set<string>();
+    for (const [build, rows] of cases) {
+      expect(rows.filter((r) => r.meta_data && typeof r.meta_data === "object" && Object.keys(r.meta_data).some((k) => !allowed.has(k))).length).toBeGreaterThan(5);
+      for (const row of rows) {
+        const meta = row.meta_data;
+        const isObject = typeof meta === "object" && meta !== null && !Array.isArray(meta);
+        // What the index stage reads with jsonKeys: an object with just the listed keys it has.
+        const narrowed = isObject ? Object.fromEntries(Object.entries(meta).filter(([key]) => allowed.has(key))) : meta;
+        const watched = isObject ? new Proxy(meta, { get: (target, key) => (typeof key === "string" && read.add(key), Reflect.get(target, key)), has: (target, key) => (typeof key === "string" && read.add(key), Reflect.has(target, key)) }) : meta;
+        expect(build({ ...row, meta_data: narrowed } as never)).toEqual(build({ ...row, meta_data: watched } as never));
+      }
+    }
+    expect([...read].filter((key) => !allowed.has(key))).toEqual([]);
+    expect(read.size).toBe(META_DATA_DOCUMENT_KEYS.length);
   });
 
   // Row 3 of sample_audio_data.csv as row_to_json returns it (lyrics shortened).

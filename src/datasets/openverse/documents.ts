@@ -131,6 +131,12 @@ export const IMAGE_DOCUMENT_COLUMNS = Object.freeze([
   "standardized_popularity",
 ] as const);
 
+/**
+ * The keys of meta_data an image or audio document reads (index.jsonKeys): the rest of meta_data
+ * (pub_date, date_taken, raw_license_url, views…) stays in PostgreSQL.
+ */
+export const META_DATA_DOCUMENT_KEYS = Object.freeze(["license_url", "description", "mature", "authority_boost"] as const);
+
 /** The document for one image row. */
 export function imageDocument(row: OpenverseImageRow): ImageDocument {
   const width = toFiniteNumber(row.width);

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import { SluiceError } from "../../errors.ts";
 import { untilAborted } from "../../retry.ts";
 import { copyRowJson } from "../../transforms/copy-row-json.ts";
-import { type CopyLineReader, copyRowReader, type TableColumn } from "../../transforms/copy-row-reader.ts";
+import { type CopyLineReader, copyRowReader, type JsonKeys, jsonKeysProblem, type TableColumn } from "../../transforms/copy-row-reader.ts";
 import { CopyLineBuffer } from "../../transforms/copy-text.ts";
 
 /** A table of keys whose rows are read with `mature: true` (Openverse's `api_mature<media>`), joined on `key`. */
@@ -30,10 +30,12 @@ export interface StagingRead {
    * (scale-out workers, see stages/scale-out/key-ranges.ts); by default the whole table, unordered.
    */
   where?: string;
+  /** index.jsonKeys: of these json columns, only these keys (transforms/copy-row-reader.ts). */
+  jsonKeys?: JsonKeys;
 }
 
 export function stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, read: StagingRead): AsyncGenerator<Record<string, unknown>[]> {
-  return stagingCopy(api, databaseUrl, table, signal, read, (columns) => copyRowReader(columns, ident));
+  return stagingCopy(api, databaseUrl, table, signal, read, (columns) => copyRowReader(columns, ident, read.jsonKeys));
 }
 
 /**
@@ -64,11 +66,18 @@ export function lackingColumnsError(chosen: readonly string[] | null, available:
   });
 }
 
-/** Refuses index.columns naming a column the staging table lacks, before anything is created for it (the reader checks again). */
-export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null): Promise<void> {
-  if (!chosen) return;
-  const lacking = lackingColumnsError(chosen, (await tableColumns(sql, table)).map((c) => c.name), "index.columns", `the staging table ${table}`);
+/** Refuses index.columns naming a column the staging table lacks, or index.jsonKeys one that is not json, before anything is created for it (the reader checks again). */
+export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null, jsonKeys: JsonKeys = {}): Promise<void> {
+  if (!chosen && !Object.keys(jsonKeys).length) return;
+  const columns = await tableColumns(sql, table);
+  const lacking = lackingColumnsError(chosen, columns.map((c) => c.name), "index.columns", `the staging table ${table}`);
   if (lacking) throw lacking;
+  const keysProblem = jsonKeysProblem(chosen ? columns.filter((c) => chosen.includes(c.name)) : columns, jsonKeys);
+  if (keysProblem) throw jsonKeysError(keysProblem, table);
+}
+
+function jsonKeysError(problem: string, table: string): SluiceError {
+  return new SluiceError(`index.jsonKeys ${problem} of the staging table ${table}`, { hint: "name only json or jsonb columns that index.columns reads in index.jsonKeys" });
 }
 
 /** A COPY out of the table (its chosen columns, with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
@@ -77,7 +86,7 @@ async function* stagingCopy<T>(
   databaseUrl: string,
   table: string,
   signal: AbortSignal,
-  { key, columns: chosen = null, mature = null, where = "" }: StagingRead,
+  { key, columns: chosen = null, mature = null, where = "", jsonKeys = {} }: StagingRead,
   makeReader: (columns: TableColumn[]) => CopyLineReader<T>,
 ): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that
@@ -110,6 +119,8 @@ async function* stagingCopy<T>(
       source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
       described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
     }
+    const keysProblem = jsonKeysProblem(described, jsonKeys);
+    if (keysProblem) throw jsonKeysError(keysProblem, table);
     let reader: CopyLineReader<T>;
     try {
       // A table without its key column (table.key) cannot be read as documents.
