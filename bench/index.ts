@@ -374,7 +374,7 @@ function mustSucceed(what: string, run: ChildRun): void {
 function benchConfig(): string[] {
   const file = benchFile(`no-twin-${documentsKind}.config.ts`);
   // A projection: the image rows as they are, every column, without Openverse's builder (its documents come straight from COPY text).
-  const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder, columns: _columns" : "filtered: _twin";
+  const dropped = documentsKind === "projection" ? "filtered: _twin, toDocument: _builder, columns: _columns, jsonKeys: _keys" : "filtered: _twin";
   if (!existsSync(file)) {
     writeFileSync(file, `import { builtinDataset } from "sluice";
 const image = builtinDataset("image");
