@@ -187,6 +187,23 @@ export default defineConfig({ datasets: { image: { ...image, index: { ...index, 
     expect(stdout).not.toContain("index.columns of dataset c");
   });
 
+  test("index.jsonKeys naming a column that is not json, or not read: refused naming it, by the schema or against the upstream columns", async () => {
+    const toDocument = "toDocument: (row) => ({ id: String(row.id) })";
+    const query = `source: { kind: "postgres", query: "SELECT id, '{}'::jsonb AS meta FROM photos" }, table: { key: "id", columns: { id: "integer", meta: "jsonb" } }`;
+    const a = `    a: { source: { kind: "postgres", table: "photos" }, table: { key: "id" }, index: { ${toDocument}, jsonKeys: { title: ["en"] } } },\n`;
+    const b = `    b: { ${query}, index: { ${toDocument}, columns: ["id"], jsonKeys: { meta: ["a"] } } },\n`;
+    const c = `    c: { ${query}, index: { ${toDocument}, jsonKeys: { meta: ["a"] } } },`;
+    // b names meta in jsonKeys but not in index.columns: the schema refuses it before anything is contacted.
+    const refused = await run({}, "config", "check", "--config", await writeConfig("jsonkeys", a + b + c));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("datasets.b.index.jsonKeys.meta is not one of index.columns: add it there, or leave it out here");
+    expect(refused.stdout).toBe("");
+    const checked = await t.sluice("config", "check", "--config", await writeConfig("jsonkeys2", a + c));
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toContain("index.jsonKeys of dataset a names title, a text column of the staging table (the columns of upstream table photos): only json and jsonb columns have keys");
+    expect(checked.stdout).not.toContain("index.jsonKeys of dataset c");
+  });
+
   test("an unknown key: exit 2 naming the path and the closest key, nothing contacted", async () => {
     const config = await writeConfig("unknown", photos.replace("refresh: { maxFailures: 3 }", "swap: { maxShrinkage: 0.2 }"));
     const { code, stdout, stderr } = await run({ ELASTICSEARCH_URL: "http://127.0.0.1:1" }, "config", "check", "--config", config);

@@ -169,7 +169,7 @@ test("index.jsonKeys reads of json and jsonb columns only the keys named, a key 
 });
 
 test("index.jsonKeys naming a column that is not json is refused in one line before anything is read", async () => {
-  await expect(checkStagingColumns(t.api, "metas", null, { other: ["a"] })).rejects.toThrow("index.jsonKeys names other, a text column: only json and jsonb columns have keys of the staging table metas");
+  await expect(checkStagingColumns(t.api, "metas", null, { other: ["a"] })).rejects.toThrow("index.jsonKeys names other, a text column of the staging table metas: only json and jsonb columns have keys");
   await expect(checkStagingColumns(t.api, "metas", ["meta"], { raw: ["a"] })).rejects.toThrow("index.jsonKeys names raw, which is not among the columns read of the staging table metas");
   await checkStagingColumns(t.api, "metas", ["meta", "raw"], { raw: ["a"] });
 });

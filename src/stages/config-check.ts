@@ -18,7 +18,7 @@ import { maskUrl } from "../redact.ts";
 import { openSyncSource } from "../sources/open.ts";
 import { pageUrl, parseRegistryPage } from "../sources/registry.ts";
 import type { Source } from "../sources/types.ts";
-import { lackingColumnsError } from "./index/staging-rows.ts";
+import { jsonKeysError, lackingColumnsError } from "./index/staging-rows.ts";
 import { jsonKeysProblem, type TableColumn } from "../transforms/copy-row-reader.ts";
 import { qualifiedName, stagingColumns, upstreamColumnTypes } from "./refresh/upstream.ts";
 
@@ -134,8 +134,8 @@ function checkIndexColumns(dataset: Dataset, staged: TableColumn[], what: string
   const chosen = dataset.index?.columns ?? null;
   const lacking = lackingColumnsError(chosen, staged.map((c) => c.name), `index.columns of dataset ${dataset.name}`, what);
   if (lacking) throw lacking;
-  const keysProblem = jsonKeysProblem(chosen ? staged.filter((c) => chosen.includes(c.name)) : staged, dataset.index?.jsonKeys ?? {});
-  if (keysProblem) throw new SluiceError(`index.jsonKeys of dataset ${dataset.name} ${keysProblem} of ${what}`, { hint: "name only json or jsonb columns that index.columns reads in index.jsonKeys" });
+  const keysProblem = jsonKeysProblem(chosen ? staged.filter((c) => chosen.includes(c.name)) : staged, dataset.index?.jsonKeys ?? {}, what);
+  if (keysProblem) throw jsonKeysError(`index.jsonKeys of dataset ${dataset.name}`, keysProblem);
 }
 
 /** One request for the first page of the listing. */

@@ -111,7 +111,7 @@ describe("jsonKeys: only some keys of a json column", () => {
   });
 
   test("a column that is not read, or not json, is refused", () => {
-    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { meta: ["a"] })).toThrow("names meta, which is not among the columns read");
-    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { id: ["a"] })).toThrow("a uuid column: only json and jsonb columns have keys");
+    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { meta: ["a"] })).toThrow("index.jsonKeys names meta, which is not among the columns read of the rows");
+    expect(() => copyRowReader([{ name: "id", type: "uuid" }], quote, { id: ["a"] })).toThrow("index.jsonKeys names id, a uuid column of the rows: only json and jsonb columns have keys");
   });
 });

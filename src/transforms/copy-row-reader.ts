@@ -104,14 +104,14 @@ function objectOfKeys(keys: readonly string[], fields: readonly string[], at: nu
 }
 
 /**
- * `jsonKeys`' columns must be json or jsonb columns among `columns`: the one line that says which is
- * not, or null.
+ * `jsonKeys`' columns must be json or jsonb columns among `columns` (those read of `what`): what is
+ * wrong with the first that is not ("names meta, a text column of …"), or null.
  */
-export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonKeys): string | null {
+export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonKeys, what = "the rows"): string | null {
   for (const name of Object.keys(jsonKeys)) {
     const column = columns.find((c) => c.name === name);
-    if (!column) return `names ${name}, which is not among the columns read`;
-    if (columnKind(column.type) !== "json") return `names ${name}, a ${column.type} column: only json and jsonb columns have keys`;
+    if (!column) return `names ${name}, which is not among the columns read of ${what}`;
+    if (columnKind(column.type) !== "json") return `names ${name}, a ${column.type} column of ${what}: only json and jsonb columns have keys`;
   }
   return null;
 }

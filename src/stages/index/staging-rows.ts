@@ -72,12 +72,16 @@ export async function checkStagingColumns(sql: Sql, table: string, chosen: reado
   const columns = await tableColumns(sql, table);
   const lacking = lackingColumnsError(chosen, columns.map((c) => c.name), "index.columns", `the staging table ${table}`);
   if (lacking) throw lacking;
-  const keysProblem = jsonKeysProblem(chosen ? columns.filter((c) => chosen.includes(c.name)) : columns, jsonKeys);
-  if (keysProblem) throw jsonKeysError(keysProblem, table);
+  const keysProblem = jsonKeysProblem(chosen ? columns.filter((c) => chosen.includes(c.name)) : columns, jsonKeys, `the staging table ${table}`);
+  if (keysProblem) throw jsonKeysError("index.jsonKeys", keysProblem);
 }
 
-function jsonKeysError(problem: string, table: string): SluiceError {
-  return new SluiceError(`index.jsonKeys ${problem} of the staging table ${table}`, { hint: "name only json or jsonb columns that index.columns reads in index.jsonKeys" });
+/**
+ * The one line for index.jsonKeys naming a column that is not json, or not read (`problem` from
+ * jsonKeysProblem). Shared by `sluice config check` and the index stage.
+ */
+export function jsonKeysError(subject: string, problem: string): SluiceError {
+  return new SluiceError(`${subject} ${problem}`, { hint: "name in index.jsonKeys only json or jsonb columns that index.columns reads" });
 }
 
 /** A COPY out of the table (its chosen columns, with the mature column, in `where`'s range), each line decoded by the reader made for its columns. */
@@ -119,8 +123,8 @@ async function* stagingCopy<T>(
       source = `(SELECT ${[...others, `(${own}${listed}) AS mature`].join(", ")} FROM ${ident(table)} t) AS rows`;
       described = [...described.filter((c) => c.name !== "mature"), { name: "mature", type: "boolean" }];
     }
-    const keysProblem = jsonKeysProblem(described, jsonKeys);
-    if (keysProblem) throw jsonKeysError(keysProblem, table);
+    const keysProblem = jsonKeysProblem(described, jsonKeys, `the staging table ${table}`);
+    if (keysProblem) throw jsonKeysError("index.jsonKeys", keysProblem);
     let reader: CopyLineReader<T>;
     try {
       // A table without its key column (table.key) cannot be read as documents.
