@@ -134,7 +134,7 @@ function checkIndexColumns(dataset: Dataset, staged: TableColumn[], what: string
   const chosen = dataset.index?.columns ?? null;
   const lacking = lackingColumnsError(chosen, staged.map((c) => c.name), `index.columns of dataset ${dataset.name}`, what);
   if (lacking) throw lacking;
-  const keysProblem = jsonKeysProblem(chosen ? staged.filter((c) => chosen.includes(c.name)) : staged, dataset.index?.jsonKeys ?? {}, what);
+  const keysProblem = jsonKeysProblem(chosen ? staged.filter((c) => chosen.includes(c.name)) : staged, dataset.index?.jsonKeys ?? null, what);
   if (keysProblem) throw jsonKeysError(`index.jsonKeys of dataset ${dataset.name}`, keysProblem);
 }
 

@@ -107,8 +107,8 @@ function objectOfKeys(keys: readonly string[], fields: readonly string[], at: nu
  * `jsonKeys`' columns must be json or jsonb columns among `columns` (those read of `what`): what is
  * wrong with the first that is not ("names meta, a text column of …"), or null.
  */
-export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonKeys, what = "the rows"): string | null {
-  for (const name of Object.keys(jsonKeys)) {
+export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonKeys | null, what = "the rows"): string | null {
+  for (const name of Object.keys(jsonKeys ?? {})) {
     const column = columns.find((c) => c.name === name);
     if (!column) return `names ${name}, which is not among the columns read of ${what}`;
     if (columnKind(column.type) !== "json") return `names ${name}, a ${column.type} column of ${what}: only json and jsonb columns have keys`;
@@ -116,12 +116,12 @@ export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonK
   return null;
 }
 
-export function copyRowReader(columns: readonly TableColumn[], quote: (name: string) => string, jsonKeys: JsonKeys = {}): CopyRowReader {
+export function copyRowReader(columns: readonly TableColumn[], quote: (name: string) => string, jsonKeys: JsonKeys | null = null): CopyRowReader {
   const problem = jsonKeysProblem(columns, jsonKeys);
   if (problem) throw new Error(`index.jsonKeys ${problem}`);
   const decoders = columns.map((c) => FIELD_DECODERS[columnKind(c.type)]);
   const names = columns.map((c) => c.name);
-  const keyLists = columns.map((c) => (Object.hasOwn(jsonKeys, c.name) ? jsonKeys[c.name]! : null));
+  const keyLists = columns.map((c) => (jsonKeys && Object.hasOwn(jsonKeys, c.name) ? jsonKeys[c.name]! : null));
   const fieldCount = keyLists.reduce((n, keys) => n + 1 + (keys?.length ?? 0), 0);
   return {
     selectList: columns

@@ -63,7 +63,7 @@ async function fillIndices(session: Session, job: JobHandle, es: SearchClient, g
   // The filtered twin (last of the targets) is cloned from the full index afterwards (filtered-twin.ts).
   const twin = config.filtered ? targets.pop()! : null;
 
-  await checkStagingColumns(sql, generation.tableName, config.columns, config.jsonKeys ?? {});
+  await checkStagingColumns(sql, generation.tableName, config.columns, config.jsonKeys);
   job.setTask(`creating ${targets.map((t) => t.index).join(", ")}`, 0);
   const owner = await indexOwner(sql, dataset.name);
   const mark = markFor(owner, generation.number);
@@ -157,7 +157,7 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
       throwIfAborted(signal);
     }
   } else {
-    for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature, jsonKeys: config.jsonKeys ?? {} })) {
+    for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature, jsonKeys: config.jsonKeys })) {
       for (const row of rows) {
         counters.read++;
         const produced = await config.toDocument(row, context);

@@ -31,7 +31,7 @@ export interface StagingRead {
    */
   where?: string;
   /** index.jsonKeys: of these json columns, only these keys (transforms/copy-row-reader.ts). */
-  jsonKeys?: JsonKeys;
+  jsonKeys?: JsonKeys | null;
 }
 
 export function stagingRows(api: Sql, databaseUrl: string, table: string, signal: AbortSignal, read: StagingRead): AsyncGenerator<Record<string, unknown>[]> {
@@ -67,8 +67,8 @@ export function lackingColumnsError(chosen: readonly string[] | null, available:
 }
 
 /** Refuses index.columns naming a column the staging table lacks, or index.jsonKeys one that is not json, before anything is created for it (the reader checks again). */
-export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null, jsonKeys: JsonKeys = {}): Promise<void> {
-  if (!chosen && !Object.keys(jsonKeys).length) return;
+export async function checkStagingColumns(sql: Sql, table: string, chosen: readonly string[] | null, jsonKeys: JsonKeys | null = null): Promise<void> {
+  if (!chosen && !jsonKeys) return;
   const columns = await tableColumns(sql, table);
   const lacking = lackingColumnsError(chosen, columns.map((c) => c.name), "index.columns", `the staging table ${table}`);
   if (lacking) throw lacking;
@@ -90,7 +90,7 @@ async function* stagingCopy<T>(
   databaseUrl: string,
   table: string,
   signal: AbortSignal,
-  { key, columns: chosen = null, mature = null, where = "", jsonKeys = {} }: StagingRead,
+  { key, columns: chosen = null, mature = null, where = "", jsonKeys = null }: StagingRead,
   makeReader: (columns: TableColumn[]) => CopyLineReader<T>,
 ): AsyncGenerator<T[]> {
   // A connection of its own, ended afterwards: under Bun, postgres.js leaves a connection that

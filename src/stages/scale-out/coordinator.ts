@@ -89,7 +89,7 @@ export async function buildIndexWithWorkers(session: Session, job: JobHandle, es
   let total = 0;
   try {
     const parts = options.ranges ?? Math.max(4, options.workers * SCALE_OUT_DEFAULTS.rangesPerWorker);
-    await checkStagingColumns(sql, generation.tableName, config.columns, config.jsonKeys ?? {});
+    await checkStagingColumns(sql, generation.tableName, config.columns, config.jsonKeys);
     job.setTask(`creating ${index}; cutting ${generation.tableName} into ${parts} ranges of ${dataset.table.key}`, 0);
     const owner = await indexOwner(sql, dataset.name);
     // The split runs while Elasticsearch creates the index; the ranges are recorded (and so claimable) only once the index exists.

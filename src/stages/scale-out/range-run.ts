@@ -149,7 +149,7 @@ export class RangeRun {
           if (this.#reader.signal.aborted) throw this.#reader.signal.reason;
         }
       } else {
-        const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where, jsonKeys: config.jsonKeys ?? {} });
+        const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where, jsonKeys: config.jsonKeys });
         for await (const rows of reads) {
           for (const row of rows) {
             const produced = await config.toDocument(row, indexContext);
