@@ -15,6 +15,13 @@
  */
 import { errors } from "@elastic/elasticsearch";
 
+/**
+ * How a `_bulk` answer filtered to `errors,items.*…` (elasticsearch.ts BULK_FILTER) starts when no
+ * item failed: the filter leaves `errors` as its first key. Matched on the text, before any parse:
+ * reading the items of 2,000 documents cost ~0.2 µs each, about 2% of the index stage's CPU.
+ */
+export const BULK_WITHOUT_ERRORS = '{"errors":false';
+
 /** Where and how to POST `_bulk`, built once per client. */
 export interface BulkEndpoint {
   /** `<node>/_bulk`, without credentials. */
@@ -37,7 +44,14 @@ export function bulkEndpoint(nodeUrl: string, authorization: string | null, ca: 
 }
 
 /** One POST: the status and the parsed body (the raw text when it is not JSON). Throws the client's ConnectionError / TimeoutError when no answer came. */
-export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, filterPath: string, signal?: AbortSignal, requireAlias = false): Promise<{ statusCode: number; body: unknown }> {
+export async function postBulk(
+  endpoint: BulkEndpoint,
+  ndjson: string | Buffer,
+  filterPath: string,
+  signal?: AbortSignal,
+  requireAlias = false,
+  indexActionsOnly = false,
+): Promise<{ statusCode: number; body: unknown }> {
   const timeout = AbortSignal.timeout(endpoint.timeoutMs);
   const init = {
     method: "POST",
@@ -50,6 +64,8 @@ export async function postBulk(endpoint: BulkEndpoint, ndjson: string | Buffer, 
   try {
     const res = await fetch(`${endpoint.url}?filter_path=${filterPath}${requireAlias ? "&require_alias=true" : ""}`, init as RequestInit);
     const text = await res.text();
+    // Every item indexed: the caller reads no item, so nothing is parsed (elasticsearch.ts BULK_WITHOUT_ERRORS).
+    if (indexActionsOnly && res.status < 300 && text.startsWith(BULK_WITHOUT_ERRORS)) return { statusCode: res.status, body: BULK_WITHOUT_ERRORS };
     let body: unknown = text;
     try {
       body = JSON.parse(text);

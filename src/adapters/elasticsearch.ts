@@ -22,7 +22,7 @@ import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, retryWhile, sleep, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
-import { type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
+import { BULK_WITHOUT_ERRORS, type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
@@ -395,10 +395,19 @@ export interface BulkSendOptions {
   statusOnly?: boolean;
   /** Every action must name an alias (`require_alias`): a write never creates an index. */
   requireAlias?: boolean;
+  /**
+   * The body holds `index` actions only, so an answer whose `errors` is false means every one was
+   * indexed (Elasticsearch sets it when any item failed; a delete's not_found is no failure, hence
+   * index actions only): its items are not read, and the outcome is `allIndexed`.
+   */
+  indexActionsOnly?: boolean;
 }
 
-/** What Elasticsearch made of one `_bulk` body: its items, or a refusal of the whole body for its size. */
-export type BulkOutcome = { items: BulkItemResult[] } | { tooLarge: true };
+/**
+ * What Elasticsearch made of one `_bulk` body: its items; or, for a body of index actions only
+ * (indexActionsOnly), that every one was indexed; or a refusal of the whole body for its size.
+ */
+export type BulkOutcome = { items: BulkItemResult[] } | { allIndexed: true } | { tooLarge: true };
 
 /** Every error status: the transport returns these as data instead of building a ResponseError. */
 const ERROR_STATUSES = Array.from({ length: 200 }, (_, i) => 400 + i);
@@ -420,6 +429,8 @@ type BulkBody = { items?: Record<string, { status: number; _id?: string; _index?
  * Taking every status as data, and having connection errors drop their meta instead of copying it,
  * makes a rejection cost next to nothing while keeping the client's connection, auth and TLS.
  */
+export async function sendBulk(client: SearchClient, ndjson: string | Buffer, options: BulkSendOptions & { indexActionsOnly: true }): Promise<BulkOutcome>;
+export async function sendBulk(client: SearchClient, ndjson: string | Buffer, options?: BulkSendOptions & { indexActionsOnly?: false }): Promise<Exclude<BulkOutcome, { allIndexed: true }>>;
 export async function sendBulk(client: SearchClient, ndjson: string | Buffer, options: BulkSendOptions = {}): Promise<BulkOutcome> {
   let lastError: unknown = null;
   let lastRefusal = "";
@@ -429,7 +440,7 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
       const filterPath = options.statusOnly ? BULK_STATUS_FILTER : BULK_FILTER;
       try {
         res = client.bulkEndpoint
-          ? await postBulk(client.bulkEndpoint, ndjson, filterPath, options.signal, options.requireAlias)
+          ? await postBulk(client.bulkEndpoint, ndjson, filterPath, options.signal, options.requireAlias, options.indexActionsOnly)
           : ((await client.transport.request(
               { method: "POST", path: "/_bulk", bulkBody: ndjson, querystring: { filter_path: filterPath, ...(options.requireAlias ? { require_alias: "true" } : {}) } },
               { signal: options.signal, meta: true, ignore: ERROR_STATUSES, redaction: { type: "remove" } } as never,
@@ -441,7 +452,10 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
         return { retry: isTimeoutError(error) ? "timeout" : "connection" };
       }
       const status = res.statusCode ?? 0;
-      if (status < 300) return { done: { items: bulkItems(res.body as BulkBody) } };
+      if (status < 300) {
+        if (options.indexActionsOnly && (res.body === BULK_WITHOUT_ERRORS || (res.body as { errors?: unknown } | null)?.errors === false)) return { done: { allIndexed: true } };
+        return { done: { items: bulkItems(res.body as BulkBody) } };
+      }
       if (status === 413) return { done: { tooLarge: true } };
       lastError = null;
       lastRefusal = `${refusalReason(res.body)} (HTTP ${status})`;

@@ -130,16 +130,21 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
   const [parent, ...children] = targets;
   const sensitive = config.filtered ? sensitiveMatcher(config.filtered.terms, config.filtered.fields) : null;
   const keptOut = new KeptOutList();
-  /** Each document goes to the full index; one holding a sensitive term is kept out of the twin (counted per term). */
-  const addParent = async (id: string, document: Document, row: Record<string, unknown>) => {
+  /**
+   * Each document goes to the full index; one holding a sensitive term is kept out of the twin
+   * (counted per term). Returns what to await before the next (sink.push), if anything.
+   */
+  const addParent = (id: string, document: Document, row: Record<string, unknown>): Promise<void> | undefined => {
     const stamped = stamp?.fields(row, id) ?? null;
-    if (stamped === "leave out") return;
+    if (stamped === "leave out") return undefined;
     if (stamped) document = { ...document, ...stamped };
-    await sink.add(parent!.index, id, document);
-    const terms = sensitive?.match(document) ?? [];
-    if (terms.length === 0) return;
-    keptOut.add(id);
-    for (const term of terms) countReason(counters, "filtered", term);
+    const room = sink.push(parent!.index, id, document);
+    if (sensitive) {
+      const terms = sensitive.match(document);
+      if (terms.length) keptOut.add(id);
+      for (const term of terms) countReason(counters, "filtered", term);
+    }
+    return room;
   };
   const collect = rowStreamCollector();
   // Documents built one at a time from a large payload make garbage fast (its parse, its flattening).
@@ -160,7 +165,9 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
     for await (const rows of stagingRows(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature, jsonKeys: config.jsonKeys })) {
       for (const row of rows) {
         counters.read++;
-        const produced = await config.toDocument(row, context);
+        let produced = config.toDocument(row, context);
+        // Awaited only when it is a promise: most toDocuments are synchronous, and an await per row costs.
+        if (typeof (produced as PromiseLike<unknown> | null)?.then === "function") produced = await produced;
         if (produced !== null && Symbol.asyncIterator in produced) {
           // One at a time (a large payload's documents), each followed by its own child documents.
           let count = 0;
@@ -183,7 +190,8 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
           continue;
         }
         for (const document of documents) {
-          await addParent(String(document.id ?? row[dataset.table.key]), document, row);
+          const room = addParent(String(document.id ?? row[dataset.table.key]), document, row);
+          if (room) await room;
         }
         for (const [i, child] of config.children.entries()) {
           for (const childDoc of await child.toDocuments(row, context)) {

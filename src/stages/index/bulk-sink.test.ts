@@ -251,6 +251,36 @@ describe("BulkSink against a size limit and a 429 storm", () => {
   });
 });
 
+describe("an answer without errors", () => {
+  test("counts every document indexed, under its own index, without reading the items; `push` asks to wait only when a batch went out", async () => {
+    let requests = 0;
+    // Elasticsearch's flag alone, items left out: only the flag can have counted these documents.
+    const quiet = await fakeSearchNode(async (req) => {
+      requests++;
+      await req.text();
+      return esJson({ errors: false });
+    });
+    try {
+      const done: number[] = [];
+      const sink = new BulkSink(quiet.client, { batchDocuments: 4, batchBytes: 1024 * 1024, concurrency: 2, signal: new AbortController().signal, onBatchDone: (n) => done.push(n) });
+      const waits: boolean[] = [];
+      for (let i = 1; i <= 10; i++) {
+        const room = sink.push(i % 3 === 0 ? "children" : "parents", String(i), { i });
+        waits.push(room !== undefined);
+        await room;
+      }
+      await sink.close();
+      expect(waits).toEqual([false, false, false, true, false, false, false, true, false, false]);
+      expect(requests).toBe(3);
+      expect(done).toEqual([4, 4, 2]);
+      expect(sink.tallies.get("parents")).toEqual({ sent: 7, indexed: 7, failed: 0 });
+      expect(sink.tallies.get("children")).toEqual({ sent: 3, indexed: 3, failed: 0 });
+    } finally {
+      quiet.stop();
+    }
+  });
+});
+
 test("appendBulkLines writes a document's action line and source line, as UTF-8, each ended by LF", () => {
   const body = new ByteBuilder(4);
   appendBulkLines(body, "idx-g1", 'a"b', { title: "café ✓ 😀", n: 1, tags: [{ name: "x" }], none: null });
