@@ -20,7 +20,7 @@ import { errors } from "@elastic/elasticsearch";
  * item failed: the filter leaves `errors` as its first key. Matched on the text, before any parse:
  * reading the items of 2,000 documents cost ~0.2 µs each, about 2% of the index stage's CPU.
  */
-export const BULK_WITHOUT_ERRORS = '{"errors":false';
+const BULK_WITHOUT_ERRORS = '{"errors":false';
 
 /** Where and how to POST `_bulk`, built once per client. */
 export interface BulkEndpoint {
@@ -64,8 +64,8 @@ export async function postBulk(
   try {
     const res = await fetch(`${endpoint.url}?filter_path=${filterPath}${requireAlias ? "&require_alias=true" : ""}`, init as RequestInit);
     const text = await res.text();
-    // Every item indexed: the caller reads no item, so nothing is parsed (elasticsearch.ts BULK_WITHOUT_ERRORS).
-    if (indexActionsOnly && res.status < 300 && text.startsWith(BULK_WITHOUT_ERRORS)) return { statusCode: res.status, body: BULK_WITHOUT_ERRORS };
+    // Every item indexed: the caller reads only the flag, so the items are not parsed.
+    if (indexActionsOnly && res.status < 300 && text.startsWith(BULK_WITHOUT_ERRORS)) return { statusCode: res.status, body: { errors: false } };
     let body: unknown = text;
     try {
       body = JSON.parse(text);

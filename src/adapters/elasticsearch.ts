@@ -22,7 +22,7 @@ import { type Env, requireEnv, type SearchAccess } from "../config/env.ts";
 import { SluiceError } from "../errors.ts";
 import { backoffDelay, RETRY_DEFAULTS, type RetryPolicy, retryWhile, sleep, withRetries } from "../retry.ts";
 import { maskUrl } from "../redact.ts";
-import { BULK_WITHOUT_ERRORS, type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
+import { type BulkEndpoint, bulkEndpoint, fetchFailureMessage, postBulk } from "./bulk-fetch.ts";
 import { isCertificateError } from "./tls-errors.ts";
 
 export interface EngineInfo {
@@ -453,7 +453,7 @@ export async function sendBulk(client: SearchClient, ndjson: string | Buffer, op
       }
       const status = res.statusCode ?? 0;
       if (status < 300) {
-        if (options.indexActionsOnly && (res.body === BULK_WITHOUT_ERRORS || (res.body as { errors?: unknown } | null)?.errors === false)) return { done: { allIndexed: true } };
+        if (options.indexActionsOnly && (res.body as { errors?: unknown } | null)?.errors === false) return { done: { allIndexed: true } };
         return { done: { items: bulkItems(res.body as BulkBody) } };
       }
       if (status === 413) return { done: { tooLarge: true } };

@@ -160,8 +160,7 @@ export class BulkSink {
     if (this.#fatal) throw this.#fatal;
     // Encoded into the batch's buffer at once: no per-document strings stay alive until the send.
     this.#batch.addDocument(index, id, document);
-    this.#tally(index).sent++;
-    return this.#full() ? this.#dispatch() : undefined;
+    return this.#added(index);
   }
 
   /** Queues one document given as its JSON text (one line, as copy-row-json.ts makes it). */
@@ -171,13 +170,11 @@ export class BulkSink {
     await this.#added(index);
   }
 
-  async #added(index: string): Promise<void> {
+  /** Counts a document queued; dispatches the batch once full, returning what to await then. */
+  #added(index: string): Promise<void> | undefined {
     this.#tally(index).sent++;
-    if (this.#full()) await this.#dispatch();
-  }
-
-  #full(): boolean {
-    return this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes;
+    const full = this.#batch.documents >= this.options.batchDocuments || this.#batch.body.length >= this.options.batchBytes;
+    return full ? this.#dispatch() : undefined;
   }
 
   /** Sends what is left and waits for every request. */
@@ -254,7 +251,7 @@ export class BulkSink {
     const itemPolicy = this.options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
     outcome.items.forEach((item, i) => {
       if (item.status < 300) {
-        this.#tally(batch.indices?.[i] ?? actionOf(documentLines(batch, i)).index).indexed++;
+        this.#tally(indexOfDocument(batch, i)).indexed++;
         return;
       }
       const { index, id } = actionOf(documentLines(batch, i));
@@ -297,16 +294,9 @@ export class BulkSink {
     await this.#send(sliceBatch(batch, half, batch.starts.length), resend);
   }
 
-  /** Every document of the batch counted indexed, under its index (a batch's are mostly one index's). */
+  /** Every document of the batch counted indexed, under its index. */
   #allIndexed(batch: SentBatch): void {
-    const n = batch.starts.length;
-    for (let i = 0; i < n; ) {
-      const index = batch.indices?.[i] ?? actionOf(documentLines(batch, i)).index;
-      let j = i + 1;
-      if (batch.indices) while (j < n && batch.indices[j] === index) j++;
-      this.#tally(index).indexed += j - i;
-      i = j;
-    }
+    for (let i = 0; i < batch.starts.length; i++) this.#tally(indexOfDocument(batch, i)).indexed++;
   }
 
   #fail(item: BulkItemResult): void {
@@ -362,6 +352,11 @@ function writesBlocked(index: string, item: BulkItemResult): SluiceError {
 /** Document `i`'s two lines (action and source) of a sent batch. */
 function documentLines(batch: SentBatch, i: number): Buffer {
   return batch.body.subarray(batch.starts[i], batch.starts[i + 1] ?? batch.body.length);
+}
+
+/** The index document `i` of a sent batch goes to: as recorded, else from its action line. */
+function indexOfDocument(batch: SentBatch, i: number): string {
+  return batch.indices?.[i] ?? actionOf(documentLines(batch, i)).index;
 }
 
 /** Documents `from` to `to` (exclusive) of a batch, sharing its buffer. */
