@@ -46,6 +46,23 @@ describe("copyRowReader", () => {
     });
   });
 
+  test("a line whose only backslashes are its NULLs is read as split, one with any other escape is unescaped", () => {
+    const plain = ["6f1c2b9e-0000-4000-8000-000000000001", "\\N", "640", "\\N", "t", '[{"name": "a"}]', '"2020-01-01T00:00:00+00:00"', "\\N"];
+    expect(reader.decode(bytes(plain.join("\t")))).toEqual({
+      id: "6f1c2b9e-0000-4000-8000-000000000001",
+      title: null,
+      width: 640,
+      score: null,
+      ok: true,
+      tags: [{ name: "a" }],
+      created_on: "2020-01-01T00:00:00+00:00",
+      names: null,
+    });
+    // `x\N` within a field is the escape of N, not a NULL: the line takes the unescaping path.
+    const escaped = plain.with(1, "x\\N").with(6, '"\\\\\\\\N"');
+    expect(reader.decode(bytes(escaped.join("\t")))).toMatchObject({ title: "xN", score: null, created_on: "\\N" });
+  });
+
   test("\\N is null in every type", () => {
     expect(Object.values(reader.decode(bytes(Array(8).fill("\\N").join("\t"))))).toEqual(Array(8).fill(null));
   });

@@ -8,7 +8,7 @@
  *     select  identifier, to_json(created_on), tags
  *     "6f1c…\t\"2020-01-01T00:00:00+00:00\"\t[{…}]"  →  {identifier: "6f1c…", created_on: "2020-01-01T00:00:00+00:00", tags: [{…}]}
  */
-import { COPY_NULL, splitCopyLineRaw, unescapeCopyText } from "./copy-text.ts";
+import { COPY_NULL, onlyNullEscapes, splitCopyLineRaw, unescapeCopyText } from "./copy-text.ts";
 
 export interface TableColumn {
   name: string;
@@ -63,6 +63,19 @@ export function columnKind(type: string): ColumnKind {
 /** Each kind's COPY field (not `\N`) → the value `row_to_json` gives. */
 export const FIELD_DECODERS: Readonly<Record<ColumnKind, FieldDecoder>> = { text: asText, boolean: asBoolean, number: asNumber, json: asJson, to_json: asJson };
 
+// The same for a line without escapes (onlyNullEscapes): its fields are read as they are. Text is
+// then not searched for a backslash: measured 9% less CPU for decoding, shaping and encoding a
+// document (Openverse's image rows, in alternated rounds), since searching a field split out of its
+// line makes the engine copy it out first.
+const asUnescapedJson: FieldDecoder = (raw) => (raw.charCodeAt(0) === 34 ? raw.slice(1, -1) : JSON.parse(raw));
+const UNESCAPED_DECODERS: Readonly<Record<ColumnKind, FieldDecoder>> = {
+  text: (raw) => raw,
+  boolean: asBoolean,
+  number: asNumber,
+  json: asUnescapedJson,
+  to_json: asUnescapedJson,
+};
+
 /** The select list that COPYs `columns` out in order, the kinds without a plain JSON form through `to_json`. */
 export function copySelectList(columns: readonly TableColumn[], quote: (name: string) => string): string {
   return columns.map(({ name, type }) => (columnKind(type) === "to_json" ? `to_json(${quote(name)}) AS ${quote(name)}` : quote(name))).join(", ");
@@ -91,14 +104,14 @@ function jsonKeysSelect(name: string, type: string, keys: readonly string[], quo
 }
 
 /** An object of the keys in `fields` from `at` on that are not `\N`, in `keys`' order. */
-function objectOfKeys(keys: readonly string[], fields: readonly string[], at: number): Record<string, unknown> {
+function objectOfKeys(keys: readonly string[], fields: readonly string[], at: number, decodeJson: FieldDecoder): Record<string, unknown> {
   const object: Record<string, unknown> = {};
   for (let k = 0; k < keys.length; k++) {
     const raw = fields[at + k]!;
     if (raw === COPY_NULL) continue;
     // An own property, as JSON.parse would make it, not the prototype's setter.
-    if (keys[k] === "__proto__") Object.defineProperty(object, "__proto__", { value: asJson(raw), enumerable: true, writable: true, configurable: true });
-    else object[keys[k]!] = asJson(raw);
+    if (keys[k] === "__proto__") Object.defineProperty(object, "__proto__", { value: decodeJson(raw), enumerable: true, writable: true, configurable: true });
+    else object[keys[k]!] = decodeJson(raw);
   }
   return object;
 }
@@ -119,7 +132,8 @@ export function jsonKeysProblem(columns: readonly TableColumn[], jsonKeys: JsonK
 export function copyRowReader(columns: readonly TableColumn[], quote: (name: string) => string, jsonKeys: JsonKeys | null = null): CopyRowReader {
   const problem = jsonKeysProblem(columns, jsonKeys);
   if (problem) throw new Error(`index.jsonKeys ${problem}`);
-  const decoders = columns.map((c) => FIELD_DECODERS[columnKind(c.type)]);
+  const escapedDecoders = columns.map((c) => FIELD_DECODERS[columnKind(c.type)]);
+  const unescapedDecoders = columns.map((c) => UNESCAPED_DECODERS[columnKind(c.type)]);
   const names = columns.map((c) => c.name);
   const keyLists = columns.map((c) => (jsonKeys && Object.hasOwn(jsonKeys, c.name) ? jsonKeys[c.name]! : null));
   const fieldCount = keyLists.reduce((n, keys) => n + 1 + (keys?.length ?? 0), 0);
@@ -128,14 +142,19 @@ export function copyRowReader(columns: readonly TableColumn[], quote: (name: str
       .map((c, i) => (keyLists[i] ? jsonKeysSelect(c.name, c.type, keyLists[i], quote) : copySelectList([c], quote)))
       .join(", "),
     decode(line) {
-      const fields = splitCopyLineRaw(utf8.decode(line));
+      const text = utf8.decode(line);
+      const unescaped = onlyNullEscapes(text);
+      // Without escapes there is no `\<TAB>`: every TAB ends a field.
+      const fields = unescaped ? text.split("\t") : splitCopyLineRaw(text);
+      const decoders = unescaped ? unescapedDecoders : escapedDecoders;
+      const decodeJson = unescaped ? asUnescapedJson : asJson;
       if (fields.length !== fieldCount) throw new Error(`COPY row has ${fields.length} fields, expected ${fieldCount}`);
       const row: Record<string, unknown> = {};
       for (let i = 0, f = 0; i < names.length; i++) {
         const raw = fields[f++]!;
         const keys = keyLists[i];
         if (keys) {
-          row[names[i]!] = raw === "{}" ? objectOfKeys(keys, fields, f) : raw === COPY_NULL ? null : decoders[i]!(raw);
+          row[names[i]!] = raw === "{}" ? objectOfKeys(keys, fields, f, decodeJson) : raw === COPY_NULL ? null : decoders[i]!(raw);
           f += keys.length;
         } else {
           row[names[i]!] = raw === COPY_NULL ? null : decoders[i]!(raw);

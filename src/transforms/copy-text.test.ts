@@ -9,6 +9,7 @@ import {
   escapeCopyText,
   joinCopyFields,
   joinCopyLine,
+  onlyNullEscapes,
   splitCopyLine,
   splitCopyLineRaw,
   unescapeCopyField,
@@ -39,6 +40,15 @@ describe("splitCopyLineRaw", () => {
   test("many escapes across many fields", () => {
     const line = "x\\\\y\t\\n\\t\t\\\\\\\\\tend";
     expect(splitCopyLineRaw(line)).toEqual(["x\\\\y", "\\n\\t", "\\\\\\\\", "end"]);
+  });
+});
+
+describe("onlyNullEscapes", () => {
+  test("true when every backslash is a \\N field of its own", () => {
+    for (const line of ["", "a\tb", "\\N", "a\t\\N\tb", "\\N\t\\N", "\t\\N\t"]) expect([line, onlyNullEscapes(line)]).toEqual([line, true]);
+  });
+  test("false for any other escape, \\N within a field included", () => {
+    for (const line of ["a\\tb", "x\\N", "\\Nx\tb", "a\t\\\\N", "\\", "a\t\\N\tb\\\\"]) expect([line, onlyNullEscapes(line)]).toEqual([line, false]);
   });
 });
 

@@ -52,6 +52,20 @@ export function splitCopyLineRaw(line: string): string[] {
   }
 }
 
+/**
+ * Whether every backslash of a line begins a `\N` field of its own, so that no field is escaped:
+ * its fields are then the line split at each TAB, each as it is. Rows without NULLs or escapes, and
+ * rows whose only backslashes are their NULLs (most real rows), take this path.
+ */
+export function onlyNullEscapes(line: string): boolean {
+  const last = line.length - 1;
+  for (let at = line.indexOf("\\"); at !== -1; at = line.indexOf("\\", at + 2)) {
+    // `\N` alone between TABs (or the line's ends); `a\N` or `\Nx` would be escaped text.
+    if (line.charCodeAt(at + 1) !== 78 || (at > 0 && line.charCodeAt(at - 1) !== 9) || (at + 1 < last && line.charCodeAt(at + 2) !== 9)) return false;
+  }
+  return true;
+}
+
 /** Splits one line into unescaped values, with `null` for `\N`. */
 export function splitCopyLine(line: string): (string | null)[] {
   const raw = splitCopyLineRaw(line);
