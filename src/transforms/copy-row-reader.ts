@@ -21,6 +21,8 @@ export interface CopyLineReader<T> {
   /** The select list to COPY out, in column order. */
   selectList: string;
   decode(line: Uint8Array): T;
+  /** The same for a line already decoded from UTF-8, by a reader that reads text. */
+  decodeText?(line: string): T;
   /** Called before each batch of lines once the previous batch's `T`s are no longer used (a reader may reuse its buffers). */
   startBatch?(): void;
 }
@@ -137,30 +139,31 @@ export function copyRowReader(columns: readonly TableColumn[], quote: (name: str
   const names = columns.map((c) => c.name);
   const keyLists = columns.map((c) => (jsonKeys && Object.hasOwn(jsonKeys, c.name) ? jsonKeys[c.name]! : null));
   const fieldCount = keyLists.reduce((n, keys) => n + 1 + (keys?.length ?? 0), 0);
+  const decodeText = (text: string): Record<string, unknown> => {
+    const unescaped = onlyNullEscapes(text);
+    // Without escapes there is no `\<TAB>`: every TAB ends a field.
+    const fields = unescaped ? text.split("\t") : splitCopyLineRaw(text);
+    const decoders = unescaped ? unescapedDecoders : escapedDecoders;
+    const decodeJson = unescaped ? asUnescapedJson : asJson;
+    if (fields.length !== fieldCount) throw new Error(`COPY row has ${fields.length} fields, expected ${fieldCount}`);
+    const row: Record<string, unknown> = {};
+    for (let i = 0, f = 0; i < names.length; i++) {
+      const raw = fields[f++]!;
+      const keys = keyLists[i];
+      if (keys) {
+        row[names[i]!] = raw === "{}" ? objectOfKeys(keys, fields, f, decodeJson) : raw === COPY_NULL ? null : decoders[i]!(raw);
+        f += keys.length;
+      } else {
+        row[names[i]!] = raw === COPY_NULL ? null : decoders[i]!(raw);
+      }
+    }
+    return row;
+  };
   return {
     selectList: columns
       .map((c, i) => (keyLists[i] ? jsonKeysSelect(c.name, c.type, keyLists[i], quote) : copySelectList([c], quote)))
       .join(", "),
-    decode(line) {
-      const text = utf8.decode(line);
-      const unescaped = onlyNullEscapes(text);
-      // Without escapes there is no `\<TAB>`: every TAB ends a field.
-      const fields = unescaped ? text.split("\t") : splitCopyLineRaw(text);
-      const decoders = unescaped ? unescapedDecoders : escapedDecoders;
-      const decodeJson = unescaped ? asUnescapedJson : asJson;
-      if (fields.length !== fieldCount) throw new Error(`COPY row has ${fields.length} fields, expected ${fieldCount}`);
-      const row: Record<string, unknown> = {};
-      for (let i = 0, f = 0; i < names.length; i++) {
-        const raw = fields[f++]!;
-        const keys = keyLists[i];
-        if (keys) {
-          row[names[i]!] = raw === "{}" ? objectOfKeys(keys, fields, f, decodeJson) : raw === COPY_NULL ? null : decoders[i]!(raw);
-          f += keys.length;
-        } else {
-          row[names[i]!] = raw === COPY_NULL ? null : decoders[i]!(raw);
-        }
-      }
-      return row;
-    },
+    decode: (line) => decodeText(utf8.decode(line)),
+    decodeText,
   };
 }

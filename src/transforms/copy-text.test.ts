@@ -127,6 +127,16 @@ describe("escapeCopyText / joinCopyLine", () => {
 });
 
 describe("CopyLineBuffer", () => {
+  test("isWholeLine: one complete line and nothing pending", () => {
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const buffer = new CopyLineBuffer();
+    expect(buffer.isWholeLine(enc("a\tb\n"))).toBe(true);
+    // Two lines, no LF, a data LF (`\<LF>`), an empty line: read by push instead.
+    for (const chunk of ["a\nb\n", "a\tb", "a\\\n", "\n"]) expect([chunk, buffer.isWholeLine(enc(chunk))]).toEqual([chunk, false]);
+    buffer.push(enc("held"));
+    expect(buffer.isWholeLine(enc("a\tb\n"))).toBe(false);
+  });
+
   test("lines across chunk boundaries", () => {
     const buf = new CopyLineBuffer();
     const out: string[] = [];

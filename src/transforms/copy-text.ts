@@ -246,6 +246,16 @@ export class CopyLineBuffer {
     return lines;
   }
 
+  /**
+   * Whether `chunk` is exactly one whole line (with its LF) and nothing is pending: then it can be
+   * read as it is, without `push`. postgres.js hands over a COPY TO as one chunk per data message,
+   * and the server sends one row per message.
+   */
+  isWholeLine(chunk: Uint8Array): boolean {
+    const end = chunk.length - 1;
+    return this.pendingLength === 0 && end > 0 && chunk[end] === LF && chunk[end - 1] !== BACKSLASH && chunk.indexOf(LF) === end;
+  }
+
   /** Returns the unterminated last line, if any, and resets the buffer. */
   end(): Uint8Array | null {
     if (this.pendingLength === 0) return null;

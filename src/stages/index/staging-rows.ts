@@ -152,10 +152,25 @@ async function* stagingCopy<T>(
       throw unreadable(error);
     }
   };
+  const decodeText = reader.decodeText;
+  const decodeRowText = (text: string) => {
+    try {
+      return decodeText!(text);
+    } catch (error) {
+      throw unreadable(error);
+    }
+  };
   const lines = new CopyLineBuffer();
   let finished = false;
   try {
-    for await (const chunk of readable as AsyncIterable<Uint8Array>) {
+    for await (const chunk of readable as AsyncIterable<Buffer>) {
+      // One row per chunk, read as text straight from the chunk: no line view cut out of it (measured
+      // ~0.5 µs a row less than the line buffer and TextDecoder).
+      if (decodeText && lines.isWholeLine(chunk)) {
+        reader.startBatch?.();
+        yield [decodeRowText(chunk.toString("utf8", 0, chunk.length - 1))];
+        continue;
+      }
       const batch = lines.push(chunk);
       if (!batch.length) continue;
       // The previous batch is consumed: the consumer asked for this one.
