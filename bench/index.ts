@@ -599,6 +599,9 @@ function indexRows(results: Map<string, ToolRun[]>, raw: NdjsonBuild, last: Stag
   const helpers = results.get("helpers.bulk")!;
   const vsHelpers = roundRatios(ours, helpers);
   table.push({ stage: "index vs helpers.bulk", ours: rate(ours), limit: rate(helpers), goal: 1.1, ratio: median(vsHelpers), peakRss: null, note: `defaults (5 MB, concurrency 5); ratio per round ${spread(vsHelpers, 2)}` });
+  // helpers.bulk reads with sluice's own reader, so what separates them is only each one's CPU beside Elasticsearch's.
+  const helpersBound = cpuBoundRatio(ours, helpers, [...results.values()].flat(), esCpus ? pinnedCores(esCpus, cpus().length) : cpus().length);
+  table.push({ stage: "index vs helpers: cores allow", ours: null, limit: null, goal: null, ratio: helpersBound.ratio, peakRss: null, note: `info: ${helpersBound.note}` });
   const cursor = results.get("helpers+cursor");
   if (cursor) {
     const vsCursor = roundRatios(ours, cursor);
