@@ -145,28 +145,25 @@ async function* stagingCopy<T>(
   const { backend, reader, readable } = setup;
   const onAbort = () => readable.destroy(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const decodeRow = (line: Uint8Array) => {
-    try {
-      return reader.decode(line);
-    } catch (error) {
-      throw unreadable(error);
-    }
-  };
-  const decodeText = reader.decodeText;
-  const decodeRowText = (text: string) => {
-    try {
-      return decodeText!(text);
-    } catch (error) {
-      throw unreadable(error);
-    }
-  };
+  /** A reader's decode, its failure reported as the table being unreadable. */
+  const reported =
+    <L>(decode: (line: L) => T) =>
+    (line: L): T => {
+      try {
+        return decode(line);
+      } catch (error) {
+        throw unreadable(error);
+      }
+    };
+  const decodeRow = reported(reader.decode);
+  const decodeRowText = reader.decodeText && reported(reader.decodeText);
   const lines = new CopyLineBuffer();
   let finished = false;
   try {
     for await (const chunk of readable as AsyncIterable<Buffer>) {
       // One row per chunk, read as text straight from the chunk: no line view cut out of it (measured
       // ~0.5 µs a row less than the line buffer and TextDecoder).
-      if (decodeText && lines.isWholeLine(chunk)) {
+      if (decodeRowText && lines.isWholeLine(chunk)) {
         reader.startBatch?.();
         yield [decodeRowText(chunk.toString("utf8", 0, chunk.length - 1))];
         continue;
