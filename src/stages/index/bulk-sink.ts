@@ -239,28 +239,11 @@ export class BulkSink {
       },
     });
     if ("tooLarge" in outcome) return this.#splitTooLarge(batch, resend);
-    if ("allIndexed" in outcome) {
-      this.#allIndexed(batch);
-      this.#limit.onAnswer(performance.now() - started, batch.body.length, this.#inFlight.size);
-      this.options.onBatchDone?.(batch.starts.length);
-      return;
-    }
-    const blocked = outcome.items.findIndex((item) => item.error?.type === "cluster_block_exception");
-    if (blocked !== -1) throw writesBlocked(actionOf(documentLines(batch, blocked)).index, outcome.items[blocked]!);
     const retry = new PendingBatch();
     const itemPolicy = this.options.itemPolicy ?? RETRY_DEFAULTS.bulkItems;
-    outcome.items.forEach((item, i) => {
-      if (item.status < 300) {
-        this.#tally(indexOfDocument(batch, i)).indexed++;
-        return;
-      }
-      const { index, id } = actionOf(documentLines(batch, i));
-      if (item.status === 429 && resend < itemPolicy.attempts - 1) {
-        retry.add(documentLines(batch, i), index);
-        return;
-      }
-      this.#fail({ ...item, index, id });
-    });
+    // An answer without errors is counted without its items; either way a 429 on the way (rejected) slows the sink.
+    if ("allIndexed" in outcome) this.#allIndexed(batch);
+    else this.#countItems(batch, outcome.items, resend < itemPolicy.attempts - 1, retry);
     if (rejected || retry.documents) this.#limit.onRejected();
     else this.#limit.onAnswer(performance.now() - started, batch.body.length, this.#inFlight.size);
     this.options.onBatchDone?.(batch.starts.length - retry.documents);
@@ -292,6 +275,24 @@ export class BulkSink {
     this.options.onRetry?.("split_too_large", batch.starts.length);
     await this.#send(sliceBatch(batch, 0, half), resend);
     await this.#send(sliceBatch(batch, half, batch.starts.length), resend);
+  }
+
+  /** Each item of an answer counted under its document's index: indexed, kept in `retry` (a 429 while `resendsLeft`), or failed. */
+  #countItems(batch: SentBatch, items: BulkItemResult[], resendsLeft: boolean, retry: PendingBatch): void {
+    const blocked = items.findIndex((item) => item.error?.type === "cluster_block_exception");
+    if (blocked !== -1) throw writesBlocked(actionOf(documentLines(batch, blocked)).index, items[blocked]!);
+    items.forEach((item, i) => {
+      if (item.status < 300) {
+        this.#tally(indexOfDocument(batch, i)).indexed++;
+        return;
+      }
+      const { index, id } = actionOf(documentLines(batch, i));
+      if (item.status === 429 && resendsLeft) {
+        retry.add(documentLines(batch, i), index);
+        return;
+      }
+      this.#fail({ ...item, index, id });
+    });
   }
 
   /** Every document of the batch counted indexed, under its index. */
