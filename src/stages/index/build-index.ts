@@ -155,7 +155,10 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
   if (projection) {
     log.info("documents are the rows as they are (no toDocument): built straight from COPY text");
     for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, generation.tableName, signal, { key: dataset.table.key, columns: config.columns, mature })) {
-      for (const { id, json } of documents) await sink.addSource(parent!.index, id, json);
+      for (const { id, json } of documents) {
+        const room = sink.pushSource(parent!.index, id, json);
+        if (room) await room;
+      }
       counters.read += documents.length;
       progress.tick(documents.length);
       collect(documents.length);

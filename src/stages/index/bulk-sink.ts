@@ -163,11 +163,11 @@ export class BulkSink {
     return this.#added(index);
   }
 
-  /** Queues one document given as its JSON text (one line, as copy-row-json.ts makes it). */
-  async addSource(index: string, id: string, json: string | Uint8Array): Promise<void> {
+  /** Queues one document given as its JSON text (one line, as copy-row-json.ts makes it); returns what to await as `push` does. */
+  pushSource(index: string, id: string, json: string | Uint8Array): Promise<void> | undefined {
     if (this.#fatal) throw this.#fatal;
     this.#batch.addSource(index, id, json);
-    await this.#added(index);
+    return this.#added(index);
   }
 
   /** Counts a document queued; dispatches the batch once full, returning what to await then. */

@@ -1,7 +1,7 @@
 /**
  * One leased range, sent through its worker's BulkSink (shared by every range the worker takes):
  *
- *   staging rows of [lower, upper) after the checkpoint, in key order → toDocument → sink.add
+ *   staging rows of [lower, upper) after the checkpoint, in key order → toDocument → sink.push
  *   → per segment (a run of rows): once every document added so far is settled → checkpoint
  *
  * `read()` returns as soon as the range's last row is in the sink, so that the worker claims its
@@ -116,9 +116,10 @@ export class RangeRun {
       this.#segmentIds.push(id);
       this.#live.docsSent++;
     };
-    const add = async (id: string, document: Document) => {
+    /** Returns what to await before the next document (sink.push), if anything: no await per document. */
+    const add = (id: string, document: Document): Promise<void> | undefined => {
       sent(id);
-      await sink.add(target, id, document);
+      return sink.push(target, id, document);
     };
     let rowsInSegment = 0;
     /** A row read, with the documents it made; a checkpoint every checkpointRows rows. */
@@ -142,7 +143,8 @@ export class RangeRun {
         for await (const documents of stagingDocuments(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where })) {
           for (const { id, json } of documents) {
             sent(id);
-            await sink.addSource(target, id, json);
+            const room = sink.pushSource(target, id, json);
+            if (room) await room;
             rowDone(id, 1);
           }
           this.ctx.collect(documents.length);
@@ -152,7 +154,9 @@ export class RangeRun {
         const reads = stagingRows(sql, session.env.databaseUrl!, table, this.#reader.signal, { key, columns: config.columns, mature, where, jsonKeys: config.jsonKeys });
         for await (const rows of reads) {
           for (const row of rows) {
-            const produced = await config.toDocument(row, indexContext);
+            let produced = config.toDocument(row, indexContext);
+            // Awaited only when it is a promise, as in build-index: most toDocuments are synchronous.
+            if (typeof (produced as PromiseLike<unknown> | null)?.then === "function") produced = await produced;
             let count = 0;
             if (produced !== null && Symbol.asyncIterator in produced) {
               for await (const document of produced as AsyncIterable<Document>) {
@@ -162,7 +166,8 @@ export class RangeRun {
             } else {
               for (const document of produced === null ? [] : Array.isArray(produced) ? produced : [produced as Document]) {
                 count++;
-                await add(String(document.id ?? row[key]), document);
+                const room = add(String(document.id ?? row[key]), document);
+                if (room) await room;
               }
             }
             rowDone(String(row[key]), count);

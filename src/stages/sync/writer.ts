@@ -119,7 +119,8 @@ export class DocumentWriter {
     }
     // record.version is already the stored one (storedVersion), as the reconcile compared it.
     const stamped = { ...documents[0], _sluice_id: record.id, _sluice_version: record.version, _sluice_job: String(this.o.job) };
-    await this.#sink.add(this.o.index, record.id, stamped);
+    const room = this.#sink.push(this.o.index, record.id, stamped);
+    if (room) await room;
     this.o.written?.push(record.id, record.version);
     return true;
   }
