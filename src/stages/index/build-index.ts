@@ -169,8 +169,7 @@ async function loadIndices(session: Session, job: JobHandle, es: SearchClient, g
       for (const row of rows) {
         counters.read++;
         let produced = config.toDocument(row, context);
-        // Awaited only when it is a promise: most toDocuments are synchronous, and an await per row costs.
-        if (typeof (produced as PromiseLike<unknown> | null)?.then === "function") produced = await produced;
+        if (isPromiseLike(produced)) produced = await produced;
         if (produced !== null && Symbol.asyncIterator in produced) {
           // One at a time (a large payload's documents), each followed by its own child documents.
           let count = 0;
@@ -306,6 +305,14 @@ export async function createFreshIndex(
 }
 
 /** The dataset's mature table when the API database has it (Openverse's api_mature<media> joined on the key). */
+/**
+ * Whether a value (a toDocument's result) is a promise: a loop over every row awaits it only then,
+ * since most toDocuments are synchronous and an await per row costs.
+ */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === "function";
+}
+
 export async function matureJoin(session: Session): Promise<MatureJoin | null> {
   const { matureTable, key } = session.dataset.table;
   if (!matureTable) return null;

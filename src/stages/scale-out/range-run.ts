@@ -18,7 +18,7 @@ import { SluiceError } from "../../errors.ts";
 import { generationTable } from "../../generations/names.ts";
 import { RowFailureLog } from "../../jobs/row-failures.ts";
 import type { BulkSink } from "../index/bulk-sink.ts";
-import { matureJoin, requireIndexConfig } from "../index/build-index.ts";
+import { isPromiseLike, matureJoin, requireIndexConfig } from "../index/build-index.ts";
 import { stagingDocuments, stagingRows } from "../index/staging-rows.ts";
 import { isProjection } from "../../config/projection.ts";
 import type { Session } from "../session.ts";
@@ -155,8 +155,7 @@ export class RangeRun {
         for await (const rows of reads) {
           for (const row of rows) {
             let produced = config.toDocument(row, indexContext);
-            // Awaited only when it is a promise, as in build-index: most toDocuments are synchronous.
-            if (typeof (produced as PromiseLike<unknown> | null)?.then === "function") produced = await produced;
+            if (isPromiseLike(produced)) produced = await produced;
             let count = 0;
             if (produced !== null && Symbol.asyncIterator in produced) {
               for await (const document of produced as AsyncIterable<Document>) {
