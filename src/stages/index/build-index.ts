@@ -304,7 +304,6 @@ export async function createFreshIndex(
   }
 }
 
-/** The dataset's mature table when the API database has it (Openverse's api_mature<media> joined on the key). */
 /**
  * Whether a value (a toDocument's result) is a promise: a loop over every row awaits it only then,
  * since most toDocuments are synchronous and an await per row costs.
@@ -313,6 +312,7 @@ export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLik
   return typeof (value as PromiseLike<T> | null)?.then === "function";
 }
 
+/** The dataset's mature table when the API database has it (Openverse's api_mature<media> joined on the key). */
 export async function matureJoin(session: Session): Promise<MatureJoin | null> {
   const { matureTable, key } = session.dataset.table;
   if (!matureTable) return null;

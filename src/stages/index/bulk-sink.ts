@@ -145,7 +145,6 @@ export class BulkSink {
     return { lowest: this.#limit.lowest, highest: this.#limit.highest };
   }
 
-
   /** Queues one document; resolves when there is room for more. */
   async add(index: string, id: string, document: unknown): Promise<void> {
     await this.push(index, id, document);
