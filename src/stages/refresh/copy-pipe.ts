@@ -112,6 +112,11 @@ export async function streamRows(api: Sql, options: CopyPipeOptions): Promise<Co
   const rows = binary ? binaryRows(options, result) : planIsPassThrough(plan) && !options.checkUtf8 ? passThroughRows(result) : textRows(options, result);
   let writeError: Error | null = null;
   const failed = new Promise<never>((_, reject) => {
+    // Failed before this listener (patches/postgres@3.4.9.patch keeps such an error in `errored`).
+    if (writable.errored) {
+      writeError = writable.errored;
+      reject(writable.errored);
+    }
     writable.on("error", (error) => {
       writeError = error;
       reject(error);
@@ -158,8 +163,11 @@ export async function streamRows(api: Sql, options: CopyPipeOptions): Promise<Co
  * for most of them. When `handle` returns a promise (the staging socket is full), the stream
  * pauses until it settles.
  */
-function forEachChunk(readable: Readable, handle: (chunk: Uint8Array) => Promise<unknown> | undefined): Promise<void> {
+export function forEachChunk(readable: Readable, handle: (chunk: Uint8Array) => Promise<unknown> | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The server's error came in the same read as the COPY's start, before anyone could listen:
+    // postgres.js (patches/postgres@3.4.9.patch) keeps it in `errored`, and no event will follow.
+    if (readable.errored) return reject(readable.errored);
     let settled = false;
     const fail = (error: unknown) => {
       if (settled) return;

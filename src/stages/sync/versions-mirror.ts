@@ -104,6 +104,8 @@ export class VersionsCopy implements VersionsSink {
     dataset: string,
   ) {
     this.#prefix = `${escapeCopyText(dataset)}\t`;
+    // Failed before this listener (patches/postgres@3.4.9.patch keeps such an error in `errored`).
+    this.#failed = writable.errored;
     writable.on("error", (error) => {
       this.#failed ??= error;
     });
